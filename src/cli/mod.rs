@@ -1,0 +1,168 @@
+//! The `mqsim` command line (clap). Each subcommand is a small function; the work is done
+//! by the supervisor (over its control socket) or by reading the state directory.
+
+mod show;
+mod up;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::control::{self, Request, Response, Verb};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mqsim",
+    version,
+    about = "Run a real ActiveMQ-style master/slave cluster (ZooKeeper election) on one machine",
+    long_about = "mqsim starts a real 3-server ZooKeeper ensemble (zk01..zk03) and three broker nodes \
+(node01..node03) that elect a master through ZooKeeper exactly as ActiveMQ's replicated LevelDB store did.\n\n\
+Typical session:\n  mqsim up              # start everything, wait for a master\n  mqsim status          # who is master?\n  \
+mqsim kill master     # crash it; a slave takes over after the session timeout\n  mqsim events          # what happened, in order\n  \
+mqsim start node01    # it comes back as a slave\n  mqsim down            # stop everything",
+    after_help = "Targets: node01..node03, zk01..zk03 (names from cluster.toml), master, slaves, zk-leader, nodes, zk, all."
+)]
+pub struct Cli {
+    /// The cluster layout.
+    #[arg(short, long, global = true, env = "MQSIM_CONFIG", default_value = "cluster.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start ZooKeeper, then the brokers; wait until a master accepts connections.
+    Up {
+        /// Stay attached; Ctrl-C stops everything.
+        #[arg(long)]
+        foreground: bool,
+        /// Return once the processes are started, without waiting for a master.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Stop every process of the cluster (brokers cleanly, then ZooKeeper).
+    Down,
+    /// ZooKeeper servers (leader/follower/down) and brokers (master/slave/electing/down).
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a stopped or crashed process.
+    Start { target: String },
+    /// Stop cleanly (SIGTERM): the broker deletes its znode at once.
+    Stop { target: String },
+    /// Crash (SIGKILL): the znode stays until the ZooKeeper session expires.
+    Kill { target: String },
+    /// Stop, then start.
+    Restart { target: String },
+    /// Freeze (SIGSTOP), like a long GC pause; shown as PAUSED.
+    Pause { target: String },
+    /// Unfreeze (SIGCONT).
+    Resume { target: String },
+    /// Print a node's or ZooKeeper server's log (`supervisor` for the supervisor's).
+    Logs {
+        target: String,
+        /// Keep printing new lines.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines.
+        #[arg(short = 'n', long)]
+        lines: Option<usize>,
+    },
+    /// The timeline: started, killed, znode deleted (and why), elected, promoted, ...
+    Events {
+        #[arg(short, long)]
+        follow: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read ZooKeeper like zkCli: `mqsim zk ls /activemq/leveldb-stores`.
+    Zk {
+        #[command(subcommand)]
+        op: ZkOp,
+    },
+    /// (internal) The supervisor process that `up` starts.
+    #[command(hide = true)]
+    Supervise,
+    /// (internal) One broker node, started by the supervisor.
+    #[command(hide = true)]
+    Node {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZkOp {
+    /// List children, like `ls <path>`.
+    Ls { path: String },
+    /// Print data (and with --stat the stat), like `get <path>`.
+    Get {
+        path: String,
+        #[arg(short, long)]
+        stat: bool,
+    },
+}
+
+/// Runs a parsed command; the error's `Display` is the one-line reason.
+pub fn run(cli: Cli) -> Result<()> {
+    let load = || Config::load(&std::path::absolute(&cli.config).unwrap_or(cli.config.clone()));
+    match cli.command {
+        Command::Node { name } => {
+            let config = load()?;
+            if config.node(&name).is_none() {
+                return Err(Error::Target(format!("no node named {name} in {}", config.source.display())));
+            }
+            crate::logging::init(true);
+            runtime(true).block_on(crate::node::run(config, name))
+        }
+        Command::Supervise => {
+            let config = load()?;
+            crate::logging::init(true);
+            runtime(false).block_on(crate::supervisor::run(config))
+        }
+        Command::Up { foreground, no_wait } => up::up(load()?, foreground, no_wait),
+        Command::Down => runtime(false).block_on(up::down(load()?)),
+        Command::Status { json } => runtime(false).block_on(show::status(load()?, json)),
+        Command::Start { target } => act(load()?, Verb::Start, target),
+        Command::Stop { target } => act(load()?, Verb::Stop, target),
+        Command::Kill { target } => act(load()?, Verb::Kill, target),
+        Command::Restart { target } => act(load()?, Verb::Restart, target),
+        Command::Pause { target } => act(load()?, Verb::Pause, target),
+        Command::Resume { target } => act(load()?, Verb::Resume, target),
+        Command::Logs { target, follow, lines } => runtime(false).block_on(show::logs(load()?, &target, follow, lines)),
+        Command::Events { follow, json } => runtime(false).block_on(show::events(load()?, follow, json)),
+        Command::Zk { op } => runtime(false).block_on(show::zk(load()?, op)),
+    }
+}
+
+fn runtime(multi: bool) -> tokio::runtime::Runtime {
+    let mut b = if multi {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    b.enable_all().build().expect("tokio runtime")
+}
+
+fn act(config: Config, verb: Verb, target: String) -> Result<()> {
+    runtime(false).block_on(async {
+        match control::request(&config.state_dir(), &Request::Act { verb, target }).await? {
+            Response::Done { lines } => {
+                for l in lines {
+                    anstream::println!("{l}");
+                }
+                Ok(())
+            }
+            Response::Error { message } => Err(Error::Target(message)),
+            Response::Status(_) => Err(Error::Other("unexpected reply".into())),
+        }
+    })
+}

@@ -1,0 +1,204 @@
+//! Read-only commands: `status`, `events`, `logs`, `zk ls|get`.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anstyle::{AnsiColor, Style};
+use comfy_table::{Cell, Color, Table, presets};
+
+use super::ZkOp;
+use crate::config::Config;
+use crate::control;
+use crate::election::zookeeper::connect;
+use crate::error::{Error, Result};
+use crate::events::{clock, read_from};
+use crate::node::NodeLayout;
+use crate::status::ClusterStatus;
+use crate::zookeeper::ZkLayout;
+
+pub async fn status(config: Config, json: bool) -> Result<()> {
+    let st = control::status(&config.state_dir()).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&st)?);
+    } else {
+        print_status(&st);
+    }
+    Ok(())
+}
+
+fn colour(word: &str) -> Color {
+    match word {
+        "master" | "leader" | "running" | "standalone" => Color::Green,
+        "slave" | "follower" => Color::Cyan,
+        "electing" | "starting" => Color::Yellow,
+        "paused" => Color::Magenta,
+        "stopped" => Color::Grey,
+        _ => Color::Red,
+    }
+}
+
+fn cell(word: &str) -> Cell {
+    Cell::new(word).fg(colour(word))
+}
+
+pub fn print_status(st: &ClusterStatus) {
+    let mut zk = Table::new();
+    zk.load_preset(presets::NOTHING).set_header(["ZOOKEEPER", "STATE", "MODE", "PID", "CLIENT PORT"]);
+    for z in &st.zookeeper {
+        let mode = z.mode.as_deref().unwrap_or(if z.state == "running" { "not serving" } else { "-" });
+        zk.add_row([
+            Cell::new(&z.name),
+            cell(&z.state),
+            cell(mode),
+            Cell::new(z.pid.map_or("-".into(), |p| p.to_string())),
+            Cell::new(z.client_port),
+        ]);
+    }
+    println!("{zk}");
+    println!();
+    let mut nodes = Table::new();
+    nodes.load_preset(presets::NOTHING).set_header([
+        "BROKER", "STATE", "ROLE", "PID", "OPENWIRE", "STOMP", "CONSOLE", "REPL", "POSITION", "ZNODE",
+    ]);
+    for n in &st.nodes {
+        let role = n.role.as_deref().unwrap_or("-");
+        let znode = n.znode.as_deref().map_or("-".to_string(), |z| z.rsplit('/').next().unwrap_or(z).to_string());
+        nodes.add_row([
+            Cell::new(&n.name),
+            cell(&n.state),
+            cell(role),
+            Cell::new(n.pid.map_or("-".into(), |p| p.to_string())),
+            Cell::new(n.ports.openwire),
+            Cell::new(n.ports.stomp),
+            Cell::new(n.ports.console),
+            Cell::new(n.ports.replication),
+            Cell::new(n.position.map_or("-".into(), |p| p.to_string())),
+            Cell::new(znode),
+        ]);
+    }
+    println!("{nodes}");
+    println!();
+    let bold = Style::new().bold();
+    match &st.master {
+        Some(m) => anstream::println!("master: {bold}{m}{bold:#}   brokerName: {}   zkPath: {}", st.broker_name, st.zk_path),
+        None => {
+            let red = AnsiColor::Red.on_default().bold();
+            anstream::println!("master: {red}none{red:#} (no node serves clients)   brokerName: {}   zkPath: {}", st.broker_name, st.zk_path)
+        }
+    }
+}
+
+pub async fn events(config: Config, follow: bool, json: bool) -> Result<()> {
+    let path = config.state_dir().join("events.jsonl");
+    let mut offset = 0;
+    loop {
+        let (events, next) = read_from(&path, offset)?;
+        offset = next;
+        for e in events {
+            if json {
+                println!("{}", serde_json::to_string(&e)?);
+            } else {
+                let k = match e.kind.as_str() {
+                    "killed" | "kill" | "crashed" | "znode-deleted" | "session-expired" | "demoted" | "error" => {
+                        AnsiColor::Red.on_default()
+                    }
+                    "promoted" | "elected" | "election" => AnsiColor::Green.on_default().bold(),
+                    "slave" | "registered" => AnsiColor::Cyan.on_default(),
+                    _ => Style::new(),
+                };
+                anstream::println!("{}  {:<10} {k}{:<15}{k:#} {}", clock(e.ts), e.source, e.kind, e.message);
+            }
+        }
+        if !follow {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn log_path(config: &Config, target: &str) -> Result<PathBuf> {
+    let state_dir = config.state_dir();
+    let name = target.strip_prefix("mq_").unwrap_or(target);
+    if name == "supervisor" {
+        return Ok(state_dir.join("supervisor.log"));
+    }
+    if config.node(name).is_some() {
+        return Ok(NodeLayout::new(config, name).log_file);
+    }
+    if config.zookeeper.servers.iter().any(|s| s.name == name) && config.zookeeper.connect.is_none() {
+        return Ok(ZkLayout::new(&state_dir, name).log_file);
+    }
+    Err(Error::Target(format!("no log for `{target}`; use a node or ZooKeeper server name, master, zk-leader or supervisor")))
+}
+
+pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usize>) -> Result<()> {
+    let name = match target {
+        "master" | "zk-leader" => {
+            let st = control::status(&config.state_dir()).await?;
+            let found = if target == "master" {
+                st.master.clone()
+            } else {
+                st.zookeeper.iter().find(|z| z.mode.as_deref() == Some("leader")).map(|z| z.name.clone())
+            };
+            found.ok_or_else(|| Error::Target(format!("there is no {target} right now")))?
+        }
+        t => t.to_string(),
+    };
+    let path = log_path(&config, &name)?;
+    let mut file = std::fs::File::open(&path).map_err(Error::io(format!("opening {}", path.display())))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(Error::io(format!("reading {}", path.display())))?;
+    let skip = lines.map_or(0, |n| text.lines().count().saturating_sub(n));
+    for l in text.lines().skip(skip) {
+        println!("{l}");
+    }
+    if follow {
+        let mut pos = file.stream_position().map_err(Error::io("seek"))?;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if len < pos {
+                pos = 0;
+            }
+            if len > pos {
+                let mut f = std::fs::File::open(&path).map_err(Error::io("reopen log"))?;
+                f.seek(SeekFrom::Start(pos)).map_err(Error::io("seek"))?;
+                let mut chunk = String::new();
+                f.read_to_string(&mut chunk).map_err(Error::io("read log"))?;
+                print!("{chunk}");
+                pos = len;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn zk(config: Config, op: ZkOp) -> Result<()> {
+    let c = &config.cluster;
+    let client = tokio::time::timeout(Duration::from_secs(10), connect(&config.zk_connect(), c.zk_session_timeout, c.zk_password.as_deref()))
+        .await
+        .map_err(|_| Error::Timeout(format!("cannot reach ZooKeeper at {} (is the cluster up?)", config.zk_connect())))??;
+    match op {
+        ZkOp::Ls { path } => {
+            let mut kids = client.list_children(&path).await?;
+            kids.sort();
+            println!("[{}]", kids.join(", "));
+        }
+        ZkOp::Get { path, stat } => {
+            let (data, s) = client.get_data(&path).await?;
+            println!("{}", String::from_utf8_lossy(&data));
+            if stat {
+                let t = |ms: i64| {
+                    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+                        .map(|d| d.format(&time::format_description::well_known::Rfc2822).unwrap_or_default())
+                        .unwrap_or_default()
+                };
+                println!("cZxid = {:#x}\nctime = {}\nmZxid = {:#x}\nmtime = {}\npZxid = {:#x}", s.czxid, t(s.ctime), s.mzxid, t(s.mtime), s.pzxid);
+                println!("cversion = {}\ndataVersion = {}\naclVersion = {}", s.cversion, s.version, s.aversion);
+                println!("ephemeralOwner = {:#x}\ndataLength = {}\nnumChildren = {}", s.ephemeral_owner, s.data_length, s.num_children);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! `mqsim up` and `mqsim down`.
+
+use std::io::IsTerminal;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anstyle::{AnsiColor, Style};
+
+use super::{runtime, show};
+use crate::config::Config;
+use crate::control::{self, Request, Response};
+use crate::error::{Error, Result};
+use crate::status::ClusterStatus;
+
+const OK: Style = AnsiColor::Green.on_default().bold();
+const BAD: Style = AnsiColor::Red.on_default().bold();
+const DIM: Style = Style::new().dimmed();
+
+/// A kind-style checklist line: `• doing...` then `✓ done (1.2 s)`.
+struct Step {
+    started: Instant,
+}
+
+impl Step {
+    fn begin(what: &str) -> Step {
+        if std::io::stdout().is_terminal() {
+            anstream::print!(" {DIM}•{DIM:#} {what} ...\r");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+        Step { started: Instant::now() }
+    }
+
+    fn done(self, what: &str) {
+        anstream::println!(" {OK}✓{OK:#} {what} {DIM}({:.1} s){DIM:#}\x1b[K", self.started.elapsed().as_secs_f64());
+    }
+
+    fn fail(self, what: &str) {
+        anstream::println!(" {BAD}✗{BAD:#} {what}\x1b[K");
+    }
+}
+
+pub fn up(config: Config, foreground: bool, no_wait: bool) -> Result<()> {
+    let rt = runtime(false);
+    rt.block_on(async move {
+        let state_dir = config.state_dir();
+        if let Ok(st) = control::status(&state_dir).await {
+            anstream::println!("A cluster is already running from {} (supervisor pid {}).", state_dir.display(), st.supervisor_pid);
+            show::print_status(&st);
+            return Ok(());
+        }
+        let started = Instant::now();
+        anstream::println!("Starting cluster `{}` from {}", config.cluster.broker_name, config.source.display());
+        let step = Step::begin("Checking prerequisites");
+        let check = (|| {
+            if config.zookeeper.connect.is_none() {
+                crate::zookeeper::Install::find(&config)?;
+            }
+            crate::preflight::check_ports(&config)
+        })();
+        if let Err(e) = check {
+            step.fail("Checking prerequisites");
+            return Err(e);
+        }
+        step.done(&format!(
+            "Prerequisites: config valid, {} ports free{}",
+            config.ports().len(),
+            if config.zookeeper.connect.is_none() { ", ZooKeeper and Java found" } else { "" }
+        ));
+        std::fs::create_dir_all(&state_dir).map_err(Error::io(format!("creating {}", state_dir.display())))?;
+
+        let supervisor = if foreground {
+            Some(tokio::spawn(crate::supervisor::run(config.clone())))
+        } else {
+            spawn_daemon(&config, &state_dir)?;
+            None
+        };
+        let result = wait_until_up(&config, no_wait).await;
+        match (&result, &supervisor) {
+            (Err(_), _) => {
+                let _ = control::request(&state_dir, &Request::Down).await;
+            }
+            (Ok(st), _) => {
+                anstream::println!();
+                show::print_status(st);
+                anstream::println!(
+                    "\nReady in {:.1} s. Failover URL (OpenWire, as in the notes):\n  {}",
+                    started.elapsed().as_secs_f64(),
+                    config.failover_url()
+                );
+                anstream::println!(
+                    "{DIM}Next: `mqsim kill master`, then `mqsim events` to watch the failover; `mqsim down` stops everything.{DIM:#}"
+                );
+            }
+        }
+        if let Some(handle) = supervisor {
+            if result.is_ok() {
+                anstream::println!("Running in the foreground; press Ctrl-C to stop the cluster.");
+            }
+            let sup = handle.await.map_err(|e| Error::Other(format!("supervisor task failed: {e}")))?;
+            sup?;
+        }
+        result.map(|_| ())
+    })
+}
+
+/// Starts `mqsim supervise` detached (own process group, output to supervisor.log).
+fn spawn_daemon(config: &Config, state_dir: &Path) -> Result<()> {
+    let log = state_dir.join("supervisor.log");
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(Error::io(format!("opening {}", log.display())))?;
+    let err = out.try_clone().map_err(Error::io("dup"))?;
+    let exe = std::env::current_exe().map_err(Error::io("finding the mqsim executable"))?;
+    let child = std::process::Command::new(exe)
+        .arg("--config")
+        .arg(&config.source)
+        .arg("supervise")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(Error::io("starting the supervisor"))?;
+    // The daemon outlives us; init reaps it.
+    std::mem::forget(child);
+    Ok(())
+}
+
+/// Polls the supervisor until ZooKeeper serves, every broker registered and a master accepts
+/// connections, printing each step. Bounded by `cluster.upTimeout`.
+async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> {
+    let state_dir = config.state_dir();
+    let deadline = Instant::now() + config.cluster.up_timeout;
+    let sup_log = state_dir.join("supervisor.log");
+    let poll = Duration::from_millis(50);
+
+    let step = Step::begin("Starting the supervisor");
+    let mut st = loop {
+        match control::status(&state_dir).await {
+            Ok(st) => break st,
+            Err(_) if Instant::now() < deadline.min(Instant::now() + Duration::from_secs(10)) => tokio::time::sleep(poll).await,
+            Err(e) => {
+                step.fail("Starting the supervisor");
+                return Err(Error::Timeout(format!("the supervisor did not start ({e}); read {}", sup_log.display())));
+            }
+        }
+    };
+    step.done(&format!("Supervisor running (pid {})", st.supervisor_pid));
+
+    let managed = config.zookeeper.connect.is_none();
+    let names: Vec<&str> = st.zookeeper.iter().map(|z| z.name.as_str()).collect();
+    let what = if managed { format!("Starting ZooKeeper {}", names.join(", ")) } else { "Checking the external ZooKeeper".into() };
+    let step = Step::begin(&what);
+    loop {
+        if !managed || st.zookeeper.iter().all(|z| z.mode.is_some()) {
+            break;
+        }
+        if Instant::now() > deadline {
+            step.fail(&what);
+            let down: Vec<String> = st
+                .zookeeper
+                .iter()
+                .filter(|z| z.mode.is_none())
+                .map(|z| format!("{} (read {})", z.name, z.log))
+                .collect();
+            return Err(Error::Timeout(format!("ZooKeeper did not serve in time: {}", down.join(", "))));
+        }
+        tokio::time::sleep(poll).await;
+        st = control::status(&state_dir).await?;
+    }
+    let modes: Vec<String> =
+        st.zookeeper.iter().map(|z| format!("{} {}", z.name, z.mode.as_deref().unwrap_or("?"))).collect();
+    step.done(&format!("ZooKeeper serving: {}", modes.join(", ")));
+    if no_wait {
+        return Ok(st);
+    }
+
+    let step = Step::begin("Starting brokers and electing a master");
+    let master = loop {
+        if let Some(m) = st.master_node() {
+            break m.clone();
+        }
+        if Instant::now() > deadline {
+            step.fail("Electing a master");
+            let lines: Vec<String> = st
+                .nodes
+                .iter()
+                .map(|n| format!("{} is {} (read {})", n.name, n.role.as_deref().unwrap_or(&n.state), n.log))
+                .collect();
+            return Err(Error::Timeout(format!(
+                "no master within {:?}: {}",
+                config.cluster.up_timeout,
+                lines.join("; ")
+            )));
+        }
+        tokio::time::sleep(poll).await;
+        st = control::status(&state_dir).await?;
+    };
+    step.done(&format!("Master elected: {} ({})", master.name, master.znode.as_deref().unwrap_or("?")));
+
+    let step = Step::begin("Waiting for the master to accept connections");
+    let node = config.node(&master.name).expect("master is a configured node");
+    loop {
+        let addr = std::net::SocketAddr::new(node.listen, master.ports.openwire);
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            break;
+        }
+        if Instant::now() > deadline {
+            step.fail("Master accepting connections");
+            return Err(Error::Timeout(format!("{} is master but port {addr} refuses; read {}", master.name, master.log)));
+        }
+        tokio::time::sleep(poll).await;
+    }
+    step.done(&format!("{} accepts connections on openwire {} and stomp {}", master.name, master.ports.openwire, master.ports.stomp));
+    control::status(&state_dir).await
+}
+
+pub async fn down(config: Config) -> Result<()> {
+    let state_dir = config.state_dir();
+    let sup_pid = std::fs::read_to_string(state_dir.join("supervisor.pid")).ok().and_then(|s| s.trim().parse::<u32>().ok());
+    match control::request(&state_dir, &Request::Down).await {
+        Ok(Response::Done { lines }) => {
+            for l in lines {
+                anstream::println!("{l}");
+            }
+        }
+        Ok(Response::Error { message }) => return Err(Error::Other(message)),
+        Ok(Response::Status(_)) => return Err(Error::Other("unexpected reply".into())),
+        Err(Error::NotRunning(_)) => {
+            let killed = reap_strays(&config);
+            if killed == 0 {
+                anstream::println!("No cluster is running for {}.", state_dir.display());
+            } else {
+                anstream::println!("No supervisor was running; killed {killed} leftover process(es).");
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    }
+    if let Some(pid) = sup_pid {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while crate::supervisor::process::alive(pid) {
+            if Instant::now() > deadline {
+                return Err(Error::Timeout(format!("the supervisor (pid {pid}) did not exit within 15 s")));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Kills processes listed in `pids.json` that still run one of this cluster's commands
+/// (a supervisor killed with -9 takes its children with it, so this is a safety net).
+fn reap_strays(config: &Config) -> usize {
+    let state_dir = config.state_dir();
+    let Ok(text) = std::fs::read_to_string(state_dir.join("pids.json")) else { return 0 };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return 0 };
+    let needles = [state_dir.display().to_string(), config.source.display().to_string()];
+    let mut killed = 0;
+    let children = json["children"].as_object().cloned().unwrap_or_default();
+    for pid in children.values().filter_map(|v| v.as_u64()) {
+        let Ok(p) = procfs::process::Process::new(pid as i32) else { continue };
+        let cmd = p.cmdline().unwrap_or_default().join(" ");
+        let ours = needles.iter().any(|n| cmd.contains(n.as_str()));
+        if ours && crate::supervisor::process::signal(pid as u32, nix::sys::signal::Signal::SIGKILL).is_ok() {
+            killed += 1;
+        }
+    }
+    killed
+}

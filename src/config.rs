@@ -1,0 +1,517 @@
+//! `cluster.toml`: the cluster layout, mirroring the notes' `activemq.xml` and `zoo.cfg`.
+//!
+//! Field names follow ActiveMQ's `<replicatedLevelDB>` attributes (`brokerName`,
+//! `replicas`, `zkPath`, `sync`, `zkSessionTimeout`, `zkPassword`, `hostname`,
+//! `bind`, `directory`), so the file reads like the XML it stands for. Every field
+//! has a default (see `Default` impls and the commented `cluster.toml`); an empty
+//! file is the notes' 3-node, 3-server layout. Parse errors carry line and column;
+//! semantic errors (a node whose `brokerName` differs, a port used twice) point at
+//! the offending line too.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    #[serde(default)]
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub zookeeper: ZooKeeper,
+    #[serde(default = "default_nodes", rename = "node")]
+    pub nodes: Vec<Node>,
+    /// Where the file was read from (not part of the file).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// Settings every broker of the replication set shares.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Cluster {
+    /// `<broker brokerName=..>`: the group id in ZooKeeper; all nodes must agree.
+    pub broker_name: String,
+    /// Intended cluster size N: quorum N/2+1 to elect, N/2 slave acks per synced write.
+    pub replicas: usize,
+    /// Parent znode of the election group.
+    pub zk_path: String,
+    /// `local_mem`, `local_disk`, `remote_mem`, `remote_disk`, `quorum_mem`, `quorum_disk` (comma list).
+    pub sync: String,
+    #[serde(with = "humantime_serde")]
+    pub zk_session_timeout: Duration,
+    /// Adds ZooKeeper `digest` auth `fabric:<password>` as ActiveMQ did.
+    pub zk_password: Option<String>,
+    /// Shared secret a slave presents when it logs in to the master's replication port.
+    pub security_token: String,
+    /// Where mqsim keeps per-node directories, logs and its control socket (relative to this file).
+    pub state_dir: PathBuf,
+    /// How long `mqsim up` waits for a master before it gives up.
+    #[serde(with = "humantime_serde")]
+    pub up_timeout: Duration,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            broker_name: "localhost".into(),
+            replicas: 3,
+            zk_path: "/activemq/leveldb-stores".into(),
+            sync: "local_disk".into(),
+            zk_session_timeout: Duration::from_secs(2),
+            zk_password: None,
+            security_token: String::new(),
+            state_dir: PathBuf::from("mq_cluster"),
+            up_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The ZooKeeper ensemble: managed by mqsim (default) or external (`connect`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ZooKeeper {
+    /// External ensemble `host:port,...`; when set, mqsim starts no ZooKeeper.
+    pub connect: Option<String>,
+    pub tick_time: u64,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    /// JVM flags for each managed server (the "light" profile of anchor-baseline.md).
+    pub jvm_flags: String,
+    /// Overrides `$ZOOKEEPER_HOME` and the Debian paths.
+    pub home: Option<PathBuf>,
+    #[serde(rename = "server")]
+    pub servers: Vec<ZkServer>,
+}
+
+impl Default for ZooKeeper {
+    fn default() -> Self {
+        ZooKeeper {
+            connect: None,
+            tick_time: 500,
+            init_limit: 10,
+            sync_limit: 5,
+            jvm_flags: "-Xms16m -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss256k \
+                        -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=64m"
+                .into(),
+            home: None,
+            servers: (1..=3)
+                .map(|i| ZkServer {
+                    name: format!("zk{i:02}"),
+                    client_port: Spanned::new(0..0, 2180 + i as u16),
+                    quorum_port: Spanned::new(0..0, 2887 + i as u16),
+                    election_port: Spanned::new(0..0, 3887 + i as u16),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ZkServer {
+    pub name: String,
+    pub client_port: Spanned<u16>,
+    pub quorum_port: Spanned<u16>,
+    pub election_port: Spanned<u16>,
+}
+
+/// One broker node (`mq_nodeNN` in the notes).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Node {
+    /// `node01`; its directory is `mq_node01/`.
+    pub name: String,
+    /// Must equal `cluster.brokerName` when given (the notes: all three must match).
+    #[serde(default)]
+    pub broker_name: Option<Spanned<String>>,
+    /// Host put in the advertised replication address `tcp://<hostname>:<port>`.
+    #[serde(default = "default_hostname")]
+    pub hostname: String,
+    /// Address the client ports and console listen on.
+    #[serde(default = "default_listen")]
+    pub listen: IpAddr,
+    /// Replication server address when master, `tcp://host:port`.
+    pub bind: Spanned<String>,
+    pub openwire: Spanned<u16>,
+    pub stomp: Spanned<u16>,
+    pub console: Spanned<u16>,
+    /// Data directory, relative to the node directory.
+    #[serde(default = "default_directory")]
+    pub directory: PathBuf,
+    /// Tie-breaker among nodes with equal position (higher wins).
+    #[serde(default = "default_weight")]
+    pub weight: i32,
+}
+
+fn default_hostname() -> String {
+    "localhost".into()
+}
+fn default_listen() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::LOCALHOST)
+}
+fn default_directory() -> PathBuf {
+    PathBuf::from("activemq-data")
+}
+fn default_weight() -> i32 {
+    1
+}
+
+fn default_nodes() -> Vec<Node> {
+    (1..=3u16)
+        .map(|i| Node {
+            name: format!("node{i:02}"),
+            broker_name: None,
+            hostname: default_hostname(),
+            listen: default_listen(),
+            bind: Spanned::new(0..0, format!("tcp://127.0.0.1:{}", 63630 + i)),
+            openwire: Spanned::new(0..0, 61615 + i),
+            stomp: Spanned::new(0..0, 61603 + 10 * i),
+            console: Spanned::new(0..0, 8160 + i),
+            directory: default_directory(),
+            weight: 1,
+        })
+        .collect()
+}
+
+/// The `sync` attribute as ActiveMQ's bit mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct SyncMode {
+    /// fsync the local journal before acknowledging.
+    pub local_disk: bool,
+    /// Wait for `replicas/2` slave acks.
+    pub remote: bool,
+    /// Slaves msync before acking.
+    pub remote_disk: bool,
+}
+
+impl SyncMode {
+    pub const TOKENS: [&'static str; 6] =
+        ["local_mem", "local_disk", "remote_mem", "remote_disk", "quorum_mem", "quorum_disk"];
+
+    pub fn parse(s: &str) -> std::result::Result<SyncMode, String> {
+        let mut m = SyncMode::default();
+        for token in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            match token {
+                "local_mem" => {}
+                "local_disk" => m.local_disk = true,
+                "remote_mem" | "quorum_mem" => m.remote = true,
+                "remote_disk" => (m.remote, m.remote_disk) = (true, true),
+                "quorum_disk" => (m.remote, m.remote_disk, m.local_disk) = (true, true, true),
+                other => {
+                    return Err(format!(
+                        "unknown sync token `{other}`; use one or more of {}",
+                        SyncMode::TOKENS.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(m)
+    }
+}
+
+/// A port and what it is for, used by the pre-flight check and by error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortUse {
+    pub port: u16,
+    pub addr: IpAddr,
+    pub what: String,
+    span: std::ops::Range<usize>,
+}
+
+impl Config {
+    /// Reads and validates a file; every error names the file, line and column.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            message: format!("cannot read it: {e} (pass --config with the path of a cluster.toml)"),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let mut config: Config = toml::from_str(text).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            message: format_toml_error(&e, text),
+        })?;
+        config.source = path.to_owned();
+        config.validate(text)?;
+        Ok(config)
+    }
+
+    fn err_at(&self, text: &str, span: &std::ops::Range<usize>, message: String) -> Error {
+        let message = if span.is_empty() && span.start == 0 {
+            message
+        } else {
+            let (line, col) = line_col(text, span.start);
+            format!("line {line}, column {col}: {message}")
+        };
+        Error::Config { path: self.source.clone(), message }
+    }
+
+    fn validate(&self, text: &str) -> Result<()> {
+        let c = &self.cluster;
+        let bad = |m: String| Error::Config { path: self.source.clone(), message: m };
+        if c.broker_name.trim().is_empty() {
+            return Err(bad("cluster.brokerName must not be empty".into()));
+        }
+        if c.replicas == 0 {
+            return Err(bad("cluster.replicas must be at least 1 (the notes use 3)".into()));
+        }
+        if !c.zk_path.starts_with('/') || c.zk_path.len() < 2 || c.zk_path.ends_with('/') {
+            return Err(bad(format!(
+                "cluster.zkPath `{}` must be an absolute znode path without a trailing slash, e.g. \"/activemq/leveldb-stores\"",
+                c.zk_path
+            )));
+        }
+        SyncMode::parse(&c.sync).map_err(|m| bad(format!("cluster.sync: {m}")))?;
+        if c.zk_session_timeout < Duration::from_millis(100) {
+            return Err(bad("cluster.zkSessionTimeout is too small (use e.g. \"2s\")".into()));
+        }
+        if self.nodes.is_empty() {
+            return Err(bad("at least one [[node]] is needed".into()));
+        }
+        let mut names = BTreeMap::new();
+        for n in &self.nodes {
+            if !valid_name(&n.name) {
+                return Err(bad(format!(
+                    "node name `{}` must be letters, digits, '-' or '_' (e.g. node01)",
+                    n.name
+                )));
+            }
+            if names.insert(n.name.as_str(), ()).is_some() {
+                return Err(bad(format!("node name `{}` is used twice", n.name)));
+            }
+            if let Some(b) = &n.broker_name
+                && b.get_ref() != &c.broker_name
+            {
+                return Err(self.err_at(
+                    text,
+                    &b.span(),
+                    format!(
+                        "node {} has brokerName \"{}\" but cluster.brokerName is \"{}\". \
+                         All brokers of one replication set must share one brokerName: it is their group id \
+                         in ZooKeeper, and nodes with another name would never see each other and never elect \
+                         a master. Use the same value (or delete the node's brokerName line).",
+                        n.name,
+                        b.get_ref(),
+                        c.broker_name
+                    ),
+                ));
+            }
+            parse_bind(n.bind.get_ref()).map_err(|m| self.err_at(text, &n.bind.span(), m))?;
+        }
+        if self.zookeeper.connect.is_none() {
+            if self.zookeeper.servers.is_empty() {
+                return Err(bad("[zookeeper] needs at least one [[zookeeper.server]] or a `connect` string".into()));
+            }
+            for s in &self.zookeeper.servers {
+                if !valid_name(&s.name) || names.insert(s.name.as_str(), ()).is_some() {
+                    return Err(bad(format!("ZooKeeper server name `{}` is invalid or used twice", s.name)));
+                }
+            }
+            if self.zookeeper.tick_time < 50 {
+                return Err(bad("zookeeper.tickTime must be at least 50 (ms)".into()));
+            }
+        }
+        let mut seen: BTreeMap<u16, PortUse> = BTreeMap::new();
+        for p in self.ports() {
+            if p.port == 0 {
+                return Err(self.err_at(text, &p.span, format!("{} must be a fixed port, not 0", p.what)));
+            }
+            if let Some(first) = seen.get(&p.port) {
+                return Err(self.err_at(
+                    text,
+                    &p.span,
+                    format!("port {} is used twice: by {} and by {}; give each its own port", p.port, first.what, p.what),
+                ));
+            }
+            seen.insert(p.port, p);
+        }
+        Ok(())
+    }
+
+    /// Every port the cluster will listen on.
+    pub fn ports(&self) -> Vec<PortUse> {
+        let mut v = Vec::new();
+        let mut push = |p: &Spanned<u16>, addr: IpAddr, what: String| {
+            v.push(PortUse { port: *p.get_ref(), addr, what, span: p.span() })
+        };
+        if self.zookeeper.connect.is_none() {
+            let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+            for s in &self.zookeeper.servers {
+                push(&s.client_port, lo, format!("{} clientPort", s.name));
+                push(&s.quorum_port, lo, format!("{} quorum port", s.name));
+                push(&s.election_port, lo, format!("{} election port", s.name));
+            }
+        }
+        for n in &self.nodes {
+            push(&n.openwire, n.listen, format!("{} openwire", n.name));
+            push(&n.stomp, n.listen, format!("{} stomp", n.name));
+            push(&n.console, n.listen, format!("{} console", n.name));
+            if let Ok((addr, port)) = parse_bind(n.bind.get_ref()) {
+                push(&Spanned::new(n.bind.span(), port), addr, format!("{} replication bind", n.name));
+            }
+        }
+        v
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The ZooKeeper connect string the brokers use.
+    pub fn zk_connect(&self) -> String {
+        match &self.zookeeper.connect {
+            Some(c) => c.clone(),
+            None => self
+                .zookeeper
+                .servers
+                .iter()
+                .map(|s| format!("127.0.0.1:{}", s.client_port.get_ref()))
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+
+    /// The state directory, resolved against the config file's directory.
+    pub fn state_dir(&self) -> PathBuf {
+        let base = self.source.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = base.join(&self.cluster.state_dir);
+        std::path::absolute(&dir).unwrap_or(dir)
+    }
+
+    /// `replicas/2 + 1`: registered members needed to elect.
+    pub fn quorum(&self) -> usize {
+        self.cluster.replicas / 2 + 1
+    }
+
+    /// The failover URL a client should use (the notes' `randomize=false` form).
+    pub fn failover_url(&self) -> String {
+        let uris: Vec<String> =
+            self.nodes.iter().map(|n| format!("tcp://{}:{}", host_of(n.listen), n.openwire.get_ref())).collect();
+        format!("failover:({})?randomize=false", uris.join(","))
+    }
+
+    pub fn stomp_failover_url(&self) -> String {
+        let uris: Vec<String> =
+            self.nodes.iter().map(|n| format!("tcp://{}:{}", host_of(n.listen), n.stomp.get_ref())).collect();
+        format!("failover:({})?randomize=false", uris.join(","))
+    }
+}
+
+fn host_of(addr: IpAddr) -> String {
+    if addr.is_unspecified() { "127.0.0.1".into() } else { addr.to_string() }
+}
+
+/// `tcp://0.0.0.0:63631` → (0.0.0.0, 63631).
+pub fn parse_bind(bind: &str) -> std::result::Result<(IpAddr, u16), String> {
+    let hint = || format!("bind `{bind}` must look like \"tcp://127.0.0.1:63631\"");
+    let rest = bind.strip_prefix("tcp://").ok_or_else(hint)?;
+    let (host, port) = rest.rsplit_once(':').ok_or_else(hint)?;
+    let addr: IpAddr = host.parse().map_err(|_| hint())?;
+    let port: u16 = port.parse().map_err(|_| hint())?;
+    Ok((addr, port))
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+fn format_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim_end();
+    let hint = if msg.contains("unknown field") {
+        " (check the spelling: field names follow activemq.xml, e.g. brokerName, zkPath, zkSessionTimeout)"
+    } else {
+        ""
+    };
+    match e.span() {
+        Some(span) => {
+            let (line, col) = line_col(text, span.start);
+            let src = text.lines().nth(line - 1).unwrap_or("");
+            format!("line {line}, column {col}: {msg}{hint}\n  {line:>4} | {src}\n       | {:>col$}", "^")
+        }
+        None => format!("{msg}{hint}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config> {
+        Config::parse(s, Path::new("cluster.toml"))
+    }
+
+    #[test]
+    fn empty_file_is_the_notes_layout() {
+        let c = parse("").unwrap();
+        assert_eq!(c.nodes.len(), 3);
+        assert_eq!(c.cluster.replicas, 3);
+        assert_eq!(c.quorum(), 2);
+        assert_eq!(*c.nodes[1].stomp.get_ref(), 61623);
+        assert_eq!(*c.nodes[2].openwire.get_ref(), 61618);
+        assert_eq!(c.zk_connect(), "127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183");
+        assert_eq!(
+            c.failover_url(),
+            "failover:(tcp://127.0.0.1:61616,tcp://127.0.0.1:61617,tcp://127.0.0.1:61618)?randomize=false"
+        );
+    }
+
+    #[test]
+    fn repo_cluster_toml_is_valid_and_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("cluster.toml");
+        let c = Config::load(&path).unwrap();
+        let d = parse("").unwrap();
+        let key = |c: &Config| c.ports().into_iter().map(|p| (p.port, p.addr, p.what)).collect::<Vec<_>>();
+        assert_eq!(key(&c), key(&d));
+        assert_eq!(c.cluster.zk_path, d.cluster.zk_path);
+    }
+
+    #[test]
+    fn broker_name_mismatch_points_at_the_line() {
+        let mut text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("cluster.toml")).unwrap();
+        text = text.replacen("name = \"node02\"", "name = \"node02\"\nbrokerName = \"other\"", 1);
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("brokerName \"other\""), "{e}");
+        assert!(e.contains("line "), "{e}");
+        assert!(e.contains("must share one brokerName"), "{e}");
+    }
+
+    #[test]
+    fn unknown_field_has_line_and_column() {
+        let e = parse("[cluster]\nreplicas = 3\nzkPaht = \"/x\"\n").unwrap_err().to_string();
+        assert!(e.contains("line 3, column 1"), "{e}");
+        assert!(e.contains("zkPaht"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_port_is_refused() {
+        let e = parse("[zookeeper]\n[[zookeeper.server]]\nname='zk01'\nclientPort=61616\nquorumPort=2888\nelectionPort=3888\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("port 61616 is used twice"), "{e}");
+    }
+
+    #[test]
+    fn sync_tokens() {
+        assert_eq!(SyncMode::parse("quorum_disk").unwrap(), SyncMode { local_disk: true, remote: true, remote_disk: true });
+        assert_eq!(SyncMode::parse("local_mem").unwrap(), SyncMode::default());
+        assert_eq!(SyncMode::parse("quorum_mem").unwrap(), SyncMode::parse("remote_mem").unwrap());
+        assert!(parse("[cluster]\nsync = \"quorum\"\n").unwrap_err().to_string().contains("unknown sync token"));
+    }
+}

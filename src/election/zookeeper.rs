@@ -1,0 +1,108 @@
+//! The election group in ZooKeeper: register, read members, publish state.
+//!
+//! Znodes are created the Fuse-fabric way ActiveMQ inherited: `create("<zkPath>/0",
+//! EPHEMERAL_SEQUENTIAL)` yields `<zkPath>/00000000007`; only children matching `0\d+`
+//! are members. Data is the [`NodeState`] JSON, written with the last known version.
+
+use std::time::Duration;
+
+use zookeeper_client as zk;
+
+use super::{Member, NodeState, eid_of};
+use crate::error::{Error, Result};
+
+/// Connects to the ensemble (the caller retries: ZooKeeper may still be starting).
+/// `password` adds ActiveMQ's `digest` credential `fabric:<password>`.
+pub async fn connect(servers: &str, session_timeout: Duration, password: Option<&str>) -> Result<zk::Client> {
+    let mut connector = zk::Client::connector().with_session_timeout(session_timeout);
+    if let Some(pw) = password {
+        connector = connector.with_auth("digest", format!("fabric:{pw}").as_bytes());
+    }
+    Ok(connector.connect(servers).await?)
+}
+
+/// One node's membership in the group.
+pub struct Group {
+    client: zk::Client,
+    zk_path: String,
+    /// Full path of my znode, once registered.
+    my_path: Option<String>,
+    version: i32,
+}
+
+impl Group {
+    pub fn new(client: zk::Client, zk_path: &str) -> Group {
+        Group { client, zk_path: zk_path.to_string(), my_path: None, version: 0 }
+    }
+
+    pub fn client(&self) -> &zk::Client {
+        &self.client
+    }
+
+    pub fn my_path(&self) -> Option<&str> {
+        self.my_path.as_deref()
+    }
+
+    /// Creates `<zkPath>` (persistent, with parents) and my ephemeral-sequential member.
+    /// Returns my eid.
+    pub async fn register(&mut self, state: &NodeState) -> Result<String> {
+        let dir = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        self.client.mkdir(&self.zk_path, &dir).await?;
+        let eseq = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
+        let data = serde_json::to_vec(state)?;
+        let prefix = format!("{}/0", self.zk_path);
+        let (stat, seq) = self.client.create(&prefix, &data, &eseq).await?;
+        let path = format!("{prefix}{seq}");
+        self.version = stat.version;
+        self.my_path = Some(path);
+        Ok(seq.to_string())
+    }
+
+    /// All members, oldest first.
+    pub async fn members(&self) -> Result<Vec<Member>> {
+        Ok(read_members(&self.client, &self.zk_path)
+            .await?
+            .into_iter()
+            .filter_map(|(name, data, _)| {
+                let state = serde_json::from_slice(&data).ok()?;
+                Some(Member { eid: eid_of(&name)?, state })
+            })
+            .collect())
+    }
+
+    /// Writes my state. If my znode vanished (session expiry), registers again and returns
+    /// the new eid.
+    pub async fn publish(&mut self, state: &NodeState) -> Result<Option<String>> {
+        let path = self.my_path.clone().ok_or_else(|| Error::Other("publish before register".into()))?;
+        let data = serde_json::to_vec(state)?;
+        match self.client.set_data(&path, &data, Some(self.version)).await {
+            Ok(stat) => {
+                self.version = stat.version;
+                Ok(None)
+            }
+            Err(zk::Error::NoNode) => Ok(Some(self.register(state).await?)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Children of `path` that are members (`0\d+`), oldest first, with data and stat.
+/// Children deleted between the listing and the read are skipped.
+pub async fn read_members(client: &zk::Client, path: &str) -> Result<Vec<(String, Vec<u8>, zk::Stat)>> {
+    let mut names = match client.list_children(path).await {
+        Ok(n) => n,
+        Err(zk::Error::NoNode) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    names.retain(|n| eid_of(n).is_some());
+    names.sort_by_key(|n| eid_of(n).and_then(|e| e.parse::<u64>().ok()));
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        match client.get_data(&format!("{path}/{name}")).await {
+            Ok((data, stat)) => out.push((name, data, stat)),
+            Err(zk::Error::NoNode) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}

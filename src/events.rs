@@ -1,0 +1,101 @@
+//! The cluster's event timeline: one JSON object per line in `<stateDir>/events.jsonl`.
+//!
+//! The supervisor and every broker append to the same file (each line is one `write` on an
+//! `O_APPEND` descriptor, so lines from different processes never interleave). `mqsim
+//! events` reads it back; the cause chain of a failover reads top to bottom:
+//! `killed` → `znode-deleted` (session expired) → `elected` → `promoted`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    /// Milliseconds since the Unix epoch.
+    pub ts: u64,
+    /// `supervisor`, `zookeeper`, or a node name.
+    pub source: String,
+    /// Short machine-readable kind: `killed`, `znode-deleted`, `elected`, `promoted`, ...
+    pub kind: String,
+    pub message: String,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Appends events to one cluster's timeline.
+#[derive(Debug, Clone)]
+pub struct EventLog {
+    path: PathBuf,
+    source: String,
+}
+
+impl EventLog {
+    pub fn new(state_dir: &Path, source: &str) -> EventLog {
+        EventLog { path: state_dir.join("events.jsonl"), source: source.to_string() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records an event (and mirrors it to the process log). Failures are logged, not fatal:
+    /// the timeline must never take a broker down.
+    pub fn emit(&self, kind: &str, message: impl Into<String>) {
+        let event = Event { ts: now_ms(), source: self.source.clone(), kind: kind.to_string(), message: message.into() };
+        tracing::info!(event = kind, "{}", event.message);
+        let mut line = serde_json::to_vec(&event).expect("event serializes");
+        line.push(b'\n');
+        let res = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).and_then(|mut f| f.write_all(&line));
+        if let Err(e) = res {
+            tracing::warn!("cannot append to {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// Reads the events from byte `offset` on; returns them and the offset after the last full line.
+pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Event>, u64)> {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(Error::io(format!("reading {}", path.display()))(e)),
+    };
+    let start = (offset as usize).min(data.len());
+    let end = data[start..].iter().rposition(|&b| b == b'\n').map_or(start, |i| start + i + 1);
+    let events = data[start..end]
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    Ok((events, end as u64))
+}
+
+/// `HH:MM:SS.mmm` in UTC, for the timeline.
+pub fn clock(ts_ms: u64) -> String {
+    let secs = ts_ms / 1000;
+    format!("{:02}:{:02}:{:02}.{:03}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60, ts_ms % 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_and_read_back_incrementally() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = EventLog::new(dir.path(), "node01");
+        let b = EventLog::new(dir.path(), "supervisor");
+        a.emit("promoted", "node01 is master");
+        let (first, off) = read_from(a.path(), 0).unwrap();
+        assert_eq!(first.len(), 1);
+        b.emit("killed", "node01 SIGKILL");
+        let (next, _) = read_from(a.path(), off).unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].source, "supervisor");
+        assert_eq!(next[0].kind, "killed");
+    }
+}

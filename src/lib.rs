@@ -1,0 +1,46 @@
+//! mqsim runs a real ActiveMQ-style high-availability cluster on one machine: a supervisor
+//! starts a real 3-server ZooKeeper ensemble and three broker nodes, and the brokers elect a
+//! master through ZooKeeper exactly the way ActiveMQ's replicated LevelDB store (5.9–5.16)
+//! did. Only the master opens its client ports.
+//!
+//! # Layout
+//!
+//! Process model: `mqsim up` → one **supervisor** process → ZooKeeper JVMs (`zk01..03`) and
+//! broker processes (`mqsim node --name node01..03`). The CLI talks to the supervisor over a
+//! Unix socket in the cluster's state directory.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`config`] | `cluster.toml`: schema, defaults, validation with line/column errors |
+//! | [`election`] | the election rule as a plain state machine (essay inside) + its ZooKeeper I/O |
+//! | [`node`] | one broker process: ZooKeeper session loop, promotion/demotion, client ports |
+//! | [`store`] | the node's LMDB store (heed); its journal length is the election `position` |
+//! | [`supervisor`] | owns every process: spawn with PDEATHSIG, signals, control socket, znode monitor |
+//! | [`zookeeper`] | managed ZooKeeper servers: install discovery, `zoo.cfg`, `srvr` probe |
+//! | [`control`] | the CLI ↔ supervisor request/response protocol |
+//! | [`status`] | node status files and the `mqsim status --json` schema |
+//! | [`events`] | the cluster timeline (`events.jsonl`) |
+//! | [`preflight`] | port checks naming the process that holds a busy port |
+//! | [`cli`] | the clap command line |
+//! | [`error`] | the one error enum |
+//!
+//! Not here yet (tracked as issues): the message store and broker core, replication, STOMP
+//! and OpenWire protocol handling, the web console and dashboard, fault injection beyond
+//! stop/kill/pause.
+
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod election;
+pub mod error;
+pub mod events;
+pub mod logging;
+pub mod node;
+pub mod preflight;
+pub mod status;
+pub mod store;
+pub mod supervisor;
+pub mod zookeeper;
+
+pub use config::Config;
+pub use error::{Error, Result};

@@ -1,0 +1,273 @@
+//! One broker node (`mqsim node --name node01`), started by the supervisor.
+//!
+//! The node opens its store, joins the election group in ZooKeeper and then reacts to
+//! every group change with one [`Elector::step`]. Promotion binds the replication port,
+//! publishes `address`, and opens the client ports ([`serve`]); demotion closes them all
+//! and restarts the node as a new group member, as ActiveMQ restarted its BrokerService.
+//! A slave opens no client port: connecting to it is refused by the kernel.
+
+pub mod serve;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{Instrument, info, info_span, warn};
+use zookeeper_client as zk;
+
+use crate::config::Config;
+use crate::election::zookeeper::{Group, connect};
+use crate::election::{Action, Elector, Member, NodeState, Role};
+use crate::error::Result;
+use crate::events::{EventLog, now_ms};
+use crate::status::NodeReport;
+use crate::store::Store;
+
+/// Paths of one node under the state directory (the notes' `mq_node01/`).
+#[derive(Debug, Clone)]
+pub struct NodeLayout {
+    pub dir: PathBuf,
+    pub data: PathBuf,
+    pub logs: PathBuf,
+    pub log_file: PathBuf,
+    pub status: PathBuf,
+}
+
+impl NodeLayout {
+    pub fn new(config: &Config, name: &str) -> NodeLayout {
+        let dir = config.state_dir().join(format!("mq_{name}"));
+        let directory = config.node(name).map(|n| n.directory.clone()).unwrap_or_else(|| "activemq-data".into());
+        NodeLayout {
+            data: dir.join(directory),
+            logs: dir.join("logs"),
+            log_file: dir.join("logs/broker.log"),
+            status: dir.join("status.json"),
+            dir,
+        }
+    }
+}
+
+/// How a ZooKeeper session of this node ended.
+enum SessionEnd {
+    /// Demoted or expired: join again as a new member.
+    Restart,
+    /// SIGTERM: leave the group cleanly and exit.
+    Shutdown,
+}
+
+/// Runs the node until SIGTERM/SIGINT.
+pub async fn run(config: Config, name: String) -> Result<()> {
+    let span = info_span!("node", name = %name);
+    async move {
+        let node = Arc::new(Node::open(config, &name)?);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+            let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            let _ = stop_tx.send(true);
+        });
+        node.events.emit("started", format!("{name} started (pid {}), store position {}", std::process::id(), node.store.position()?));
+        loop {
+            match node.session(stop_rx.clone()).await {
+                Ok(SessionEnd::Shutdown) => break,
+                Ok(SessionEnd::Restart) => info!("rejoining the group as a new member"),
+                Err(e) => {
+                    warn!("ZooKeeper session failed: {e}; retrying in 1 s");
+                    node.report(&Elector::new(&node.config.cluster.broker_name, 1, 1), None, false, false);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            if *stop_rx.borrow() {
+                break;
+            }
+        }
+        node.events.emit("stopped", format!("{name} stopped cleanly"));
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}
+
+struct Node {
+    config: Config,
+    name: String,
+    layout: NodeLayout,
+    store: Store,
+    events: EventLog,
+}
+
+impl Node {
+    fn open(config: Config, name: &str) -> Result<Node> {
+        let layout = NodeLayout::new(&config, name);
+        let store = Store::open(&layout.data)?;
+        let events = EventLog::new(&config.state_dir(), name);
+        Ok(Node { config, name: name.to_string(), layout, store, events })
+    }
+
+    /// One ZooKeeper session: register, then step the elector on every change.
+    async fn session(&self, mut stop: watch::Receiver<bool>) -> Result<SessionEnd> {
+        let c = &self.config.cluster;
+        let node_cfg = self.config.node(&self.name).expect("node exists in config").clone();
+        let servers = self.config.zk_connect();
+        let client = tokio::select! {
+            r = connect(&servers, c.zk_session_timeout, c.zk_password.as_deref()) => r?,
+            _ = stop.changed() => return Ok(SessionEnd::Shutdown),
+        };
+        let session = format!("{:#x}", client.session_id().0);
+        self.events.emit(
+            "zk-connected",
+            format!("{} connected to ZooKeeper, session {session} (timeout {:?})", self.name, client.session_timeout()),
+        );
+        let mut elector = Elector::new(&c.broker_name, c.replicas, node_cfg.weight);
+        let mut group = Group::new(client.clone(), &c.zk_path);
+        let eid = group.register(&elector.initial_state()).await?;
+        elector.registered(eid);
+        let mut written: NodeState = elector.initial_state();
+        self.events.emit("registered", format!("{} registered znode {}", self.name, group.my_path().unwrap_or("?")));
+
+        let mut watcher = client.watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive).await?;
+        let mut states = client.state_watcher();
+        let mut connected = true;
+        let mut master: Option<serve::Master> = None;
+        let end = loop {
+            let members: Option<Vec<Member>> = if connected {
+                match tokio::time::timeout(c.zk_session_timeout, group.members()).await {
+                    Ok(Ok(m)) => Some(m),
+                    Ok(Err(e)) => {
+                        warn!("reading the group failed: {e}");
+                        None
+                    }
+                    Err(_) => None,
+                }
+            } else {
+                None
+            };
+            let position = self.store.position()?;
+            let mut restart = false;
+            for action in elector.step(members.as_deref(), position) {
+                match action {
+                    Action::Promote => {
+                        self.events.emit("elected", format!("{} was elected master", self.name));
+                        let m = serve::Master::start(&self.config, &node_cfg, &self.name, self.events.clone()).await?;
+                        elector.master_started(m.address.clone());
+                        self.events.emit(
+                            "promoted",
+                            format!("{} is master: replication {} published, client ports open", self.name, m.address),
+                        );
+                        master = Some(m);
+                    }
+                    Action::Demote { reason } => {
+                        if let Some(m) = master.take() {
+                            m.stop().await;
+                        }
+                        self.events.emit("demoted", format!("{} stepped down as master: {reason}", self.name));
+                        restart = true;
+                    }
+                    Action::Follow { master: m, target } => self.events.emit(
+                        "slave",
+                        match target {
+                            Some(t) => format!("{} is slave of {m} at {t}", self.name),
+                            None => format!("{} is slave of {m} (address not published yet)", self.name),
+                        },
+                    ),
+                    Action::StopSlave => self.events.emit("slave-stopped", format!("{} stopped following", self.name)),
+                    Action::Elected { eid, reason } => self.events.emit(
+                        "election",
+                        match eid {
+                            Some(e) => format!("elector {} set elected={e} ({reason})", self.name),
+                            None => format!("elector {} cleared elected ({reason})", self.name),
+                        },
+                    ),
+                    Action::Waiting { reason } => self.events.emit("waiting", format!("elector {}: {reason}", self.name)),
+                }
+            }
+            if restart {
+                break SessionEnd::Restart;
+            }
+            if connected && elector.needs_write(&written) {
+                match tokio::time::timeout(c.zk_session_timeout, group.publish(elector.state())).await {
+                    Ok(Ok(Some(new_eid))) => {
+                        self.events.emit("registered", format!("{} re-registered as {new_eid}", self.name));
+                        elector.registered(new_eid);
+                        written = elector.state().clone();
+                    }
+                    Ok(Ok(None)) => written = elector.state().clone(),
+                    Ok(Err(e)) => warn!("publishing state failed: {e}"),
+                    Err(_) => warn!("publishing state timed out"),
+                }
+            }
+            self.report(&elector, Some((&group, &session)), connected, master.is_some());
+
+            // Wait for the next change.
+            tokio::select! {
+                ev = watcher.changed() => {
+                    if ev.event_type == zk::EventType::Session {
+                        match ev.session_state {
+                            zk::SessionState::Disconnected => {
+                                connected = false;
+                                self.events.emit("zk-disconnected", format!("{} lost its ZooKeeper connection", self.name));
+                            }
+                            zk::SessionState::SyncConnected => {
+                                connected = true;
+                                self.events.emit("zk-reconnected", format!("{} reconnected to ZooKeeper (same session)", self.name));
+                            }
+                            s if s.is_terminated() => {
+                                self.events.emit("session-expired", format!("{} ZooKeeper session {session} ended: {s}", self.name));
+                                break SessionEnd::Restart;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                s = states.changed() => {
+                    if s.is_terminated() {
+                        self.events.emit("session-expired", format!("{} ZooKeeper session {session} ended: {s}", self.name));
+                        break SessionEnd::Restart;
+                    }
+                    connected = s == zk::SessionState::SyncConnected;
+                }
+                _ = stop.changed() => break SessionEnd::Shutdown,
+            }
+        };
+        if let Some(m) = master.take() {
+            m.stop().await;
+        }
+        // Close the session and wait until the close is sent, so the znode goes at once.
+        drop(watcher);
+        drop(group);
+        let mut states = client.state_watcher();
+        drop(client);
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while !states.changed().await.is_terminated() {}
+        })
+        .await;
+        self.report(&Elector::new(&c.broker_name, 1, 1), None, false, false);
+        Ok(end)
+    }
+
+    fn report(&self, elector: &Elector, zk: Option<(&Group, &str)>, connected: bool, serving: bool) {
+        let (master, address) = match elector.role() {
+            Role::Master { address } => (elector.me().map(str::to_string), address.clone()),
+            Role::Slave { master, target } => (Some(master.clone()), target.clone()),
+            Role::Electing => (None, None),
+        };
+        let report = NodeReport {
+            pid: std::process::id(),
+            role: elector.role().name().to_string(),
+            znode: zk.and_then(|(g, _)| g.my_path().map(str::to_string)),
+            session: zk.map(|(_, s)| s.to_string()),
+            zk_connected: connected,
+            position: self.store.position().unwrap_or(-1),
+            master,
+            address,
+            serving,
+            ts: now_ms(),
+        };
+        if let Err(e) = report.write(&self.layout.status) {
+            warn!("cannot write {}: {e}", self.layout.status.display());
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! What `mqsim status` reports, and the per-node status file it is built from.
+//!
+//! Each broker rewrites `<stateDir>/mq_<name>/status.json` (atomically, by rename) after
+//! every election step; the supervisor combines those with what it knows of the processes
+//! (running, paused, down) and asks each ZooKeeper server `srvr` for its mode.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Written by a broker node.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NodeReport {
+    pub pid: u32,
+    /// `electing`, `slave`, `master`.
+    pub role: String,
+    /// Full path of this node's znode, e.g. `/activemq/leveldb-stores/00000000002`.
+    pub znode: Option<String>,
+    /// ZooKeeper session id, `0x...`.
+    pub session: Option<String>,
+    pub zk_connected: bool,
+    /// Journal append position of the local store.
+    pub position: i64,
+    /// eid of the elected master, if any.
+    pub master: Option<String>,
+    /// Replication address this node follows (slave) or publishes (master).
+    pub address: Option<String>,
+    /// True once the master's client ports accept connections.
+    pub serving: bool,
+    /// When this report was written (ms since the epoch).
+    pub ts: u64,
+}
+
+impl NodeReport {
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self).expect("serializes"))?;
+        std::fs::rename(&tmp, path)
+    }
+
+    pub fn read(path: &Path) -> Option<NodeReport> {
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+}
+
+/// `mqsim status --json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClusterStatus {
+    pub broker_name: String,
+    pub zk_path: String,
+    /// Name of the node serving as master, or null.
+    pub master: Option<String>,
+    pub failover_url: String,
+    pub supervisor_pid: u32,
+    pub state_dir: String,
+    pub nodes: Vec<NodeStatus>,
+    pub zookeeper: Vec<ZkStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeStatus {
+    pub name: String,
+    /// `running`, `paused`, `stopped` (by request), `down` (exited or killed).
+    pub state: String,
+    /// `master`, `slave`, `electing`, or null when not running.
+    pub role: Option<String>,
+    pub pid: Option<u32>,
+    pub ports: Ports,
+    pub position: Option<i64>,
+    pub znode: Option<String>,
+    pub session: Option<String>,
+    /// eid of the master this node sees elected.
+    pub master: Option<String>,
+    pub address: Option<String>,
+    pub serving: bool,
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ports {
+    pub openwire: u16,
+    pub stomp: u16,
+    pub console: u16,
+    pub replication: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ZkStatus {
+    pub name: String,
+    /// `running`, `paused`, `stopped`, `down`; `external` for an ensemble mqsim does not manage.
+    pub state: String,
+    /// `leader`, `follower`, `standalone`, or null when it does not serve.
+    pub mode: Option<String>,
+    pub pid: Option<u32>,
+    pub client_port: u16,
+    pub log: String,
+}
+
+impl ClusterStatus {
+    pub fn master_node(&self) -> Option<&NodeStatus> {
+        self.master.as_ref().and_then(|m| self.nodes.iter().find(|n| &n.name == m))
+    }
+}

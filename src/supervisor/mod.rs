@@ -1,0 +1,472 @@
+//! The supervisor: one process per cluster that owns every other process.
+//!
+//! It starts the ZooKeeper servers (zk01..zk03) first, waits until each answers `srvr`
+//! with a mode, then spawns the brokers as `mqsim node` children (like the notes'
+//! `zk_batch.sh` then `amq_batch.sh`). It records every PID in `pids.json`, serves CLI
+//! requests on `supervisor.sock`, watches the election path to put znode deletions (and
+//! their cause) on the event timeline, and on `down`, SIGTERM or SIGINT stops the brokers
+//! (cleanly, so their znodes go at once), then ZooKeeper, then exits.
+
+mod monitor;
+pub mod process;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::config::{Config, parse_bind};
+use crate::control::{Request, Response, Verb, socket_path};
+use crate::error::{Error, Result};
+use crate::events::EventLog;
+use crate::node::NodeLayout;
+use crate::status::{ClusterStatus, NodeReport, NodeStatus, Ports, ZkStatus};
+use crate::zookeeper::{Install, ZkLayout, prepare, probe_mode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A managed ZooKeeper server and its myid.
+    Zk(usize),
+    Node,
+}
+
+#[derive(Debug, Clone)]
+struct Proc {
+    kind: Kind,
+    pid: Option<u32>,
+    /// The last stop-like request (stop, kill) and when; explains the next exit.
+    requested: Option<(Verb, Instant)>,
+    log: PathBuf,
+}
+
+/// Shared between the control handlers, the exit watchers and the monitor.
+pub(crate) struct Shared {
+    config: Config,
+    install: Option<Install>,
+    events: EventLog,
+    procs: Mutex<BTreeMap<String, Proc>>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Runs a supervisor until `down` or a signal.
+pub async fn run(config: Config) -> Result<()> {
+    let state_dir = config.state_dir();
+    std::fs::create_dir_all(&state_dir).map_err(Error::io(format!("creating {}", state_dir.display())))?;
+    let sock = socket_path(&state_dir);
+    if UnixStream::connect(&sock).await.is_ok() {
+        return Err(Error::Other(format!("a supervisor is already running for {}", state_dir.display())));
+    }
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock).map_err(Error::io(format!("binding {}", sock.display())))?;
+    let install = if config.zookeeper.connect.is_none() { Some(Install::find(&config)?) } else { None };
+    let events = EventLog::new(&state_dir, "supervisor");
+    let (shutdown, mut shutdown_rx) = watch::channel(false);
+    let mut procs = BTreeMap::new();
+    if config.zookeeper.connect.is_none() {
+        for (i, s) in config.zookeeper.servers.iter().enumerate() {
+            let log = ZkLayout::new(&state_dir, &s.name).log_file;
+            procs.insert(s.name.clone(), Proc { kind: Kind::Zk(i + 1), pid: None, requested: None, log });
+        }
+    }
+    for n in &config.nodes {
+        let log = NodeLayout::new(&config, &n.name).log_file;
+        procs.insert(n.name.clone(), Proc { kind: Kind::Node, pid: None, requested: None, log });
+    }
+    let sup = Arc::new(Shared { config, install, events, procs: Mutex::new(procs), shutdown });
+    std::fs::write(state_dir.join("supervisor.pid"), format!("{}\n", std::process::id()))
+        .map_err(Error::io("writing supervisor.pid"))?;
+    sup.events.emit("up", format!("supervisor started (pid {}) in {}", std::process::id(), state_dir.display()));
+
+    tokio::spawn(control_loop(listener, sup.clone()));
+    let boot = tokio::spawn(boot(sup.clone()));
+
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(Error::io("SIGTERM handler"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(Error::io("SIGINT handler"))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(Error::io("SIGHUP handler"))?;
+    let why = tokio::select! {
+        _ = term.recv() => Some("SIGTERM"),
+        _ = int.recv() => Some("SIGINT (Ctrl-C)"),
+        _ = hup.recv() => Some("SIGHUP"),
+        _ = shutdown_rx.changed() => None,
+    };
+    if let Some(why) = why {
+        sup.teardown(why).await;
+    }
+    boot.abort();
+    let _ = std::fs::remove_file(&sock);
+    let _ = std::fs::remove_file(state_dir.join("supervisor.pid"));
+    sup.events.emit("down", "supervisor exited; no process left");
+    Ok(())
+}
+
+/// ZooKeeper first, then (once it serves) the brokers.
+async fn boot(sup: Arc<Shared>) {
+    let zk_names: Vec<String> = sup.names(|k| matches!(k, Kind::Zk(_)));
+    for name in &zk_names {
+        if let Err(e) = sup.start(name) {
+            sup.events.emit("error", format!("cannot start {name}: {e}"));
+        }
+    }
+    if !zk_names.is_empty() {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut serving = 0;
+            for s in &sup.config.zookeeper.servers {
+                if probe_mode(*s.client_port.get_ref()).await.is_some() {
+                    serving += 1;
+                }
+            }
+            if serving == zk_names.len() {
+                sup.events.emit("zk-serving", format!("ZooKeeper ensemble serving ({serving} servers)"));
+                break;
+            }
+            if Instant::now() > deadline {
+                sup.events.emit("error", "ZooKeeper ensemble did not serve within 60 s; starting brokers anyway");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    tokio::spawn(monitor::run(sup.clone()));
+    for name in sup.names(|k| k == Kind::Node) {
+        if let Err(e) = sup.start(&name) {
+            sup.events.emit("error", format!("cannot start {name}: {e}"));
+        }
+    }
+}
+
+async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let sup = sup.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut line = String::new();
+            if BufReader::new(r).read_line(&mut line).await.is_err() {
+                return;
+            }
+            let (reply, exit) = match serde_json::from_str::<Request>(&line) {
+                Ok(Request::Status) => (Response::Status(Box::new(sup.status().await)), false),
+                Ok(Request::Act { verb, target }) => match sup.act(verb, &target).await {
+                    Ok(lines) => (Response::Done { lines }, false),
+                    Err(e) => (Response::Error { message: e.to_string() }, false),
+                },
+                Ok(Request::Down) => {
+                    sup.teardown("mqsim down").await;
+                    (Response::Done { lines: vec!["cluster stopped; no process left".into()] }, true)
+                }
+                Err(e) => (Response::Error { message: format!("bad request: {e}") }, false),
+            };
+            let mut out = serde_json::to_vec(&reply).expect("serializes");
+            out.push(b'\n');
+            let _ = w.write_all(&out).await;
+            if exit {
+                let _ = sup.shutdown.send(true);
+            }
+        });
+    }
+}
+
+impl Shared {
+    fn names(&self, f: impl Fn(Kind) -> bool) -> Vec<String> {
+        self.procs.lock().unwrap().iter().filter(|(_, p)| f(p.kind)).map(|(n, _)| n.clone()).collect()
+    }
+
+    fn save_pids(&self) {
+        let procs = self.procs.lock().unwrap();
+        let pids: BTreeMap<&str, u32> = procs.iter().filter_map(|(n, p)| Some((n.as_str(), p.pid?))).collect();
+        let json = serde_json::json!({ "supervisor": std::process::id(), "children": pids });
+        let _ = std::fs::write(self.config.state_dir().join("pids.json"), json.to_string());
+    }
+
+    /// Spawns one process (no-op if it runs).
+    fn start(self: &Arc<Self>, name: &str) -> Result<u32> {
+        let (kind, log) = {
+            let procs = self.procs.lock().unwrap();
+            let p = procs.get(name).ok_or_else(|| Error::Target(format!("no process named {name}")))?;
+            if let Some(pid) = p.pid {
+                return Err(Error::Target(format!("{name} is already running (pid {pid})")));
+            }
+            (p.kind, p.log.clone())
+        };
+        let state_dir = self.config.state_dir();
+        let cmd = match kind {
+            Kind::Zk(myid) => {
+                let server = &self.config.zookeeper.servers[myid - 1];
+                let layout = ZkLayout::new(&state_dir, &server.name);
+                prepare(&self.config, myid, &layout)?;
+                self.install.as_ref().expect("managed ZooKeeper has an install").command(&self.config, server, &layout)
+            }
+            Kind::Node => {
+                let exe = std::env::current_exe().map_err(Error::io("finding the mqsim executable"))?;
+                let mut cmd = std::process::Command::new(exe);
+                cmd.arg("--config").arg(&self.config.source).args(["node", "--name", name]);
+                cmd
+            }
+        };
+        let mut child = process::spawn(cmd, &log)?;
+        let pid = child.id().unwrap_or(0);
+        {
+            let mut procs = self.procs.lock().unwrap();
+            let p = procs.get_mut(name).expect("checked above");
+            p.pid = Some(pid);
+            p.requested = None;
+        }
+        self.save_pids();
+        self.events.emit("started", format!("{name} started (pid {pid})"));
+        let (sup, name) = (self.clone(), name.to_string());
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            sup.exited(&name, pid, status);
+        });
+        Ok(pid)
+    }
+
+    fn exited(&self, name: &str, pid: u32, status: std::io::Result<std::process::ExitStatus>) {
+        let (requested, log) = {
+            let mut procs = self.procs.lock().unwrap();
+            let Some(p) = procs.get_mut(name) else { return };
+            if p.pid == Some(pid) {
+                p.pid = None;
+            }
+            (p.requested.map(|(v, _)| v), p.log.clone())
+        };
+        self.save_pids();
+        let how = match &status {
+            Ok(s) => s.to_string(),
+            Err(e) => format!("unknown status ({e})"),
+        };
+        match requested {
+            Some(_) => self.events.emit("exited", format!("{name} (pid {pid}) exited: {how}")),
+            None => self.events.emit(
+                "crashed",
+                format!("{name} (pid {pid}) exited unexpectedly: {how}; see {}", log.display()),
+            ),
+        }
+    }
+
+    fn pid(&self, name: &str) -> Option<u32> {
+        self.procs.lock().unwrap().get(name).and_then(|p| p.pid)
+    }
+
+    /// Sends `sig` and, for stop, waits (10 s, then SIGKILL) until the process is gone.
+    async fn signal(&self, name: &str, verb: Verb) -> Result<String> {
+        let pid = self.pid(name).ok_or_else(|| Error::Target(format!("{name} is not running")))?;
+        let sig = match verb {
+            Verb::Stop | Verb::Restart => Signal::SIGTERM,
+            Verb::Kill => Signal::SIGKILL,
+            Verb::Pause => Signal::SIGSTOP,
+            Verb::Resume => Signal::SIGCONT,
+            Verb::Start => unreachable!("start is not a signal"),
+        };
+        if matches!(verb, Verb::Stop | Verb::Kill | Verb::Restart)
+            && let Some(p) = self.procs.lock().unwrap().get_mut(name)
+        {
+            p.requested = Some((verb, Instant::now()));
+        }
+        if matches!(verb, Verb::Stop | Verb::Restart) && process::paused(pid) {
+            process::signal(pid, Signal::SIGCONT)?;
+        }
+        process::signal(pid, sig)?;
+        let what = match verb {
+            Verb::Kill => "killed (SIGKILL)",
+            Verb::Pause => "paused (SIGSTOP)",
+            Verb::Resume => "resumed (SIGCONT)",
+            _ => "stopping (SIGTERM)",
+        };
+        self.events.emit(&format!("{verb:?}").to_lowercase(), format!("{name} (pid {pid}) {what}"));
+        if matches!(verb, Verb::Stop | Verb::Restart | Verb::Kill) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.pid(name) == Some(pid) && process::alive(pid) {
+                if Instant::now() > deadline {
+                    warn!("{name} did not stop within 10 s; sending SIGKILL");
+                    process::signal(pid, Signal::SIGKILL)?;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // Let the exit watcher record the exit.
+            let until = Instant::now() + Duration::from_secs(2);
+            while self.pid(name) == Some(pid) && Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        Ok(format!("{name}: {what}"))
+    }
+
+    async fn act(self: &Arc<Self>, verb: Verb, target: &str) -> Result<Vec<String>> {
+        let names = self.resolve(target).await?;
+        let mut lines = Vec::new();
+        for name in names {
+            let line = match verb {
+                Verb::Start => match self.start(&name) {
+                    Ok(pid) => format!("{name}: started (pid {pid})"),
+                    Err(Error::Target(m)) => m,
+                    Err(e) => return Err(e),
+                },
+                Verb::Restart => {
+                    if self.pid(&name).is_some() {
+                        self.signal(&name, Verb::Restart).await?;
+                    }
+                    let pid = self.start(&name)?;
+                    format!("{name}: restarted (pid {pid})")
+                }
+                v => self.signal(&name, v).await?,
+            };
+            lines.push(line);
+        }
+        Ok(lines)
+    }
+
+    /// `node02`, `zk01`, `master`, `slaves`, `zk-leader`, `nodes`, `zk`, `all`.
+    async fn resolve(&self, target: &str) -> Result<Vec<String>> {
+        let all_nodes = self.names(|k| k == Kind::Node);
+        let all_zk = self.names(|k| matches!(k, Kind::Zk(_)));
+        let names = match target {
+            "all" => [all_zk.clone(), all_nodes.clone()].concat(),
+            "nodes" | "brokers" => all_nodes,
+            "zk" | "zookeeper" => all_zk,
+            "master" | "slaves" => {
+                let st = self.status().await;
+                let want = if target == "master" { "master" } else { "slave" };
+                let v: Vec<String> = st
+                    .nodes
+                    .iter()
+                    .filter(|n| n.role.as_deref() == Some(want) && n.state == "running")
+                    .map(|n| n.name.clone())
+                    .collect();
+                if v.is_empty() {
+                    return Err(Error::Target(format!("no running node is {want} right now (see `mqsim status`)")));
+                }
+                v
+            }
+            "zk-leader" => {
+                let st = self.status().await;
+                match st.zookeeper.iter().find(|z| z.mode.as_deref() == Some("leader")) {
+                    Some(z) if z.state != "external" => vec![z.name.clone()],
+                    _ => return Err(Error::Target("no managed ZooKeeper server is leader right now".into())),
+                }
+            }
+            name => {
+                let short = name.strip_prefix("mq_").unwrap_or(name);
+                if self.procs.lock().unwrap().contains_key(short) {
+                    vec![short.to_string()]
+                } else {
+                    let known = [all_nodes, all_zk].concat().join(", ");
+                    return Err(Error::Target(format!(
+                        "unknown target `{name}`; use one of {known}, master, slaves, zk-leader, nodes, zk, all"
+                    )));
+                }
+            }
+        };
+        Ok(names)
+    }
+
+    /// Brokers first (cleanly, so znodes go at once), then ZooKeeper.
+    async fn teardown(&self, why: &str) {
+        self.events.emit("down", format!("stopping the cluster ({why})"));
+        for kind_is_node in [true, false] {
+            let names = self.names(|k| (k == Kind::Node) == kind_is_node);
+            let stops = names.iter().filter(|n| self.pid(n).is_some()).map(|n| self.signal(n, Verb::Stop));
+            for r in futures::future::join_all(stops).await {
+                if let Err(e) = r {
+                    warn!("{e}");
+                }
+            }
+        }
+        info!("all processes stopped");
+    }
+
+    async fn status(&self) -> ClusterStatus {
+        let cfg = &self.config;
+        let procs = self.procs.lock().unwrap().clone();
+        let proc_state = |name: &str| -> (String, Option<u32>) {
+            match procs.get(name) {
+                Some(Proc { pid: Some(pid), .. }) if process::paused(*pid) => ("paused".into(), Some(*pid)),
+                Some(Proc { pid: Some(pid), .. }) => ("running".into(), Some(*pid)),
+                Some(Proc { requested: Some((Verb::Stop, _)), .. }) => ("stopped".into(), None),
+                Some(Proc { requested: None, .. }) if procs.values().all(|p| p.pid.is_none()) => ("stopped".into(), None),
+                _ => ("down".into(), None),
+            }
+        };
+        let mut zookeeper = Vec::new();
+        match &cfg.zookeeper.connect {
+            None => {
+                for s in &cfg.zookeeper.servers {
+                    let (state, pid) = proc_state(&s.name);
+                    let port = *s.client_port.get_ref();
+                    let mode = if state == "running" { probe_mode(port).await } else { None };
+                    let log = procs[&s.name].log.display().to_string();
+                    zookeeper.push(ZkStatus { name: s.name.clone(), state, mode, pid, client_port: port, log });
+                }
+            }
+            Some(connect) => {
+                for (i, hp) in connect.split(',').enumerate() {
+                    let hp = hp.split('/').next().unwrap_or(hp);
+                    let port = hp.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(2181);
+                    let local = hp.starts_with("127.") || hp.starts_with("localhost");
+                    let mode = if local { probe_mode(port).await } else { None };
+                    zookeeper.push(ZkStatus {
+                        name: format!("external{}", i + 1),
+                        state: "external".into(),
+                        mode,
+                        pid: None,
+                        client_port: port,
+                        log: String::new(),
+                    });
+                }
+            }
+        }
+        let mut nodes = Vec::new();
+        let mut master = None;
+        for n in &cfg.nodes {
+            let (state, pid) = proc_state(&n.name);
+            let layout = NodeLayout::new(cfg, &n.name);
+            let report = NodeReport::read(&layout.status).filter(|r| Some(r.pid) == pid);
+            let role = match (&report, pid) {
+                (Some(r), _) => Some(r.role.clone()),
+                (None, Some(_)) => Some("starting".to_string()),
+                (None, None) => None,
+            };
+            let r = report.unwrap_or_default();
+            if role.as_deref() == Some("master") && r.serving && state == "running" {
+                master = Some(n.name.clone());
+            }
+            nodes.push(NodeStatus {
+                name: n.name.clone(),
+                state,
+                role,
+                pid,
+                ports: Ports {
+                    openwire: *n.openwire.get_ref(),
+                    stomp: *n.stomp.get_ref(),
+                    console: *n.console.get_ref(),
+                    replication: parse_bind(n.bind.get_ref()).map(|(_, p)| p).unwrap_or(0),
+                },
+                position: pid.map(|_| r.position),
+                znode: r.znode,
+                session: r.session,
+                master: r.master,
+                address: r.address,
+                serving: r.serving,
+                log: layout.log_file.display().to_string(),
+            });
+        }
+        ClusterStatus {
+            broker_name: cfg.cluster.broker_name.clone(),
+            zk_path: cfg.cluster.zk_path.clone(),
+            master,
+            failover_url: cfg.failover_url(),
+            supervisor_pid: std::process::id(),
+            state_dir: cfg.state_dir().display().to_string(),
+            nodes,
+            zookeeper,
+        }
+    }
+}
