@@ -71,18 +71,28 @@ pub fn up(config: Config, foreground: bool, no_wait: bool) -> Result<()> {
         ));
         std::fs::create_dir_all(&state_dir).map_err(Error::io(format!("creating {}", state_dir.display())))?;
 
-        let supervisor = if foreground {
+        let mut supervisor = if foreground {
             Some(tokio::spawn(crate::supervisor::run(config.clone())))
         } else {
             spawn_daemon(&config, &state_dir)?;
             None
         };
-        let result = wait_until_up(&config, no_wait).await;
-        match (&result, &supervisor) {
-            (Err(_), _) => {
+        // In the foreground, Ctrl-C during start-up ends the supervisor: stop waiting then.
+        let result = match &mut supervisor {
+            Some(handle) => tokio::select! {
+                r = wait_until_up(&config, no_wait) => r,
+                sup = handle => {
+                    anstream::println!("\nStopped before the cluster was up.");
+                    return sup.map_err(|e| Error::Other(format!("supervisor task failed: {e}")))?;
+                }
+            },
+            None => wait_until_up(&config, no_wait).await,
+        };
+        match &result {
+            Err(_) => {
                 let _ = control::request(&state_dir, &Request::Down).await;
             }
-            (Ok(st), _) => {
+            Ok(st) => {
                 anstream::println!();
                 show::print_status(st);
                 anstream::println!(
@@ -217,7 +227,17 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
         tokio::time::sleep(poll).await;
     }
     step.done(&format!("{} accepts connections on openwire {} and stomp {}", master.name, master.ports.openwire, master.ports.stomp));
-    control::status(&state_dir).await
+
+    // Let the slaves notice the decision too (a few ms), so the table shows settled roles.
+    let settle = Instant::now() + Duration::from_secs(5);
+    loop {
+        let st = control::status(&state_dir).await?;
+        let settled = st.nodes.iter().all(|n| matches!(n.role.as_deref(), Some("master" | "slave") | None));
+        if settled || Instant::now() > settle {
+            return Ok(st);
+        }
+        tokio::time::sleep(poll).await;
+    }
 }
 
 pub async fn down(config: Config) -> Result<()> {

@@ -48,6 +48,9 @@ impl NodeLayout {
     }
 }
 
+/// How often a node re-reads the group without a watch event.
+const RESYNC: Duration = Duration::from_millis(500);
+
 /// How a ZooKeeper session of this node ended.
 enum SessionEnd {
     /// Demoted or expired: join again as a new member.
@@ -132,22 +135,31 @@ impl Node {
         let mut states = client.state_watcher();
         let mut connected = true;
         let mut master: Option<serve::Master> = None;
+        let mut rewatch = false;
+        let mut view: Option<Vec<Member>> = None;
         let end = loop {
-            let members: Option<Vec<Member>> = if connected {
+            if rewatch && connected {
+                // Persistent watches may not survive a reconnect; events during the gap are lost anyway.
+                if let Ok(w) = client.watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive).await {
+                    watcher = w;
+                    rewatch = false;
+                }
+            }
+            // While connected, a failed read keeps the last view (a transient error is not a
+            // disconnect); only the session state itself clears the group, as in ActiveMQ.
+            if connected {
                 match tokio::time::timeout(c.zk_session_timeout, group.members()).await {
-                    Ok(Ok(m)) => Some(m),
-                    Ok(Err(e)) => {
-                        warn!("reading the group failed: {e}");
-                        None
-                    }
-                    Err(_) => None,
+                    Ok(Ok(m)) => view = Some(m),
+                    Ok(Err(e)) => warn!("reading the group failed: {e}"),
+                    Err(_) => warn!("reading the group timed out"),
                 }
             } else {
-                None
-            };
+                view = None;
+            }
+            let members = view.as_deref();
             let position = self.store.position()?;
             let mut restart = false;
-            for action in elector.step(members.as_deref(), position) {
+            for action in elector.step(members, position) {
                 match action {
                     Action::Promote => {
                         self.events.emit("elected", format!("{} was elected master", self.name));
@@ -185,6 +197,7 @@ impl Node {
                 }
             }
             if restart {
+                self.report(&elector, None, connected, false);
                 break SessionEnd::Restart;
             }
             if connected && elector.needs_write(&written) {
@@ -212,6 +225,7 @@ impl Node {
                             }
                             zk::SessionState::SyncConnected => {
                                 connected = true;
+                                rewatch = true;
                                 self.events.emit("zk-reconnected", format!("{} reconnected to ZooKeeper (same session)", self.name));
                             }
                             s if s.is_terminated() => {
@@ -227,8 +241,11 @@ impl Node {
                         self.events.emit("session-expired", format!("{} ZooKeeper session {session} ended: {s}", self.name));
                         break SessionEnd::Restart;
                     }
+                    rewatch |= !connected && s == zk::SessionState::SyncConnected;
                     connected = s == zk::SessionState::SyncConnected;
                 }
+                // Safety net: re-read the group even if a watch event was lost.
+                _ = tokio::time::sleep(RESYNC) => {}
                 _ = stop.changed() => break SessionEnd::Shutdown,
             }
         };

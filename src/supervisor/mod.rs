@@ -281,7 +281,13 @@ impl Shared {
             Verb::Resume => "resumed (SIGCONT)",
             _ => "stopping (SIGTERM)",
         };
-        self.events.emit(&format!("{verb:?}").to_lowercase(), format!("{name} (pid {pid}) {what}"));
+        let kind = match verb {
+            Verb::Kill => "killed",
+            Verb::Pause => "paused",
+            Verb::Resume => "resumed",
+            _ => "stopping",
+        };
+        self.events.emit(kind, format!("{name} (pid {pid}) {what}"));
         if matches!(verb, Verb::Stop | Verb::Restart | Verb::Kill) {
             let deadline = Instant::now() + Duration::from_secs(10);
             while self.pid(name) == Some(pid) && process::alive(pid) {

@@ -48,9 +48,16 @@ pub(super) async fn run(sup: Arc<Shared>) {
                     }
                 }
             }
-            let ev = watcher.changed().await;
-            if ev.event_type == zk::EventType::Session && ev.session_state.is_terminated() {
-                break;
+            // Re-read on every event, and at least twice a second (watch events can be lost).
+            let ev = tokio::time::timeout(Duration::from_millis(500), watcher.changed()).await;
+            match ev {
+                Ok(ev) if ev.event_type == zk::EventType::Session && ev.session_state.is_terminated() => break,
+                Ok(ev) if ev.event_type == zk::EventType::Session && ev.session_state == zk::SessionState::SyncConnected => {
+                    if let Ok(w) = client.watch(&cfg.cluster.zk_path, zk::AddWatchMode::PersistentRecursive).await {
+                        watcher = w;
+                    }
+                }
+                _ => {}
             }
         }
     }

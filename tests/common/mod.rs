@@ -1,0 +1,224 @@
+//! Test harness: a whole cluster (real ZooKeeper, real `mqsim` processes) on a private port
+//! block and state directory, stopped by PID when the test ends, pass or fail.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const MQSIM: &str = env!("CARGO_BIN_EXE_mqsim");
+
+/// Each test file + test gets its own block of 40 ports: 21000 + 40 * block.
+/// Blocks are fixed per test so parallel tests never collide; the default cluster
+/// (2181.., 61613.., 8161..) is far away.
+pub fn port_base(block: u16) -> u16 {
+    21000 + 40 * block
+}
+
+pub struct TestCluster {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub base: u16,
+    downed: bool,
+}
+
+/// The cluster.toml for a port block: fast ZooKeeper (tickTime 200, 1 s sessions).
+pub fn cluster_toml(base: u16, extra_cluster: &str) -> String {
+    let mut s = format!(
+        "[cluster]\nbrokerName = \"test{base}\"\nzkPath = \"/mqsim-test/{base}/leveldb-stores\"\n\
+         zkSessionTimeout = \"1s\"\nupTimeout = \"60s\"\n{extra_cluster}\n\
+         [zookeeper]\ntickTime = 200\n"
+    );
+    for i in 0..3u16 {
+        s += &format!(
+            "[[zookeeper.server]]\nname = \"zk0{}\"\nclientPort = {}\nquorumPort = {}\nelectionPort = {}\n",
+            i + 1,
+            base + i,
+            base + 3 + i,
+            base + 6 + i
+        );
+    }
+    for i in 0..3u16 {
+        s += &format!(
+            "[[node]]\nname = \"node0{}\"\nbind = \"tcp://127.0.0.1:{}\"\nopenwire = {}\nstomp = {}\nconsole = {}\n",
+            i + 1,
+            base + 10 + i,
+            base + 13 + i,
+            base + 16 + i,
+            base + 19 + i
+        );
+    }
+    s
+}
+
+impl TestCluster {
+    /// Writes the config; does not start anything.
+    pub fn new(block: u16) -> TestCluster {
+        Self::with_toml(block, |base| cluster_toml(base, ""))
+    }
+
+    pub fn with_toml(block: u16, toml: impl FnOnce(u16) -> String) -> TestCluster {
+        let base = port_base(block);
+        let dir = tempfile::Builder::new().prefix("mqsim-test-").tempdir().unwrap();
+        let config = dir.path().join("cluster.toml");
+        std::fs::write(&config, toml(base)).unwrap();
+        TestCluster { dir, config, base, downed: false }
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("mq_cluster")
+    }
+
+    /// Runs `mqsim --config <ours> args...`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(MQSIM).arg("--config").arg(&self.config).args(args).env("NO_COLOR", "1").output().unwrap()
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "mqsim {args:?} failed ({}):\nstdout: {}\nstderr: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.diagnostics()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn up(&self) -> String {
+        self.ok(&["up"])
+    }
+
+    pub fn status(&self) -> Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).unwrap()
+    }
+
+    /// Status, or `None` while no supervisor answers.
+    pub fn try_status(&self) -> Option<Value> {
+        let out = self.run(&["status", "--json"]);
+        out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    pub fn master(&self) -> Option<String> {
+        self.status()["master"].as_str().map(str::to_string)
+    }
+
+    /// Polls status until `pred` holds, or panics after `limit` with the last status.
+    pub fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let st = self.try_status().unwrap_or(Value::Null);
+            if !st.is_null() && pred(&st) {
+                return st;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out after {limit:?} waiting for {what}; last status:\n{st:#}\n{}", self.diagnostics());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn node<'a>(st: &'a Value, name: &str) -> &'a Value {
+        st["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap()
+    }
+
+    pub fn pids(&self) -> Vec<u32> {
+        let mut pids = Vec::new();
+        if let Ok(text) = std::fs::read_to_string(self.state_dir().join("pids.json")) {
+            let v: Value = serde_json::from_str(&text).unwrap_or_default();
+            pids.extend(v["supervisor"].as_u64().map(|p| p as u32));
+            if let Some(m) = v["children"].as_object() {
+                pids.extend(m.values().filter_map(|p| p.as_u64()).map(|p| p as u32));
+            }
+        }
+        pids
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        self.ok(&["events", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    /// The event timeline and the tail of every log, for failure messages.
+    pub fn diagnostics(&self) -> String {
+        let mut s = String::from("--- events ---\n");
+        s += &std::fs::read_to_string(self.state_dir().join("events.jsonl")).unwrap_or_default();
+        for log in ["supervisor.log", "mq_node01/logs/broker.log", "mq_node02/logs/broker.log", "mq_node03/logs/broker.log"] {
+            let text = std::fs::read_to_string(self.state_dir().join(log)).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            s += &format!("--- {log} (tail) ---\n");
+            for l in tail.into_iter().rev() {
+                s += l;
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// `mqsim down`, then checks that every process this cluster ever recorded is gone.
+    pub fn down(&mut self) {
+        let pids = self.pids();
+        self.ok(&["down"]);
+        self.downed = true;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let alive = || pids.iter().copied().filter(|p| alive(*p)).collect::<Vec<_>>();
+        while !alive().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(alive().is_empty(), "processes left after down: {:?}", alive());
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        if !self.downed {
+            let pids = self.pids();
+            let _ = self.run(&["down"]);
+            // Whatever is left (a failed test), by PID.
+            for p in pids {
+                if alive(p) {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p as i32), nix::sys::signal::Signal::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+/// True if the process exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()).unwrap_or("X");
+            state != "Z" && state != "X"
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether a TCP connection to 127.0.0.1:port is accepted.
+pub fn accepts(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
+}
+
+/// Whether the connection is actively refused (not a timeout).
+pub fn refuses(port: u16) -> bool {
+    matches!(
+        std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+    )
+}
+
+pub fn busy(port: u16) -> TcpListener {
+    TcpListener::bind(("127.0.0.1", port)).unwrap()
+}
+
+pub fn zkcli() -> Option<PathBuf> {
+    let p = Path::new("/usr/share/zookeeper/bin/zkCli.sh");
+    p.exists().then(|| p.to_path_buf())
+}
