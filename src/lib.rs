@@ -22,12 +22,14 @@
 //! | [`events`] | the cluster timeline (`events.jsonl`) |
 //! | [`preflight`] | port checks naming the process that holds a busy port |
 //! | [`cli`] | the clap command line |
+//! | [`bench`] | `mqsim bench lifecycle`: start-up and failover timings |
 //! | [`error`] | the one error enum |
 //!
 //! Not here yet (tracked as issues): the message store and broker core, replication, STOMP
 //! and OpenWire protocol handling, the web console and dashboard, fault injection beyond
 //! stop/kill/pause.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod control;

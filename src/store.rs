@@ -26,7 +26,8 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store under `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(crate::Error::io(format!("creating {}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(crate::Error::io(format!("creating {}", dir.display())))?;
         let mut opts = EnvOpenOptions::new();
         opts.map_size(256 << 20).max_dbs(4);
         // SAFETY: the environment is opened once per process, and the file is not truncated by us.
@@ -34,7 +35,8 @@ impl Store {
         let wtxn = env.write_txn()?;
         let (journal, meta) = env
             .create_databases_and_commit(wtxn, |dbo, wtxn| -> heed::Result<_> {
-                let journal = dbo.create_database::<U64<BigEndian>, Bytes>(wtxn, Some("journal"))?;
+                let journal =
+                    dbo.create_database::<U64<BigEndian>, Bytes>(wtxn, Some("journal"))?;
                 let meta = dbo.create_database::<Str, Bytes>(wtxn, Some("meta"))?;
                 Ok(CommitOrAbort::<_, ()>::Commit((journal, meta)))
             })?

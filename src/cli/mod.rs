@@ -26,7 +26,13 @@ mqsim start node01    # it comes back as a slave\n  mqsim down            # stop
 )]
 pub struct Cli {
     /// The cluster layout.
-    #[arg(short, long, global = true, env = "MQSIM_CONFIG", default_value = "cluster.toml")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "MQSIM_CONFIG",
+        default_value = "cluster.toml"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -86,6 +92,11 @@ pub enum Command {
         #[command(subcommand)]
         op: ZkOp,
     },
+    /// Measure start-up and failover on private clusters; writes docs/benchmarks.md.
+    Bench {
+        #[command(subcommand)]
+        what: BenchOp,
+    },
     /// (internal) The supervisor process that `up` starts.
     #[command(hide = true)]
     Supervise,
@@ -109,6 +120,22 @@ pub enum ZkOp {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum BenchOp {
+    /// `mqsim up` → master accepting, and kill -9 master → new master accepting, per profile.
+    Lifecycle {
+        /// Launches per profile.
+        #[arg(long, default_value_t = 5)]
+        ups: usize,
+        /// Master kills per profile.
+        #[arg(long, default_value_t = 10)]
+        kills: usize,
+        /// Markdown file whose `lifecycle` section is replaced with the results.
+        #[arg(long, default_value = "docs/benchmarks.md")]
+        out: PathBuf,
+    },
+}
+
 /// Runs a parsed command; the error's `Display` is the one-line reason.
 pub fn run(cli: Cli) -> Result<()> {
     let load = || Config::load(&std::path::absolute(&cli.config).unwrap_or(cli.config.clone()));
@@ -116,7 +143,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Node { name } => {
             let config = load()?;
             if config.node(&name).is_none() {
-                return Err(Error::Target(format!("no node named {name} in {}", config.source.display())));
+                return Err(Error::Target(format!(
+                    "no node named {name} in {}",
+                    config.source.display()
+                )));
             }
             crate::logging::init(true);
             runtime(true).block_on(crate::node::run(config, name))
@@ -126,7 +156,10 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::logging::init(true);
             runtime(false).block_on(crate::supervisor::run(config))
         }
-        Command::Up { foreground, no_wait } => up::up(load()?, foreground, no_wait),
+        Command::Up {
+            foreground,
+            no_wait,
+        } => up::up(load()?, foreground, no_wait),
         Command::Down => runtime(false).block_on(up::down(load()?)),
         Command::Status { json } => runtime(false).block_on(show::status(load()?, json)),
         Command::Start { target } => act(load()?, Verb::Start, target),
@@ -135,10 +168,45 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Restart { target } => act(load()?, Verb::Restart, target),
         Command::Pause { target } => act(load()?, Verb::Pause, target),
         Command::Resume { target } => act(load()?, Verb::Resume, target),
-        Command::Logs { target, follow, lines } => runtime(false).block_on(show::logs(load()?, &target, follow, lines)),
-        Command::Events { follow, json } => runtime(false).block_on(show::events(load()?, follow, json)),
+        Command::Logs {
+            target,
+            follow,
+            lines,
+        } => runtime(false).block_on(show::logs(load()?, &target, follow, lines)),
+        Command::Events { follow, json } => {
+            runtime(false).block_on(show::events(load()?, follow, json))
+        }
+        Command::Bench {
+            what: BenchOp::Lifecycle { ups, kills, out },
+        } => {
+            let results = crate::bench::lifecycle(ups, kills, 0)?;
+            let when = time::OffsetDateTime::now_utc()
+                .format(&time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute] UTC"
+                ))
+                .unwrap_or_default();
+            let text = crate::bench::report(&results, &when, &host());
+            println!("{text}");
+            crate::bench::write_section(&out, "lifecycle", &text)?;
+            eprintln!("written to {}", out.display());
+            Ok(())
+        }
         Command::Zk { op } => runtime(false).block_on(show::zk(load()?, op)),
     }
+}
+
+fn host() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} × {cpu}")
 }
 
 fn runtime(multi: bool) -> tokio::runtime::Runtime {

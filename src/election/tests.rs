@@ -12,10 +12,24 @@ struct Sim {
 
 impl Sim {
     fn new(positions: &[i64]) -> Sim {
-        let mut sim = Sim { next_seq: 0, znodes: Vec::new(), nodes: Vec::new() };
+        let mut sim = Sim {
+            next_seq: 0,
+            znodes: Vec::new(),
+            nodes: Vec::new(),
+        };
         for &p in positions {
             sim.nodes.push((Elector::new("localhost", 3, 1), p, false));
         }
+        sim
+    }
+
+    /// All nodes joined in order and settled.
+    fn started(positions: &[i64]) -> Sim {
+        let mut sim = Sim::new(positions);
+        for i in 0..positions.len() {
+            sim.join(i);
+        }
+        sim.settle();
         sim
     }
 
@@ -36,7 +50,13 @@ impl Sim {
     }
 
     fn members(&self) -> Vec<Member> {
-        self.znodes.iter().map(|(eid, s)| Member { eid: eid.clone(), state: s.clone() }).collect()
+        self.znodes
+            .iter()
+            .map(|(eid, s)| Member {
+                eid: eid.clone(),
+                state: s.clone(),
+            })
+            .collect()
     }
 
     /// Step every live node until no znode changes; demoted nodes re-join (as ActiveMQ restarts).
@@ -54,7 +74,9 @@ impl Sim {
                 let mut restart = false;
                 for a in actions {
                     match &a {
-                        Action::Promote => self.nodes[i].0.master_started(format!("tcp://node{i}:63631")),
+                        Action::Promote => self.nodes[i]
+                            .0
+                            .master_started(format!("tcp://node{i}:63631")),
                         Action::Demote { .. } => restart = true,
                         _ => {}
                     }
@@ -83,7 +105,10 @@ impl Sim {
 
     fn masters(&self) -> Vec<usize> {
         (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].2 && matches!(self.nodes[i].0.role(), Role::Master { address: Some(_) }))
+            .filter(|&i| {
+                self.nodes[i].2
+                    && matches!(self.nodes[i].0.role(), Role::Master { address: Some(_) })
+            })
             .collect()
     }
 }
@@ -100,21 +125,23 @@ fn eid_parsing_follows_the_member_regex() {
 fn znode_json_matches_activemq_field_order() {
     let e = Elector::new("localhost", 3, 1);
     let json = serde_json::to_string(&e.initial_state()).unwrap();
-    assert_eq!(json, r#"{"id":"localhost","container":null,"address":null,"position":-1,"weight":1,"elected":null}"#);
+    assert_eq!(
+        json,
+        r#"{"id":"localhost","container":null,"address":null,"position":-1,"weight":1,"elected":null}"#
+    );
 }
 
 #[test]
 fn fresh_cluster_elects_exactly_one_master_and_others_follow() {
-    let mut sim = Sim::new(&[0, 0, 0]);
-    for i in 0..3 {
-        sim.join(i);
-    }
-    sim.settle();
+    let sim = Sim::started(&[0, 0, 0]);
     assert_eq!(sim.masters(), vec![0], "full tie goes to the oldest member");
     for i in 1..3 {
         assert_eq!(
             sim.nodes[i].0.role(),
-            &Role::Slave { master: "0000000000".into(), target: Some("tcp://node0:63631".into()) }
+            &Role::Slave {
+                master: "0000000000".into(),
+                target: Some("tcp://node0:63631".into())
+            }
         );
     }
     // Only the elector's znode carries `elected`; positions are -1 while a master is elected.
@@ -125,11 +152,7 @@ fn fresh_cluster_elects_exactly_one_master_and_others_follow() {
 
 #[test]
 fn highest_position_wins_then_weight() {
-    let mut sim = Sim::new(&[10, 30, 20]);
-    for i in 0..3 {
-        sim.join(i);
-    }
-    sim.settle();
+    let sim = Sim::started(&[10, 30, 20]);
     assert_eq!(sim.masters(), vec![1]);
 
     let mut sim = Sim::new(&[5, 5, 5]);
@@ -155,72 +178,58 @@ fn no_master_without_quorum() {
 
 #[test]
 fn master_loss_elects_a_slave() {
-    let mut sim = Sim::new(&[0, 0, 0]);
-    for i in 0..3 {
-        sim.join(i);
-    }
-    sim.settle();
-    // Kill a non-elector master: make node 1 the master by giving it more data first.
-    let mut sim2 = Sim::new(&[0, 9, 0]);
-    for i in 0..3 {
-        sim2.join(i);
-    }
-    sim2.settle();
-    assert_eq!(sim2.masters(), vec![1]);
-    sim2.leave(1);
-    let log = sim2.settle();
-    assert!(log.iter().any(|(_, a)| matches!(a, Action::Waiting { reason } if reason.contains("not online"))));
-    assert_eq!(sim2.masters().len(), 1);
-    assert_ne!(sim2.masters(), vec![1]);
+    // A master that is not the elector: node 1 wins by having more data.
+    let mut sim = Sim::started(&[0, 9, 0]);
+    assert_eq!(sim.masters(), vec![1]);
+    sim.leave(1);
+    let log = sim.settle();
+    assert!(
+        log.iter()
+            .any(|(_, a)| matches!(a, Action::Waiting { reason } if reason.contains("not online")))
+    );
+    assert_eq!(sim.masters().len(), 1);
+    assert_ne!(sim.masters(), vec![1]);
 }
 
 #[test]
 fn losing_the_elector_restarts_the_election_and_demotes_the_master() {
     // node 1 is master, node 0 the elector.
-    let mut sim = Sim::new(&[0, 9, 0]);
-    for i in 0..3 {
-        sim.join(i);
-    }
-    sim.settle();
+    let mut sim = Sim::started(&[0, 9, 0]);
     sim.leave(0);
     let log = sim.settle();
-    assert!(log.iter().any(|(i, a)| *i == 1 && matches!(a, Action::Demote { .. })));
+    assert!(
+        log.iter()
+            .any(|(i, a)| *i == 1 && matches!(a, Action::Demote { .. }))
+    );
     assert_eq!(sim.masters().len(), 1);
 }
 
 #[test]
 fn disconnected_master_steps_down_at_once() {
-    let mut sim = Sim::new(&[0, 0, 0]);
-    for i in 0..3 {
-        sim.join(i);
-    }
-    sim.settle();
+    let mut sim = Sim::started(&[0, 0, 0]);
     let actions = sim.nodes[0].0.step(None, 0);
-    assert!(matches!(&actions[..], [Action::Demote { reason }] if reason.contains("ZooKeeper connection")));
+    assert!(
+        matches!(&actions[..], [Action::Demote { reason }] if reason.contains("ZooKeeper connection"))
+    );
     assert_eq!(sim.nodes[0].0.role(), &Role::Electing);
 }
 
 #[test]
 fn losing_quorum_demotes_the_master() {
-    let mut sim = Sim::new(&[0, 0, 0]);
-    for i in 0..3 {
-        sim.join(i);
-    }
-    sim.settle();
+    let mut sim = Sim::started(&[0, 0, 0]);
     sim.leave(1);
     sim.leave(2);
     let log = sim.settle();
-    assert!(log.iter().any(|(i, a)| *i == 0 && matches!(a, Action::Demote { .. })));
+    assert!(
+        log.iter()
+            .any(|(i, a)| *i == 0 && matches!(a, Action::Demote { .. }))
+    );
     assert!(sim.masters().is_empty());
 }
 
 #[test]
 fn rejoining_node_becomes_a_slave_even_with_more_data() {
-    let mut sim = Sim::new(&[0, 0, 0]);
-    for i in 0..3 {
-        sim.join(i);
-    }
-    sim.settle();
+    let mut sim = Sim::started(&[0, 0, 0]);
     sim.leave(2);
     sim.settle();
     sim.nodes[2].1 = 1_000;

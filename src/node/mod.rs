@@ -37,7 +37,10 @@ pub struct NodeLayout {
 impl NodeLayout {
     pub fn new(config: &Config, name: &str) -> NodeLayout {
         let dir = config.state_dir().join(format!("mq_{name}"));
-        let directory = config.node(name).map(|n| n.directory.clone()).unwrap_or_else(|| "activemq-data".into());
+        let directory = config
+            .node(name)
+            .map(|n| n.directory.clone())
+            .unwrap_or_else(|| "activemq-data".into());
         NodeLayout {
             data: dir.join(directory),
             logs: dir.join("logs"),
@@ -72,14 +75,26 @@ pub async fn run(config: Config, name: String) -> Result<()> {
             tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
             let _ = stop_tx.send(true);
         });
-        node.events.emit("started", format!("{name} started (pid {}), store position {}", std::process::id(), node.store.position()?));
+        node.events.emit(
+            "started",
+            format!(
+                "{name} started (pid {}), store position {}",
+                std::process::id(),
+                node.store.position()?
+            ),
+        );
         loop {
             match node.session(stop_rx.clone()).await {
                 Ok(SessionEnd::Shutdown) => break,
                 Ok(SessionEnd::Restart) => info!("rejoining the group as a new member"),
                 Err(e) => {
                     warn!("ZooKeeper session failed: {e}; retrying in 1 s");
-                    node.report(&Elector::new(&node.config.cluster.broker_name, 1, 1), None, false, false);
+                    node.report(
+                        &Elector::new(&node.config.cluster.broker_name, 1, 1),
+                        None,
+                        false,
+                        false,
+                    );
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
@@ -87,7 +102,8 @@ pub async fn run(config: Config, name: String) -> Result<()> {
                 break;
             }
         }
-        node.events.emit("stopped", format!("{name} stopped cleanly"));
+        node.events
+            .emit("stopped", format!("{name} stopped cleanly"));
         Ok(())
     }
     .instrument(span)
@@ -107,13 +123,23 @@ impl Node {
         let layout = NodeLayout::new(&config, name);
         let store = Store::open(&layout.data)?;
         let events = EventLog::new(&config.state_dir(), name);
-        Ok(Node { config, name: name.to_string(), layout, store, events })
+        Ok(Node {
+            config,
+            name: name.to_string(),
+            layout,
+            store,
+            events,
+        })
     }
 
     /// One ZooKeeper session: register, then step the elector on every change.
     async fn session(&self, mut stop: watch::Receiver<bool>) -> Result<SessionEnd> {
         let c = &self.config.cluster;
-        let node_cfg = self.config.node(&self.name).expect("node exists in config").clone();
+        let node_cfg = self
+            .config
+            .node(&self.name)
+            .expect("node exists in config")
+            .clone();
         let servers = self.config.zk_connect();
         let client = tokio::select! {
             r = connect(&servers, c.zk_session_timeout, c.zk_password.as_deref()) => r?,
@@ -122,16 +148,29 @@ impl Node {
         let session = format!("{:#x}", client.session_id().0);
         self.events.emit(
             "zk-connected",
-            format!("{} connected to ZooKeeper, session {session} (timeout {:?})", self.name, client.session_timeout()),
+            format!(
+                "{} connected to ZooKeeper, session {session} (timeout {:?})",
+                self.name,
+                client.session_timeout()
+            ),
         );
         let mut elector = Elector::new(&c.broker_name, c.replicas, node_cfg.weight);
         let mut group = Group::new(client.clone(), &c.zk_path);
         let eid = group.register(&elector.initial_state()).await?;
         elector.registered(eid);
         let mut written: NodeState = elector.initial_state();
-        self.events.emit("registered", format!("{} registered znode {}", self.name, group.my_path().unwrap_or("?")));
+        self.events.emit(
+            "registered",
+            format!(
+                "{} registered znode {}",
+                self.name,
+                group.my_path().unwrap_or("?")
+            ),
+        );
 
-        let mut watcher = client.watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive).await?;
+        let mut watcher = client
+            .watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive)
+            .await?;
         let mut states = client.state_watcher();
         let mut connected = true;
         let mut master: Option<serve::Master> = None;
@@ -140,7 +179,10 @@ impl Node {
         let end = loop {
             if rewatch && connected {
                 // Persistent watches may not survive a reconnect; events during the gap are lost anyway.
-                if let Ok(w) = client.watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive).await {
+                if let Ok(w) = client
+                    .watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive)
+                    .await
+                {
                     watcher = w;
                     rewatch = false;
                 }
@@ -162,12 +204,22 @@ impl Node {
             for action in elector.step(members, position) {
                 match action {
                     Action::Promote => {
-                        self.events.emit("elected", format!("{} was elected master", self.name));
-                        let m = serve::Master::start(&self.config, &node_cfg, &self.name, self.events.clone()).await?;
+                        self.events
+                            .emit("elected", format!("{} was elected master", self.name));
+                        let m = serve::Master::start(
+                            &self.config,
+                            &node_cfg,
+                            &self.name,
+                            self.events.clone(),
+                        )
+                        .await?;
                         elector.master_started(m.address.clone());
                         self.events.emit(
                             "promoted",
-                            format!("{} is master: replication {} published, client ports open", self.name, m.address),
+                            format!(
+                                "{} is master: replication {} published, client ports open",
+                                self.name, m.address
+                            ),
                         );
                         master = Some(m);
                     }
@@ -175,17 +227,24 @@ impl Node {
                         if let Some(m) = master.take() {
                             m.stop().await;
                         }
-                        self.events.emit("demoted", format!("{} stepped down as master: {reason}", self.name));
+                        self.events.emit(
+                            "demoted",
+                            format!("{} stepped down as master: {reason}", self.name),
+                        );
                         restart = true;
                     }
                     Action::Follow { master: m, target } => self.events.emit(
                         "slave",
                         match target {
                             Some(t) => format!("{} is slave of {m} at {t}", self.name),
-                            None => format!("{} is slave of {m} (address not published yet)", self.name),
+                            None => {
+                                format!("{} is slave of {m} (address not published yet)", self.name)
+                            }
                         },
                     ),
-                    Action::StopSlave => self.events.emit("slave-stopped", format!("{} stopped following", self.name)),
+                    Action::StopSlave => self
+                        .events
+                        .emit("slave-stopped", format!("{} stopped following", self.name)),
                     Action::Elected { eid, reason } => self.events.emit(
                         "election",
                         match eid {
@@ -193,7 +252,9 @@ impl Node {
                             None => format!("elector {} cleared elected ({reason})", self.name),
                         },
                     ),
-                    Action::Waiting { reason } => self.events.emit("waiting", format!("elector {}: {reason}", self.name)),
+                    Action::Waiting { reason } => self
+                        .events
+                        .emit("waiting", format!("elector {}: {reason}", self.name)),
                 }
             }
             if restart {
@@ -201,9 +262,14 @@ impl Node {
                 break SessionEnd::Restart;
             }
             if connected && elector.needs_write(&written) {
-                match tokio::time::timeout(c.zk_session_timeout, group.publish(elector.state())).await {
+                match tokio::time::timeout(c.zk_session_timeout, group.publish(elector.state()))
+                    .await
+                {
                     Ok(Ok(Some(new_eid))) => {
-                        self.events.emit("registered", format!("{} re-registered as {new_eid}", self.name));
+                        self.events.emit(
+                            "registered",
+                            format!("{} re-registered as {new_eid}", self.name),
+                        );
                         elector.registered(new_eid);
                         written = elector.state().clone();
                     }
@@ -212,7 +278,12 @@ impl Node {
                     Err(_) => warn!("publishing state timed out"),
                 }
             }
-            self.report(&elector, Some((&group, &session)), connected, master.is_some());
+            self.report(
+                &elector,
+                Some((&group, &session)),
+                connected,
+                master.is_some(),
+            );
 
             // Wait for the next change.
             tokio::select! {
@@ -265,7 +336,13 @@ impl Node {
         Ok(end)
     }
 
-    fn report(&self, elector: &Elector, zk: Option<(&Group, &str)>, connected: bool, serving: bool) {
+    fn report(
+        &self,
+        elector: &Elector,
+        zk: Option<(&Group, &str)>,
+        connected: bool,
+        serving: bool,
+    ) {
         let (master, address) = match elector.role() {
             Role::Master { address } => (elector.me().map(str::to_string), address.clone()),
             Role::Slave { master, target } => (Some(master.clone()), target.clone()),

@@ -42,10 +42,19 @@ enum Port {
 }
 
 impl Master {
-    pub async fn start(config: &Config, node: &Node, name: &str, events: EventLog) -> Result<Master> {
+    pub async fn start(
+        config: &Config,
+        node: &Node,
+        name: &str,
+        events: EventLog,
+    ) -> Result<Master> {
         let (bind_addr, bind_port) = parse_bind(node.bind.get_ref()).map_err(Error::Other)?;
         let mut binds = vec![(Port::Replication, SocketAddr::new(bind_addr, bind_port))];
-        for (kind, port) in [(Port::OpenWire, &node.openwire), (Port::Stomp, &node.stomp), (Port::Console, &node.console)] {
+        for (kind, port) in [
+            (Port::OpenWire, &node.openwire),
+            (Port::Stomp, &node.stomp),
+            (Port::Console, &node.console),
+        ] {
             binds.push((kind, SocketAddr::new(node.listen, *port.get_ref())));
         }
         let (stop, stop_rx) = watch::channel(false);
@@ -53,17 +62,35 @@ impl Master {
         let mut address = String::new();
         for (kind, addr) in binds {
             let listener = TcpListener::bind(addr).await.map_err(|e| {
-                events.emit("error", format!("{name} cannot bind {kind:?} port {addr}: {e}"));
+                events.emit(
+                    "error",
+                    format!("{name} cannot bind {kind:?} port {addr}: {e}"),
+                );
                 Error::io(format!("binding {kind:?} port {addr}"))(e)
             })?;
             if let Port::Replication = kind {
-                let port = listener.local_addr().map_err(Error::io("local_addr"))?.port();
+                let port = listener
+                    .local_addr()
+                    .map_err(Error::io("local_addr"))?
+                    .port();
                 address = format!("tcp://{}:{port}", node.hostname);
             }
-            let ctx = Ctx { name: name.to_string(), broker_name: config.cluster.broker_name.clone() };
-            accept_loops.push(tokio::spawn(accept_loop(listener, kind, ctx, stop_rx.clone())));
+            let ctx = Ctx {
+                name: name.to_string(),
+                broker_name: config.cluster.broker_name.clone(),
+            };
+            accept_loops.push(tokio::spawn(accept_loop(
+                listener,
+                kind,
+                ctx,
+                stop_rx.clone(),
+            )));
         }
-        Ok(Master { address, accept_loops, stop })
+        Ok(Master {
+            address,
+            accept_loops,
+            stop,
+        })
     }
 
     /// Closes every listener and every open connection.
@@ -108,7 +135,8 @@ async fn handle(kind: Port, mut socket: TcpStream, ctx: Ctx) {
     match kind {
         Port::Stomp => {
             let mut buf = [0u8; 4096];
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), socket.read(&mut buf)).await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), socket.read(&mut buf))
+                .await;
             let frame = format!(
                 "ERROR\ncontent-type:text/plain\nmessage:mqsim {} is the master of {} but does not serve STOMP yet\n\n\
                  The broker core is not implemented in this version of mqsim.\0",
@@ -117,18 +145,25 @@ async fn handle(kind: Port, mut socket: TcpStream, ctx: Ctx) {
             let _ = socket.write_all(frame.as_bytes()).await;
         }
         Port::Replication => {
-            let _ = socket.write_all(b"error\n\"replication is not implemented in this version of mqsim\"\0").await;
+            let _ = socket
+                .write_all(b"error\n\"replication is not implemented in this version of mqsim\"\0")
+                .await;
         }
         Port::OpenWire => {}
         Port::Console => {
             let io = hyper_util::rt::TokioIo::new(socket);
             let svc = hyper::service::service_fn(move |req| console(req, ctx.clone()));
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, svc)
+                .await;
         }
     }
 }
 
-async fn console(req: Request<Incoming>, ctx: Ctx) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
+async fn console(
+    req: Request<Incoming>,
+    ctx: Ctx,
+) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
     let (status, ctype, body) = match req.uri().path() {
         "/api/status.json" => (
             StatusCode::OK,

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite in one command (this is what .ci/run calls): installs the
+# prerequisites if absent, then runs unit tests and the end-to-end tests against a real
+# ZooKeeper ensemble. Each end-to-end test uses its own port block (21000-22000) and state
+# directory, so a cluster you have running on the default ports is not disturbed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+# Three clusters at a time: each is 3 ZooKeeper JVMs + 3 brokers on a 2-core machine.
+cargo test --locked -- --test-threads=3

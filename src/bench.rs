@@ -1,0 +1,347 @@
+//! `mqsim bench lifecycle`: start-up and failover times, measured on real processes.
+//!
+//! Each profile gets a private cluster (port block 23000+, a temporary state directory).
+//! * **up**: from spawning `mqsim up` until the first broker's openwire port accepts a TCP
+//!   connection (the master; slaves refuse), and until all three ZooKeeper servers answer
+//!   `srvr` with a mode (the real ensemble's own start-up, measured in the same run).
+//! * **failover**: from `kill -9` of the master's PID until another node's openwire port
+//!   accepts. The killed node is restarted and must be a slave again before the next kill.
+//!
+//! Connection attempts are made every 2 ms; a refused connect on loopback costs ~50 µs.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+pub struct Profile {
+    pub name: &'static str,
+    pub tick_ms: u64,
+    pub session: &'static str,
+}
+
+pub const PROFILES: [Profile; 2] = [
+    Profile {
+        name: "default (zkSessionTimeout 2s, tickTime 500)",
+        tick_ms: 500,
+        session: "2s",
+    },
+    Profile {
+        name: "fast (zkSessionTimeout 500ms, tickTime 200)",
+        tick_ms: 200,
+        session: "500ms",
+    },
+];
+
+#[derive(Debug, Default)]
+pub struct Samples {
+    pub up_ms: Vec<f64>,
+    pub zk_ms: Vec<f64>,
+    pub failover_ms: Vec<f64>,
+}
+
+fn config_text(base: u16, p: &Profile) -> String {
+    let cluster = format!(
+        "brokerName = \"bench\"\nzkPath = \"/mqsim-bench/leveldb-stores\"\nzkSessionTimeout = \"{}\"",
+        p.session
+    );
+    crate::config::port_block_toml(base, &cluster, p.tick_ms)
+}
+
+struct Bench {
+    exe: PathBuf,
+    config: PathBuf,
+    openwire: Vec<u16>,
+    zk_ports: Vec<u16>,
+}
+
+impl Bench {
+    fn mqsim(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(&self.exe)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(Error::io("running mqsim"))?;
+        if !out.status.success() {
+            return Err(Error::Other(format!(
+                "mqsim {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn status(&self) -> Result<Value> {
+        Ok(serde_json::from_str(&self.mqsim(&["status", "--json"])?)?)
+    }
+
+    fn accepts(port: u16) -> bool {
+        TcpStream::connect_timeout(
+            &SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_millis(100),
+        )
+        .is_ok()
+    }
+
+    fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Result<Duration> {
+        let t0 = Instant::now();
+        while !f() {
+            if t0.elapsed() > limit {
+                return Err(Error::Timeout(format!(
+                    "benchmark step did not finish within {limit:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Ok(t0.elapsed())
+    }
+
+    /// One `mqsim up`: (up → master accepting, up → ZooKeeper serving) in ms.
+    fn up_once(&self) -> Result<(f64, f64)> {
+        let t0 = Instant::now();
+        let mut child = Command::new(&self.exe)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("up")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(Error::io("running mqsim up"))?;
+        let mut zk_at = None;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        Self::wait_until(Duration::from_secs(60), || {
+            if zk_at.is_none() {
+                let serving = self
+                    .zk_ports
+                    .iter()
+                    .all(|p| rt.block_on(crate::zookeeper::probe_mode(*p)).is_some());
+                if serving {
+                    zk_at = Some(t0.elapsed());
+                }
+            }
+            self.openwire.iter().any(|p| Self::accepts(*p))
+        })?;
+        let up = t0.elapsed();
+        let _ = child.wait();
+        let zk = zk_at.unwrap_or(up);
+        Ok((up.as_secs_f64() * 1e3, zk.as_secs_f64() * 1e3))
+    }
+
+    fn settled(&self) -> Result<Value> {
+        let t0 = Instant::now();
+        loop {
+            let st = self.status()?;
+            let roles: Vec<&str> = st["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["role"].as_str().unwrap_or("-"))
+                .collect();
+            if !st["master"].is_null() && roles.iter().all(|r| *r == "master" || *r == "slave") {
+                return Ok(st);
+            }
+            if t0.elapsed() > Duration::from_secs(30) {
+                return Err(Error::Timeout(format!("cluster did not settle: {st}")));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// kill -9 the master; ms until another node accepts.
+    fn failover_once(&self) -> Result<f64> {
+        let st = self.settled()?;
+        let master = st["master"].as_str().unwrap().to_string();
+        let node = st["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == master.as_str())
+            .unwrap();
+        let pid = node["pid"].as_u64().unwrap() as u32;
+        let own = node["ports"]["openwire"].as_u64().unwrap() as u16;
+        let others: Vec<u16> = self
+            .openwire
+            .iter()
+            .copied()
+            .filter(|p| *p != own)
+            .collect();
+        let t0 = Instant::now();
+        crate::supervisor::process::signal(pid, nix::sys::signal::Signal::SIGKILL)?;
+        Self::wait_until(Duration::from_secs(30), || {
+            others.iter().any(|p| Self::accepts(*p))
+        })?;
+        let gap = t0.elapsed();
+        self.mqsim(&["start", &master])?;
+        Ok(gap.as_secs_f64() * 1e3)
+    }
+}
+
+/// Runs both profiles; `ups` launches and `kills` failovers each.
+pub fn lifecycle(ups: usize, kills: usize, block: u16) -> Result<Vec<(&'static str, Samples)>> {
+    let exe = std::env::current_exe().map_err(Error::io("finding the mqsim executable"))?;
+    let mut results = Vec::new();
+    for (i, p) in PROFILES.iter().enumerate() {
+        let base = 23000 + 40 * (block + i as u16);
+        let dir = std::env::temp_dir().join(format!("mqsim-bench-{}-{i}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(Error::io("creating the bench directory"))?;
+        let config = dir.join("cluster.toml");
+        std::fs::write(&config, config_text(base, p))
+            .map_err(Error::io("writing the bench config"))?;
+        let b = Bench {
+            exe: exe.clone(),
+            config,
+            openwire: (0..3).map(|k| base + 13 + k).collect(),
+            zk_ports: (0..3).map(|k| base + k).collect(),
+        };
+        let run = || -> Result<Samples> {
+            let mut s = Samples::default();
+            for u in 0..ups {
+                let (up, zk) = b.up_once()?;
+                eprintln!(
+                    "  {}: up #{}: master accepting after {up:.0} ms (ZooKeeper serving after {zk:.0} ms)",
+                    p.name,
+                    u + 1
+                );
+                s.up_ms.push(up);
+                s.zk_ms.push(zk);
+                if u + 1 < ups {
+                    b.mqsim(&["down"])?;
+                }
+            }
+            for k in 0..kills {
+                let ms = b.failover_once()?;
+                eprintln!(
+                    "  {}: kill -9 master #{}: new master accepting after {ms:.0} ms",
+                    p.name,
+                    k + 1
+                );
+                s.failover_ms.push(ms);
+            }
+            Ok(s)
+        };
+        let res = run();
+        let _ = b.mqsim(&["down"]);
+        let _ = std::fs::remove_dir_all(&dir);
+        results.push((p.name, res?));
+    }
+    Ok(results)
+}
+
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+fn mmm(v: &[f64]) -> String {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{:.0} [{:.0}..{:.0}] ({})", median(v), min, max, v.len())
+}
+
+/// The markdown section for docs/benchmarks.md.
+pub fn report(results: &[(&str, Samples)], when: &str, host: &str) -> String {
+    // Reference figures from shared/reference/anchor-baseline.md (same machine kind, not this run).
+    const ZK_ANCHOR_MS: f64 = 1052.0; // Z1: 3-server launch -> all serving, light flags
+    const AMQ_STARTUP_MS: f64 = 1038.0; // A2: 3 brokers launched -> master accepts STOMP, light flags
+    const AMQ_FAILOVER_1S_MS: f64 = 616.0; // F2 all kills, lockAcquireSleepInterval 1 s
+    const AMQ_FAILOVER_DEFAULT_MS: f64 = 5364.0; // F1 all kills, default 10 s lock polling
+    let mut s = format!(
+        "## Lifecycle: start-up and failover\n\nMeasured {when} on {host} with `mqsim bench lifecycle` \
+         (figures are median [min..max] (n), in ms).\n\n\
+         | profile | `mqsim up` → master accepting | of which: real ZooKeeper ensemble serving | of which: brokers (ZooKeeper serving → master accepting) | kill -9 master → new master accepting |\n\
+         |---|---|---|---|---|\n"
+    );
+    for (name, r) in results {
+        let brokers: Vec<f64> = r.up_ms.iter().zip(&r.zk_ms).map(|(u, z)| u - z).collect();
+        s += &format!(
+            "| {name} | {} | {} | {} | {} |\n",
+            mmm(&r.up_ms),
+            mmm(&r.zk_ms),
+            mmm(&brokers),
+            mmm(&r.failover_ms)
+        );
+    }
+    s += "\nRatios against the anchors (anchor-baseline.md: real ZooKeeper 3.8 and ActiveMQ 5.17.2 measured on this \
+          machine kind on 2026-11-24, *not* in this run; ActiveMQ 5.17 has no replicated LevelDB store, so its \
+          failover figure is the shared-file-lock master/slave):\n\n\
+          | figure | mqsim (median) | anchor (median) | ratio mqsim / anchor |\n|---|---|---|---|\n";
+    for (name, r) in results {
+        let up = median(&r.up_ms);
+        let zk = median(&r.zk_ms);
+        let fo = median(&r.failover_ms);
+        let brokers = median(
+            &r.up_ms
+                .iter()
+                .zip(&r.zk_ms)
+                .map(|(u, z)| u - z)
+                .collect::<Vec<_>>(),
+        );
+        let short = name.split(' ').next().unwrap_or(name);
+        s += &format!(
+            "| {short}: ZooKeeper ensemble launch → serving | {zk:.0} | {ZK_ANCHOR_MS:.0} (Z1) | {:.2} |\n",
+            zk / ZK_ANCHOR_MS
+        );
+        s += &format!(
+            "| {short}: whole cluster up (ZooKeeper + brokers) → master accepting | {up:.0} | {AMQ_STARTUP_MS:.0} (A2, brokers only, no ZooKeeper) | {:.2} |\n",
+            up / AMQ_STARTUP_MS
+        );
+        s += &format!(
+            "| {short}: brokers only (ZooKeeper serving → master accepting) | {brokers:.0} | {AMQ_STARTUP_MS:.0} (A2) | {:.2} |\n",
+            brokers / AMQ_STARTUP_MS
+        );
+        s += &format!(
+            "| {short}: kill -9 master → new master | {fo:.0} | {AMQ_FAILOVER_1S_MS:.0} (F2, 1 s lock polling) / {AMQ_FAILOVER_DEFAULT_MS:.0} (F1, default) | {:.2} / {:.2} |\n",
+            fo / AMQ_FAILOVER_1S_MS,
+            fo / AMQ_FAILOVER_DEFAULT_MS
+        );
+    }
+    s += "\nReading: after `kill -9` nothing tells ZooKeeper the master died, so its znode stays until the \
+          session expires (the server checks expiry once per tickTime). Failover is therefore about \
+          zkSessionTimeout plus up to one tick, plus a few ms for the elector's decision and the new master's \
+          bind. A clean `mqsim stop master` deletes the znode at once.\n";
+    s
+}
+
+/// Replaces the section between `<!-- begin:NAME -->` and `<!-- end:NAME -->` in `path`.
+pub fn write_section(path: &Path, name: &str, body: &str) -> Result<()> {
+    let begin = format!("<!-- begin:{name} -->");
+    let end = format!("<!-- end:{name} -->");
+    let old = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
+    let block = format!("{begin}\n{body}{end}");
+    let new = match (old.find(&begin), old.find(&end)) {
+        (Some(a), Some(b)) if a < b => format!("{}{block}{}", &old[..a], &old[b + end.len()..]),
+        _ => format!("{}\n{block}\n", old.trim_end()),
+    };
+    std::fs::write(path, new).map_err(Error::io(format!("writing {}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_sections() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.md");
+        write_section(&p, "x", "one\n").unwrap();
+        write_section(&p, "x", "two\n").unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains("two") && !text.contains("one"), "{text}");
+    }
+}
