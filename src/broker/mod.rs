@@ -1,0 +1,261 @@
+//! The broker core: destinations, subscriptions, acknowledgements; protocol-independent.
+//!
+//! It lives only on the master (a slave's store follows through replication, and a newly
+//! promoted master builds its core from its store's [`Snapshot`]). Protocol adapters
+//! (STOMP now, OpenWire later) call [`Broker::send`], [`Broker::subscribe`], [`Broker::ack`]
+//! and receive [`Delivery`]s on their connection's channel.
+//!
+//! * **Queues**: competing consumers, round robin among those with prefetch credit; a
+//!   delivered message stays *in flight* on its consumer until acked. A consumer that goes
+//!   away (unsubscribe, disconnect, a crashed client) puts its in-flight messages back at the
+//!   head of the queue, marked `redelivered`.
+//! * **Topics**: fan-out to every subscriber; a *durable* subscription (client id +
+//!   subscription name) is a queue of its own (`sub:<clientId>:<name>`) that keeps messages
+//!   while its subscriber is away.
+//! * **Persistence**: a persistent message is written to the store (and replicated per
+//!   `sync`) *before* it is enqueued, so a RECEIPT means durable. Acks are written lazily
+//!   (not synced): an ack lost in a failover means a redelivery, never a loss.
+//! * **Duplicates**: a persistent send carrying a producer id and sequence at or below the
+//!   last one stored for that producer is dropped (the replicated producer audit).
+//! * **Poison**: NACK moves the message to `ActiveMQ.DLQ`.
+
+mod state;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::store::record::{Record, StoredMessage};
+use crate::store::writer::Writer;
+use crate::store::{Snapshot, Store};
+use state::State;
+pub use state::{DestStats, Destination, Kind};
+
+/// The dead-letter queue, as ActiveMQ names it.
+pub const DLQ: &str = "ActiveMQ.DLQ";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckMode {
+    /// Acked by the protocol adapter once the message is written to the client.
+    Auto,
+    /// Cumulative: acking a message acks every earlier one of that subscription.
+    Client,
+    /// One message at a time.
+    ClientIndividual,
+}
+
+/// A message on its way to one subscriber.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub consumer: u64,
+    pub msg: Arc<StoredMessage>,
+    pub redelivered: bool,
+}
+
+/// What a subscriber asked for.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub destination: Destination,
+    pub ack: AckMode,
+    pub prefetch: usize,
+    /// `(client id, subscription name)` for a durable topic subscription.
+    pub durable: Option<(String, String)>,
+}
+
+/// One operation inside a local transaction.
+#[derive(Debug, Clone)]
+pub enum TxOp {
+    Send(Destination, StoredMessage),
+    Ack(u64, Vec<u64>),
+}
+
+pub struct Broker {
+    state: Mutex<State>,
+    writer: Writer,
+    store: Arc<Store>,
+    next_seq: AtomicU64,
+    next_id: AtomicU64,
+}
+
+impl Broker {
+    pub fn new(store: Arc<Store>, writer: Writer, snapshot: Snapshot) -> Broker {
+        let next_seq = AtomicU64::new(snapshot.next_seq.max(1));
+        Broker { state: Mutex::new(State::from_snapshot(snapshot)), writer, store, next_seq, next_id: AtomicU64::new(1) }
+    }
+
+    /// A new connection or consumer id.
+    pub fn new_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Fills in the store-wide sequence of a message about to be sent.
+    pub fn stamp(&self, msg: &mut StoredMessage) {
+        msg.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sends one message (stamped or not). Persistent sends return once durable per `sync`.
+    /// Returns false if it was dropped as a duplicate.
+    pub async fn send(&self, dest: &Destination, mut msg: StoredMessage) -> Result<bool> {
+        if msg.seq == 0 {
+            self.stamp(&mut msg);
+        }
+        if self.is_duplicate(&msg)? {
+            return Ok(false);
+        }
+        let records = self.state.lock().unwrap().enqueue_records(dest, &msg);
+        if msg.persistent && !records.is_empty() {
+            self.writer.write(records, true).await?;
+        }
+        let mut st = self.state.lock().unwrap();
+        st.enqueue(dest, Arc::new(msg));
+        Ok(true)
+    }
+
+    fn is_duplicate(&self, msg: &StoredMessage) -> Result<bool> {
+        let Some((producer, seq)) = &msg.producer else { return Ok(false) };
+        if !msg.persistent {
+            return Ok(false);
+        }
+        Ok(self.store.producer_seq(producer)?.is_some_and(|last| *seq <= last))
+    }
+
+    /// Registers a consumer; deliveries arrive on `tx`.
+    pub async fn subscribe(&self, conn: u64, sub: Subscription, tx: mpsc::UnboundedSender<Delivery>) -> Result<u64> {
+        let id = self.new_id();
+        if let (Kind::Topic, Some((client, name))) = (sub.destination.kind, &sub.durable) {
+            let key = durable_key(client, name);
+            let new = self.state.lock().unwrap().durable_topic(&key).is_none();
+            if new {
+                let record = Record::Subscribe { key: key.clone(), topic: sub.destination.name.clone() };
+                self.writer.write(vec![record], true).await?;
+            }
+        }
+        self.state.lock().unwrap().add_consumer(id, conn, sub, tx)?;
+        Ok(id)
+    }
+
+    /// Removes a consumer; its unacked messages are redelivered to others.
+    pub fn unsubscribe(&self, consumer: u64) {
+        self.state.lock().unwrap().remove_consumer(consumer);
+    }
+
+    /// Removes a durable subscription and its messages.
+    pub async fn remove_durable(&self, client: &str, name: &str) -> Result<()> {
+        let key = durable_key(client, name);
+        if self.state.lock().unwrap().remove_durable(&key) {
+            self.writer.write(vec![Record::Unsubscribe { key }], true).await?;
+        }
+        Ok(())
+    }
+
+    /// Every consumer of a closed connection goes away.
+    pub fn disconnect(&self, conn: u64) {
+        self.state.lock().unwrap().remove_connection(conn);
+    }
+
+    /// Acks messages (by seq) of one consumer; `cumulative` acks every earlier delivery too.
+    pub async fn ack(&self, consumer: u64, seq: u64, cumulative: bool) -> Result<()> {
+        let records = self.state.lock().unwrap().ack(consumer, seq, cumulative)?;
+        self.write_acks(records).await
+    }
+
+    /// Acks several messages at once (auto-ack after write).
+    pub async fn ack_many(&self, consumer: u64, seqs: &[u64]) -> Result<()> {
+        let mut records = Vec::new();
+        {
+            let mut st = self.state.lock().unwrap();
+            for &seq in seqs {
+                records.extend(st.ack(consumer, seq, false).unwrap_or_default());
+            }
+        }
+        self.write_acks(records).await
+    }
+
+    async fn write_acks(&self, records: Vec<Record>) -> Result<()> {
+        if !records.is_empty() {
+            self.writer.write(records, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Poison: the message goes to `ActiveMQ.DLQ`.
+    pub async fn nack(&self, consumer: u64, seq: u64) -> Result<()> {
+        let (msg, store) = self.state.lock().unwrap().take_inflight(consumer, seq)?;
+        let mut dead = (*msg).clone();
+        dead.headers.retain(|(k, _)| k != "original-destination");
+        dead.headers.push(("original-destination".into(), msg.destination.clone()));
+        dead.destination = format!("/queue/{DLQ}");
+        dead.producer = None;
+        self.stamp(&mut dead);
+        let dlq = Destination::queue(DLQ);
+        if msg.persistent {
+            let batch = Record::Batch(vec![
+                Record::Dequeue { store, seq },
+                Record::Enqueue { store: DLQ.to_string(), msg: dead.clone() },
+            ]);
+            self.writer.write(vec![batch], true).await?;
+        }
+        self.state.lock().unwrap().enqueue(&dlq, Arc::new(dead));
+        Ok(())
+    }
+
+    /// Commits a local transaction: one journal record for all its persistent sends and acks.
+    pub async fn commit(&self, ops: Vec<TxOp>) -> Result<()> {
+        let mut records = Vec::new();
+        let mut sends = Vec::new();
+        let mut acks = Vec::new();
+        for op in ops {
+            match op {
+                TxOp::Send(dest, mut msg) => {
+                    if msg.seq == 0 {
+                        self.stamp(&mut msg);
+                    }
+                    if self.is_duplicate(&msg)? {
+                        continue;
+                    }
+                    if msg.persistent {
+                        records.extend(self.state.lock().unwrap().enqueue_records(&dest, &msg));
+                    }
+                    sends.push((dest, msg));
+                }
+                TxOp::Ack(consumer, seqs) => acks.push((consumer, seqs)),
+            }
+        }
+        {
+            let mut st = self.state.lock().unwrap();
+            for (consumer, seqs) in &acks {
+                for seq in seqs {
+                    records.extend(st.ack(*consumer, *seq, false).unwrap_or_default());
+                }
+            }
+        }
+        if !records.is_empty() {
+            self.writer.write(vec![Record::Batch(records)], true).await?;
+        }
+        let mut st = self.state.lock().unwrap();
+        for (dest, msg) in sends {
+            st.enqueue(&dest, Arc::new(msg));
+        }
+        Ok(())
+    }
+
+    /// Queue and topic counters for the console and status.
+    pub fn stats(&self) -> Vec<DestStats> {
+        self.state.lock().unwrap().stats()
+    }
+}
+
+pub fn durable_key(client: &str, name: &str) -> String {
+    format!("sub:{client}:{name}")
+}
+
+impl From<state::StateError> for Error {
+    fn from(e: state::StateError) -> Error {
+        Error::Other(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,136 @@
+//! The slave side: attach to the master's published address and follow its journal.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_util::codec::Framed;
+use tracing::debug;
+
+use super::wire::{Ack, Codec, Frame, Login};
+use crate::error::{Error, Result};
+use crate::events::EventLog;
+use crate::store::Store;
+
+/// What `mqsim status` shows for a slave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlaveState {
+    /// `connecting`, `attaching`, `attached`.
+    pub phase: String,
+    pub master_end: u64,
+}
+
+/// A running attachment; dropping it detaches.
+pub struct SlaveLink {
+    pub state: Arc<Mutex<SlaveState>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for SlaveLink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SlaveLink {
+    /// Follows `target` (`tcp://host:port`), reconnecting every second until dropped.
+    pub fn start(target: String, store: Arc<Store>, token: String, events: EventLog, name: String) -> SlaveLink {
+        let state = Arc::new(Mutex::new(SlaveState { phase: "connecting".into(), master_end: 0 }));
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match attach(&target, &store, &token, &st, &events, &name).await {
+                    Ok(()) => debug!("replication connection to {target} closed"),
+                    Err(e) => debug!("replication from {target} failed: {e}"),
+                }
+                st.lock().unwrap().phase = "connecting".into();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        SlaveLink { state, task }
+    }
+}
+
+fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> impl Future<Output = Result<T>> {
+    async move { tokio::task::spawn_blocking(f).await.map_err(|e| Error::Other(e.to_string()))? }
+}
+
+async fn attach(
+    target: &str,
+    store: &Arc<Store>,
+    token: &str,
+    state: &Mutex<SlaveState>,
+    events: &EventLog,
+    name: &str,
+) -> Result<()> {
+    let addr = target.strip_prefix("tcp://").unwrap_or(target);
+    let socket = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr))
+        .await
+        .map_err(|_| Error::Timeout(format!("connecting to {target}")))?
+        .map_err(Error::io(format!("connecting to {target}")))?;
+    let _ = socket.set_nodelay(true);
+    let mut framed = Framed::new(socket, Codec);
+    let s = store.clone();
+    let (node_id, position, last) = blocking(move || Ok((s.node_id()?, s.position()? as u64, s.last_record()?))).await?;
+    let io = |e: super::wire::CodecError| Error::Other(e.to_string());
+    framed.send(Frame::Login(Login { node_id, security_token: token.to_string(), position, last })).await.map_err(io)?;
+    let ok = match tokio::time::timeout(Duration::from_secs(10), framed.next()).await {
+        Ok(Some(Ok(Frame::Ok(ok)))) => ok,
+        Ok(Some(Ok(Frame::Error(e)))) => {
+            events.emit("error", format!("{name}: master {target} refused replication login: {e}"));
+            return Err(Error::Other(e));
+        }
+        _ => return Err(Error::Other("no answer to login".into())),
+    };
+    if ok.from < position {
+        events.emit(
+            "resync",
+            format!("{name}: journal diverged from the master's at {position}; clearing the store for a full resync"),
+        );
+        let s = store.clone();
+        blocking(move || s.clear()).await?;
+    }
+    let mut position = ok.from;
+    {
+        let mut st = state.lock().unwrap();
+        st.phase = if position >= ok.master_end { "attached" } else { "attaching" }.into();
+        st.master_end = ok.master_end;
+    }
+    events.emit("slave-attaching", format!("{name} attached to {target} at position {position} (master at {})", ok.master_end));
+    while let Some(frame) = framed.next().await {
+        match frame.map_err(io)? {
+            Frame::Wal(wal, payload) => {
+                if wal.position != position {
+                    return Err(Error::Other(format!("gap: expected {position}, got {}", wal.position)));
+                }
+                let s = store.clone();
+                position = blocking(move || {
+                    let mut at = wal.position;
+                    let mut off = 0usize;
+                    for len in wal.records {
+                        let end = off + len as usize;
+                        let bytes = payload.get(off..end).ok_or_else(|| Error::Other("short wal payload".into()))?;
+                        at = s.append_raw(at, bytes)?;
+                        off = end;
+                    }
+                    if wal.sync {
+                        s.sync()?;
+                    }
+                    Ok(at)
+                })
+                .await?;
+                framed.send(Frame::Ack(Ack { position })).await.map_err(io)?;
+                let mut st = state.lock().unwrap();
+                if st.phase == "attaching" && position >= st.master_end {
+                    st.phase = "attached".into();
+                    drop(st);
+                    events.emit("slave-attached", format!("{name} caught up with the master at {position}"));
+                }
+            }
+            other => return Err(Error::Other(format!("unexpected frame from master: {other:?}"))),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! Replication frames on byte buffers, no I/O.
+//!
+//! Like ActiveMQ's `ReplicationProtocolCodec`: an ASCII action line ending in `\n`, a JSON
+//! body, a `0x00` byte, and — for `wal` only — the raw journal bytes right after, their
+//! length given in the JSON. Header (action + JSON) is limited to 64 KiB.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+
+pub const MAX_HEADER: usize = 64 * 1024;
+/// A `wal` payload is one or more journal records; bounded so a bad length cannot make us
+/// buffer without limit.
+pub const MAX_PAYLOAD: usize = 256 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Login {
+    pub node_id: String,
+    pub security_token: String,
+    /// The slave's journal end.
+    pub position: u64,
+    /// The slave's last record `(start, crc32)`, so the master can tell a common prefix.
+    pub last: Option<(u64, u32)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginOk {
+    /// Where the slave's journal must start from: its own end (it is a prefix of the
+    /// master's), or 0 (it diverged or is ahead: clear and resync).
+    pub from: u64,
+    /// The master's journal end at login: the slave is caught up once it reaches it.
+    pub master_end: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wal {
+    /// Start position of the first record in the payload.
+    pub position: u64,
+    /// Record lengths, in order (the payload is their concatenation).
+    pub records: Vec<u32>,
+    /// Slave must fsync before acking (`remote_disk`, `quorum_disk`).
+    pub sync: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub position: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    Login(Login),
+    Ok(LoginOk),
+    Error(String),
+    Wal(Wal, Bytes),
+    Ack(Ack),
+}
+
+/// The login action, as ActiveMQ named it.
+pub const LOGIN: &str = "LevelDB Store Replication v1:login";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WireError {
+    #[error("replication frame header larger than {MAX_HEADER} bytes")]
+    HeaderTooLarge,
+    #[error("replication payload of {0} bytes is too large")]
+    PayloadTooLarge(u64),
+    #[error("unknown replication action `{0}`")]
+    UnknownAction(String),
+    #[error("bad replication frame body: {0}")]
+    BadBody(String),
+}
+
+pub fn encode(frame: &Frame, out: &mut BytesMut) {
+    let (action, json, payload) = match frame {
+        Frame::Login(l) => (LOGIN, serde_json::to_vec(l), None),
+        Frame::Ok(o) => ("ok", serde_json::to_vec(o), None),
+        Frame::Error(e) => ("error", serde_json::to_vec(e), None),
+        Frame::Wal(w, p) => ("wal", serde_json::to_vec(w), Some(p)),
+        Frame::Ack(a) => ("ack", serde_json::to_vec(a), None),
+    };
+    out.put_slice(action.as_bytes());
+    out.put_u8(b'\n');
+    out.put_slice(&json.expect("frames serialize"));
+    out.put_u8(0);
+    if let Some(p) = payload {
+        out.put_slice(p);
+    }
+}
+
+/// Takes one frame off the front of `buf`, or `Ok(None)` if it is not complete yet.
+pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, WireError> {
+    let Some(nul) = buf.iter().position(|&b| b == 0) else {
+        return if buf.len() > MAX_HEADER { Err(WireError::HeaderTooLarge) } else { Ok(None) };
+    };
+    if nul > MAX_HEADER {
+        return Err(WireError::HeaderTooLarge);
+    }
+    let header = &buf[..nul];
+    let nl = header.iter().position(|&b| b == b'\n').ok_or_else(|| WireError::BadBody("no action line".into()))?;
+    let action = std::str::from_utf8(&header[..nl]).map_err(|_| WireError::BadBody("action is not UTF-8".into()))?;
+    let json = &header[nl + 1..];
+    let bad = |e: serde_json::Error| WireError::BadBody(e.to_string());
+    let frame = match action {
+        LOGIN => Frame::Login(serde_json::from_slice(json).map_err(bad)?),
+        "ok" => Frame::Ok(serde_json::from_slice(json).map_err(bad)?),
+        "error" => Frame::Error(serde_json::from_slice(json).map_err(bad)?),
+        "ack" => Frame::Ack(serde_json::from_slice(json).map_err(bad)?),
+        "wal" => {
+            let wal: Wal = serde_json::from_slice(json).map_err(bad)?;
+            let len: u64 = wal.records.iter().map(|&l| l as u64).sum();
+            if len > MAX_PAYLOAD as u64 {
+                return Err(WireError::PayloadTooLarge(len));
+            }
+            if buf.len() < nul + 1 + len as usize {
+                return Ok(None);
+            }
+            buf.advance(nul + 1);
+            let payload = buf.split_to(len as usize).freeze();
+            return Ok(Some(Frame::Wal(wal, payload)));
+        }
+        other => return Err(WireError::UnknownAction(other.chars().take(80).collect())),
+    };
+    buf.advance(nul + 1);
+    Ok(Some(frame))
+}
+
+/// tokio-util codec over [`encode`]/[`decode`].
+#[derive(Debug, Default)]
+pub struct Codec;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+impl tokio_util::codec::Decoder for Codec {
+    type Item = Frame;
+    type Error = CodecError;
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+        Ok(decode(src)?)
+    }
+}
+
+impl tokio_util::codec::Encoder<Frame> for Codec {
+    type Error = CodecError;
+    fn encode(&mut self, item: Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
+        encode(&item, dst);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_wait_for_whole_payloads() {
+        let frames = vec![
+            Frame::Login(Login { node_id: "n".into(), security_token: "".into(), position: 9, last: Some((3, 77)) }),
+            Frame::Ok(LoginOk { from: 9, master_end: 20 }),
+            Frame::Wal(Wal { position: 9, records: vec![3, 2], sync: true }, Bytes::from_static(b"abcde")),
+            Frame::Ack(Ack { position: 14 }),
+            Frame::Error("Invalid security_token".into()),
+        ];
+        let mut buf = BytesMut::new();
+        for f in &frames {
+            encode(f, &mut buf);
+        }
+        let whole = buf.clone();
+        // Byte by byte: never a wrong frame, always all of them in the end.
+        let mut fed = BytesMut::new();
+        let mut got = Vec::new();
+        for b in whole.iter() {
+            fed.put_u8(*b);
+            while let Some(f) = decode(&mut fed).unwrap() {
+                got.push(f);
+            }
+        }
+        assert_eq!(got, frames);
+        assert!(fed.is_empty());
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        let mut b = BytesMut::from(&b"hello\n{}\0"[..]);
+        assert!(matches!(decode(&mut b), Err(WireError::UnknownAction(_))));
+        let mut b = BytesMut::from(&vec![b'x'; MAX_HEADER + 1][..]);
+        assert_eq!(decode(&mut b), Err(WireError::HeaderTooLarge));
+        let mut b = BytesMut::from(&b"wal\n{\"position\":0,\"records\":[4294967295,4294967295],\"sync\":false}\0"[..]);
+        assert!(matches!(decode(&mut b), Err(WireError::PayloadTooLarge(_))));
+    }
+}

@@ -1,0 +1,2 @@
+//! STOMP (essay to be written with the server).
+pub mod frame;

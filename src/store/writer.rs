@@ -1,0 +1,181 @@
+//! The master's write path: group commit, local fsync, and the wait for slave acks.
+//!
+//! Writes from every connection go through one thread that owns the LMDB write
+//! transaction. It takes everything queued, appends it in one transaction (group commit),
+//! fsyncs once if the `sync` mode has the DISK bit and some write asked for it, then
+//! announces the new end of the journal (the replication senders ship it to slaves).
+//! A write that needs the REMOTE bit completes only when `replicas/2` slaves have acked a
+//! position at or past its end; that wait happens off the writer thread, so the next group
+//! is written while the previous one is in flight to the slaves.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::Store;
+use super::record::Record;
+use crate::config::SyncMode;
+use crate::error::{Error, Result};
+
+struct Request {
+    records: Vec<Record>,
+    /// A persistent send or commit: honours the `sync` mode. Otherwise just appended.
+    synced: bool,
+    done: oneshot::Sender<Result<u64>>,
+}
+
+/// Cloneable handle to the writer thread of one master term.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::UnboundedSender<Request>,
+    /// The end of the journal after the last commit (replication senders watch it).
+    end: watch::Receiver<u64>,
+}
+
+impl Writer {
+    /// Starts the writer. `quorum_acked` is the position `replicas/2` slaves have acked
+    /// (`u64::MAX` when no ack is needed).
+    pub fn start(store: Arc<Store>, mode: SyncMode, quorum_acked: watch::Receiver<u64>) -> Result<Writer> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (end_tx, end) = watch::channel(store.position()? as u64);
+        let (wait_tx, wait_rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || write_loop(store, mode, rx, end_tx, wait_tx))
+            .map_err(Error::io("starting the store writer"))?;
+        tokio::spawn(wait_for_acks(wait_rx, quorum_acked));
+        Ok(Writer { tx, end })
+    }
+
+    /// Appends `records` atomically; resolves with the journal end once durable per `sync`.
+    pub async fn write(&self, records: Vec<Record>, synced: bool) -> Result<u64> {
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .send(Request { records, synced, done })
+            .map_err(|_| Error::Other("the store is closed (this node is no longer master)".into()))?;
+        rx.await.map_err(|_| Error::Other("the store closed before the write completed (master stepped down)".into()))?
+    }
+
+    pub fn end(&self) -> watch::Receiver<u64> {
+        self.end.clone()
+    }
+}
+
+type Waiting = (u64, oneshot::Sender<Result<u64>>);
+
+fn write_loop(
+    store: Arc<Store>,
+    mode: SyncMode,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+    end_tx: watch::Sender<u64>,
+    wait_tx: mpsc::UnboundedSender<Waiting>,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let records: Vec<Record> = batch.iter().flat_map(|r| r.records.iter().cloned()).collect();
+        let result = store.append(&records).and_then(|written| {
+            if mode.local_disk && batch.iter().any(|r| r.synced) {
+                store.sync()?;
+            }
+            Ok(written)
+        });
+        let written = match result {
+            Ok(w) => w,
+            Err(e) => {
+                let msg = e.to_string();
+                for r in batch {
+                    let _ = r.done.send(Err(Error::Other(format!("store write failed: {msg}"))));
+                }
+                continue;
+            }
+        };
+        // Each request's end position: walk the written records in order.
+        let mut ends = written.iter().map(|(start, bytes)| start + bytes.len() as u64);
+        let mut last_end = *end_tx.borrow();
+        let mut completions = Vec::with_capacity(batch.len());
+        for r in batch {
+            for _ in 0..r.records.len() {
+                last_end = ends.next().unwrap_or(last_end);
+            }
+            completions.push((r, last_end));
+        }
+        end_tx.send_replace(last_end);
+        for (r, end) in completions {
+            if r.synced && mode.remote {
+                let _ = wait_tx.send((end, r.done));
+            } else {
+                let _ = r.done.send(Ok(end));
+            }
+        }
+    }
+}
+
+/// Completes remote-synced writes as the quorum-acked position passes their end.
+async fn wait_for_acks(mut rx: mpsc::UnboundedReceiver<Waiting>, mut acked: watch::Receiver<u64>) {
+    let mut pending: std::collections::VecDeque<Waiting> = Default::default();
+    loop {
+        let at = *acked.borrow_and_update();
+        while pending.front().is_some_and(|(end, _)| *end <= at) {
+            let (end, done) = pending.pop_front().expect("checked");
+            let _ = done.send(Ok(end));
+        }
+        tokio::select! {
+            w = rx.recv() => match w {
+                Some(w) => pending.push_back(w),
+                None => return,
+            },
+            r = acked.changed() => if r.is_err() { return },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::record::StoredMessage;
+
+    fn enqueue(seq: u64) -> Record {
+        Record::Enqueue {
+            store: "q".into(),
+            msg: StoredMessage {
+                seq,
+                destination: "/queue/q".into(),
+                headers: vec![],
+                body: vec![1; 100],
+                persistent: true,
+                timestamp: 0,
+                redelivery_count: 0,
+                producer: None,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn remote_writes_wait_for_the_quorum_ack() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let (ack_tx, ack_rx) = watch::channel(0u64);
+        let mode = SyncMode::parse("quorum_disk").unwrap();
+        let w = Writer::start(store.clone(), mode, ack_rx).unwrap();
+        // Not synced: done at once.
+        let end1 = w.write(vec![enqueue(1)], false).await.unwrap();
+        assert_eq!(end1 as i64, store.position().unwrap());
+        // Synced: blocked until a slave acks its end.
+        let w2 = w.clone();
+        let pending = tokio::spawn(async move { w2.write(vec![enqueue(2), enqueue(3)], true).await });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!pending.is_finished(), "must wait for the slave ack");
+        let end = *w.end().borrow();
+        ack_tx.send(end - 1).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!pending.is_finished(), "an ack short of the end is not enough");
+        ack_tx.send(end).unwrap();
+        assert_eq!(pending.await.unwrap().unwrap(), end);
+    }
+}
