@@ -56,6 +56,10 @@ pub struct Cluster {
     /// How long `mqsim up` waits for a master before it gives up.
     #[serde(with = "humantime_serde")]
     pub up_timeout: Duration,
+    /// `<transportConnector uri="...?maximumConnections=1000">`: per connector.
+    pub maximum_connections: usize,
+    /// `wireFormat.maxFrameSize`: the largest frame accepted, bytes.
+    pub max_frame_size: usize,
 }
 
 impl Default for Cluster {
@@ -70,6 +74,8 @@ impl Default for Cluster {
             security_token: String::new(),
             state_dir: PathBuf::from("mq_cluster"),
             up_timeout: Duration::from_secs(60),
+            maximum_connections: 1000,
+            max_frame_size: 104_857_600,
         }
     }
 }
@@ -286,6 +292,9 @@ impl Config {
             )));
         }
         SyncMode::parse(&c.sync).map_err(|m| bad(format!("cluster.sync: {m}")))?;
+        if c.maximum_connections == 0 || c.max_frame_size < 1024 {
+            return Err(bad("cluster.maximumConnections must be at least 1 and cluster.maxFrameSize at least 1024".into()));
+        }
         if c.zk_session_timeout < Duration::from_millis(100) {
             return Err(bad(
                 "cluster.zkSessionTimeout is too small (use e.g. \"2s\")".into(),

@@ -27,6 +27,12 @@ pub struct NodeReport {
     pub address: Option<String>,
     /// True once the master's client ports accept connections.
     pub serving: bool,
+    /// A slave's replication phase: `connecting`, `attaching`, `attached`.
+    #[serde(default)]
+    pub replication: Option<String>,
+    /// A master's attached slaves.
+    #[serde(default)]
+    pub slaves: Vec<crate::replication::master::SlaveInfo>,
     /// When this report was written (ms since the epoch).
     pub ts: u64,
 }
@@ -73,6 +79,10 @@ pub struct NodeStatus {
     pub master: Option<String>,
     pub address: Option<String>,
     pub serving: bool,
+    /// A slave's replication phase: `connecting`, `attaching`, `attached`.
+    pub replication: Option<String>,
+    /// A master's slaves: node id, address, acked position, caught up.
+    pub slaves: Vec<crate::replication::master::SlaveInfo>,
     pub log: String,
 }
 

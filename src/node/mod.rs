@@ -21,6 +21,7 @@ use crate::election::zookeeper::{Group, connect};
 use crate::election::{Action, Elector, Member, NodeState, Role};
 use crate::error::Result;
 use crate::events::{EventLog, now_ms};
+use crate::replication::slave::SlaveLink;
 use crate::status::NodeReport;
 use crate::store::Store;
 
@@ -49,6 +50,13 @@ impl NodeLayout {
             dir,
         }
     }
+}
+
+/// What the node runs in its current role, for the status report.
+#[derive(Clone, Copy)]
+struct Term<'a> {
+    master: Option<&'a serve::Master>,
+    slave: Option<&'a SlaveLink>,
 }
 
 /// How often a node re-reads the group without a watch event.
@@ -89,12 +97,7 @@ pub async fn run(config: Config, name: String) -> Result<()> {
                 Ok(SessionEnd::Restart) => info!("rejoining the group as a new member"),
                 Err(e) => {
                     warn!("ZooKeeper session failed: {e}; retrying in 1 s");
-                    node.report(
-                        &Elector::new(&node.config.cluster.broker_name, 1, 1),
-                        None,
-                        false,
-                        false,
-                    );
+                    node.report(&Elector::new(&node.config.cluster.broker_name, 1, 1), None, false, None);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
@@ -114,14 +117,14 @@ struct Node {
     config: Config,
     name: String,
     layout: NodeLayout,
-    store: Store,
+    store: Arc<Store>,
     events: EventLog,
 }
 
 impl Node {
     fn open(config: Config, name: &str) -> Result<Node> {
         let layout = NodeLayout::new(&config, name);
-        let store = Store::open(&layout.data)?;
+        let store = Arc::new(Store::open(&layout.data)?);
         let events = EventLog::new(&config.state_dir(), name);
         Ok(Node {
             config,
@@ -174,6 +177,7 @@ impl Node {
         let mut states = client.state_watcher();
         let mut connected = true;
         let mut master: Option<serve::Master> = None;
+        let mut slave: Option<SlaveLink> = None;
         let mut rewatch = false;
         let mut view: Option<Vec<Member>> = None;
         let end = loop {
@@ -206,21 +210,11 @@ impl Node {
                     Action::Promote => {
                         self.events
                             .emit("elected", format!("{} was elected master", self.name));
-                        let m = serve::Master::start(
-                            &self.config,
-                            &node_cfg,
-                            &self.name,
-                            self.events.clone(),
-                        )
-                        .await?;
+                        let m =
+                            serve::Master::start(&self.config, &node_cfg, &self.name, self.store.clone(), self.events.clone())
+                                .await?;
                         elector.master_started(m.address.clone());
-                        self.events.emit(
-                            "promoted",
-                            format!(
-                                "{} is master: replication {} published, client ports open",
-                                self.name, m.address
-                            ),
-                        );
+                        self.events.emit("promoted", format!("{} is master: replication server {} published", self.name, m.address));
                         master = Some(m);
                     }
                     Action::Demote { reason } => {
@@ -233,18 +227,22 @@ impl Node {
                         );
                         restart = true;
                     }
-                    Action::Follow { master: m, target } => self.events.emit(
-                        "slave",
-                        match target {
-                            Some(t) => format!("{} is slave of {m} at {t}", self.name),
-                            None => {
-                                format!("{} is slave of {m} (address not published yet)", self.name)
-                            }
-                        },
-                    ),
-                    Action::StopSlave => self
-                        .events
-                        .emit("slave-stopped", format!("{} stopped following", self.name)),
+                    Action::Follow { master: m, target } => {
+                        slave = target.clone().map(|t| {
+                            SlaveLink::start(t, self.store.clone(), c.security_token.clone(), self.events.clone(), self.name.clone())
+                        });
+                        self.events.emit(
+                            "slave",
+                            match target {
+                                Some(t) => format!("{} is slave of {m} at {t}", self.name),
+                                None => format!("{} is slave of {m} (address not published yet)", self.name),
+                            },
+                        )
+                    }
+                    Action::StopSlave => {
+                        slave = None;
+                        self.events.emit("slave-stopped", format!("{} stopped following", self.name))
+                    }
                     Action::Elected { eid, reason } => self.events.emit(
                         "election",
                         match eid {
@@ -258,7 +256,7 @@ impl Node {
                 }
             }
             if restart {
-                self.report(&elector, None, connected, false);
+                self.report(&elector, None, connected, None);
                 break SessionEnd::Restart;
             }
             if connected && elector.needs_write(&written) {
@@ -278,12 +276,8 @@ impl Node {
                     Err(_) => warn!("publishing state timed out"),
                 }
             }
-            self.report(
-                &elector,
-                Some((&group, &session)),
-                connected,
-                master.is_some(),
-            );
+            let term = Term { master: master.as_ref(), slave: slave.as_ref() };
+            self.report(&elector, Some((&group, &session)), connected, Some(term));
 
             // Wait for the next change.
             tokio::select! {
@@ -323,6 +317,7 @@ impl Node {
         if let Some(m) = master.take() {
             m.stop().await;
         }
+        drop(slave);
         // Close the session and wait until the close is sent, so the znode goes at once.
         drop(watcher);
         drop(group);
@@ -332,17 +327,12 @@ impl Node {
             while !states.changed().await.is_terminated() {}
         })
         .await;
-        self.report(&Elector::new(&c.broker_name, 1, 1), None, false, false);
+        self.report(&Elector::new(&c.broker_name, 1, 1), None, false, None);
         Ok(end)
     }
 
-    fn report(
-        &self,
-        elector: &Elector,
-        zk: Option<(&Group, &str)>,
-        connected: bool,
-        serving: bool,
-    ) {
+    fn report(&self, elector: &Elector, zk: Option<(&Group, &str)>, connected: bool, term: Option<Term>) {
+        let term = term.unwrap_or(Term { master: None, slave: None });
         let (master, address) = match elector.role() {
             Role::Master { address } => (elector.me().map(str::to_string), address.clone()),
             Role::Slave { master, target } => (Some(master.clone()), target.clone()),
@@ -357,7 +347,9 @@ impl Node {
             position: self.store.position().unwrap_or(-1),
             master,
             address,
-            serving,
+            serving: term.master.is_some_and(|m| m.serving()),
+            replication: term.slave.map(|l| l.state.lock().unwrap().phase.clone()),
+            slaves: term.master.map(|m| m.slaves()).unwrap_or_default(),
             ts: now_ms(),
         };
         if let Err(e) = report.write(&self.layout.status) {

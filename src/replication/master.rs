@@ -40,12 +40,20 @@ type Slaves = Arc<Mutex<BTreeMap<String, SlaveInfo>>>;
 pub struct ReplicationServer {
     /// The position `need` slaves have acked (`u64::MAX` if `need` is 0).
     pub quorum_acked: watch::Receiver<u64>,
+    /// How many slaves have caught up with the journal end they saw at login.
+    pub caught_up: watch::Receiver<usize>,
     slaves: Slaves,
     accept: JoinHandle<()>,
     stop: watch::Sender<bool>,
 }
 
 impl ReplicationServer {
+    /// The channel the server publishes the quorum-acked position on (the writer waits on
+    /// its receiver).
+    pub fn quorum_channel(need: usize) -> (watch::Sender<u64>, watch::Receiver<u64>) {
+        watch::channel(if need == 0 { u64::MAX } else { 0 })
+    }
+
     /// Serves slaves on `listener`. `end` is the writer's journal end.
     pub fn start(
         listener: TcpListener,
@@ -53,12 +61,13 @@ impl ReplicationServer {
         end: watch::Receiver<u64>,
         settings: Settings,
         events: EventLog,
+        quorum_tx: watch::Sender<u64>,
     ) -> ReplicationServer {
-        let initial = if settings.need == 0 { u64::MAX } else { 0 };
-        let (quorum_tx, quorum_acked) = watch::channel(initial);
+        let quorum_acked = quorum_tx.subscribe();
+        let (caught_up_tx, caught_up) = watch::channel(0);
         let slaves: Slaves = Arc::default();
         let (stop, stop_rx) = watch::channel(false);
-        let ctx = Arc::new(Ctx { store, end, settings, events, slaves: slaves.clone(), quorum_tx });
+        let ctx = Arc::new(Ctx { store, end, settings, events, slaves: slaves.clone(), quorum_tx, caught_up_tx });
         let accept = tokio::spawn(async move {
             loop {
                 let Ok((socket, peer)) = listener.accept().await else { continue };
@@ -74,17 +83,11 @@ impl ReplicationServer {
                 });
             }
         });
-        ReplicationServer { quorum_acked, slaves, accept, stop }
+        ReplicationServer { quorum_acked, caught_up, slaves, accept, stop }
     }
 
     pub fn slaves(&self) -> Vec<SlaveInfo> {
         self.slaves.lock().unwrap().values().cloned().collect()
-    }
-
-    /// Resolves once `need` slaves have acked `position`.
-    pub async fn caught_up(&self, position: u64) {
-        let mut rx = self.quorum_acked.clone();
-        let _ = rx.wait_for(|acked| *acked >= position).await;
     }
 
     pub fn stop(self) {
@@ -100,6 +103,7 @@ struct Ctx {
     events: EventLog,
     slaves: Slaves,
     quorum_tx: watch::Sender<u64>,
+    caught_up_tx: watch::Sender<usize>,
 }
 
 impl Ctx {
@@ -112,6 +116,12 @@ impl Ctx {
         self.quorum_tx.send_if_modified(|v| {
             let changed = *v != q;
             *v = q;
+            changed
+        });
+        let n = slaves.values().filter(|s| s.caught_up).count();
+        self.caught_up_tx.send_if_modified(|v| {
+            let changed = *v != n;
+            *v = n;
             changed
         });
     }

@@ -1,2 +1,27 @@
-//! STOMP (essay to be written with the server).
+//! STOMP 1.0, 1.1 and 1.2 on each master's stomp port, with ActiveMQ's conventions.
+//!
+//! # How it works
+//!
+//! [`frame`] turns bytes into frames and back, with no I/O: EOL variants, per-version
+//! header escaping, `content-length`, heart-beat EOLs, and ActiveMQ's limits (command line
+//! 1 KiB, header line 10 KiB, 1000 headers, `wireFormat.maxFrameSize`). [`server`] runs one
+//! task per connection: the CONNECT handshake (highest common version, heart-beats mirrored
+//! as ActiveMQ does), then every client frame is mapped onto the broker core
+//! ([`crate::broker`]) and every delivery becomes a MESSAGE.
+//!
+//! ActiveMQ's conventions kept: destinations are `/queue/NAME` and `/topic/NAME`; a SEND is
+//! non-persistent unless `persistent:true`, and its RECEIPT comes only once the message is
+//! stored (and replicated per `sync`); `activemq.prefetchSize` (default 1000 for queues) and
+//! `activemq.subscriptionName` (durable, needs `client-id`) on SUBSCRIBE; NACK sends the
+//! message to `ActiveMQ.DLQ`; a malformed or oversized frame gets an ERROR frame with a
+//! `message` header and the connection is closed, the broker carries on.
+//!
+//! # Caveats
+//!
+//! * No selectors, no `browser:true`, no authentication (login/passcode are ignored).
+//! * The `ack` header of a MESSAGE is `<consumer>:<seq>`, not the message id.
+//! * Like ActiveMQ, a STOMP resend after a failover is not de-duplicated (STOMP carries no
+//!   producer sequence); consumers count the duplicates.
+
 pub mod frame;
+pub mod server;

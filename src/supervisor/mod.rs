@@ -594,6 +594,8 @@ impl Shared {
                 master: r.master,
                 address: r.address,
                 serving: r.serving,
+                replication: r.replication,
+                slaves: r.slaves,
                 log: layout.log_file.display().to_string(),
             });
         }

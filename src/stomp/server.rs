@@ -1,0 +1,375 @@
+//! The STOMP transport connector: accept loop and one task per connection.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_util::codec::Framed;
+use tracing::{debug, warn};
+
+use super::frame::{Frame, HeartBeat, Limits, Parsed, StompCodec, Version};
+use crate::broker::{AckMode, Broker, Delivery, Destination, Kind, Subscription, TxOp};
+use crate::store::record::StoredMessage;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    /// ActiveMQ's `maximumConnections`: sockets over it are closed at accept.
+    pub max_connections: usize,
+    /// For CONNECTED's `server` and the session id.
+    pub node: String,
+}
+
+/// Accepts STOMP clients until `stop` flips; closing drops every connection.
+pub async fn serve(listener: TcpListener, broker: Arc<Broker>, settings: Settings, stop: watch::Receiver<bool>) {
+    let permits = Arc::new(Semaphore::new(settings.max_connections));
+    let settings = Arc::new(settings);
+    loop {
+        let Ok((socket, peer)) = listener.accept().await else { continue };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            warn!(
+                "Exceeded the maximum number of allowed client connections ({}); closing {peer}. \
+                 See the 'maximumConnections' setting.",
+                settings.max_connections
+            );
+            continue;
+        };
+        let _ = socket.set_nodelay(true);
+        let (broker, settings, mut stop) = (broker.clone(), settings.clone(), stop.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = connection(socket, broker, settings) => {}
+                _ = stop.changed() => {}
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Why a connection ends with an ERROR frame.
+struct Fatal {
+    message: String,
+    receipt: Option<String>,
+}
+
+impl<E: std::fmt::Display> From<E> for Fatal {
+    fn from(e: E) -> Fatal {
+        Fatal { message: e.to_string(), receipt: None }
+    }
+}
+
+struct Sub {
+    consumer: u64,
+    ack: AckMode,
+    destination: String,
+}
+
+struct Conn {
+    id: u64,
+    version: Version,
+    client_id: String,
+    subs: HashMap<String, Sub>,
+    /// consumer id → subscription id
+    by_consumer: HashMap<u64, String>,
+    txs: HashMap<String, Vec<TxOp>>,
+    tx: mpsc::UnboundedSender<Delivery>,
+}
+
+async fn connection(socket: TcpStream, broker: Arc<Broker>, settings: Arc<Settings>) {
+    let mut framed = Framed::new(socket, StompCodec::new(settings.limits));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut conn = Conn {
+        id: broker.new_id(),
+        version: Version::V1_0,
+        client_id: String::new(),
+        subs: HashMap::new(),
+        by_consumer: HashMap::new(),
+        txs: HashMap::new(),
+        tx,
+    };
+    let result = run(&mut framed, &mut rx, &mut conn, &broker, &settings).await;
+    broker.disconnect(conn.id);
+    if let Err(Fatal { message, receipt }) = result {
+        debug!("STOMP connection {} closed with an error: {message}", conn.id);
+        let mut f = Frame::new("ERROR").header("content-type", "text/plain").header("message", message.clone());
+        if let Some(r) = receipt {
+            f = f.header("receipt-id", r);
+        }
+        let _ = framed.send(f.body(format!("{message}\n"))).await;
+    }
+}
+
+/// The CONNECT handshake, then the frame loop. `Ok` is a clean end (DISCONNECT or EOF).
+async fn run(
+    framed: &mut Framed<TcpStream, StompCodec>,
+    rx: &mut mpsc::UnboundedReceiver<Delivery>,
+    conn: &mut Conn,
+    broker: &Broker,
+    settings: &Settings,
+) -> Result<(), Fatal> {
+    let connect = loop {
+        match tokio::time::timeout(Duration::from_secs(30), framed.next()).await {
+            Err(_) => return Err("no CONNECT frame within 30 s".into()),
+            Ok(None) => return Ok(()),
+            Ok(Some(Err(e))) => return Err(e.into()),
+            Ok(Some(Ok(Parsed::HeartBeat))) => continue,
+            Ok(Some(Ok(Parsed::Frame(f)))) if f.command == "CONNECT" || f.command == "STOMP" => break f,
+            Ok(Some(Ok(Parsed::Frame(f)))) => return Err(format!("expected CONNECT, got {}", f.command).into()),
+        }
+    };
+    conn.version = negotiate(connect.get("accept-version"))
+        .ok_or("Supported protocol versions are 1.0,1.1,1.2")?;
+    conn.client_id = connect.get("client-id").unwrap_or("").to_string();
+    let (cx, cy) = parse_heart_beat(connect.get("heart-beat"));
+    framed.codec_mut().set_version(conn.version);
+    let mut connected = Frame::new("CONNECTED")
+        .header("version", conn.version.as_str())
+        .header("session", format!("{}-{}", settings.node, conn.id))
+        .header("server", format!("mqsim/{}", env!("CARGO_PKG_VERSION")))
+        .header("heart-beat", format!("{cy},{cx}"));
+    if let Some(r) = connect.get("request-id") {
+        connected = connected.header("response-id", r);
+    }
+    framed.send(connected).await?;
+
+    // We send every cy ms and expect something every cx ms (with grace).
+    let read_timeout = (cx > 0).then(|| Duration::from_millis(cx * 3 / 2));
+    let mut beat = tokio::time::interval(Duration::from_millis(if cy > 0 { cy } else { 3_600_000 }));
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            frame = async {
+                match read_timeout {
+                    Some(t) => tokio::time::timeout(t, framed.next()).await.map_err(|_| ()),
+                    None => Ok(framed.next().await),
+                }
+            } => {
+                let frame = match frame {
+                    Err(()) => return Err("no data or heart-beat from the client in time".into()),
+                    Ok(None) => return Ok(()),
+                    Ok(Some(Err(e))) => return Err(e.into()),
+                    Ok(Some(Ok(Parsed::HeartBeat))) => continue,
+                    Ok(Some(Ok(Parsed::Frame(f)))) => f,
+                };
+                let receipt = frame.get("receipt").map(str::to_string);
+                let done = handle(frame, conn, broker).await.map_err(|message| Fatal { message, receipt: receipt.clone() })?;
+                if let Some(r) = receipt {
+                    framed.send(Frame::new("RECEIPT").header("receipt-id", r)).await?;
+                }
+                if done {
+                    return Ok(());
+                }
+            }
+            Some(d) = rx.recv() => {
+                let mut auto: HashMap<u64, Vec<u64>> = HashMap::new();
+                let mut next = Some(d);
+                let mut n = 0;
+                while let Some(d) = next.take() {
+                    if let Some(sub_id) = conn.by_consumer.get(&d.consumer) {
+                        let sub = &conn.subs[sub_id];
+                        if sub.ack == AckMode::Auto {
+                            auto.entry(d.consumer).or_default().push(d.msg.seq);
+                        }
+                        framed.feed(message_frame(&d, sub_id, &sub.destination)).await?;
+                    }
+                    n += 1;
+                    if n < 256 {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                SinkExt::<Frame>::flush(framed).await?;
+                for (consumer, seqs) in auto {
+                    broker.ack_many(consumer, &seqs).await?;
+                }
+            }
+            _ = beat.tick(), if cy > 0 => {
+                framed.send(HeartBeat).await?;
+            }
+        }
+    }
+}
+
+fn negotiate(accept: Option<&str>) -> Option<Version> {
+    let Some(accept) = accept else { return Some(Version::V1_0) };
+    let offered: Vec<&str> = accept.split(',').map(str::trim).collect();
+    [Version::V1_2, Version::V1_1, Version::V1_0].into_iter().find(|v| offered.contains(&v.as_str()))
+}
+
+fn parse_heart_beat(h: Option<&str>) -> (u64, u64) {
+    let mut parts = h.unwrap_or("0,0").split(',').map(|p| p.trim().parse::<u64>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// `/queue/a` → queue a; `/topic/a` → topic a (temp destinations map to plain ones).
+pub fn parse_destination(d: &str) -> Result<Destination, String> {
+    let (kind, name) = if let Some(n) = d.strip_prefix("/queue/").or_else(|| d.strip_prefix("/temp-queue/")) {
+        (Kind::Queue, n)
+    } else if let Some(n) = d.strip_prefix("/topic/").or_else(|| d.strip_prefix("/temp-topic/")) {
+        (Kind::Topic, n)
+    } else {
+        return Err(format!("Unknown destination type: {d} (use /queue/NAME or /topic/NAME)"));
+    };
+    if name.is_empty() {
+        return Err(format!("destination {d} has no name"));
+    }
+    Ok(Destination { kind, name: name.to_string() })
+}
+
+/// Headers that are STOMP plumbing, not message properties.
+const PLUMBING: [&str; 6] = ["destination", "content-length", "receipt", "transaction", "persistent", "message-id"];
+
+fn message_frame(d: &Delivery, sub_id: &str, destination: &str) -> Frame {
+    let m = &d.msg;
+    let mut f = Frame::new("MESSAGE")
+        .header("destination", destination)
+        .header("message-id", format!("ID:mqsim-{}", m.seq))
+        .header("subscription", sub_id)
+        .header("ack", format!("{}:{}", d.consumer, m.seq));
+    if m.persistent {
+        f = f.header("persistent", "true");
+    }
+    if d.redelivered || m.redelivery_count > 0 {
+        f = f.header("redelivered", "true");
+    }
+    f = f.header("timestamp", m.timestamp.to_string());
+    for (k, v) in &m.headers {
+        f = f.header(k, v.clone());
+    }
+    f.body(m.body.clone())
+}
+
+/// Handles one client frame; `Ok(true)` ends the connection cleanly.
+async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, String> {
+    match frame.command.as_str() {
+        "SEND" => {
+            let dest = frame.get("destination").ok_or("SEND needs a destination header")?;
+            let destination = parse_destination(dest)?;
+            let msg = StoredMessage {
+                seq: 0,
+                destination: dest.to_string(),
+                headers: frame
+                    .headers
+                    .iter()
+                    .filter(|(k, _)| !PLUMBING.contains(&k.as_str()))
+                    .cloned()
+                    .collect(),
+                body: frame.body.to_vec(),
+                persistent: frame.get("persistent") == Some("true"),
+                timestamp: crate::events::now_ms(),
+                redelivery_count: 0,
+                producer: None,
+            };
+            match frame.get("transaction") {
+                Some(t) => conn.txs.get_mut(t).ok_or(format!("Invalid transaction id: {t}"))?.push(TxOp::Send(destination, msg)),
+                None => {
+                    broker.send(&destination, msg).await.map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        "SUBSCRIBE" => {
+            let dest = frame.get("destination").ok_or("SUBSCRIBE needs a destination header")?;
+            let destination = parse_destination(dest)?;
+            let id = match (frame.get("id"), conn.version) {
+                (Some(id), _) => id.to_string(),
+                (None, Version::V1_0) => dest.to_string(),
+                (None, _) => return Err("SUBSCRIBE needs an id header".into()),
+            };
+            if conn.subs.contains_key(&id) {
+                return Err(format!("subscription id {id} is already in use"));
+            }
+            let ack = match frame.get("ack").unwrap_or("auto") {
+                "auto" => AckMode::Auto,
+                "client" => AckMode::Client,
+                "client-individual" if conn.version != Version::V1_0 => AckMode::ClientIndividual,
+                other => return Err(format!("unsupported ack mode {other}")),
+            };
+            let default_prefetch = if destination.kind == Kind::Queue { 1000 } else { 32766 };
+            let prefetch = match frame.get("activemq.prefetchSize") {
+                Some(p) => p.parse::<usize>().ok().filter(|p| *p > 0).ok_or(format!("invalid activemq.prefetchSize {p}"))?,
+                None => default_prefetch,
+            };
+            let durable = match (destination.kind, frame.get("activemq.subscriptionName")) {
+                (Kind::Topic, Some(name)) => {
+                    if conn.client_id.is_empty() {
+                        return Err("a durable subscription (activemq.subscriptionName) needs client-id on CONNECT".into());
+                    }
+                    Some((conn.client_id.clone(), name.to_string()))
+                }
+                _ => None,
+            };
+            let sub = Subscription { destination, ack, prefetch, durable };
+            let consumer = broker.subscribe(conn.id, sub, conn.tx.clone()).await.map_err(|e| e.to_string())?;
+            conn.by_consumer.insert(consumer, id.clone());
+            conn.subs.insert(id, Sub { consumer, ack, destination: dest.to_string() });
+        }
+        "UNSUBSCRIBE" => {
+            let id = frame.get("id").or(frame.get("destination")).ok_or("UNSUBSCRIBE needs an id header")?;
+            let sub = conn.subs.remove(id).ok_or(format!("no subscription {id}"))?;
+            conn.by_consumer.remove(&sub.consumer);
+            broker.unsubscribe(sub.consumer);
+            if frame.get("persistent") == Some("true")
+                && let Some(name) = frame.get("activemq.subscriptionName")
+            {
+                broker.remove_durable(&conn.client_id, name).await.map_err(|e| e.to_string())?;
+            }
+        }
+        "ACK" | "NACK" => {
+            if frame.command == "NACK" && conn.version == Version::V1_0 {
+                return Err("NACK is not part of STOMP 1.0".into());
+            }
+            let (consumer, seq) = ack_target(&frame, conn)?;
+            let sub = &conn.subs[&conn.by_consumer[&consumer]];
+            if frame.command == "NACK" {
+                broker.nack(consumer, seq).await.map_err(|e| e.to_string())?;
+            } else if let Some(t) = frame.get("transaction") {
+                conn.txs.get_mut(t).ok_or(format!("Invalid transaction id: {t}"))?.push(TxOp::Ack(consumer, vec![seq]));
+            } else if sub.ack != AckMode::Auto {
+                broker.ack(consumer, seq, sub.ack == AckMode::Client).await.map_err(|e| e.to_string())?;
+            }
+        }
+        "BEGIN" => {
+            let t = frame.get("transaction").ok_or("BEGIN needs a transaction header")?;
+            if conn.txs.insert(t.to_string(), Vec::new()).is_some() {
+                return Err(format!("transaction {t} already started"));
+            }
+        }
+        "COMMIT" => {
+            let t = frame.get("transaction").ok_or("COMMIT needs a transaction header")?;
+            let ops = conn.txs.remove(t).ok_or(format!("Invalid transaction id: {t}"))?;
+            broker.commit(ops).await.map_err(|e| e.to_string())?;
+        }
+        "ABORT" => {
+            let t = frame.get("transaction").ok_or("ABORT needs a transaction header")?;
+            conn.txs.remove(t).ok_or(format!("Invalid transaction id: {t}"))?;
+        }
+        "DISCONNECT" => return Ok(true),
+        other => return Err(format!("Unknown STOMP action: {other}")),
+    }
+    Ok(false)
+}
+
+/// Which consumer and message an ACK/NACK names, per protocol version.
+fn ack_target(frame: &Frame, conn: &Conn) -> Result<(u64, u64), String> {
+    if let Some(id) = frame.get("id").filter(|_| conn.version == Version::V1_2) {
+        let (c, s) = id.split_once(':').ok_or(format!("invalid ack id {id}"))?;
+        let consumer = c.parse().map_err(|_| format!("invalid ack id {id}"))?;
+        let seq = s.parse().map_err(|_| format!("invalid ack id {id}"))?;
+        if !conn.by_consumer.contains_key(&consumer) {
+            return Err(format!("ack id {id} does not belong to a subscription of this connection"));
+        }
+        return Ok((consumer, seq));
+    }
+    let mid = frame.get("message-id").ok_or("ACK needs a message-id (or, in 1.2, an id) header")?;
+    let seq: u64 = mid.strip_prefix("ID:mqsim-").and_then(|s| s.parse().ok()).ok_or(format!("unknown message-id {mid}"))?;
+    let consumer = match frame.get("subscription") {
+        Some(sub) => conn.subs.get(sub).map(|s| s.consumer).ok_or(format!("no subscription {sub}"))?,
+        None => match conn.subs.values().filter(|s| s.ack != AckMode::Auto).map(|s| s.consumer).next() {
+            Some(c) if conn.subs.len() == 1 || conn.version == Version::V1_0 => c,
+            _ => return Err("ACK needs a subscription header".into()),
+        },
+    };
+    Ok((consumer, seq))
+}
