@@ -25,16 +25,8 @@ pub struct Profile {
 }
 
 pub const PROFILES: [Profile; 2] = [
-    Profile {
-        name: "default (zkSessionTimeout 2s, tickTime 500)",
-        tick_ms: 500,
-        session: "2s",
-    },
-    Profile {
-        name: "fast (zkSessionTimeout 500ms, tickTime 200)",
-        tick_ms: 200,
-        session: "500ms",
-    },
+    Profile { name: "default (zkSessionTimeout 2s, tickTime 500)", tick_ms: 500, session: "2s" },
+    Profile { name: "fast (zkSessionTimeout 500ms, tickTime 200)", tick_ms: 200, session: "500ms" },
 ];
 
 #[derive(Debug, Default)]
@@ -69,10 +61,7 @@ impl Bench {
             .output()
             .map_err(Error::io("running mqsim"))?;
         if !out.status.success() {
-            return Err(Error::Other(format!(
-                "mqsim {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            return Err(Error::Other(format!("mqsim {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim())));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -82,20 +71,14 @@ impl Bench {
     }
 
     fn accepts(port: u16) -> bool {
-        TcpStream::connect_timeout(
-            &SocketAddr::from(([127, 0, 0, 1], port)),
-            Duration::from_millis(100),
-        )
-        .is_ok()
+        TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_millis(100)).is_ok()
     }
 
     fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Result<Duration> {
         let t0 = Instant::now();
         while !f() {
             if t0.elapsed() > limit {
-                return Err(Error::Timeout(format!(
-                    "benchmark step did not finish within {limit:?}"
-                )));
+                return Err(Error::Timeout(format!("benchmark step did not finish within {limit:?}")));
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -114,16 +97,10 @@ impl Bench {
             .spawn()
             .map_err(Error::io("running mqsim up"))?;
         let mut zk_at = None;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         Self::wait_until(Duration::from_secs(60), || {
             if zk_at.is_none() {
-                let serving = self
-                    .zk_ports
-                    .iter()
-                    .all(|p| rt.block_on(crate::zookeeper::probe_mode(*p)).is_some());
+                let serving = self.zk_ports.iter().all(|p| rt.block_on(crate::zookeeper::probe_mode(*p)).is_some());
                 if serving {
                     zk_at = Some(t0.elapsed());
                 }
@@ -140,12 +117,8 @@ impl Bench {
         let t0 = Instant::now();
         loop {
             let st = self.status()?;
-            let roles: Vec<&str> = st["nodes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n["role"].as_str().unwrap_or("-"))
-                .collect();
+            let roles: Vec<&str> =
+                st["nodes"].as_array().unwrap().iter().map(|n| n["role"].as_str().unwrap_or("-")).collect();
             if !st["master"].is_null() && roles.iter().all(|r| *r == "master" || *r == "slave") {
                 return Ok(st);
             }
@@ -160,25 +133,13 @@ impl Bench {
     fn failover_once(&self) -> Result<f64> {
         let st = self.settled()?;
         let master = st["master"].as_str().unwrap().to_string();
-        let node = st["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["name"] == master.as_str())
-            .unwrap();
+        let node = st["nodes"].as_array().unwrap().iter().find(|n| n["name"] == master.as_str()).unwrap();
         let pid = node["pid"].as_u64().unwrap() as u32;
         let own = node["ports"]["openwire"].as_u64().unwrap() as u16;
-        let others: Vec<u16> = self
-            .openwire
-            .iter()
-            .copied()
-            .filter(|p| *p != own)
-            .collect();
+        let others: Vec<u16> = self.openwire.iter().copied().filter(|p| *p != own).collect();
         let t0 = Instant::now();
         crate::supervisor::process::signal(pid, nix::sys::signal::Signal::SIGKILL)?;
-        Self::wait_until(Duration::from_secs(30), || {
-            others.iter().any(|p| Self::accepts(*p))
-        })?;
+        Self::wait_until(Duration::from_secs(30), || others.iter().any(|p| Self::accepts(*p)))?;
         let gap = t0.elapsed();
         self.mqsim(&["start", &master])?;
         Ok(gap.as_secs_f64() * 1e3)
@@ -194,8 +155,7 @@ pub fn lifecycle(ups: usize, kills: usize, block: u16) -> Result<Vec<(&'static s
         let dir = std::env::temp_dir().join(format!("mqsim-bench-{}-{i}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(Error::io("creating the bench directory"))?;
         let config = dir.join("cluster.toml");
-        std::fs::write(&config, config_text(base, p))
-            .map_err(Error::io("writing the bench config"))?;
+        std::fs::write(&config, config_text(base, p)).map_err(Error::io("writing the bench config"))?;
         let b = Bench {
             exe: exe.clone(),
             config,
@@ -219,11 +179,7 @@ pub fn lifecycle(ups: usize, kills: usize, block: u16) -> Result<Vec<(&'static s
             }
             for k in 0..kills {
                 let ms = b.failover_once()?;
-                eprintln!(
-                    "  {}: kill -9 master #{}: new master accepting after {ms:.0} ms",
-                    p.name,
-                    k + 1
-                );
+                eprintln!("  {}: kill -9 master #{}: new master accepting after {ms:.0} ms", p.name, k + 1);
                 s.failover_ms.push(ms);
             }
             Ok(s)
@@ -283,13 +239,7 @@ pub fn report(results: &[(&str, Samples)], when: &str, host: &str) -> String {
         let up = median(&r.up_ms);
         let zk = median(&r.zk_ms);
         let fo = median(&r.failover_ms);
-        let brokers = median(
-            &r.up_ms
-                .iter()
-                .zip(&r.zk_ms)
-                .map(|(u, z)| u - z)
-                .collect::<Vec<_>>(),
-        );
+        let brokers = median(&r.up_ms.iter().zip(&r.zk_ms).map(|(u, z)| u - z).collect::<Vec<_>>());
         let short = name.split(' ').next().unwrap_or(name);
         s += &format!(
             "| {short}: ZooKeeper ensemble launch → serving | {zk:.0} | {ZK_ANCHOR_MS:.0} (Z1) | {:.2} |\n",

@@ -199,14 +199,8 @@ pub struct SyncMode {
 }
 
 impl SyncMode {
-    pub const TOKENS: [&'static str; 6] = [
-        "local_mem",
-        "local_disk",
-        "remote_mem",
-        "remote_disk",
-        "quorum_mem",
-        "quorum_disk",
-    ];
+    pub const TOKENS: [&'static str; 6] =
+        ["local_mem", "local_disk", "remote_mem", "remote_disk", "quorum_mem", "quorum_disk"];
 
     pub fn parse(s: &str) -> std::result::Result<SyncMode, String> {
         let mut m = SyncMode::default();
@@ -249,10 +243,8 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        let mut config: Config = toml::from_str(text).map_err(|e| Error::Config {
-            path: path.to_owned(),
-            message: format_toml_error(&e, text),
-        })?;
+        let mut config: Config = toml::from_str(text)
+            .map_err(|e| Error::Config { path: path.to_owned(), message: format_toml_error(&e, text) })?;
         config.source = path.to_owned();
         config.validate(text)?;
         Ok(config)
@@ -265,25 +257,17 @@ impl Config {
             let (line, col) = line_col(text, span.start);
             format!("line {line}, column {col}: {message}")
         };
-        Error::Config {
-            path: self.source.clone(),
-            message,
-        }
+        Error::Config { path: self.source.clone(), message }
     }
 
     fn validate(&self, text: &str) -> Result<()> {
         let c = &self.cluster;
-        let bad = |m: String| Error::Config {
-            path: self.source.clone(),
-            message: m,
-        };
+        let bad = |m: String| Error::Config { path: self.source.clone(), message: m };
         if c.broker_name.trim().is_empty() {
             return Err(bad("cluster.brokerName must not be empty".into()));
         }
         if c.replicas == 0 {
-            return Err(bad(
-                "cluster.replicas must be at least 1 (the notes use 3)".into()
-            ));
+            return Err(bad("cluster.replicas must be at least 1 (the notes use 3)".into()));
         }
         if !c.zk_path.starts_with('/') || c.zk_path.len() < 2 || c.zk_path.ends_with('/') {
             return Err(bad(format!(
@@ -293,12 +277,12 @@ impl Config {
         }
         SyncMode::parse(&c.sync).map_err(|m| bad(format!("cluster.sync: {m}")))?;
         if c.maximum_connections == 0 || c.max_frame_size < 1024 {
-            return Err(bad("cluster.maximumConnections must be at least 1 and cluster.maxFrameSize at least 1024".into()));
+            return Err(bad(
+                "cluster.maximumConnections must be at least 1 and cluster.maxFrameSize at least 1024".into()
+            ));
         }
         if c.zk_session_timeout < Duration::from_millis(100) {
-            return Err(bad(
-                "cluster.zkSessionTimeout is too small (use e.g. \"2s\")".into(),
-            ));
+            return Err(bad("cluster.zkSessionTimeout is too small (use e.g. \"2s\")".into()));
         }
         if self.nodes.is_empty() {
             return Err(bad("at least one [[node]] is needed".into()));
@@ -306,10 +290,7 @@ impl Config {
         let mut names = BTreeMap::new();
         for n in &self.nodes {
             if !valid_name(&n.name) {
-                return Err(bad(format!(
-                    "node name `{}` must be letters, digits, '-' or '_' (e.g. node01)",
-                    n.name
-                )));
+                return Err(bad(format!("node name `{}` must be letters, digits, '-' or '_' (e.g. node01)", n.name)));
             }
             if names.insert(n.name.as_str(), ()).is_some() {
                 return Err(bad(format!("node name `{}` is used twice", n.name)));
@@ -335,17 +316,11 @@ impl Config {
         }
         if self.zookeeper.connect.is_none() {
             if self.zookeeper.servers.is_empty() {
-                return Err(bad(
-                    "[zookeeper] needs at least one [[zookeeper.server]] or a `connect` string"
-                        .into(),
-                ));
+                return Err(bad("[zookeeper] needs at least one [[zookeeper.server]] or a `connect` string".into()));
             }
             for s in &self.zookeeper.servers {
                 if !valid_name(&s.name) || names.insert(s.name.as_str(), ()).is_some() {
-                    return Err(bad(format!(
-                        "ZooKeeper server name `{}` is invalid or used twice",
-                        s.name
-                    )));
+                    return Err(bad(format!("ZooKeeper server name `{}` is invalid or used twice", s.name)));
                 }
             }
             if self.zookeeper.tick_time < 50 {
@@ -355,11 +330,7 @@ impl Config {
         let mut seen: BTreeMap<u16, PortUse> = BTreeMap::new();
         for p in self.ports() {
             if p.port == 0 {
-                return Err(self.err_at(
-                    text,
-                    &p.span,
-                    format!("{} must be a fixed port, not 0", p.what),
-                ));
+                return Err(self.err_at(text, &p.span, format!("{} must be a fixed port, not 0", p.what)));
             }
             if let Some(first) = seen.get(&p.port) {
                 return Err(self.err_at(
@@ -380,12 +351,7 @@ impl Config {
     pub fn ports(&self) -> Vec<PortUse> {
         let mut v = Vec::new();
         let mut push = |p: &Spanned<u16>, addr: IpAddr, what: String| {
-            v.push(PortUse {
-                port: *p.get_ref(),
-                addr,
-                what,
-                span: p.span(),
-            })
+            v.push(PortUse { port: *p.get_ref(), addr, what, span: p.span() })
         };
         if self.zookeeper.connect.is_none() {
             let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -400,11 +366,7 @@ impl Config {
             push(&n.stomp, n.listen, format!("{} stomp", n.name));
             push(&n.console, n.listen, format!("{} console", n.name));
             if let Ok((addr, port)) = parse_bind(n.bind.get_ref()) {
-                push(
-                    &Spanned::new(n.bind.span(), port),
-                    addr,
-                    format!("{} replication bind", n.name),
-                );
+                push(&Spanned::new(n.bind.span(), port), addr, format!("{} replication bind", n.name));
             }
         }
         v
@@ -430,11 +392,7 @@ impl Config {
 
     /// The state directory, resolved against the config file's directory.
     pub fn state_dir(&self) -> PathBuf {
-        let base = self
-            .source
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let base = self.source.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let dir = base.join(&self.cluster.state_dir);
         std::path::absolute(&dir).unwrap_or(dir)
     }
@@ -446,30 +404,20 @@ impl Config {
 
     /// The failover URL a client should use (the notes' `randomize=false` form).
     pub fn failover_url(&self) -> String {
-        let uris: Vec<String> = self
-            .nodes
-            .iter()
-            .map(|n| format!("tcp://{}:{}", host_of(n.listen), n.openwire.get_ref()))
-            .collect();
+        let uris: Vec<String> =
+            self.nodes.iter().map(|n| format!("tcp://{}:{}", host_of(n.listen), n.openwire.get_ref())).collect();
         format!("failover:({})?randomize=false", uris.join(","))
     }
 
     pub fn stomp_failover_url(&self) -> String {
-        let uris: Vec<String> = self
-            .nodes
-            .iter()
-            .map(|n| format!("tcp://{}:{}", host_of(n.listen), n.stomp.get_ref()))
-            .collect();
+        let uris: Vec<String> =
+            self.nodes.iter().map(|n| format!("tcp://{}:{}", host_of(n.listen), n.stomp.get_ref())).collect();
         format!("failover:({})?randomize=false", uris.join(","))
     }
 }
 
 fn host_of(addr: IpAddr) -> String {
-    if addr.is_unspecified() {
-        "127.0.0.1".into()
-    } else {
-        addr.to_string()
-    }
+    if addr.is_unspecified() { "127.0.0.1".into() } else { addr.to_string() }
 }
 
 /// A complete `cluster.toml` on 22 consecutive ports from `base` (for tests and benchmarks):
@@ -510,10 +458,7 @@ pub fn parse_bind(bind: &str) -> std::result::Result<(IpAddr, u16), String> {
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 32
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -534,10 +479,7 @@ fn format_toml_error(e: &toml::de::Error, text: &str) -> String {
         Some(span) => {
             let (line, col) = line_col(text, span.start);
             let src = text.lines().nth(line - 1).unwrap_or("");
-            format!(
-                "line {line}, column {col}: {msg}{hint}\n  {line:>4} | {src}\n       | {:>col$}",
-                "^"
-            )
+            format!("line {line}, column {col}: {msg}{hint}\n  {line:>4} | {src}\n       | {:>col$}", "^")
         }
         None => format!("{msg}{hint}"),
     }
@@ -559,10 +501,7 @@ mod tests {
         assert_eq!(c.quorum(), 2);
         assert_eq!(*c.nodes[1].stomp.get_ref(), 61623);
         assert_eq!(*c.nodes[2].openwire.get_ref(), 61618);
-        assert_eq!(
-            c.zk_connect(),
-            "127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183"
-        );
+        assert_eq!(c.zk_connect(), "127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183");
         assert_eq!(
             c.failover_url(),
             "failover:(tcp://127.0.0.1:61616,tcp://127.0.0.1:61617,tcp://127.0.0.1:61618)?randomize=false"
@@ -574,26 +513,15 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("cluster.toml");
         let c = Config::load(&path).unwrap();
         let d = parse("").unwrap();
-        let key = |c: &Config| {
-            c.ports()
-                .into_iter()
-                .map(|p| (p.port, p.addr, p.what))
-                .collect::<Vec<_>>()
-        };
+        let key = |c: &Config| c.ports().into_iter().map(|p| (p.port, p.addr, p.what)).collect::<Vec<_>>();
         assert_eq!(key(&c), key(&d));
         assert_eq!(c.cluster.zk_path, d.cluster.zk_path);
     }
 
     #[test]
     fn broker_name_mismatch_points_at_the_line() {
-        let mut text =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("cluster.toml"))
-                .unwrap();
-        text = text.replacen(
-            "name = \"node02\"",
-            "name = \"node02\"\nbrokerName = \"other\"",
-            1,
-        );
+        let mut text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("cluster.toml")).unwrap();
+        text = text.replacen("name = \"node02\"", "name = \"node02\"\nbrokerName = \"other\"", 1);
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("brokerName \"other\""), "{e}");
         assert!(e.contains("line "), "{e}");
@@ -602,18 +530,18 @@ mod tests {
 
     #[test]
     fn unknown_field_has_line_and_column() {
-        let e = parse("[cluster]\nreplicas = 3\nzkPaht = \"/x\"\n")
-            .unwrap_err()
-            .to_string();
+        let e = parse("[cluster]\nreplicas = 3\nzkPaht = \"/x\"\n").unwrap_err().to_string();
         assert!(e.contains("line 3, column 1"), "{e}");
         assert!(e.contains("zkPaht"), "{e}");
     }
 
     #[test]
     fn duplicate_port_is_refused() {
-        let e = parse("[zookeeper]\n[[zookeeper.server]]\nname='zk01'\nclientPort=61616\nquorumPort=2888\nelectionPort=3888\n")
-            .unwrap_err()
-            .to_string();
+        let e = parse(
+            "[zookeeper]\n[[zookeeper.server]]\nname='zk01'\nclientPort=61616\nquorumPort=2888\nelectionPort=3888\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("port 61616 is used twice"), "{e}");
     }
 
@@ -621,22 +549,10 @@ mod tests {
     fn sync_tokens() {
         assert_eq!(
             SyncMode::parse("quorum_disk").unwrap(),
-            SyncMode {
-                local_disk: true,
-                remote: true,
-                remote_disk: true
-            }
+            SyncMode { local_disk: true, remote: true, remote_disk: true }
         );
         assert_eq!(SyncMode::parse("local_mem").unwrap(), SyncMode::default());
-        assert_eq!(
-            SyncMode::parse("quorum_mem").unwrap(),
-            SyncMode::parse("remote_mem").unwrap()
-        );
-        assert!(
-            parse("[cluster]\nsync = \"quorum\"\n")
-                .unwrap_err()
-                .to_string()
-                .contains("unknown sync token")
-        );
+        assert_eq!(SyncMode::parse("quorum_mem").unwrap(), SyncMode::parse("remote_mem").unwrap());
+        assert!(parse("[cluster]\nsync = \"quorum\"\n").unwrap_err().to_string().contains("unknown sync token"));
     }
 }

@@ -59,18 +59,11 @@ pub async fn request(state_dir: &Path, req: &Request) -> Result<Response> {
         let (r, mut w) = stream.into_split();
         let mut line = serde_json::to_vec(req)?;
         line.push(b'\n');
-        w.write_all(&line)
-            .await
-            .map_err(Error::io("writing to the supervisor"))?;
+        w.write_all(&line).await.map_err(Error::io("writing to the supervisor"))?;
         let mut reply = String::new();
-        BufReader::new(r)
-            .read_line(&mut reply)
-            .await
-            .map_err(Error::io("reading from the supervisor"))?;
+        BufReader::new(r).read_line(&mut reply).await.map_err(Error::io("reading from the supervisor"))?;
         if reply.is_empty() {
-            return Err(Error::Other(
-                "the supervisor closed the connection without answering".into(),
-            ));
+            return Err(Error::Other("the supervisor closed the connection without answering".into()));
         }
         Ok(serde_json::from_str(&reply)?)
     };

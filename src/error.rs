@@ -16,15 +16,8 @@ pub enum Error {
     Config { path: PathBuf, message: String },
 
     /// A port mqsim needs is already bound by someone else.
-    #[error(
-        "port {port} ({what}) is already in use{owner}; stop that process or change the port in {config}"
-    )]
-    PortInUse {
-        port: u16,
-        what: String,
-        owner: String,
-        config: String,
-    },
+    #[error("port {port} ({what}) is already in use{owner}; stop that process or change the port in {config}")]
+    PortInUse { port: u16, what: String, owner: String, config: String },
 
     /// ZooKeeper or Java is not installed where mqsim looks for it.
     #[error("{0}")]
@@ -51,10 +44,7 @@ pub enum Error {
     Store(#[from] heed::Error),
 
     #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    Io { context: String, source: std::io::Error },
 
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -24,9 +24,7 @@ pub struct Event {
 }
 
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Appends events to one cluster's timeline.
@@ -38,10 +36,7 @@ pub struct EventLog {
 
 impl EventLog {
     pub fn new(state_dir: &Path, source: &str) -> EventLog {
-        EventLog {
-            path: state_dir.join("events.jsonl"),
-            source: source.to_string(),
-        }
+        EventLog { path: state_dir.join("events.jsonl"), source: source.to_string() }
     }
 
     pub fn path(&self) -> &Path {
@@ -51,20 +46,13 @@ impl EventLog {
     /// Records an event (and mirrors it to the process log). Failures are logged, not fatal:
     /// the timeline must never take a broker down.
     pub fn emit(&self, kind: &str, message: impl Into<String>) {
-        let event = Event {
-            ts: now_ms(),
-            source: self.source.clone(),
-            kind: kind.to_string(),
-            message: message.into(),
-        };
+        let event =
+            Event { ts: now_ms(), source: self.source.clone(), kind: kind.to_string(), message: message.into() };
         tracing::info!(event = kind, "{}", event.message);
         let mut line = serde_json::to_vec(&event).expect("event serializes");
         line.push(b'\n');
-        let res = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .and_then(|mut f| f.write_all(&line));
+        let res =
+            std::fs::OpenOptions::new().create(true).append(true).open(&self.path).and_then(|mut f| f.write_all(&line));
         if let Err(e) = res {
             tracing::warn!("cannot append to {}: {e}", self.path.display());
         }
@@ -79,10 +67,7 @@ pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Event>, u64)> {
         Err(e) => return Err(Error::io(format!("reading {}", path.display()))(e)),
     };
     let start = (offset as usize).min(data.len());
-    let end = data[start..]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(start, |i| start + i + 1);
+    let end = data[start..].iter().rposition(|&b| b == b'\n').map_or(start, |i| start + i + 1);
     let events = data[start..end]
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
@@ -94,13 +79,7 @@ pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Event>, u64)> {
 /// `HH:MM:SS.mmm` in UTC, for the timeline.
 pub fn clock(ts_ms: u64) -> String {
     let secs = ts_ms / 1000;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        (secs / 3600) % 24,
-        (secs / 60) % 60,
-        secs % 60,
-        ts_ms % 1000
-    )
+    format!("{:02}:{:02}:{:02}.{:03}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60, ts_ms % 1000)
 }
 
 #[cfg(test)]

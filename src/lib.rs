@@ -22,6 +22,7 @@
 //! | [`events`] | the cluster timeline (`events.jsonl`) |
 //! | [`preflight`] | port checks naming the process that holds a busy port |
 //! | [`cli`] | the clap command line |
+//! | [`client`] | ActiveMQ `failover:` URLs and a STOMP client that fails over (`mqsim send`/`recv`) |
 //! | [`bench`] | `mqsim bench lifecycle`: start-up and failover timings |
 //! | [`error`] | the one error enum |
 //!
@@ -30,7 +31,9 @@
 //! stop/kill/pause.
 
 pub mod bench;
+pub mod broker;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod control;
 pub mod election;
@@ -39,7 +42,9 @@ pub mod events;
 pub mod logging;
 pub mod node;
 pub mod preflight;
+pub mod replication;
 pub mod status;
+pub mod stomp;
 pub mod store;
 pub mod supervisor;
 pub mod zookeeper;

@@ -11,9 +11,7 @@ pub fn check_ports(config: &Config) -> Result<()> {
         let addr = SocketAddr::new(p.addr, p.port);
         if let Err(e) = TcpListener::bind(addr) {
             if e.kind() != std::io::ErrorKind::AddrInUse {
-                return Err(Error::io(format!("checking port {} ({})", p.port, p.what))(
-                    e,
-                ));
+                return Err(Error::io(format!("checking port {} ({})", p.port, p.what))(e));
             }
             let owner = match port_owner(p.port) {
                 Some((pid, cmd)) => format!(", held by pid {pid} ({cmd})"),
@@ -33,16 +31,11 @@ pub fn check_ports(config: &Config) -> Result<()> {
 /// The pid and command line of the process listening on `port`, when visible in /proc.
 pub fn port_owner(port: u16) -> Option<(i32, String)> {
     let mut inodes = Vec::new();
-    for table in [procfs::net::tcp(), procfs::net::tcp6()]
-        .into_iter()
-        .flatten()
-    {
+    for table in [procfs::net::tcp(), procfs::net::tcp6()].into_iter().flatten() {
         inodes.extend(
             table
                 .into_iter()
-                .filter(|e| {
-                    e.local_address.port() == port && e.state == procfs::net::TcpState::Listen
-                })
+                .filter(|e| e.local_address.port() == port && e.state == procfs::net::TcpState::Listen)
                 .map(|e| e.inode),
         );
     }
@@ -55,17 +48,8 @@ pub fn port_owner(port: u16) -> Option<(i32, String)> {
             if let procfs::process::FDTarget::Socket(inode) = fd.target
                 && inodes.contains(&inode)
             {
-                let cmd = proc
-                    .cmdline()
-                    .ok()
-                    .filter(|c| !c.is_empty())
-                    .map(|c| c.join(" "))
-                    .unwrap_or_default();
-                let cmd = if cmd.len() > 120 {
-                    format!("{}...", &cmd[..117])
-                } else {
-                    cmd
-                };
+                let cmd = proc.cmdline().ok().filter(|c| !c.is_empty()).map(|c| c.join(" ")).unwrap_or_default();
+                let cmd = if cmd.len() > 120 { format!("{}...", &cmd[..117]) } else { cmd };
                 return Some((proc.pid, cmd));
             }
         }

@@ -108,8 +108,6 @@ pub struct ZkStatus {
 
 impl ClusterStatus {
     pub fn master_node(&self) -> Option<&NodeStatus> {
-        self.master
-            .as_ref()
-            .and_then(|m| self.nodes.iter().find(|n| &n.name == m))
+        self.master.as_ref().and_then(|m| self.nodes.iter().find(|n| &n.name == m))
     }
 }

@@ -11,11 +11,7 @@ fn stderr(out: &std::process::Output) -> String {
 #[test]
 fn broker_name_mismatch_is_refused_with_line_and_fix() {
     let c = TestCluster::with_toml(10, |base| {
-        common::cluster_toml(base, "").replacen(
-            "name = \"node02\"\n",
-            "name = \"node02\"\nbrokerName = \"other\"\n",
-            1,
-        )
+        common::cluster_toml(base, "").replacen("name = \"node02\"\n", "name = \"node02\"\nbrokerName = \"other\"\n", 1)
     });
     let out = c.run(&["up"]);
     assert!(!out.status.success());
@@ -42,27 +38,15 @@ fn busy_port_is_named_with_its_owner_before_anything_starts() {
     let out = c.run(&["up"]);
     assert!(!out.status.success());
     let e = stderr(&out);
-    assert!(
-        e.contains(&format!(
-            "port {} (zk02 clientPort) is already in use",
-            c.base + 1
-        )),
-        "{e}"
-    );
-    assert!(
-        e.contains(&format!("held by pid {}", std::process::id())),
-        "{e}"
-    );
+    assert!(e.contains(&format!("port {} (zk02 clientPort) is already in use", c.base + 1)), "{e}");
+    assert!(e.contains(&format!("held by pid {}", std::process::id())), "{e}");
     assert!(!c.state_dir().join("supervisor.sock").exists());
 }
 
 #[test]
 fn missing_zookeeper_names_the_install_command() {
     let c = TestCluster::with_toml(13, |base| {
-        common::cluster_toml(base, "").replace(
-            "[zookeeper]\n",
-            "[zookeeper]\nhome = \"/nonexistent/zookeeper\"\n",
-        )
+        common::cluster_toml(base, "").replace("[zookeeper]\n", "[zookeeper]\nhome = \"/nonexistent/zookeeper\"\n")
     });
     let out = c.run(&["up"]);
     assert!(!out.status.success());
@@ -76,11 +60,7 @@ fn commands_without_a_cluster_say_so() {
     for args in [&["status"][..], &["kill", "master"]] {
         let out = c.run(args);
         assert!(!out.status.success(), "{args:?}");
-        assert!(
-            stderr(&out).contains("no cluster is running"),
-            "{}",
-            stderr(&out)
-        );
+        assert!(stderr(&out).contains("no cluster is running"), "{}", stderr(&out));
     }
     let out = c.run(&["down"]);
     assert!(out.status.success(), "down is idempotent");

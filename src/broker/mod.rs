@@ -82,7 +82,13 @@ pub struct Broker {
 impl Broker {
     pub fn new(store: Arc<Store>, writer: Writer, snapshot: Snapshot) -> Broker {
         let next_seq = AtomicU64::new(snapshot.next_seq.max(1));
-        Broker { state: Mutex::new(State::from_snapshot(snapshot)), writer, store, next_seq, next_id: AtomicU64::new(1) }
+        Broker {
+            state: Mutex::new(State::from_snapshot(snapshot)),
+            writer,
+            store,
+            next_seq,
+            next_id: AtomicU64::new(1),
+        }
     }
 
     /// A new connection or consumer id.

@@ -171,9 +171,9 @@ impl State {
         let Some(q) = self.stores.get_mut(store) else { return };
         while !q.pending.is_empty() && !q.consumers.is_empty() {
             let n = q.consumers.len();
-            let chosen = (0..n).map(|i| (q.rr + i) % n).find(|&i| {
-                self.consumers.get(&q.consumers[i]).is_some_and(|c| c.inflight.len() < c.prefetch)
-            });
+            let chosen = (0..n)
+                .map(|i| (q.rr + i) % n)
+                .find(|&i| self.consumers.get(&q.consumers[i]).is_some_and(|c| c.inflight.len() < c.prefetch));
             let Some(i) = chosen else { break };
             q.rr = (i + 1) % n;
             let id = q.consumers[i];
@@ -202,8 +202,15 @@ impl State {
             }
             (Kind::Topic, None) => (None, Some(sub.destination.name.clone())),
         };
-        let consumer =
-            Consumer { conn, store: store.clone(), topic: topic.clone(), ack: sub.ack, prefetch: sub.prefetch.max(1), inflight: Vec::new(), tx };
+        let consumer = Consumer {
+            conn,
+            store: store.clone(),
+            topic: topic.clone(),
+            ack: sub.ack,
+            prefetch: sub.prefetch.max(1),
+            inflight: Vec::new(),
+            tx,
+        };
         self.consumers.insert(id, consumer);
         match (store, topic) {
             (Some(s), _) => {

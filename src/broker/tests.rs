@@ -122,7 +122,10 @@ async fn transactions_and_duplicate_suppression() {
     let q = Destination::queue("tx");
     let mut m = msg("/queue/tx", "a", true);
     m.producer = Some(("p".into(), 1));
-    f.broker.commit(vec![TxOp::Send(q.clone(), m.clone()), TxOp::Send(q.clone(), msg("/queue/tx", "b", true))]).await.unwrap();
+    f.broker
+        .commit(vec![TxOp::Send(q.clone(), m.clone()), TxOp::Send(q.clone(), msg("/queue/tx", "b", true))])
+        .await
+        .unwrap();
     assert_eq!(f.store.snapshot().unwrap().stores["tx"].len(), 2);
     // A resend of producer p's sequence 1 (after a failover) is dropped.
     assert!(!f.broker.send(&q, m).await.unwrap());

@@ -1,6 +1,7 @@
 //! The `mqsim` command line (clap). Each subcommand is a small function; the work is done
 //! by the supervisor (over its control socket) or by reading the state directory.
 
+mod client_cmds;
 mod show;
 mod up;
 
@@ -26,13 +27,7 @@ mqsim start node01    # it comes back as a slave\n  mqsim down            # stop
 )]
 pub struct Cli {
     /// The cluster layout.
-    #[arg(
-        short,
-        long,
-        global = true,
-        env = "MQSIM_CONFIG",
-        default_value = "cluster.toml"
-    )]
+    #[arg(short, long, global = true, env = "MQSIM_CONFIG", default_value = "cluster.toml")]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -97,6 +92,10 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchOp,
     },
+    /// Send messages over STOMP, each waiting for its RECEIPT; fails over like ActiveMQ.
+    Send(client_cmds::SendArgs),
+    /// Receive messages over STOMP; counts duplicates and gaps left by failovers.
+    Recv(client_cmds::RecvArgs),
     /// (internal) The supervisor process that `up` starts.
     #[command(hide = true)]
     Supervise,
@@ -143,10 +142,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Node { name } => {
             let config = load()?;
             if config.node(&name).is_none() {
-                return Err(Error::Target(format!(
-                    "no node named {name} in {}",
-                    config.source.display()
-                )));
+                return Err(Error::Target(format!("no node named {name} in {}", config.source.display())));
             }
             crate::logging::init(true);
             runtime(true).block_on(crate::node::run(config, name))
@@ -156,10 +152,7 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::logging::init(true);
             runtime(false).block_on(crate::supervisor::run(config))
         }
-        Command::Up {
-            foreground,
-            no_wait,
-        } => up::up(load()?, foreground, no_wait),
+        Command::Up { foreground, no_wait } => up::up(load()?, foreground, no_wait),
         Command::Down => runtime(false).block_on(up::down(load()?)),
         Command::Status { json } => runtime(false).block_on(show::status(load()?, json)),
         Command::Start { target } => act(load()?, Verb::Start, target),
@@ -168,22 +161,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Restart { target } => act(load()?, Verb::Restart, target),
         Command::Pause { target } => act(load()?, Verb::Pause, target),
         Command::Resume { target } => act(load()?, Verb::Resume, target),
-        Command::Logs {
-            target,
-            follow,
-            lines,
-        } => runtime(false).block_on(show::logs(load()?, &target, follow, lines)),
-        Command::Events { follow, json } => {
-            runtime(false).block_on(show::events(load()?, follow, json))
-        }
-        Command::Bench {
-            what: BenchOp::Lifecycle { ups, kills, out },
-        } => {
+        Command::Logs { target, follow, lines } => runtime(false).block_on(show::logs(load()?, &target, follow, lines)),
+        Command::Events { follow, json } => runtime(false).block_on(show::events(load()?, follow, json)),
+        Command::Bench { what: BenchOp::Lifecycle { ups, kills, out } } => {
             let results = crate::bench::lifecycle(ups, kills, 0)?;
             let when = time::OffsetDateTime::now_utc()
-                .format(&time::macros::format_description!(
-                    "[year]-[month]-[day] [hour]:[minute] UTC"
-                ))
+                .format(&time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
                 .unwrap_or_default();
             let text = crate::bench::report(&results, &when, &host());
             println!("{text}");
@@ -192,6 +175,8 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Zk { op } => runtime(false).block_on(show::zk(load()?, op)),
+        Command::Send(args) => client_cmds::send(args, load),
+        Command::Recv(args) => client_cmds::recv(args, load),
     }
 }
 
@@ -199,10 +184,8 @@ fn host() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
-            c.lines().find_map(|l| {
-                l.strip_prefix("model name")
-                    .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
-            })
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).to_string()))
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());

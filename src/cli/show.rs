@@ -44,19 +44,9 @@ fn cell(word: &str) -> Cell {
 
 pub fn print_status(st: &ClusterStatus) {
     let mut zk = Table::new();
-    zk.load_preset(presets::NOTHING).set_header([
-        "ZOOKEEPER",
-        "STATE",
-        "MODE",
-        "PID",
-        "CLIENT PORT",
-    ]);
+    zk.load_preset(presets::NOTHING).set_header(["ZOOKEEPER", "STATE", "MODE", "PID", "CLIENT PORT"]);
     for z in &st.zookeeper {
-        let mode = z.mode.as_deref().unwrap_or(if z.state == "running" {
-            "not serving"
-        } else {
-            "-"
-        });
+        let mode = z.mode.as_deref().unwrap_or(if z.state == "running" { "not serving" } else { "-" });
         zk.add_row([
             Cell::new(&z.name),
             cell(&z.state),
@@ -68,15 +58,12 @@ pub fn print_status(st: &ClusterStatus) {
     println!("{zk}");
     println!();
     let mut nodes = Table::new();
-    nodes.load_preset(presets::NOTHING).set_header([
-        "BROKER", "STATE", "ROLE", "PID", "OPENWIRE", "STOMP", "CONSOLE", "REPL", "POSITION",
-        "ZNODE",
-    ]);
+    nodes
+        .load_preset(presets::NOTHING)
+        .set_header(["BROKER", "STATE", "ROLE", "PID", "OPENWIRE", "STOMP", "CONSOLE", "REPL", "POSITION", "ZNODE"]);
     for n in &st.nodes {
         let role = n.role.as_deref().unwrap_or("-");
-        let znode = n.znode.as_deref().map_or("-".to_string(), |z| {
-            z.rsplit('/').next().unwrap_or(z).to_string()
-        });
+        let znode = n.znode.as_deref().map_or("-".to_string(), |z| z.rsplit('/').next().unwrap_or(z).to_string());
         nodes.add_row([
             Cell::new(&n.name),
             cell(&n.state),
@@ -94,11 +81,9 @@ pub fn print_status(st: &ClusterStatus) {
     println!();
     let bold = Style::new().bold();
     match &st.master {
-        Some(m) => anstream::println!(
-            "master: {bold}{m}{bold:#}   brokerName: {}   zkPath: {}",
-            st.broker_name,
-            st.zk_path
-        ),
+        Some(m) => {
+            anstream::println!("master: {bold}{m}{bold:#}   brokerName: {}   zkPath: {}", st.broker_name, st.zk_path)
+        }
         None => {
             let red = AnsiColor::Red.on_default().bold();
             anstream::println!(
@@ -121,19 +106,14 @@ pub async fn events(config: Config, follow: bool, json: bool) -> Result<()> {
                 println!("{}", serde_json::to_string(&e)?);
             } else {
                 let k = match e.kind.as_str() {
-                    "killed" | "kill" | "crashed" | "znode-deleted" | "session-expired"
-                    | "demoted" | "error" => AnsiColor::Red.on_default(),
+                    "killed" | "kill" | "crashed" | "znode-deleted" | "session-expired" | "demoted" | "error" => {
+                        AnsiColor::Red.on_default()
+                    }
                     "promoted" | "elected" | "election" => AnsiColor::Green.on_default().bold(),
                     "slave" | "registered" => AnsiColor::Cyan.on_default(),
                     _ => Style::new(),
                 };
-                anstream::println!(
-                    "{}  {:<10} {k}{:<15}{k:#} {}",
-                    clock(e.ts),
-                    e.source,
-                    e.kind,
-                    e.message
-                );
+                anstream::println!("{}  {:<10} {k}{:<15}{k:#} {}", clock(e.ts), e.source, e.kind, e.message);
             }
         }
         if !follow {
@@ -152,8 +132,7 @@ fn log_path(config: &Config, target: &str) -> Result<PathBuf> {
     if config.node(name).is_some() {
         return Ok(NodeLayout::new(config, name).log_file);
     }
-    if config.zookeeper.servers.iter().any(|s| s.name == name) && config.zookeeper.connect.is_none()
-    {
+    if config.zookeeper.servers.iter().any(|s| s.name == name) && config.zookeeper.connect.is_none() {
         return Ok(ZkLayout::new(&state_dir, name).log_file);
     }
     Err(Error::Target(format!(
@@ -168,21 +147,16 @@ pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usiz
             let found = if target == "master" {
                 st.master.clone()
             } else {
-                st.zookeeper
-                    .iter()
-                    .find(|z| z.mode.as_deref() == Some("leader"))
-                    .map(|z| z.name.clone())
+                st.zookeeper.iter().find(|z| z.mode.as_deref() == Some("leader")).map(|z| z.name.clone())
             };
             found.ok_or_else(|| Error::Target(format!("there is no {target} right now")))?
         }
         t => t.to_string(),
     };
     let path = log_path(&config, &name)?;
-    let mut file =
-        std::fs::File::open(&path).map_err(Error::io(format!("opening {}", path.display())))?;
+    let mut file = std::fs::File::open(&path).map_err(Error::io(format!("opening {}", path.display())))?;
     let mut text = String::new();
-    file.read_to_string(&mut text)
-        .map_err(Error::io(format!("reading {}", path.display())))?;
+    file.read_to_string(&mut text).map_err(Error::io(format!("reading {}", path.display())))?;
     let skip = lines.map_or(0, |n| text.lines().count().saturating_sub(n));
     for l in text.lines().skip(skip) {
         println!("{l}");
@@ -199,8 +173,7 @@ pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usiz
                 let mut f = std::fs::File::open(&path).map_err(Error::io("reopen log"))?;
                 f.seek(SeekFrom::Start(pos)).map_err(Error::io("seek"))?;
                 let mut chunk = String::new();
-                f.read_to_string(&mut chunk)
-                    .map_err(Error::io("read log"))?;
+                f.read_to_string(&mut chunk).map_err(Error::io("read log"))?;
                 print!("{chunk}");
                 pos = len;
             }
@@ -213,19 +186,10 @@ pub async fn zk(config: Config, op: ZkOp) -> Result<()> {
     let c = &config.cluster;
     let client = tokio::time::timeout(
         Duration::from_secs(10),
-        connect(
-            &config.zk_connect(),
-            c.zk_session_timeout,
-            c.zk_password.as_deref(),
-        ),
+        connect(&config.zk_connect(), c.zk_session_timeout, c.zk_password.as_deref()),
     )
     .await
-    .map_err(|_| {
-        Error::Timeout(format!(
-            "cannot reach ZooKeeper at {} (is the cluster up?)",
-            config.zk_connect()
-        ))
-    })??;
+    .map_err(|_| Error::Timeout(format!("cannot reach ZooKeeper at {} (is the cluster up?)", config.zk_connect())))??;
     match op {
         ZkOp::Ls { path } => {
             let mut kids = client.list_children(&path).await?;
@@ -238,10 +202,7 @@ pub async fn zk(config: Config, op: ZkOp) -> Result<()> {
             if stat {
                 let t = |ms: i64| {
                     time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-                        .map(|d| {
-                            d.format(&time::format_description::well_known::Rfc2822)
-                                .unwrap_or_default()
-                        })
+                        .map(|d| d.format(&time::format_description::well_known::Rfc2822).unwrap_or_default())
                         .unwrap_or_default()
                 };
                 println!(
@@ -252,10 +213,7 @@ pub async fn zk(config: Config, op: ZkOp) -> Result<()> {
                     t(s.mtime),
                     s.pzxid
                 );
-                println!(
-                    "cversion = {}\ndataVersion = {}\naclVersion = {}",
-                    s.cversion, s.version, s.aversion
-                );
+                println!("cversion = {}\ndataVersion = {}\naclVersion = {}", s.cversion, s.version, s.aversion);
                 println!(
                     "ephemeralOwner = {:#x}\ndataLength = {}\nnumChildren = {}",
                     s.ephemeral_owner, s.data_length, s.num_children

@@ -30,16 +30,11 @@ impl Step {
             use std::io::Write;
             let _ = std::io::stdout().flush();
         }
-        Step {
-            started: Instant::now(),
-        }
+        Step { started: Instant::now() }
     }
 
     fn done(self, what: &str) {
-        anstream::println!(
-            " {OK}✓{OK:#} {what} {DIM}({:.1} s){DIM:#}\x1b[K",
-            self.started.elapsed().as_secs_f64()
-        );
+        anstream::println!(" {OK}✓{OK:#} {what} {DIM}({:.1} s){DIM:#}\x1b[K", self.started.elapsed().as_secs_f64());
     }
 
     fn fail(self, what: &str) {
@@ -163,10 +158,7 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
             }
             Err(e) => {
                 step.fail("Starting the supervisor");
-                return Err(Error::Timeout(format!(
-                    "the supervisor did not start ({e}); read {}",
-                    sup_log.display()
-                )));
+                return Err(Error::Timeout(format!("the supervisor did not start ({e}); read {}", sup_log.display())));
             }
         }
     };
@@ -192,19 +184,13 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
                 .filter(|z| z.mode.is_none())
                 .map(|z| format!("{} (read {})", z.name, z.log))
                 .collect();
-            return Err(Error::Timeout(format!(
-                "ZooKeeper did not serve in time: {}",
-                down.join(", ")
-            )));
+            return Err(Error::Timeout(format!("ZooKeeper did not serve in time: {}", down.join(", "))));
         }
         tokio::time::sleep(poll).await;
         st = control::status(&state_dir).await?;
     }
-    let modes: Vec<String> = st
-        .zookeeper
-        .iter()
-        .map(|z| format!("{} {}", z.name, z.mode.as_deref().unwrap_or("?")))
-        .collect();
+    let modes: Vec<String> =
+        st.zookeeper.iter().map(|z| format!("{} {}", z.name, z.mode.as_deref().unwrap_or("?"))).collect();
     step.done(&format!("ZooKeeper serving: {}", modes.join(", ")));
     if no_wait {
         return Ok(st);
@@ -220,14 +206,7 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
             let lines: Vec<String> = st
                 .nodes
                 .iter()
-                .map(|n| {
-                    format!(
-                        "{} is {} (read {})",
-                        n.name,
-                        n.role.as_deref().unwrap_or(&n.state),
-                        n.log
-                    )
-                })
+                .map(|n| format!("{} is {} (read {})", n.name, n.role.as_deref().unwrap_or(&n.state), n.log))
                 .collect();
             return Err(Error::Timeout(format!(
                 "no master within {:?}: {}",
@@ -238,16 +217,10 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
         tokio::time::sleep(poll).await;
         st = control::status(&state_dir).await?;
     };
-    step.done(&format!(
-        "Master elected: {} ({})",
-        master.name,
-        master.znode.as_deref().unwrap_or("?")
-    ));
+    step.done(&format!("Master elected: {} ({})", master.name, master.znode.as_deref().unwrap_or("?")));
 
     let step = Step::begin("Waiting for the master to accept connections");
-    let node = config
-        .node(&master.name)
-        .expect("master is a configured node");
+    let node = config.node(&master.name).expect("master is a configured node");
     loop {
         let addr = std::net::SocketAddr::new(node.listen, master.ports.openwire);
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
@@ -271,10 +244,7 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
     let settle = Instant::now() + Duration::from_secs(5);
     loop {
         let st = control::status(&state_dir).await?;
-        let settled = st
-            .nodes
-            .iter()
-            .all(|n| matches!(n.role.as_deref(), Some("master" | "slave") | None));
+        let settled = st.nodes.iter().all(|n| matches!(n.role.as_deref(), Some("master" | "slave") | None));
         if settled || Instant::now() > settle {
             return Ok(st);
         }
@@ -284,9 +254,8 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
 
 pub async fn down(config: Config) -> Result<()> {
     let state_dir = config.state_dir();
-    let sup_pid = std::fs::read_to_string(state_dir.join("supervisor.pid"))
-        .ok()
-        .and_then(|s| s.trim().parse::<u32>().ok());
+    let sup_pid =
+        std::fs::read_to_string(state_dir.join("supervisor.pid")).ok().and_then(|s| s.trim().parse::<u32>().ok());
     match control::request(&state_dir, &Request::Down).await {
         Ok(Response::Done { lines }) => {
             for l in lines {
@@ -300,9 +269,7 @@ pub async fn down(config: Config) -> Result<()> {
             if killed == 0 {
                 anstream::println!("No cluster is running for {}.", state_dir.display());
             } else {
-                anstream::println!(
-                    "No supervisor was running; killed {killed} leftover process(es)."
-                );
+                anstream::println!("No supervisor was running; killed {killed} leftover process(es).");
             }
             return Ok(());
         }
@@ -312,9 +279,7 @@ pub async fn down(config: Config) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(15);
         while crate::supervisor::process::alive(pid) {
             if Instant::now() > deadline {
-                return Err(Error::Timeout(format!(
-                    "the supervisor (pid {pid}) did not exit within 15 s"
-                )));
+                return Err(Error::Timeout(format!("the supervisor (pid {pid}) did not exit within 15 s")));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -332,10 +297,7 @@ fn reap_strays(config: &Config) -> usize {
     let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
         return 0;
     };
-    let needles = [
-        state_dir.display().to_string(),
-        config.source.display().to_string(),
-    ];
+    let needles = [state_dir.display().to_string(), config.source.display().to_string()];
     let mut killed = 0;
     let children = json["children"].as_object().cloned().unwrap_or_default();
     for pid in children.values().filter_map(|v| v.as_u64()) {
@@ -344,10 +306,7 @@ fn reap_strays(config: &Config) -> usize {
         };
         let cmd = p.cmdline().unwrap_or_default().join(" ");
         let ours = needles.iter().any(|n| cmd.contains(n.as_str()));
-        if ours
-            && crate::supervisor::process::signal(pid as u32, nix::sys::signal::Signal::SIGKILL)
-                .is_ok()
-        {
+        if ours && crate::supervisor::process::signal(pid as u32, nix::sys::signal::Signal::SIGKILL).is_ok() {
             killed += 1;
         }
     }

@@ -93,10 +93,7 @@ pub enum Role {
     /// Registered, no master known (or not yet registered).
     Electing,
     /// Following the elected master; `target` is its published address (may still be null).
-    Slave {
-        master: String,
-        target: Option<String>,
-    },
+    Slave { master: String, target: Option<String> },
     /// Elected; `address` is set once the replication port is bound.
     Master { address: Option<String> },
 }
@@ -208,14 +205,10 @@ impl Elector {
     /// while disconnected. `store_position` is this node's journal length.
     pub fn step(&mut self, group: Option<&[Member]>, store_position: i64) -> Vec<Action> {
         let mut actions = Vec::new();
-        let members: Vec<&Member> = group
-            .unwrap_or_default()
-            .iter()
-            .filter(|m| m.state.id == self.broker_name)
-            .collect();
+        let members: Vec<&Member> =
+            group.unwrap_or_default().iter().filter(|m| m.state.id == self.broker_name).collect();
         let head = members.first();
-        let i_am_elector =
-            head.is_some() && head.map(|m| Some(m.eid.as_str())) == Some(self.me.as_deref());
+        let i_am_elector = head.is_some() && head.map(|m| Some(m.eid.as_str())) == Some(self.me.as_deref());
 
         // 1. The elector decides.
         if i_am_elector {
@@ -225,10 +218,7 @@ impl Elector {
                     Some(_) => "highest position, then weight, then oldest member".to_string(),
                     None => self.last_wait.clone().unwrap_or_else(|| "no master".into()),
                 };
-                actions.push(Action::Elected {
-                    eid: decided.clone(),
-                    reason,
-                });
+                actions.push(Action::Elected { eid: decided.clone(), reason });
             }
             self.state.elected = decided;
         } else {
@@ -244,8 +234,7 @@ impl Elector {
         } else {
             head.and_then(|m| m.state.elected.clone())
         };
-        let i_am_elected =
-            master_elected.is_some() && master_elected.as_deref() == self.me.as_deref();
+        let i_am_elected = master_elected.is_some() && master_elected.as_deref() == self.me.as_deref();
 
         // 3. Role transitions.
         match (&self.role, i_am_elected) {
@@ -253,12 +242,7 @@ impl Elector {
                 let reason = if group.is_none() {
                     "lost the ZooKeeper connection".to_string()
                 } else if members.len() < self.quorum() {
-                    format!(
-                        "only {} of {} members registered (quorum {})",
-                        members.len(),
-                        self.replicas,
-                        self.quorum()
-                    )
+                    format!("only {} of {} members registered (quorum {})", members.len(), self.replicas, self.quorum())
                 } else {
                     match &master_elected {
                         Some(eid) => format!("the elector now names {eid}"),
@@ -279,25 +263,13 @@ impl Elector {
             }
             (_, false) => {
                 let next = master_elected.as_ref().map(|eid| {
-                    let target = members
-                        .iter()
-                        .find(|m| &m.eid == eid)
-                        .and_then(|m| m.state.address.clone());
+                    let target = members.iter().find(|m| &m.eid == eid).and_then(|m| m.state.address.clone());
                     (eid.clone(), target)
                 });
                 match (next, &self.role) {
-                    (
-                        Some((master, target)),
-                        Role::Slave {
-                            master: m,
-                            target: t,
-                        },
-                    ) if *m == master && *t == target => {}
+                    (Some((master, target)), Role::Slave { master: m, target: t }) if *m == master && *t == target => {}
                     (Some((master, target)), _) => {
-                        self.role = Role::Slave {
-                            master: master.clone(),
-                            target: target.clone(),
-                        };
+                        self.role = Role::Slave { master: master.clone(), target: target.clone() };
                         actions.push(Action::Follow { master, target });
                     }
                     (None, Role::Slave { .. }) => {
@@ -325,9 +297,7 @@ impl Elector {
     fn decide(&mut self, members: &[&Member], actions: &mut Vec<Action>) -> Option<String> {
         let mut wait = |this: &mut Self, reason: String| {
             if this.last_wait.as_deref() != Some(&reason) {
-                actions.push(Action::Waiting {
-                    reason: reason.clone(),
-                });
+                actions.push(Action::Waiting { reason: reason.clone() });
                 this.last_wait = Some(reason);
             }
         };
@@ -347,27 +317,18 @@ impl Elector {
             if members.iter().any(|m| &m.eid == prev) {
                 return Some(prev.clone());
             }
-            wait(
-                self,
-                format!("Previously elected master {prev} is not online, starting new election"),
-            );
+            wait(self, format!("Previously elected master {prev} is not online, starting new election"));
         }
         let unreported = members.iter().filter(|m| m.state.position < 0).count();
         if unreported > 0 {
             wait(
                 self,
-                format!(
-                    "Not enough cluster members have reported their update positions yet ({unreported} pending)"
-                ),
+                format!("Not enough cluster members have reported their update positions yet ({unreported} pending)"),
             );
             return None;
         }
         // max_by keeps the *last* maximum; iterate youngest-first so ties go to the oldest.
-        let winner = members
-            .iter()
-            .rev()
-            .max_by_key(|m| (m.state.position, m.state.weight))
-            .map(|m| m.eid.clone());
+        let winner = members.iter().rev().max_by_key(|m| (m.state.position, m.state.weight)).map(|m| m.eid.clone());
         self.last_wait = None;
         winner
     }

@@ -12,11 +12,7 @@ struct Sim {
 
 impl Sim {
     fn new(positions: &[i64]) -> Sim {
-        let mut sim = Sim {
-            next_seq: 0,
-            znodes: Vec::new(),
-            nodes: Vec::new(),
-        };
+        let mut sim = Sim { next_seq: 0, znodes: Vec::new(), nodes: Vec::new() };
         for &p in positions {
             sim.nodes.push((Elector::new("localhost", 3, 1), p, false));
         }
@@ -50,13 +46,7 @@ impl Sim {
     }
 
     fn members(&self) -> Vec<Member> {
-        self.znodes
-            .iter()
-            .map(|(eid, s)| Member {
-                eid: eid.clone(),
-                state: s.clone(),
-            })
-            .collect()
+        self.znodes.iter().map(|(eid, s)| Member { eid: eid.clone(), state: s.clone() }).collect()
     }
 
     /// Step every live node until no znode changes; demoted nodes re-join (as ActiveMQ restarts).
@@ -74,9 +64,7 @@ impl Sim {
                 let mut restart = false;
                 for a in actions {
                     match &a {
-                        Action::Promote => self.nodes[i]
-                            .0
-                            .master_started(format!("tcp://node{i}:63631")),
+                        Action::Promote => self.nodes[i].0.master_started(format!("tcp://node{i}:63631")),
                         Action::Demote { .. } => restart = true,
                         _ => {}
                     }
@@ -105,10 +93,7 @@ impl Sim {
 
     fn masters(&self) -> Vec<usize> {
         (0..self.nodes.len())
-            .filter(|&i| {
-                self.nodes[i].2
-                    && matches!(self.nodes[i].0.role(), Role::Master { address: Some(_) })
-            })
+            .filter(|&i| self.nodes[i].2 && matches!(self.nodes[i].0.role(), Role::Master { address: Some(_) }))
             .collect()
     }
 }
@@ -125,10 +110,7 @@ fn eid_parsing_follows_the_member_regex() {
 fn znode_json_matches_activemq_field_order() {
     let e = Elector::new("localhost", 3, 1);
     let json = serde_json::to_string(&e.initial_state()).unwrap();
-    assert_eq!(
-        json,
-        r#"{"id":"localhost","container":null,"address":null,"position":-1,"weight":1,"elected":null}"#
-    );
+    assert_eq!(json, r#"{"id":"localhost","container":null,"address":null,"position":-1,"weight":1,"elected":null}"#);
 }
 
 #[test]
@@ -138,10 +120,7 @@ fn fresh_cluster_elects_exactly_one_master_and_others_follow() {
     for i in 1..3 {
         assert_eq!(
             sim.nodes[i].0.role(),
-            &Role::Slave {
-                master: "0000000000".into(),
-                target: Some("tcp://node0:63631".into())
-            }
+            &Role::Slave { master: "0000000000".into(), target: Some("tcp://node0:63631".into()) }
         );
     }
     // Only the elector's znode carries `elected`; positions are -1 while a master is elected.
@@ -170,7 +149,9 @@ fn no_master_without_quorum() {
     sim.join(0);
     let log = sim.settle();
     assert!(sim.masters().is_empty());
-    assert!(log.iter().any(|(_, a)| matches!(a, Action::Waiting { reason } if reason.contains("Not enough cluster members connected"))));
+    assert!(log.iter().any(
+        |(_, a)| matches!(a, Action::Waiting { reason } if reason.contains("Not enough cluster members connected"))
+    ));
     sim.join(1);
     sim.settle();
     assert_eq!(sim.masters().len(), 1);
@@ -183,10 +164,7 @@ fn master_loss_elects_a_slave() {
     assert_eq!(sim.masters(), vec![1]);
     sim.leave(1);
     let log = sim.settle();
-    assert!(
-        log.iter()
-            .any(|(_, a)| matches!(a, Action::Waiting { reason } if reason.contains("not online")))
-    );
+    assert!(log.iter().any(|(_, a)| matches!(a, Action::Waiting { reason } if reason.contains("not online"))));
     assert_eq!(sim.masters().len(), 1);
     assert_ne!(sim.masters(), vec![1]);
 }
@@ -197,10 +175,7 @@ fn losing_the_elector_restarts_the_election_and_demotes_the_master() {
     let mut sim = Sim::started(&[0, 9, 0]);
     sim.leave(0);
     let log = sim.settle();
-    assert!(
-        log.iter()
-            .any(|(i, a)| *i == 1 && matches!(a, Action::Demote { .. }))
-    );
+    assert!(log.iter().any(|(i, a)| *i == 1 && matches!(a, Action::Demote { .. })));
     assert_eq!(sim.masters().len(), 1);
 }
 
@@ -208,9 +183,7 @@ fn losing_the_elector_restarts_the_election_and_demotes_the_master() {
 fn disconnected_master_steps_down_at_once() {
     let mut sim = Sim::started(&[0, 0, 0]);
     let actions = sim.nodes[0].0.step(None, 0);
-    assert!(
-        matches!(&actions[..], [Action::Demote { reason }] if reason.contains("ZooKeeper connection"))
-    );
+    assert!(matches!(&actions[..], [Action::Demote { reason }] if reason.contains("ZooKeeper connection")));
     assert_eq!(sim.nodes[0].0.role(), &Role::Electing);
 }
 
@@ -220,10 +193,7 @@ fn losing_quorum_demotes_the_master() {
     sim.leave(1);
     sim.leave(2);
     let log = sim.settle();
-    assert!(
-        log.iter()
-            .any(|(i, a)| *i == 0 && matches!(a, Action::Demote { .. }))
-    );
+    assert!(log.iter().any(|(i, a)| *i == 0 && matches!(a, Action::Demote { .. })));
     assert!(sim.masters().is_empty());
 }
 

@@ -13,11 +13,7 @@ use crate::error::{Error, Result};
 
 /// Connects to the ensemble (the caller retries: ZooKeeper may still be starting).
 /// `password` adds ActiveMQ's `digest` credential `fabric:<password>`.
-pub async fn connect(
-    servers: &str,
-    session_timeout: Duration,
-    password: Option<&str>,
-) -> Result<zk::Client> {
+pub async fn connect(servers: &str, session_timeout: Duration, password: Option<&str>) -> Result<zk::Client> {
     let mut connector = zk::Client::connector().with_session_timeout(session_timeout);
     if let Some(pw) = password {
         connector = connector.with_auth("digest", format!("fabric:{pw}").as_bytes());
@@ -36,12 +32,7 @@ pub struct Group {
 
 impl Group {
     pub fn new(client: zk::Client, zk_path: &str) -> Group {
-        Group {
-            client,
-            zk_path: zk_path.to_string(),
-            my_path: None,
-            version: 0,
-        }
+        Group { client, zk_path: zk_path.to_string(), my_path: None, version: 0 }
     }
 
     pub fn client(&self) -> &zk::Client {
@@ -74,10 +65,7 @@ impl Group {
             .into_iter()
             .filter_map(|(name, data, _)| {
                 let state = serde_json::from_slice(&data).ok()?;
-                Some(Member {
-                    eid: eid_of(&name)?,
-                    state,
-                })
+                Some(Member { eid: eid_of(&name)?, state })
             })
             .collect())
     }
@@ -85,10 +73,7 @@ impl Group {
     /// Writes my state. If my znode vanished (session expiry), registers again and returns
     /// the new eid.
     pub async fn publish(&mut self, state: &NodeState) -> Result<Option<String>> {
-        let path = self
-            .my_path
-            .clone()
-            .ok_or_else(|| Error::Other("publish before register".into()))?;
+        let path = self.my_path.clone().ok_or_else(|| Error::Other("publish before register".into()))?;
         let data = serde_json::to_vec(state)?;
         match self.client.set_data(&path, &data, Some(self.version)).await {
             Ok(stat) => {
@@ -103,10 +88,7 @@ impl Group {
 
 /// Children of `path` that are members (`0\d+`), oldest first, with data and stat.
 /// Children deleted between the listing and the read are skipped.
-pub async fn read_members(
-    client: &zk::Client,
-    path: &str,
-) -> Result<Vec<(String, Vec<u8>, zk::Stat)>> {
+pub async fn read_members(client: &zk::Client, path: &str) -> Result<Vec<(String, Vec<u8>, zk::Stat)>> {
     let mut names = match client.list_children(path).await {
         Ok(n) => n,
         Err(zk::Error::NoNode) => return Ok(Vec::new()),

@@ -38,10 +38,7 @@ pub struct NodeLayout {
 impl NodeLayout {
     pub fn new(config: &Config, name: &str) -> NodeLayout {
         let dir = config.state_dir().join(format!("mq_{name}"));
-        let directory = config
-            .node(name)
-            .map(|n| n.directory.clone())
-            .unwrap_or_else(|| "activemq-data".into());
+        let directory = config.node(name).map(|n| n.directory.clone()).unwrap_or_else(|| "activemq-data".into());
         NodeLayout {
             data: dir.join(directory),
             logs: dir.join("logs"),
@@ -85,11 +82,7 @@ pub async fn run(config: Config, name: String) -> Result<()> {
         });
         node.events.emit(
             "started",
-            format!(
-                "{name} started (pid {}), store position {}",
-                std::process::id(),
-                node.store.position()?
-            ),
+            format!("{name} started (pid {}), store position {}", std::process::id(), node.store.position()?),
         );
         loop {
             match node.session(stop_rx.clone()).await {
@@ -105,8 +98,7 @@ pub async fn run(config: Config, name: String) -> Result<()> {
                 break;
             }
         }
-        node.events
-            .emit("stopped", format!("{name} stopped cleanly"));
+        node.events.emit("stopped", format!("{name} stopped cleanly"));
         Ok(())
     }
     .instrument(span)
@@ -126,23 +118,13 @@ impl Node {
         let layout = NodeLayout::new(&config, name);
         let store = Arc::new(Store::open(&layout.data)?);
         let events = EventLog::new(&config.state_dir(), name);
-        Ok(Node {
-            config,
-            name: name.to_string(),
-            layout,
-            store,
-            events,
-        })
+        Ok(Node { config, name: name.to_string(), layout, store, events })
     }
 
     /// One ZooKeeper session: register, then step the elector on every change.
     async fn session(&self, mut stop: watch::Receiver<bool>) -> Result<SessionEnd> {
         let c = &self.config.cluster;
-        let node_cfg = self
-            .config
-            .node(&self.name)
-            .expect("node exists in config")
-            .clone();
+        let node_cfg = self.config.node(&self.name).expect("node exists in config").clone();
         let servers = self.config.zk_connect();
         let client = tokio::select! {
             r = connect(&servers, c.zk_session_timeout, c.zk_password.as_deref()) => r?,
@@ -151,29 +133,16 @@ impl Node {
         let session = format!("{:#x}", client.session_id().0);
         self.events.emit(
             "zk-connected",
-            format!(
-                "{} connected to ZooKeeper, session {session} (timeout {:?})",
-                self.name,
-                client.session_timeout()
-            ),
+            format!("{} connected to ZooKeeper, session {session} (timeout {:?})", self.name, client.session_timeout()),
         );
         let mut elector = Elector::new(&c.broker_name, c.replicas, node_cfg.weight);
         let mut group = Group::new(client.clone(), &c.zk_path);
         let eid = group.register(&elector.initial_state()).await?;
         elector.registered(eid);
         let mut written: NodeState = elector.initial_state();
-        self.events.emit(
-            "registered",
-            format!(
-                "{} registered znode {}",
-                self.name,
-                group.my_path().unwrap_or("?")
-            ),
-        );
+        self.events.emit("registered", format!("{} registered znode {}", self.name, group.my_path().unwrap_or("?")));
 
-        let mut watcher = client
-            .watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive)
-            .await?;
+        let mut watcher = client.watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive).await?;
         let mut states = client.state_watcher();
         let mut connected = true;
         let mut master: Option<serve::Master> = None;
@@ -183,10 +152,7 @@ impl Node {
         let end = loop {
             if rewatch && connected {
                 // Persistent watches may not survive a reconnect; events during the gap are lost anyway.
-                if let Ok(w) = client
-                    .watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive)
-                    .await
-                {
+                if let Ok(w) = client.watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive).await {
                     watcher = w;
                     rewatch = false;
                 }
@@ -208,28 +174,38 @@ impl Node {
             for action in elector.step(members, position) {
                 match action {
                     Action::Promote => {
-                        self.events
-                            .emit("elected", format!("{} was elected master", self.name));
-                        let m =
-                            serve::Master::start(&self.config, &node_cfg, &self.name, self.store.clone(), self.events.clone())
-                                .await?;
+                        self.events.emit("elected", format!("{} was elected master", self.name));
+                        let m = serve::Master::start(
+                            &self.config,
+                            &node_cfg,
+                            &self.name,
+                            self.store.clone(),
+                            self.events.clone(),
+                        )
+                        .await?;
                         elector.master_started(m.address.clone());
-                        self.events.emit("promoted", format!("{} is master: replication server {} published", self.name, m.address));
+                        self.events.emit(
+                            "promoted",
+                            format!("{} is master: replication server {} published", self.name, m.address),
+                        );
                         master = Some(m);
                     }
                     Action::Demote { reason } => {
                         if let Some(m) = master.take() {
                             m.stop().await;
                         }
-                        self.events.emit(
-                            "demoted",
-                            format!("{} stepped down as master: {reason}", self.name),
-                        );
+                        self.events.emit("demoted", format!("{} stepped down as master: {reason}", self.name));
                         restart = true;
                     }
                     Action::Follow { master: m, target } => {
                         slave = target.clone().map(|t| {
-                            SlaveLink::start(t, self.store.clone(), c.security_token.clone(), self.events.clone(), self.name.clone())
+                            SlaveLink::start(
+                                t,
+                                self.store.clone(),
+                                c.security_token.clone(),
+                                self.events.clone(),
+                                self.name.clone(),
+                            )
                         });
                         self.events.emit(
                             "slave",
@@ -250,9 +226,9 @@ impl Node {
                             None => format!("elector {} cleared elected ({reason})", self.name),
                         },
                     ),
-                    Action::Waiting { reason } => self
-                        .events
-                        .emit("waiting", format!("elector {}: {reason}", self.name)),
+                    Action::Waiting { reason } => {
+                        self.events.emit("waiting", format!("elector {}: {reason}", self.name))
+                    }
                 }
             }
             if restart {
@@ -260,14 +236,9 @@ impl Node {
                 break SessionEnd::Restart;
             }
             if connected && elector.needs_write(&written) {
-                match tokio::time::timeout(c.zk_session_timeout, group.publish(elector.state()))
-                    .await
-                {
+                match tokio::time::timeout(c.zk_session_timeout, group.publish(elector.state())).await {
                     Ok(Ok(Some(new_eid))) => {
-                        self.events.emit(
-                            "registered",
-                            format!("{} re-registered as {new_eid}", self.name),
-                        );
+                        self.events.emit("registered", format!("{} re-registered as {new_eid}", self.name));
                         elector.registered(new_eid);
                         written = elector.state().clone();
                     }
@@ -323,10 +294,9 @@ impl Node {
         drop(group);
         let mut states = client.state_watcher();
         drop(client);
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while !states.changed().await.is_terminated() {}
-        })
-        .await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(2), async { while !states.changed().await.is_terminated() {} })
+                .await;
         self.report(&Elector::new(&c.broker_name, 1, 1), None, false, None);
         Ok(end)
     }

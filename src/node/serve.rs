@@ -45,7 +45,13 @@ pub struct Master {
 impl Master {
     /// Binds the replication port and starts the broker; client ports follow in the
     /// background once enough slaves have caught up.
-    pub async fn start(config: &Config, node: &Node, name: &str, store: Arc<Store>, events: EventLog) -> Result<Master> {
+    pub async fn start(
+        config: &Config,
+        node: &Node,
+        name: &str,
+        store: Arc<Store>,
+        events: EventLog,
+    ) -> Result<Master> {
         let (bind_addr, bind_port) = parse_bind(node.bind.get_ref()).map_err(Error::Other)?;
         let repl_listener = TcpListener::bind((bind_addr, bind_port))
             .await
@@ -58,10 +64,13 @@ impl Master {
         let (quorum_tx, quorum_rx) = ReplicationServer::quorum_channel(need);
         let writer = Writer::start(store.clone(), mode, quorum_rx)?;
         let s = store.clone();
-        let snapshot = tokio::task::spawn_blocking(move || s.snapshot()).await.map_err(|e| Error::Other(e.to_string()))??;
+        let snapshot =
+            tokio::task::spawn_blocking(move || s.snapshot()).await.map_err(|e| Error::Other(e.to_string()))??;
         let broker = Arc::new(Broker::new(store.clone(), writer.clone(), snapshot));
-        let settings = ReplSettings { token: config.cluster.security_token.clone(), remote_disk: mode.remote_disk, need };
-        let replication = ReplicationServer::start(repl_listener, store.clone(), writer.end(), settings, events.clone(), quorum_tx);
+        let settings =
+            ReplSettings { token: config.cluster.security_token.clone(), remote_disk: mode.remote_disk, need };
+        let replication =
+            ReplicationServer::start(repl_listener, store.clone(), writer.end(), settings, events.clone(), quorum_tx);
 
         let (stop, stop_rx) = watch::channel(false);
         let serving = Arc::new(AtomicBool::new(false));
@@ -74,7 +83,9 @@ impl Master {
                 if need > 0 {
                     events.emit(
                         "waiting",
-                        format!("{name} waits for {need} slave(s) to catch up to position {position} before serving clients"),
+                        format!(
+                            "{name} waits for {need} slave(s) to catch up to position {position} before serving clients"
+                        ),
                     );
                     if caught_up.wait_for(|n| *n >= need).await.is_err() {
                         return;
@@ -86,7 +97,14 @@ impl Master {
                 match open_client_ports(&config, &node, &name, broker, stop_rx).await {
                     Ok(()) => {
                         serving.store(true, Ordering::SeqCst);
-                        events.emit("serving", format!("{name} accepts clients (stomp {}, openwire {})", node.stomp.get_ref(), node.openwire.get_ref()));
+                        events.emit(
+                            "serving",
+                            format!(
+                                "{name} accepts clients (stomp {}, openwire {})",
+                                node.stomp.get_ref(),
+                                node.openwire.get_ref()
+                            ),
+                        );
                     }
                     Err(e) => events.emit("error", format!("{name} cannot open its client ports: {e}")),
                 }
@@ -189,7 +207,11 @@ async fn console(req: Request<Incoming>, ctx: Ctx) -> std::result::Result<Respon
             })
             .to_string(),
         ),
-        "/" => (StatusCode::OK, "text/plain; charset=utf-8", format!("mqsim {}: master of {}\n", ctx.name, ctx.broker_name)),
+        "/" => (
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            format!("mqsim {}: master of {}\n", ctx.name, ctx.broker_name),
+        ),
         _ => (StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n".to_string()),
     };
     Ok(Response::builder()

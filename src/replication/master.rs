@@ -155,7 +155,11 @@ async fn serve(socket: TcpStream, remote: String, ctx: Arc<Ctx>) -> crate::Resul
             "slave {} ({remote}) logged in at position {}; {}",
             login.node_id,
             login.position,
-            if from == login.position { "streaming from there".to_string() } else { "its journal diverged: full resync".into() }
+            if from == login.position {
+                "streaming from there".to_string()
+            } else {
+                "its journal diverged: full resync".into()
+            }
         ),
     );
     // Keyed by connection: a reconnecting slave's old entry goes when its session ends.

@@ -53,8 +53,8 @@ impl SlaveLink {
     }
 }
 
-fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> impl Future<Output = Result<T>> {
-    async move { tokio::task::spawn_blocking(f).await.map_err(|e| Error::Other(e.to_string()))? }
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Other(e.to_string()))?
 }
 
 async fn attach(
@@ -73,9 +73,13 @@ async fn attach(
     let _ = socket.set_nodelay(true);
     let mut framed = Framed::new(socket, Codec);
     let s = store.clone();
-    let (node_id, position, last) = blocking(move || Ok((s.node_id()?, s.position()? as u64, s.last_record()?))).await?;
+    let (node_id, position, last) =
+        blocking(move || Ok((s.node_id()?, s.position()? as u64, s.last_record()?))).await?;
     let io = |e: super::wire::CodecError| Error::Other(e.to_string());
-    framed.send(Frame::Login(Login { node_id, security_token: token.to_string(), position, last })).await.map_err(io)?;
+    framed
+        .send(Frame::Login(Login { node_id, security_token: token.to_string(), position, last }))
+        .await
+        .map_err(io)?;
     let ok = match tokio::time::timeout(Duration::from_secs(10), framed.next()).await {
         Ok(Some(Ok(Frame::Ok(ok)))) => ok,
         Ok(Some(Ok(Frame::Error(e)))) => {
@@ -98,7 +102,10 @@ async fn attach(
         st.phase = if position >= ok.master_end { "attached" } else { "attaching" }.into();
         st.master_end = ok.master_end;
     }
-    events.emit("slave-attaching", format!("{name} attached to {target} at position {position} (master at {})", ok.master_end));
+    events.emit(
+        "slave-attaching",
+        format!("{name} attached to {target} at position {position} (master at {})", ok.master_end),
+    );
     while let Some(frame) = framed.next().await {
         match frame.map_err(io)? {
             Frame::Wal(wal, payload) => {

@@ -46,10 +46,7 @@ pub struct Frame {
 
 impl Frame {
     pub fn new(command: &str) -> Frame {
-        Frame {
-            command: command.to_owned(),
-            ..Frame::default()
-        }
+        Frame { command: command.to_owned(), ..Frame::default() }
     }
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Frame {
         self.headers.push((name.to_owned(), value.into()));
@@ -61,10 +58,7 @@ impl Frame {
     }
     /// First occurrence wins.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -92,12 +86,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_frame_size: 104_857_600,
-            max_command_len: 1024,
-            max_header_len: 10 * 1024,
-            max_headers: 1000,
-        }
+        Limits { max_frame_size: 104_857_600, max_command_len: 1024, max_header_len: 10 * 1024, max_headers: 1000 }
     }
 }
 
@@ -156,11 +145,7 @@ const QUOTE_MAX: usize = 128;
 ///   than `max_frame_size`, a content-length announcing too much, a command line that can
 ///   no longer become a known command), so a peer cannot make us buffer without bound.
 /// * On `Err` the stream is unusable (nothing is consumed); send ERROR and close.
-pub fn decode(
-    buf: &mut BytesMut,
-    version: Version,
-    limits: &Limits,
-) -> Result<Option<Parsed>, FrameError> {
+pub fn decode(buf: &mut BytesMut, version: Version, limits: &Limits) -> Result<Option<Parsed>, FrameError> {
     match (buf.first(), buf.get(1)) {
         (None, _) | (Some(b'\r'), None) => return Ok(None),
         (Some(b'\n'), _) => {
@@ -180,10 +165,9 @@ pub fn decode(
             frame.body = whole.slice(found.body);
             Ok(Some(Parsed::Frame(frame)))
         }
-        None if buf.len() > limits.max_frame_size => Err(FrameError::TooLarge {
-            size: buf.len(),
-            max: limits.max_frame_size,
-        }),
+        None if buf.len() > limits.max_frame_size => {
+            Err(FrameError::TooLarge { size: buf.len(), max: limits.max_frame_size })
+        }
         None => Ok(None),
     }
 }
@@ -245,10 +229,7 @@ fn scan(buf: &[u8], version: Version, limits: &Limits) -> Result<Option<Found>, 
     let escaped = version != Version::V1_0 && command != "CONNECT" && command != "CONNECTED";
     let v12 = version == Version::V1_2;
     let mut headers = Vec::with_capacity(count);
-    for line in buf[headers_start..body_start]
-        .split(|&b| b == b'\n')
-        .map(strip_cr)
-    {
+    for line in buf[headers_start..body_start].split(|&b| b == b'\n').map(strip_cr) {
         if !line.is_empty() {
             headers.push(parse_header(line, escaped, v12)?);
         }
@@ -256,18 +237,12 @@ fn scan(buf: &[u8], version: Version, limits: &Limits) -> Result<Option<Found>, 
 
     // Body.
     let max = limits.max_frame_size;
-    let content_length = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .map(|(_, v)| v.as_str());
+    let content_length = headers.iter().find(|(k, _)| k == "content-length").map(|(_, v)| v.as_str());
     let body_end = match content_length {
         Some(v) => {
             let n = parse_content_length(v)?;
             let Some(total) = body_start.checked_add(n).and_then(|e| e.checked_add(1)) else {
-                return Err(FrameError::TooLarge {
-                    size: usize::MAX,
-                    max,
-                });
+                return Err(FrameError::TooLarge { size: usize::MAX, max });
             };
             if total > max {
                 return Err(FrameError::TooLarge { size: total, max });
@@ -289,23 +264,12 @@ fn scan(buf: &[u8], version: Version, limits: &Limits) -> Result<Option<Found>, 
     if total > max {
         return Err(FrameError::TooLarge { size: total, max });
     }
-    let frame = Frame {
-        command: command.to_owned(),
-        headers,
-        body: Bytes::new(),
-    };
-    Ok(Some(Found {
-        frame,
-        body: body_start..body_end,
-        total,
-    }))
+    let frame = Frame { command: command.to_owned(), headers, body: Bytes::new() };
+    Ok(Some(Found { frame, body: body_start..body_end, total }))
 }
 
 fn find(buf: &[u8], from: usize, byte: u8) -> Option<usize> {
-    buf[from..]
-        .iter()
-        .position(|&b| b == byte)
-        .map(|i| from + i)
+    buf[from..].iter().position(|&b| b == byte).map(|i| from + i)
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
@@ -369,8 +333,7 @@ fn parse_content_length(v: &str) -> Result<usize, FrameError> {
 /// block. In 1.1 a CR is written raw (1.1 has no escape for it). `content-length` is added
 /// for a non-empty body unless the frame already has one (which is then trusted).
 pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
-    let escaped =
-        version != Version::V1_0 && frame.command != "CONNECT" && frame.command != "CONNECTED";
+    let escaped = version != Version::V1_0 && frame.command != "CONNECT" && frame.command != "CONNECTED";
     let v12 = version == Version::V1_2;
     let put_text = |out: &mut BytesMut, s: &str| {
         for &b in s.as_bytes() {
@@ -384,11 +347,7 @@ pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
             }
         }
     };
-    let header_bytes: usize = frame
-        .headers
-        .iter()
-        .map(|(k, v)| k.len() + v.len() + 2)
-        .sum();
+    let header_bytes: usize = frame.headers.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
     out.reserve(frame.command.len() + header_bytes + frame.body.len() + 40);
     out.put_slice(frame.command.as_bytes());
     out.put_u8(b'\n');
@@ -415,10 +374,7 @@ pub struct StompCodec {
 
 impl StompCodec {
     pub fn new(limits: Limits) -> StompCodec {
-        StompCodec {
-            version: Version::V1_0,
-            limits,
-        }
+        StompCodec { version: Version::V1_0, limits }
     }
     pub fn set_version(&mut self, v: Version) {
         self.version = v;
@@ -497,20 +453,13 @@ mod tests {
 
     #[test]
     fn builders_and_first_wins() {
-        let f = Frame::new("SEND")
-            .header("a", "1")
-            .header("a", "2")
-            .body("x");
+        let f = Frame::new("SEND").header("a", "1").header("a", "2").body("x");
         assert_eq!(f.get("a"), Some("1"));
         assert_eq!(f.get("b"), None);
         assert_eq!(f.body, Bytes::from_static(b"x"));
         let d = frame_of(b"SEND\na:1\na:2\n\n\0", Version::V1_2);
         assert_eq!(d.get("a"), Some("1"));
-        assert_eq!(
-            d.headers.len(),
-            2,
-            "repeated headers are kept in wire order"
-        );
+        assert_eq!(d.headers.len(), 2, "repeated headers are kept in wire order");
     }
 
     #[test]
@@ -530,19 +479,10 @@ mod tests {
     #[test]
     fn encode_exact_bytes_and_content_length() {
         let f = Frame::new("SEND").header("destination", "/q").body("hi");
-        assert_eq!(
-            &enc(&f, Version::V1_2)[..],
-            b"SEND\ndestination:/q\ncontent-length:2\n\nhi\0"
-        );
-        assert_eq!(
-            &enc(&Frame::new("DISCONNECT"), Version::V1_2)[..],
-            b"DISCONNECT\n\n\0"
-        );
+        assert_eq!(&enc(&f, Version::V1_2)[..], b"SEND\ndestination:/q\ncontent-length:2\n\nhi\0");
+        assert_eq!(&enc(&Frame::new("DISCONNECT"), Version::V1_2)[..], b"DISCONNECT\n\n\0");
         let explicit = Frame::new("SEND").header("content-length", "2").body("hi");
-        assert_eq!(
-            &enc(&explicit, Version::V1_0)[..],
-            b"SEND\ncontent-length:2\n\nhi\0"
-        );
+        assert_eq!(&enc(&explicit, Version::V1_0)[..], b"SEND\ncontent-length:2\n\nhi\0");
     }
 
     #[test]
@@ -553,36 +493,18 @@ mod tests {
         assert_eq!(frame_of(&wire, Version::V1_1), f);
         assert_eq!(frame_of(&wire, Version::V1_2), f);
         // A colon in a value does not need escaping to be read: split at the first colon.
-        assert_eq!(
-            frame_of(b"SEND\nk:a:b\n\n\0", Version::V1_1).get("k"),
-            Some("a:b")
-        );
+        assert_eq!(frame_of(b"SEND\nk:a:b\n\n\0", Version::V1_1).get("k"), Some("a:b"));
         // \r is a 1.2 escape only.
         let cr = b"SEND\nk:a\\rb\n\n\0";
         assert_eq!(frame_of(cr, Version::V1_2).get("k"), Some("a\rb"));
         assert_eq!(dec(cr, Version::V1_1), Err(FrameError::BadEscape('r')));
-        assert_eq!(
-            &enc(&Frame::new("SEND").header("k", "a\rb"), Version::V1_2)[..],
-            b"SEND\nk:a\\rb\n\n\0"
-        );
+        assert_eq!(&enc(&Frame::new("SEND").header("k", "a\rb"), Version::V1_2)[..], b"SEND\nk:a\\rb\n\n\0");
         // Unknown or dangling escapes are fatal.
-        assert_eq!(
-            dec(b"SEND\nk:\\t\n\n\0", Version::V1_2),
-            Err(FrameError::BadEscape('t'))
-        );
-        assert_eq!(
-            dec(b"SEND\nk\\x:v\n\n\0", Version::V1_1),
-            Err(FrameError::BadEscape('x'))
-        );
-        assert!(matches!(
-            dec(b"SEND\nk:v\\\n\n\0", Version::V1_2),
-            Err(FrameError::BadHeader(_))
-        ));
+        assert_eq!(dec(b"SEND\nk:\\t\n\n\0", Version::V1_2), Err(FrameError::BadEscape('t')));
+        assert_eq!(dec(b"SEND\nk\\x:v\n\n\0", Version::V1_1), Err(FrameError::BadEscape('x')));
+        assert!(matches!(dec(b"SEND\nk:v\\\n\n\0", Version::V1_2), Err(FrameError::BadHeader(_))));
         // Values are not trimmed.
-        assert_eq!(
-            frame_of(b"SEND\nk: v \n\n\0", Version::V1_2).get("k"),
-            Some(" v ")
-        );
+        assert_eq!(frame_of(b"SEND\nk: v \n\n\0", Version::V1_2).get("k"), Some(" v "));
     }
 
     #[test]
@@ -591,25 +513,16 @@ mod tests {
         assert_eq!(frame_of(raw, Version::V1_0).get("k"), Some("a\\nb"));
         for cmd in ["CONNECT", "CONNECTED"] {
             let wire = format!("{cmd}\npasscode:p\\c\\q\n\n\0");
-            assert_eq!(
-                frame_of(wire.as_bytes(), Version::V1_2).get("passcode"),
-                Some("p\\c\\q")
-            );
+            assert_eq!(frame_of(wire.as_bytes(), Version::V1_2).get("passcode"), Some("p\\c\\q"));
             let f = Frame::new(cmd).header("passcode", "a:b\\c");
             let out = enc(&f, Version::V1_2);
             assert_eq!(&out[..], format!("{cmd}\npasscode:a:b\\c\n\n\0").as_bytes());
             assert_eq!(frame_of(&out, Version::V1_2), f);
         }
-        assert_eq!(
-            &enc(&Frame::new("SEND").header("k", "a\\b:c"), Version::V1_0)[..],
-            b"SEND\nk:a\\b:c\n\n\0"
-        );
+        assert_eq!(&enc(&Frame::new("SEND").header("k", "a\\b:c"), Version::V1_0)[..], b"SEND\nk:a\\b:c\n\n\0");
         // CR/LF cannot be carried unescaped: they become spaces instead of injecting headers.
         let inj = Frame::new("MESSAGE").header("k", "x\ncontent-length:0\r");
-        assert_eq!(
-            &enc(&inj, Version::V1_0)[..],
-            b"MESSAGE\nk:x content-length:0 \n\n\0"
-        );
+        assert_eq!(&enc(&inj, Version::V1_0)[..], b"MESSAGE\nk:x content-length:0 \n\n\0");
     }
 
     #[test]
@@ -624,44 +537,23 @@ mod tests {
         assert_eq!(&buf[..], b"\n", "trailing EOL left for the next call");
         // Without content-length the body stops at the first NUL.
         let mut buf = BytesMut::from(&b"SEND\n\nab\0cd\0"[..]);
-        let Some(Parsed::Frame(first)) = decode(&mut buf, Version::V1_2, &lim()).unwrap() else {
-            panic!()
-        };
+        let Some(Parsed::Frame(first)) = decode(&mut buf, Version::V1_2, &lim()).unwrap() else { panic!() };
         assert_eq!(first.body, Bytes::from_static(b"ab"));
         assert_eq!(&buf[..], b"cd\0");
-        assert!(matches!(
-            decode(&mut buf, Version::V1_2, &lim()),
-            Err(FrameError::UnknownCommand(_))
-        ));
+        assert!(matches!(decode(&mut buf, Version::V1_2, &lim()), Err(FrameError::UnknownCommand(_))));
     }
 
     #[test]
     fn content_length_errors() {
-        assert_eq!(
-            dec(b"SEND\ncontent-length:2\n\nabc\0", Version::V1_2),
-            Err(FrameError::MissingNul(2))
-        );
+        assert_eq!(dec(b"SEND\ncontent-length:2\n\nabc\0", Version::V1_2), Err(FrameError::MissingNul(2)));
         for bad in ["x", "", "-1", "+1", "1 2", "99999999999999999999999999"] {
             let wire = format!("SEND\ncontent-length:{bad}\n\n\0");
-            assert!(
-                matches!(
-                    dec(wire.as_bytes(), Version::V1_2),
-                    Err(FrameError::BadContentLength(_))
-                ),
-                "{bad}"
-            );
+            assert!(matches!(dec(wire.as_bytes(), Version::V1_2), Err(FrameError::BadContentLength(_))), "{bad}");
         }
-        assert_eq!(
-            frame_of(b"SEND\ncontent-length: 1 \n\nx\0", Version::V1_0).body,
-            Bytes::from_static(b"x")
-        );
+        assert_eq!(frame_of(b"SEND\ncontent-length: 1 \n\nx\0", Version::V1_0).body, Bytes::from_static(b"x"));
         // First occurrence decides.
         assert_eq!(
-            frame_of(
-                b"SEND\ncontent-length:1\ncontent-length:x\n\nx\0",
-                Version::V1_2
-            )
-            .body,
+            frame_of(b"SEND\ncontent-length:1\ncontent-length:x\n\nx\0", Version::V1_2).body,
             Bytes::from_static(b"x")
         );
     }
@@ -669,12 +561,8 @@ mod tests {
     #[test]
     fn partial_input_byte_by_byte() {
         let frames = [
-            Frame::new("CONNECTED")
-                .header("version", "1.2")
-                .header("heart-beat", "0,0"),
-            Frame::new("MESSAGE")
-                .header("destination", "/q/a:b")
-                .body(&b"x\0y"[..]),
+            Frame::new("CONNECTED").header("version", "1.2").header("heart-beat", "0,0"),
+            Frame::new("MESSAGE").header("destination", "/q/a:b").body(&b"x\0y"[..]),
             Frame::new("RECEIPT").header("receipt-id", "77"),
         ];
         let mut wire = BytesMut::new();
@@ -701,11 +589,7 @@ mod tests {
         let mut expect = Vec::new();
         for f in frames {
             let cl = f.body.len();
-            let f = if cl > 0 {
-                f.header("content-length", cl.to_string())
-            } else {
-                f
-            };
+            let f = if cl > 0 { f.header("content-length", cl.to_string()) } else { f };
             expect.extend([Parsed::Frame(f), Parsed::HeartBeat, Parsed::HeartBeat]);
         }
         assert_eq!(got, expect);
@@ -724,117 +608,63 @@ mod tests {
         use Parsed::HeartBeat as H;
         assert_eq!(
             got,
-            vec![
-                H,
-                H,
-                Parsed::Frame(Frame::new("SEND")),
-                H,
-                H,
-                Parsed::Frame(Frame::new("ACK").header("id", "1"))
-            ]
+            vec![H, H, Parsed::Frame(Frame::new("SEND")), H, H, Parsed::Frame(Frame::new("ACK").header("id", "1"))]
         );
         assert_eq!(&buf[..], b"\r", "a lone CR waits for its LF");
         buf.put_u8(b'\n');
         assert_eq!(decode(&mut buf, Version::V1_1, &lim()).unwrap(), Some(H));
-        assert_eq!(
-            dec(b"\rX", Version::V1_1),
-            Err(FrameError::UnknownCommand("\rX".into()))
-        );
+        assert_eq!(dec(b"\rX", Version::V1_1), Err(FrameError::UnknownCommand("\rX".into())));
     }
 
     #[test]
     fn crlf_frames_all_versions() {
         for v in ALL {
             let f = frame_of(b"SEND\r\ndestination:/q\r\nk:v\r\n\r\nbody\0", v);
-            assert_eq!(
-                f,
-                Frame::new("SEND")
-                    .header("destination", "/q")
-                    .header("k", "v")
-                    .body("body")
-            );
+            assert_eq!(f, Frame::new("SEND").header("destination", "/q").header("k", "v").body("body"));
         }
     }
 
     #[test]
     fn header_errors() {
-        assert_eq!(
-            dec(b"SEND\nnocolon\n\n\0", Version::V1_2),
-            Err(FrameError::BadHeader("nocolon".into()))
-        );
-        assert_eq!(
-            dec(b"SEND\nk:\xff\n\n\0", Version::V1_2),
-            Err(FrameError::InvalidUtf8)
-        );
+        assert_eq!(dec(b"SEND\nnocolon\n\n\0", Version::V1_2), Err(FrameError::BadHeader("nocolon".into())));
+        assert_eq!(dec(b"SEND\nk:\xff\n\n\0", Version::V1_2), Err(FrameError::InvalidUtf8));
         assert_eq!(
             frame_of(b"SEND\n:v\nk:\n\n\0", Version::V1_2).headers,
             vec![("".into(), "v".into()), ("k".into(), "".into())]
         );
         // Body bytes need not be UTF-8.
-        assert_eq!(
-            frame_of(b"SEND\n\n\xff\xfe\0", Version::V1_2).body,
-            Bytes::from_static(b"\xff\xfe")
-        );
+        assert_eq!(frame_of(b"SEND\n\n\xff\xfe\0", Version::V1_2).body, Bytes::from_static(b"\xff\xfe"));
     }
 
     #[test]
     fn unknown_command() {
-        assert_eq!(
-            dec(b"FOO\n\n\0", Version::V1_2),
-            Err(FrameError::UnknownCommand("FOO".into()))
-        );
-        assert_eq!(
-            dec(b"send\n\n\0", Version::V1_2),
-            Err(FrameError::UnknownCommand("send".into()))
-        );
+        assert_eq!(dec(b"FOO\n\n\0", Version::V1_2), Err(FrameError::UnknownCommand("FOO".into())));
+        assert_eq!(dec(b"send\n\n\0", Version::V1_2), Err(FrameError::UnknownCommand("send".into())));
         // Rejected as soon as the partial line can no longer become a command.
-        assert_eq!(
-            dec(b"GET / HTT", Version::V1_2),
-            Err(FrameError::UnknownCommand("GET / HTT".into()))
-        );
+        assert_eq!(dec(b"GET / HTT", Version::V1_2), Err(FrameError::UnknownCommand("GET / HTT".into())));
         assert_eq!(dec(b"SUBSC", Version::V1_2), Ok(None));
         for c in COMMANDS {
-            assert_eq!(
-                frame_of(format!("{c}\n\n\0").as_bytes(), Version::V1_2).command,
-                c
-            );
+            assert_eq!(frame_of(format!("{c}\n\n\0").as_bytes(), Version::V1_2).command, c);
         }
     }
 
     #[test]
     fn limits_complete_frames() {
-        let l = Limits {
-            max_frame_size: 64,
-            max_command_len: 7,
-            max_header_len: 8,
-            max_headers: 2,
-        };
+        let l = Limits { max_frame_size: 64, max_command_len: 7, max_header_len: 8, max_headers: 2 };
         let d = |b: &[u8]| decode(&mut BytesMut::from(b), Version::V1_2, &l);
         assert_eq!(d(b"UNSUBSCRIBE\n\n\0"), Err(FrameError::CommandTooLong));
         assert!(matches!(d(b"MESSAGE\n\n\0"), Ok(Some(_))));
-        assert!(
-            matches!(d(b"SEND\nk:123456\n\n\0"), Ok(Some(_))),
-            "8 bytes is allowed"
-        );
-        assert!(
-            matches!(d(b"SEND\nk:123456\r\n\r\n\0"), Ok(Some(_))),
-            "the CR is not counted"
-        );
+        assert!(matches!(d(b"SEND\nk:123456\n\n\0"), Ok(Some(_))), "8 bytes is allowed");
+        assert!(matches!(d(b"SEND\nk:123456\r\n\r\n\0"), Ok(Some(_))), "the CR is not counted");
         assert_eq!(d(b"SEND\nk:1234567\n\n\0"), Err(FrameError::HeaderTooLong));
         assert!(matches!(d(b"SEND\na:1\nb:2\n\n\0"), Ok(Some(_))));
-        assert_eq!(
-            d(b"SEND\na:1\nb:2\nc:3\n\n\0"),
-            Err(FrameError::TooManyHeaders)
-        );
+        assert_eq!(d(b"SEND\na:1\nb:2\nc:3\n\n\0"), Err(FrameError::TooManyHeaders));
         let body = vec![b'x'; 64 - 7];
         let mut ok = b"SEND\n\n".to_vec();
         ok.extend_from_slice(&body);
         ok.push(0);
         assert_eq!(ok.len(), 64);
-        assert!(
-            matches!(d(&ok), Ok(Some(_))),
-            "exactly max_frame_size is allowed"
-        );
+        assert!(matches!(d(&ok), Ok(Some(_))), "exactly max_frame_size is allowed");
         ok.insert(7, b'y');
         assert_eq!(d(&ok), Err(FrameError::TooLarge { size: 65, max: 64 }));
         // Heart-beats and later frames are not counted into a frame's size.
@@ -846,12 +676,7 @@ mod tests {
 
     #[test]
     fn limits_enforced_on_incomplete_frames() {
-        let l = Limits {
-            max_frame_size: 64,
-            max_command_len: 7,
-            max_header_len: 8,
-            max_headers: 2,
-        };
+        let l = Limits { max_frame_size: 64, max_command_len: 7, max_header_len: 8, max_headers: 2 };
         let d = |b: &[u8]| decode(&mut BytesMut::from(b), Version::V1_2, &l);
         assert_eq!(d(b"UNSUBSCR"), Err(FrameError::CommandTooLong));
         assert_eq!(d(b"MESSAGE"), Ok(None));
@@ -866,19 +691,10 @@ mod tests {
         endless.push(b'x');
         assert_eq!(d(&endless), Err(FrameError::TooLarge { size: 65, max: 64 }));
         // A content-length announcing too much is refused before the body arrives.
-        let l = Limits {
-            max_header_len: 64,
-            ..l
-        };
+        let l = Limits { max_header_len: 64, ..l };
         let d = |b: &[u8]| decode(&mut BytesMut::from(b), Version::V1_2, &l);
-        assert_eq!(
-            d(b"SEND\ncontent-length:60\n\n"),
-            Err(FrameError::TooLarge { size: 85, max: 64 })
-        );
-        assert!(matches!(
-            d(b"SEND\ncontent-length:18446744073709551615\n\n"),
-            Err(FrameError::TooLarge { .. })
-        ));
+        assert_eq!(d(b"SEND\ncontent-length:60\n\n"), Err(FrameError::TooLarge { size: 85, max: 64 }));
+        assert!(matches!(d(b"SEND\ncontent-length:18446744073709551615\n\n"), Err(FrameError::TooLarge { .. })));
         assert_eq!(d(b"SEND\ncontent-length:30\n\n"), Ok(None));
     }
 
@@ -887,37 +703,17 @@ mod tests {
         let mut codec = StompCodec::new(lim());
         assert_eq!(codec.version, Version::V1_0);
         let mut out = BytesMut::new();
-        codec
-            .encode(
-                Frame::new("CONNECT").header("accept-version", "1.2"),
-                &mut out,
-            )
-            .unwrap();
+        codec.encode(Frame::new("CONNECT").header("accept-version", "1.2"), &mut out).unwrap();
         codec.encode(HeartBeat, &mut out).unwrap();
         codec.set_version(Version::V1_2);
-        codec
-            .encode(Frame::new("SEND").header("k", "a:b").body("z"), &mut out)
-            .unwrap();
-        assert_eq!(
-            &out[..],
-            b"CONNECT\naccept-version:1.2\n\n\0\nSEND\nk:a\\cb\ncontent-length:1\n\nz\0"
-        );
-        assert!(
-            matches!(codec.decode(&mut out), Ok(Some(Parsed::Frame(f))) if f.command == "CONNECT")
-        );
-        assert!(matches!(
-            codec.decode(&mut out),
-            Ok(Some(Parsed::HeartBeat))
-        ));
-        assert!(
-            matches!(codec.decode(&mut out), Ok(Some(Parsed::Frame(f))) if f.get("k") == Some("a:b"))
-        );
+        codec.encode(Frame::new("SEND").header("k", "a:b").body("z"), &mut out).unwrap();
+        assert_eq!(&out[..], b"CONNECT\naccept-version:1.2\n\n\0\nSEND\nk:a\\cb\ncontent-length:1\n\nz\0");
+        assert!(matches!(codec.decode(&mut out), Ok(Some(Parsed::Frame(f))) if f.command == "CONNECT"));
+        assert!(matches!(codec.decode(&mut out), Ok(Some(Parsed::HeartBeat))));
+        assert!(matches!(codec.decode(&mut out), Ok(Some(Parsed::Frame(f))) if f.get("k") == Some("a:b")));
         assert!(matches!(codec.decode(&mut out), Ok(None)));
         let mut bad = BytesMut::from(&b"BOGUS\n"[..]);
-        assert!(matches!(
-            codec.decode(&mut bad),
-            Err(CodecError::Frame(FrameError::UnknownCommand(_)))
-        ));
+        assert!(matches!(codec.decode(&mut bad), Err(CodecError::Frame(FrameError::UnknownCommand(_)))));
         let io: CodecError = std::io::Error::other("x").into();
         assert!(matches!(io, CodecError::Io(_)));
         // A truncated frame at EOF is an error, not silently dropped.
@@ -963,15 +759,7 @@ mod tests {
             b"\xff",
             b"abc",
         ];
-        let limits = [
-            lim(),
-            Limits {
-                max_frame_size: 40,
-                max_command_len: 8,
-                max_header_len: 12,
-                max_headers: 3,
-            },
-        ];
+        let limits = [lim(), Limits { max_frame_size: 40, max_command_len: 8, max_header_len: 12, max_headers: 3 }];
         for i in 0..5000 {
             let mut input = Vec::new();
             for _ in 0..rng.below(24) {
@@ -998,9 +786,7 @@ mod tests {
     #[test]
     fn fuzz_encode_decode_round_trip() {
         let mut rng = Rng(42);
-        let alphabet = [
-            "a", "Z", "0", ":", "\\", "\n", "\r", "\0", " ", "é", "\\n", "\\c", "☃",
-        ];
+        let alphabet = ["a", "Z", "0", ":", "\\", "\n", "\r", "\0", " ", "é", "\\n", "\\c", "☃"];
         let text = |rng: &mut Rng, escapable: bool, name: bool, v: Version| {
             let mut s = String::new();
             for _ in 0..rng.below(6) {
@@ -1037,14 +823,8 @@ mod tests {
             }
             encode(&f, v, &mut wire);
             let got = drain(&mut wire, v, &lim());
-            let Some(Parsed::Frame(back)) = got.last() else {
-                panic!("{got:?}")
-            };
-            let expect = if body.is_empty() {
-                f
-            } else {
-                f.header("content-length", body.len().to_string())
-            };
+            let Some(Parsed::Frame(back)) = got.last() else { panic!("{got:?}") };
+            let expect = if body.is_empty() { f } else { f.header("content-length", body.len().to_string()) };
             assert_eq!(back, &expect, "version {v:?}");
         }
     }

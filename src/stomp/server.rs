@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::codec::Framed;
@@ -99,6 +100,13 @@ async fn connection(socket: TcpStream, broker: Arc<Broker>, settings: Arc<Settin
             f = f.header("receipt-id", r);
         }
         let _ = framed.send(f.body(format!("{message}\n"))).await;
+        // Half-close, then drain briefly: closing with unread input would send a TCP reset
+        // that can destroy the ERROR frame before the client reads it.
+        let mut socket = framed.into_inner();
+        let _ = socket.shutdown().await;
+        let mut sink = [0u8; 16 * 1024];
+        let drain = async { while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {} };
+        let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
     }
 }
 
@@ -120,8 +128,7 @@ async fn run(
             Ok(Some(Ok(Parsed::Frame(f)))) => return Err(format!("expected CONNECT, got {}", f.command).into()),
         }
     };
-    conn.version = negotiate(connect.get("accept-version"))
-        .ok_or("Supported protocol versions are 1.0,1.1,1.2")?;
+    conn.version = negotiate(connect.get("accept-version")).ok_or("Supported protocol versions are 1.0,1.1,1.2")?;
     conn.client_id = connect.get("client-id").unwrap_or("").to_string();
     let (cx, cy) = parse_heart_beat(connect.get("heart-beat"));
     framed.codec_mut().set_version(conn.version);
@@ -250,12 +257,7 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             let msg = StoredMessage {
                 seq: 0,
                 destination: dest.to_string(),
-                headers: frame
-                    .headers
-                    .iter()
-                    .filter(|(k, _)| !PLUMBING.contains(&k.as_str()))
-                    .cloned()
-                    .collect(),
+                headers: frame.headers.iter().filter(|(k, _)| !PLUMBING.contains(&k.as_str())).cloned().collect(),
                 body: frame.body.to_vec(),
                 persistent: frame.get("persistent") == Some("true"),
                 timestamp: crate::events::now_ms(),
@@ -263,7 +265,11 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
                 producer: None,
             };
             match frame.get("transaction") {
-                Some(t) => conn.txs.get_mut(t).ok_or(format!("Invalid transaction id: {t}"))?.push(TxOp::Send(destination, msg)),
+                Some(t) => conn
+                    .txs
+                    .get_mut(t)
+                    .ok_or(format!("Invalid transaction id: {t}"))?
+                    .push(TxOp::Send(destination, msg)),
                 None => {
                     broker.send(&destination, msg).await.map_err(|e| e.to_string())?;
                 }
@@ -288,13 +294,17 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             };
             let default_prefetch = if destination.kind == Kind::Queue { 1000 } else { 32766 };
             let prefetch = match frame.get("activemq.prefetchSize") {
-                Some(p) => p.parse::<usize>().ok().filter(|p| *p > 0).ok_or(format!("invalid activemq.prefetchSize {p}"))?,
+                Some(p) => {
+                    p.parse::<usize>().ok().filter(|p| *p > 0).ok_or(format!("invalid activemq.prefetchSize {p}"))?
+                }
                 None => default_prefetch,
             };
             let durable = match (destination.kind, frame.get("activemq.subscriptionName")) {
                 (Kind::Topic, Some(name)) => {
                     if conn.client_id.is_empty() {
-                        return Err("a durable subscription (activemq.subscriptionName) needs client-id on CONNECT".into());
+                        return Err(
+                            "a durable subscription (activemq.subscriptionName) needs client-id on CONNECT".into()
+                        );
                     }
                     Some((conn.client_id.clone(), name.to_string()))
                 }
@@ -363,7 +373,8 @@ fn ack_target(frame: &Frame, conn: &Conn) -> Result<(u64, u64), String> {
         return Ok((consumer, seq));
     }
     let mid = frame.get("message-id").ok_or("ACK needs a message-id (or, in 1.2, an id) header")?;
-    let seq: u64 = mid.strip_prefix("ID:mqsim-").and_then(|s| s.parse().ok()).ok_or(format!("unknown message-id {mid}"))?;
+    let seq: u64 =
+        mid.strip_prefix("ID:mqsim-").and_then(|s| s.parse().ok()).ok_or(format!("unknown message-id {mid}"))?;
     let consumer = match frame.get("subscription") {
         Some(sub) => conn.subs.get(sub).map(|s| s.consumer).ok_or(format!("no subscription {sub}"))?,
         None => match conn.subs.values().filter(|s| s.ack != AckMode::Auto).map(|s| s.consumer).next() {

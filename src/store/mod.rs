@@ -117,7 +117,8 @@ impl Store {
 
     /// Appends a record received from the master at `start` (must be this store's end).
     pub fn append_raw(&self, start: u64, bytes: &[u8]) -> Result<u64> {
-        let record = Record::decode(bytes).map_err(|e| Error::Other(format!("corrupt replicated record at {start}: {e}")))?;
+        let record =
+            Record::decode(bytes).map_err(|e| Error::Other(format!("corrupt replicated record at {start}: {e}")))?;
         let mut wtxn = self.env.write_txn()?;
         let end = self.end(&wtxn)?;
         if end != start {

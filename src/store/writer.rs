@@ -53,7 +53,8 @@ impl Writer {
         self.tx
             .send(Request { records, synced, done })
             .map_err(|_| Error::Other("the store is closed (this node is no longer master)".into()))?;
-        rx.await.map_err(|_| Error::Other("the store closed before the write completed (master stepped down)".into()))?
+        rx.await
+            .map_err(|_| Error::Other("the store closed before the write completed (master stepped down)".into()))?
     }
 
     pub fn end(&self) -> watch::Receiver<u64> {

@@ -57,72 +57,31 @@ pub(crate) struct Shared {
 /// Runs a supervisor until `down` or a signal.
 pub async fn run(config: Config) -> Result<()> {
     let state_dir = config.state_dir();
-    std::fs::create_dir_all(&state_dir)
-        .map_err(Error::io(format!("creating {}", state_dir.display())))?;
+    std::fs::create_dir_all(&state_dir).map_err(Error::io(format!("creating {}", state_dir.display())))?;
     let sock = socket_path(&state_dir);
     if UnixStream::connect(&sock).await.is_ok() {
-        return Err(Error::Other(format!(
-            "a supervisor is already running for {}",
-            state_dir.display()
-        )));
+        return Err(Error::Other(format!("a supervisor is already running for {}", state_dir.display())));
     }
     let _ = std::fs::remove_file(&sock);
-    let listener =
-        UnixListener::bind(&sock).map_err(Error::io(format!("binding {}", sock.display())))?;
-    let install = if config.zookeeper.connect.is_none() {
-        Some(Install::find(&config)?)
-    } else {
-        None
-    };
+    let listener = UnixListener::bind(&sock).map_err(Error::io(format!("binding {}", sock.display())))?;
+    let install = if config.zookeeper.connect.is_none() { Some(Install::find(&config)?) } else { None };
     let events = EventLog::new(&state_dir, "supervisor");
     let (shutdown, mut shutdown_rx) = watch::channel(false);
     let mut procs = BTreeMap::new();
     if config.zookeeper.connect.is_none() {
         for (i, s) in config.zookeeper.servers.iter().enumerate() {
             let log = ZkLayout::new(&state_dir, &s.name).log_file;
-            procs.insert(
-                s.name.clone(),
-                Proc {
-                    kind: Kind::Zk(i + 1),
-                    pid: None,
-                    requested: None,
-                    log,
-                },
-            );
+            procs.insert(s.name.clone(), Proc { kind: Kind::Zk(i + 1), pid: None, requested: None, log });
         }
     }
     for n in &config.nodes {
         let log = NodeLayout::new(&config, &n.name).log_file;
-        procs.insert(
-            n.name.clone(),
-            Proc {
-                kind: Kind::Node,
-                pid: None,
-                requested: None,
-                log,
-            },
-        );
+        procs.insert(n.name.clone(), Proc { kind: Kind::Node, pid: None, requested: None, log });
     }
-    let sup = Arc::new(Shared {
-        config,
-        install,
-        events,
-        procs: Mutex::new(procs),
-        shutdown,
-    });
-    std::fs::write(
-        state_dir.join("supervisor.pid"),
-        format!("{}\n", std::process::id()),
-    )
-    .map_err(Error::io("writing supervisor.pid"))?;
-    sup.events.emit(
-        "up",
-        format!(
-            "supervisor started (pid {}) in {}",
-            std::process::id(),
-            state_dir.display()
-        ),
-    );
+    let sup = Arc::new(Shared { config, install, events, procs: Mutex::new(procs), shutdown });
+    std::fs::write(state_dir.join("supervisor.pid"), format!("{}\n", std::process::id()))
+        .map_err(Error::io("writing supervisor.pid"))?;
+    sup.events.emit("up", format!("supervisor started (pid {}) in {}", std::process::id(), state_dir.display()));
 
     tokio::spawn(control_loop(listener, sup.clone()));
     let boot = tokio::spawn(boot(sup.clone()));
@@ -143,8 +102,7 @@ pub async fn run(config: Config) -> Result<()> {
     boot.abort();
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(state_dir.join("supervisor.pid"));
-    sup.events
-        .emit("down", "supervisor exited; no process left");
+    sup.events.emit("down", "supervisor exited; no process left");
     Ok(())
 }
 
@@ -153,8 +111,7 @@ async fn boot(sup: Arc<Shared>) {
     let zk_names: Vec<String> = sup.names(|k| matches!(k, Kind::Zk(_)));
     for name in &zk_names {
         if let Err(e) = sup.start(name) {
-            sup.events
-                .emit("error", format!("cannot start {name}: {e}"));
+            sup.events.emit("error", format!("cannot start {name}: {e}"));
         }
     }
     if !zk_names.is_empty() {
@@ -167,17 +124,11 @@ async fn boot(sup: Arc<Shared>) {
                 }
             }
             if serving == zk_names.len() {
-                sup.events.emit(
-                    "zk-serving",
-                    format!("ZooKeeper ensemble serving ({serving} servers)"),
-                );
+                sup.events.emit("zk-serving", format!("ZooKeeper ensemble serving ({serving} servers)"));
                 break;
             }
             if Instant::now() > deadline {
-                sup.events.emit(
-                    "error",
-                    "ZooKeeper ensemble did not serve within 60 s; starting brokers anyway",
-                );
+                sup.events.emit("error", "ZooKeeper ensemble did not serve within 60 s; starting brokers anyway");
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -186,8 +137,7 @@ async fn boot(sup: Arc<Shared>) {
     tokio::spawn(monitor::run(sup.clone()));
     for name in sup.names(|k| k == Kind::Node) {
         if let Err(e) = sup.start(&name) {
-            sup.events
-                .emit("error", format!("cannot start {name}: {e}"));
+            sup.events.emit("error", format!("cannot start {name}: {e}"));
         }
     }
 }
@@ -208,28 +158,13 @@ async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
                 Ok(Request::Status) => (Response::Status(Box::new(sup.status().await)), false),
                 Ok(Request::Act { verb, target }) => match sup.act(verb, &target).await {
                     Ok(lines) => (Response::Done { lines }, false),
-                    Err(e) => (
-                        Response::Error {
-                            message: e.to_string(),
-                        },
-                        false,
-                    ),
+                    Err(e) => (Response::Error { message: e.to_string() }, false),
                 },
                 Ok(Request::Down) => {
                     sup.teardown("mqsim down").await;
-                    (
-                        Response::Done {
-                            lines: vec!["cluster stopped; no process left".into()],
-                        },
-                        true,
-                    )
+                    (Response::Done { lines: vec!["cluster stopped; no process left".into()] }, true)
                 }
-                Err(e) => (
-                    Response::Error {
-                        message: format!("bad request: {e}"),
-                    },
-                    false,
-                ),
+                Err(e) => (Response::Error { message: format!("bad request: {e}") }, false),
             };
             let mut out = serde_json::to_vec(&reply).expect("serializes");
             out.push(b'\n');
@@ -243,21 +178,12 @@ async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
 
 impl Shared {
     fn names(&self, f: impl Fn(Kind) -> bool) -> Vec<String> {
-        self.procs
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, p)| f(p.kind))
-            .map(|(n, _)| n.clone())
-            .collect()
+        self.procs.lock().unwrap().iter().filter(|(_, p)| f(p.kind)).map(|(n, _)| n.clone()).collect()
     }
 
     fn save_pids(&self) {
         let procs = self.procs.lock().unwrap();
-        let pids: BTreeMap<&str, u32> = procs
-            .iter()
-            .filter_map(|(n, p)| Some((n.as_str(), p.pid?)))
-            .collect();
+        let pids: BTreeMap<&str, u32> = procs.iter().filter_map(|(n, p)| Some((n.as_str(), p.pid?))).collect();
         let json = serde_json::json!({ "supervisor": std::process::id(), "children": pids });
         let _ = std::fs::write(self.config.state_dir().join("pids.json"), json.to_string());
     }
@@ -266,13 +192,9 @@ impl Shared {
     fn start(self: &Arc<Self>, name: &str) -> Result<u32> {
         let (kind, log) = {
             let procs = self.procs.lock().unwrap();
-            let p = procs
-                .get(name)
-                .ok_or_else(|| Error::Target(format!("no process named {name}")))?;
+            let p = procs.get(name).ok_or_else(|| Error::Target(format!("no process named {name}")))?;
             if let Some(pid) = p.pid {
-                return Err(Error::Target(format!(
-                    "{name} is already running (pid {pid})"
-                )));
+                return Err(Error::Target(format!("{name} is already running (pid {pid})")));
             }
             (p.kind, p.log.clone())
         };
@@ -282,18 +204,12 @@ impl Shared {
                 let server = &self.config.zookeeper.servers[myid - 1];
                 let layout = ZkLayout::new(&state_dir, &server.name);
                 prepare(&self.config, myid, &layout)?;
-                self.install
-                    .as_ref()
-                    .expect("managed ZooKeeper has an install")
-                    .command(&self.config, server, &layout)
+                self.install.as_ref().expect("managed ZooKeeper has an install").command(&self.config, server, &layout)
             }
             Kind::Node => {
-                let exe =
-                    std::env::current_exe().map_err(Error::io("finding the mqsim executable"))?;
+                let exe = std::env::current_exe().map_err(Error::io("finding the mqsim executable"))?;
                 let mut cmd = std::process::Command::new(exe);
-                cmd.arg("--config")
-                    .arg(&self.config.source)
-                    .args(["node", "--name", name]);
+                cmd.arg("--config").arg(&self.config.source).args(["node", "--name", name]);
                 cmd
             }
         };
@@ -306,8 +222,7 @@ impl Shared {
             p.requested = None;
         }
         self.save_pids();
-        self.events
-            .emit("started", format!("{name} started (pid {pid})"));
+        self.events.emit("started", format!("{name} started (pid {pid})"));
         let (sup, name) = (self.clone(), name.to_string());
         tokio::spawn(async move {
             let status = child.wait().await;
@@ -331,16 +246,10 @@ impl Shared {
             Err(e) => format!("unknown status ({e})"),
         };
         match requested {
-            Some(_) => self
+            Some(_) => self.events.emit("exited", format!("{name} (pid {pid}) exited: {how}")),
+            None => self
                 .events
-                .emit("exited", format!("{name} (pid {pid}) exited: {how}")),
-            None => self.events.emit(
-                "crashed",
-                format!(
-                    "{name} (pid {pid}) exited unexpectedly: {how}; see {}",
-                    log.display()
-                ),
-            ),
+                .emit("crashed", format!("{name} (pid {pid}) exited unexpectedly: {how}; see {}", log.display())),
         }
     }
 
@@ -350,9 +259,7 @@ impl Shared {
 
     /// Sends `sig` and, for stop, waits (10 s, then SIGKILL) until the process is gone.
     async fn signal(&self, name: &str, verb: Verb) -> Result<String> {
-        let pid = self
-            .pid(name)
-            .ok_or_else(|| Error::Target(format!("{name} is not running")))?;
+        let pid = self.pid(name).ok_or_else(|| Error::Target(format!("{name} is not running")))?;
         let sig = match verb {
             Verb::Stop | Verb::Restart => Signal::SIGTERM,
             Verb::Kill => Signal::SIGKILL,
@@ -434,36 +341,24 @@ impl Shared {
             "zk" | "zookeeper" => all_zk,
             "master" | "slaves" => {
                 let st = self.status().await;
-                let want = if target == "master" {
-                    "master"
-                } else {
-                    "slave"
-                };
+                let want = if target == "master" { "master" } else { "slave" };
                 let v: Vec<String> = st
                     .nodes
                     .iter()
-                    .filter(|n| n.role.as_deref() == Some(want) && n.state == "running")
+                    .filter(|n| n.role.as_deref() == Some(want) && (n.state == "running" || n.state == "paused"))
                     .map(|n| n.name.clone())
                     .collect();
                 if v.is_empty() {
-                    return Err(Error::Target(format!(
-                        "no running node is {want} right now (see `mqsim status`)"
-                    )));
+                    return Err(Error::Target(format!("no running node is {want} right now (see `mqsim status`)")));
                 }
                 v
             }
             "zk-leader" => {
                 let st = self.status().await;
-                match st
-                    .zookeeper
-                    .iter()
-                    .find(|z| z.mode.as_deref() == Some("leader"))
-                {
+                match st.zookeeper.iter().find(|z| z.mode.as_deref() == Some("leader")) {
                     Some(z) if z.state != "external" => vec![z.name.clone()],
                     _ => {
-                        return Err(Error::Target(
-                            "no managed ZooKeeper server is leader right now".into(),
-                        ));
+                        return Err(Error::Target("no managed ZooKeeper server is leader right now".into()));
                     }
                 }
             }
@@ -484,14 +379,10 @@ impl Shared {
 
     /// Brokers first (cleanly, so znodes go at once), then ZooKeeper.
     async fn teardown(&self, why: &str) {
-        self.events
-            .emit("down", format!("stopping the cluster ({why})"));
+        self.events.emit("down", format!("stopping the cluster ({why})"));
         for kind_is_node in [true, false] {
             let names = self.names(|k| (k == Kind::Node) == kind_is_node);
-            let stops = names
-                .iter()
-                .filter(|n| self.pid(n).is_some())
-                .map(|n| self.signal(n, Verb::Stop));
+            let stops = names.iter().filter(|n| self.pid(n).is_some()).map(|n| self.signal(n, Verb::Stop));
             for r in futures::future::join_all(stops).await {
                 if let Err(e) = r {
                     warn!("{e}");
@@ -506,17 +397,12 @@ impl Shared {
         let procs = self.procs.lock().unwrap().clone();
         let proc_state = |name: &str| -> (String, Option<u32>) {
             match procs.get(name) {
-                Some(Proc { pid: Some(pid), .. }) if process::paused(*pid) => {
-                    ("paused".into(), Some(*pid))
-                }
+                Some(Proc { pid: Some(pid), .. }) if process::paused(*pid) => ("paused".into(), Some(*pid)),
                 Some(Proc { pid: Some(pid), .. }) => ("running".into(), Some(*pid)),
-                Some(Proc {
-                    requested: Some((Verb::Stop, _)),
-                    ..
-                }) => ("stopped".into(), None),
-                Some(Proc {
-                    requested: None, ..
-                }) if procs.values().all(|p| p.pid.is_none()) => ("stopped".into(), None),
+                Some(Proc { requested: Some((Verb::Stop, _)), .. }) => ("stopped".into(), None),
+                Some(Proc { requested: None, .. }) if procs.values().all(|p| p.pid.is_none()) => {
+                    ("stopped".into(), None)
+                }
                 _ => ("down".into(), None),
             }
         };
@@ -526,29 +412,15 @@ impl Shared {
                 for s in &cfg.zookeeper.servers {
                     let (state, pid) = proc_state(&s.name);
                     let port = *s.client_port.get_ref();
-                    let mode = if state == "running" {
-                        probe_mode(port).await
-                    } else {
-                        None
-                    };
+                    let mode = if state == "running" { probe_mode(port).await } else { None };
                     let log = procs[&s.name].log.display().to_string();
-                    zookeeper.push(ZkStatus {
-                        name: s.name.clone(),
-                        state,
-                        mode,
-                        pid,
-                        client_port: port,
-                        log,
-                    });
+                    zookeeper.push(ZkStatus { name: s.name.clone(), state, mode, pid, client_port: port, log });
                 }
             }
             Some(connect) => {
                 for (i, hp) in connect.split(',').enumerate() {
                     let hp = hp.split('/').next().unwrap_or(hp);
-                    let port = hp
-                        .rsplit_once(':')
-                        .and_then(|(_, p)| p.parse().ok())
-                        .unwrap_or(2181);
+                    let port = hp.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(2181);
                     let local = hp.starts_with("127.") || hp.starts_with("localhost");
                     let mode = if local { probe_mode(port).await } else { None };
                     zookeeper.push(ZkStatus {

@@ -35,35 +35,20 @@ pub(super) async fn run(sup: Arc<Shared>) {
                 continue;
             }
         };
-        let Ok(mut watcher) = client
-            .watch(&cfg.cluster.zk_path, zk::AddWatchMode::PersistentRecursive)
-            .await
-        else {
+        let Ok(mut watcher) = client.watch(&cfg.cluster.zk_path, zk::AddWatchMode::PersistentRecursive).await else {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         };
         loop {
-            let read = tokio::time::timeout(
-                cfg.cluster.zk_session_timeout,
-                read_members(&client, &cfg.cluster.zk_path),
-            )
-            .await;
+            let read =
+                tokio::time::timeout(cfg.cluster.zk_session_timeout, read_members(&client, &cfg.cluster.zk_path)).await;
             if let Ok(Ok(members)) = read {
-                let now: BTreeMap<String, ()> = members
-                    .into_iter()
-                    .map(|(name, _, _)| (format!("{}/{name}", cfg.cluster.zk_path), ()))
-                    .collect();
-                for path in known
-                    .keys()
-                    .filter(|p| !now.contains_key(*p))
-                    .cloned()
-                    .collect::<Vec<_>>()
-                {
+                let now: BTreeMap<String, ()> =
+                    members.into_iter().map(|(name, _, _)| (format!("{}/{name}", cfg.cluster.zk_path), ())).collect();
+                for path in known.keys().filter(|p| !now.contains_key(*p)).cloned().collect::<Vec<_>>() {
                     let owner = known.remove(&path).unwrap_or_default();
-                    sup.events.emit(
-                        "znode-deleted",
-                        format!("znode {path} ({owner}) deleted: {}", cause(&sup, &owner)),
-                    );
+                    sup.events
+                        .emit("znode-deleted", format!("znode {path} ({owner}) deleted: {}", cause(&sup, &owner)));
                 }
                 for path in now.keys() {
                     if !known.contains_key(path) || known[path] == "?" {
@@ -74,20 +59,14 @@ pub(super) async fn run(sup: Arc<Shared>) {
             // Re-read on every event, and at least twice a second (watch events can be lost).
             let ev = tokio::time::timeout(Duration::from_millis(500), watcher.changed()).await;
             match ev {
-                Ok(ev)
-                    if ev.event_type == zk::EventType::Session
-                        && ev.session_state.is_terminated() =>
-                {
+                Ok(ev) if ev.event_type == zk::EventType::Session && ev.session_state.is_terminated() => {
                     break;
                 }
                 Ok(ev)
                     if ev.event_type == zk::EventType::Session
                         && ev.session_state == zk::SessionState::SyncConnected =>
                 {
-                    if let Ok(w) = client
-                        .watch(&cfg.cluster.zk_path, zk::AddWatchMode::PersistentRecursive)
-                        .await
-                    {
+                    if let Ok(w) = client.watch(&cfg.cluster.zk_path, zk::AddWatchMode::PersistentRecursive).await {
                         watcher = w;
                     }
                 }
@@ -103,9 +82,7 @@ fn owner_of(sup: &Shared, path: &str) -> String {
         .nodes
         .iter()
         .find(|n| {
-            NodeReport::read(&NodeLayout::new(&sup.config, &n.name).status)
-                .and_then(|r| r.znode)
-                .as_deref()
+            NodeReport::read(&NodeLayout::new(&sup.config, &n.name).status).and_then(|r| r.znode).as_deref()
                 == Some(path)
         })
         .map_or_else(|| "?".to_string(), |n| n.name.clone())
@@ -121,10 +98,9 @@ fn cause(sup: &Shared, owner: &str) -> String {
         (Some((Verb::Kill, t)), _) => {
             format!("its ZooKeeper session expired {} after the kill", ago(t))
         }
-        (Some((Verb::Stop | Verb::Restart, t)), _) => format!(
-            "{owner} closed its session on a clean stop ({} ago)",
-            ago(t)
-        ),
+        (Some((Verb::Stop | Verb::Restart, t)), _) => {
+            format!("{owner} closed its session on a clean stop ({} ago)", ago(t))
+        }
         (_, Some(pid)) if super::process::paused(pid) => {
             "its ZooKeeper session expired while the node was paused".into()
         }

@@ -42,16 +42,12 @@ pub fn spawn(mut cmd: std::process::Command, log: &Path) -> Result<tokio::proces
     let child = tokio::process::Command::from(cmd)
         .kill_on_drop(false)
         .spawn()
-        .map_err(Error::io(format!(
-            "starting process (log {})",
-            log.display()
-        )))?;
+        .map_err(Error::io(format!("starting process (log {})", log.display())))?;
     Ok(child)
 }
 
 pub fn signal(pid: u32, sig: Signal) -> Result<()> {
-    kill(Pid::from_raw(pid as i32), sig)
-        .map_err(|e| Error::Other(format!("kill -{sig} {pid}: {e}")))
+    kill(Pid::from_raw(pid as i32), sig).map_err(|e| Error::Other(format!("kill -{sig} {pid}: {e}")))
 }
 
 /// True while the process exists and is not a zombie.

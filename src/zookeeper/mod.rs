@@ -38,20 +38,13 @@ impl Install {
                 "Java was not found (no `java` on PATH and no $JAVA_HOME/bin/java); ZooKeeper needs it: {INSTALL_HINT}"
             ))
         })?;
-        let home = config
-            .zookeeper
-            .home
-            .clone()
-            .or_else(|| std::env::var_os("ZOOKEEPER_HOME").map(PathBuf::from));
+        let home = config.zookeeper.home.clone().or_else(|| std::env::var_os("ZOOKEEPER_HOME").map(PathBuf::from));
         if let Some(home) = home {
             let mut classpath = vec![home.join("conf")];
             for dir in [home.clone(), home.join("lib")] {
                 if let Ok(rd) = std::fs::read_dir(&dir) {
-                    let mut jars: Vec<PathBuf> = rd
-                        .flatten()
-                        .map(|e| e.path())
-                        .filter(|p| p.extension().is_some_and(|x| x == "jar"))
-                        .collect();
+                    let mut jars: Vec<PathBuf> =
+                        rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jar")).collect();
                     jars.sort();
                     classpath.extend(jars);
                 }
@@ -63,11 +56,7 @@ impl Install {
                 )));
             }
             let zkcli = Some(home.join("bin/zkCli.sh")).filter(|p| p.exists());
-            return Ok(Install {
-                java,
-                classpath,
-                zkcli,
-            });
+            return Ok(Install { java, classpath, zkcli });
         }
         let jar = PathBuf::from("/usr/share/java/zookeeper.jar");
         if !jar.exists() {
@@ -83,20 +72,11 @@ impl Install {
             classpath.push(simple);
         }
         let zkcli = Some(PathBuf::from("/usr/share/zookeeper/bin/zkCli.sh")).filter(|p| p.exists());
-        Ok(Install {
-            java,
-            classpath,
-            zkcli,
-        })
+        Ok(Install { java, classpath, zkcli })
     }
 
     /// The command that runs one server in the foreground.
-    pub fn command(
-        &self,
-        config: &Config,
-        server: &ZkServer,
-        layout: &ZkLayout,
-    ) -> std::process::Command {
+    pub fn command(&self, config: &Config, server: &ZkServer, layout: &ZkLayout) -> std::process::Command {
         let mut cmd = std::process::Command::new(&self.java);
         cmd.args(config.zookeeper.jvm_flags.split_whitespace());
         cmd.arg("-Dzookeeper.admin.enableServer=false")
@@ -121,9 +101,7 @@ fn find_java() -> Option<PathBuf> {
         }
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("java"))
-        .find(|p| p.exists())
+    std::env::split_paths(&path).map(|d| d.join("java")).find(|p| p.exists())
 }
 
 /// One server's directories (`<stateDir>/zk01/...`).
@@ -196,27 +174,19 @@ pub fn prepare(config: &Config, myid: usize, layout: &ZkLayout) -> Result<()> {
 /// not serve (down, starting, or no quorum).
 pub async fn probe_mode(port: u16) -> Option<String> {
     let reply = four_letter(port, "srvr").await?;
-    reply
-        .lines()
-        .find_map(|l| l.strip_prefix("Mode: "))
-        .map(|m| m.trim().to_string())
+    reply.lines().find_map(|l| l.strip_prefix("Mode: ")).map(|m| m.trim().to_string())
 }
 
 /// Sends a four-letter word and returns the reply (bounded to 500 ms).
 pub async fn four_letter(port: u16, word: &str) -> Option<String> {
     let io = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()?;
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
         s.write_all(word.as_bytes()).await.ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).await.ok()?;
         Some(out)
     };
-    tokio::time::timeout(Duration::from_millis(500), io)
-        .await
-        .ok()
-        .flatten()
+    tokio::time::timeout(Duration::from_millis(500), io).await.ok().flatten()
 }
 
 /// The session timeout the servers will grant for a requested one.

@@ -43,18 +43,10 @@ impl TestCluster {
 
     pub fn with_toml(block: u16, toml: impl FnOnce(u16) -> String) -> TestCluster {
         let base = port_base(block);
-        let dir = tempfile::Builder::new()
-            .prefix("mqsim-test-")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("mqsim-test-").tempdir().unwrap();
         let config = dir.path().join("cluster.toml");
         std::fs::write(&config, toml(base)).unwrap();
-        TestCluster {
-            dir,
-            config,
-            base,
-            downed: false,
-        }
+        TestCluster { dir, config, base, downed: false }
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -63,13 +55,7 @@ impl TestCluster {
 
     /// Runs `mqsim --config <ours> args...`.
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(MQSIM)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
+        Command::new(MQSIM).arg("--config").arg(&self.config).args(args).env("NO_COLOR", "1").output().unwrap()
     }
 
     /// Runs and asserts success; returns stdout.
@@ -97,9 +83,7 @@ impl TestCluster {
     /// Status, or `None` while no supervisor answers.
     pub fn try_status(&self) -> Option<Value> {
         let out = self.run(&["status", "--json"]);
-        out.status
-            .success()
-            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+        out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
     }
 
     pub fn master(&self) -> Option<String> {
@@ -115,22 +99,14 @@ impl TestCluster {
                 return st;
             }
             if Instant::now() > deadline {
-                panic!(
-                    "timed out after {limit:?} waiting for {what}; last status:\n{st:#}\n{}",
-                    self.diagnostics()
-                );
+                panic!("timed out after {limit:?} waiting for {what}; last status:\n{st:#}\n{}", self.diagnostics());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     pub fn node<'a>(st: &'a Value, name: &str) -> &'a Value {
-        st["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["name"] == name)
-            .unwrap()
+        st["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap()
     }
 
     pub fn pids(&self) -> Vec<u32> {
@@ -146,22 +122,16 @@ impl TestCluster {
     }
 
     pub fn events(&self) -> Vec<Value> {
-        self.ok(&["events", "--json"])
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        self.ok(&["events", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     /// The event timeline and the tail of every log, for failure messages.
     pub fn diagnostics(&self) -> String {
         let mut s = String::from("--- events ---\n");
         s += &std::fs::read_to_string(self.state_dir().join("events.jsonl")).unwrap_or_default();
-        for log in [
-            "supervisor.log",
-            "mq_node01/logs/broker.log",
-            "mq_node02/logs/broker.log",
-            "mq_node03/logs/broker.log",
-        ] {
+        for log in
+            ["supervisor.log", "mq_node01/logs/broker.log", "mq_node02/logs/broker.log", "mq_node03/logs/broker.log"]
+        {
             let text = std::fs::read_to_string(self.state_dir().join(log)).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(15).collect();
             s += &format!("--- {log} (tail) ---\n");
@@ -179,20 +149,11 @@ impl TestCluster {
         self.ok(&["down"]);
         self.downed = true;
         let deadline = Instant::now() + Duration::from_secs(10);
-        let alive = || {
-            pids.iter()
-                .copied()
-                .filter(|p| alive(*p))
-                .collect::<Vec<_>>()
-        };
+        let alive = || pids.iter().copied().filter(|p| alive(*p)).collect::<Vec<_>>();
         while !alive().is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(
-            alive().is_empty(),
-            "processes left after down: {:?}",
-            alive()
-        );
+        assert!(alive().is_empty(), "processes left after down: {:?}", alive());
     }
 }
 
@@ -204,10 +165,8 @@ impl Drop for TestCluster {
             // Whatever is left (a failed test), by PID.
             for p in pids {
                 if alive(p) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(p as i32),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
+                    let _ =
+                        nix::sys::signal::kill(nix::unistd::Pid::from_raw(p as i32), nix::sys::signal::Signal::SIGKILL);
                 }
             }
         }
@@ -218,11 +177,7 @@ impl Drop for TestCluster {
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
-            let state = stat
-                .rsplit(')')
-                .next()
-                .and_then(|r| r.split_whitespace().next())
-                .unwrap_or("X");
+            let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()).unwrap_or("X");
             state != "Z" && state != "X"
         }
         Err(_) => false,
@@ -231,8 +186,7 @@ pub fn alive(pid: u32) -> bool {
 
 /// Whether a TCP connection to 127.0.0.1:port is accepted.
 pub fn accepts(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300))
-        .is_ok()
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
 }
 
 /// Whether the connection is actively refused (not a timeout).
