@@ -14,21 +14,24 @@
 //! | [`config`] | `cluster.toml`: schema, defaults, validation with line/column errors |
 //! | [`election`] | the election rule as a plain state machine (essay inside) + its ZooKeeper I/O |
 //! | [`node`] | one broker process: ZooKeeper session loop, promotion/demotion, client ports |
-//! | [`store`] | the node's LMDB store (heed); its journal length is the election `position` |
+//! | [`store`] | the LMDB store (heed): journal + index, group-commit writer; journal length = `position` |
 //! | [`supervisor`] | owns every process: spawn with PDEATHSIG, signals, control socket, znode monitor |
 //! | [`zookeeper`] | managed ZooKeeper servers: install discovery, `zoo.cfg`, `srvr` probe |
 //! | [`control`] | the CLI ↔ supervisor request/response protocol |
 //! | [`status`] | node status files and the `mqsim status --json` schema |
 //! | [`events`] | the cluster timeline (`events.jsonl`) |
 //! | [`preflight`] | port checks naming the process that holds a busy port |
+//! | [`openwire`] | OpenWire transport connector |
+//! | [`stomp`] | STOMP 1.0–1.2: frame codec (no I/O) and the connection handler |
+//! | [`broker`] | the broker core: queues, topics, durable subscriptions, acks, transactions, DLQ |
+//! | [`replication`] | master → slave journal shipping, acks, sync modes (essay inside) |
 //! | [`cli`] | the clap command line |
 //! | [`client`] | ActiveMQ `failover:` URLs and a STOMP client that fails over (`mqsim send`/`recv`) |
 //! | [`bench`] | `mqsim bench lifecycle`: start-up and failover timings |
 //! | [`error`] | the one error enum |
 //!
-//! Not here yet (tracked as issues): the message store and broker core, replication, STOMP
-//! and OpenWire protocol handling, the web console and dashboard, fault injection beyond
-//! stop/kill/pause.
+//! Not here yet (tracked as issues): OpenWire, the web console and dashboard, fault
+//! injection beyond stop/kill/pause, the tutorial.
 
 pub mod bench;
 pub mod broker;
@@ -41,6 +44,7 @@ pub mod error;
 pub mod events;
 pub mod logging;
 pub mod node;
+pub mod openwire;
 pub mod preflight;
 pub mod replication;
 pub mod status;

@@ -152,14 +152,15 @@ async fn open_client_ports(
         node: name.to_string(),
     };
     let ctx = Ctx { name: name.to_string(), broker_name: config.cluster.broker_name.clone(), broker: broker.clone() };
+    let openwire_settings = crate::openwire::server::Settings {
+        max_frame_size: config.cluster.max_frame_size,
+        max_connections: config.cluster.maximum_connections,
+        node: name.to_string(),
+        broker_name: config.cluster.broker_name.clone(),
+    };
     let tasks = vec![
-        tokio::spawn(crate::stomp::server::serve(stomp, broker, settings, stop.clone())),
-        tokio::spawn(async move {
-            loop {
-                // Not served yet: close at once, so the client moves on.
-                let _ = openwire.accept().await;
-            }
-        }),
+        tokio::spawn(crate::stomp::server::serve(stomp, broker.clone(), settings, stop.clone())),
+        tokio::spawn(crate::openwire::server::serve(openwire, broker, openwire_settings, stop.clone())),
         tokio::spawn(serve_console(console, ctx)),
     ];
     // The listeners live until the term ends.
