@@ -6,5 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The real STOMP client the broker is tested against.
+python3 -c 'import stomp' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check stomp.py
 # Three clusters at a time: each is 3 ZooKeeper JVMs + 3 brokers on a 2-core machine.
 cargo test --locked -- --test-threads=3
