@@ -42,6 +42,19 @@ fn cell(word: &str) -> Cell {
     Cell::new(word).fg(colour(word))
 }
 
+/// A slave's phase, or a master's slaves (`2 slaves, 2 caught up`).
+fn replication(n: &crate::status::NodeStatus) -> String {
+    match n.role.as_deref() {
+        Some("slave") => n.replication.clone().unwrap_or_else(|| "-".into()),
+        Some("master") => {
+            let caught = n.slaves.iter().filter(|s| s.caught_up).count();
+            let waiting = if n.serving { "" } else { ", not serving yet" };
+            format!("{} slaves, {caught} caught up{waiting}", n.slaves.len())
+        }
+        _ => "-".into(),
+    }
+}
+
 pub fn print_status(st: &ClusterStatus) {
     let mut zk = Table::new();
     zk.load_preset(presets::NOTHING).set_header(["ZOOKEEPER", "STATE", "MODE", "PID", "CLIENT PORT"]);
@@ -60,7 +73,7 @@ pub fn print_status(st: &ClusterStatus) {
     let mut nodes = Table::new();
     nodes
         .load_preset(presets::NOTHING)
-        .set_header(["BROKER", "STATE", "ROLE", "PID", "OPENWIRE", "STOMP", "CONSOLE", "REPL", "POSITION", "ZNODE"]);
+        .set_header(["BROKER", "STATE", "ROLE", "PID", "OPENWIRE", "STOMP", "CONSOLE", "REPL", "POSITION", "REPLICATION", "ZNODE"]);
     for n in &st.nodes {
         let role = n.role.as_deref().unwrap_or("-");
         let znode = n.znode.as_deref().map_or("-".to_string(), |z| z.rsplit('/').next().unwrap_or(z).to_string());
@@ -74,6 +87,7 @@ pub fn print_status(st: &ClusterStatus) {
             Cell::new(n.ports.console),
             Cell::new(n.ports.replication),
             Cell::new(n.position.map_or("-".into(), |p| p.to_string())),
+            Cell::new(replication(n)),
             Cell::new(znode),
         ]);
     }
