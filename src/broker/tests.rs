@@ -29,7 +29,9 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let (_tx, acked) = watch::channel(u64::MAX);
-    let writer = Writer::start(store.clone(), SyncMode::parse("local_mem").unwrap(), acked).unwrap();
+    let lease = Arc::new(crate::election::lease::Lease::new(Duration::from_secs(60)));
+    lease.renew();
+    let writer = Writer::start(store.clone(), SyncMode::parse("local_mem").unwrap(), acked, lease).unwrap();
     let broker = Broker::new(store.clone(), writer, store.snapshot().unwrap());
     Fixture { _dir: dir, store, broker }
 }

@@ -42,6 +42,7 @@
 //! the group; [`zookeeper`] does the I/O, and the tests below drive several electors over
 //! an in-memory group.
 
+pub mod lease;
 pub mod zookeeper;
 
 use serde::{Deserialize, Serialize};

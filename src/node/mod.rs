@@ -17,6 +17,7 @@ use tracing::{Instrument, info, info_span, warn};
 use zookeeper_client as zk;
 
 use crate::config::Config;
+use crate::election::lease::Lease;
 use crate::election::zookeeper::{Group, connect};
 use crate::election::{Action, Elector, Member, NodeState, Role};
 use crate::error::Result;
@@ -55,9 +56,6 @@ struct Term<'a> {
     master: Option<&'a serve::Master>,
     slave: Option<&'a SlaveLink>,
 }
-
-/// How often a node re-reads the group without a watch event.
-const RESYNC: Duration = Duration::from_millis(500);
 
 /// How a ZooKeeper session of this node ended.
 enum SessionEnd {
@@ -147,6 +145,10 @@ impl Node {
         let mut connected = true;
         let mut master: Option<serve::Master> = None;
         let mut slave: Option<SlaveLink> = None;
+        // Re-read the group at least this often even without a watch event (events can be
+        // lost), which also renews a master's lease in time.
+        let resync = Lease::renew_interval(c.zk_session_timeout);
+        let lease = Arc::new(Lease::new(c.zk_session_timeout));
         let mut rewatch = false;
         let mut view: Option<Vec<Member>> = None;
         let end = loop {
@@ -161,7 +163,15 @@ impl Node {
             // disconnect); only the session state itself clears the group, as in ActiveMQ.
             if connected {
                 match tokio::time::timeout(c.zk_session_timeout, group.members()).await {
-                    Ok(Ok(m)) => view = Some(m),
+                    Ok(Ok(m)) => {
+                        // Still the elected master per this fresh read: renew the lease.
+                        let me = elector.me().map(str::to_string);
+                        let head_elected = m.first().and_then(|h| h.state.elected.clone());
+                        if matches!(elector.role(), Role::Master { .. }) && me.is_some() && head_elected == me {
+                            lease.renew();
+                        }
+                        view = Some(m);
+                    }
                     Ok(Err(e)) => warn!("reading the group failed: {e}"),
                     Err(_) => warn!("reading the group timed out"),
                 }
@@ -181,8 +191,10 @@ impl Node {
                             &self.name,
                             self.store.clone(),
                             self.events.clone(),
+                            lease.clone(),
                         )
                         .await?;
+                        lease.renew();
                         elector.master_started(m.address.clone());
                         self.events.emit(
                             "promoted",
@@ -191,6 +203,7 @@ impl Node {
                         master = Some(m);
                     }
                     Action::Demote { reason } => {
+                        lease.revoke();
                         if let Some(m) = master.take() {
                             m.stop().await;
                         }
@@ -281,7 +294,7 @@ impl Node {
                     connected = s == zk::SessionState::SyncConnected;
                 }
                 // Safety net: re-read the group even if a watch event was lost.
-                _ = tokio::time::sleep(RESYNC) => {}
+                _ = tokio::time::sleep(resync) => {}
                 _ = stop.changed() => break SessionEnd::Shutdown,
             }
         };

@@ -26,6 +26,7 @@ use tracing::warn;
 use crate::broker::Broker;
 use crate::config::{Config, Node, SyncMode, parse_bind};
 use crate::error::{Error, Result};
+use crate::election::lease::Lease;
 use crate::events::EventLog;
 use crate::replication::master::{ReplicationServer, Settings as ReplSettings, SlaveInfo};
 use crate::stomp::frame::Limits;
@@ -51,6 +52,7 @@ impl Master {
         name: &str,
         store: Arc<Store>,
         events: EventLog,
+        lease: Arc<Lease>,
     ) -> Result<Master> {
         let (bind_addr, bind_port) = parse_bind(node.bind.get_ref()).map_err(Error::Other)?;
         let repl_listener = TcpListener::bind((bind_addr, bind_port))
@@ -62,7 +64,7 @@ impl Master {
         let mode = SyncMode::parse(&config.cluster.sync).map_err(Error::Other)?;
         let need = config.cluster.replicas / 2;
         let (quorum_tx, quorum_rx) = ReplicationServer::quorum_channel(need);
-        let writer = Writer::start(store.clone(), mode, quorum_rx)?;
+        let writer = Writer::start(store.clone(), mode, quorum_rx, lease)?;
         let s = store.clone();
         let snapshot =
             tokio::task::spawn_blocking(move || s.snapshot()).await.map_err(|e| Error::Other(e.to_string()))??;

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::Store;
 use super::record::Record;
 use crate::config::SyncMode;
+use crate::election::lease::Lease;
 use crate::error::{Error, Result};
 
 struct Request {
@@ -28,6 +29,8 @@ struct Request {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::UnboundedSender<Request>,
+    /// Writes are acknowledged only while this master's lease holds (zombie-master guard).
+    lease: Arc<Lease>,
     /// The end of the journal after the last commit (replication senders watch it).
     end: watch::Receiver<u64>,
 }
@@ -35,7 +38,12 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer. `quorum_acked` is the position `replicas/2` slaves have acked
     /// (`u64::MAX` when no ack is needed).
-    pub fn start(store: Arc<Store>, mode: SyncMode, quorum_acked: watch::Receiver<u64>) -> Result<Writer> {
+    pub fn start(
+        store: Arc<Store>,
+        mode: SyncMode,
+        quorum_acked: watch::Receiver<u64>,
+        lease: Arc<Lease>,
+    ) -> Result<Writer> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (end_tx, end) = watch::channel(store.position()? as u64);
         let (wait_tx, wait_rx) = mpsc::unbounded_channel();
@@ -44,17 +52,34 @@ impl Writer {
             .spawn(move || write_loop(store, mode, rx, end_tx, wait_tx))
             .map_err(Error::io("starting the store writer"))?;
         tokio::spawn(wait_for_acks(wait_rx, quorum_acked));
-        Ok(Writer { tx, end })
+        Ok(Writer { tx, lease, end })
     }
 
     /// Appends `records` atomically; resolves with the journal end once durable per `sync`.
+    /// Fails (nothing acknowledged) if this node's master lease has lapsed, before or after.
     pub async fn write(&self, records: Vec<Record>, synced: bool) -> Result<u64> {
+        self.check_lease()?;
         let (done, rx) = oneshot::channel();
         self.tx
             .send(Request { records, synced, done })
             .map_err(|_| Error::Other("the store is closed (this node is no longer master)".into()))?;
-        rx.await
-            .map_err(|_| Error::Other("the store closed before the write completed (master stepped down)".into()))?
+        let end = rx
+            .await
+            .map_err(|_| Error::Other("the store closed before the write completed (master stepped down)".into()))??;
+        self.check_lease()?;
+        Ok(end)
+    }
+
+    fn check_lease(&self) -> Result<()> {
+        if self.lease.valid() {
+            Ok(())
+        } else {
+            Err(Error::Other(
+                "this node's master lease has expired (no confirmation from ZooKeeper): it may no longer be the \
+                 master, so the write is not acknowledged"
+                    .into(),
+            ))
+        }
     }
 
     pub fn end(&self) -> watch::Receiver<u64> {
@@ -163,7 +188,9 @@ mod tests {
         let store = Arc::new(Store::open(dir.path()).unwrap());
         let (ack_tx, ack_rx) = watch::channel(0u64);
         let mode = SyncMode::parse("quorum_disk").unwrap();
-        let w = Writer::start(store.clone(), mode, ack_rx).unwrap();
+        let lease = Arc::new(Lease::new(std::time::Duration::from_secs(60)));
+        lease.renew();
+        let w = Writer::start(store.clone(), mode, ack_rx, lease).unwrap();
         // Not synced: done at once.
         let end1 = w.write(vec![enqueue(1)], false).await.unwrap();
         assert_eq!(end1 as i64, store.position().unwrap());

@@ -1,0 +1,96 @@
+//! Fault lessons on a real cluster: the zombie master, and ZooKeeper quorum loss.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::TestCluster;
+use serde_json::Value;
+
+fn port(st: &Value, node: &str, key: &str) -> u16 {
+    TestCluster::node(st, node)["ports"][key].as_u64().unwrap() as u16
+}
+
+/// Reads one STOMP frame (to NUL), skipping heart-beat EOLs; `None` on EOF/timeout.
+fn frame(s: &mut TcpStream) -> Option<String> {
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match s.read(&mut b) {
+            Ok(1) if b[0] == 0 => return Some(String::from_utf8_lossy(&out).into_owned()),
+            Ok(1) if out.is_empty() && b[0] == b'\n' => {}
+            Ok(1) => out.push(b[0]),
+            _ => return None,
+        }
+    }
+}
+
+fn stomp_connect(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"CONNECT\naccept-version:1.2\n\n\0").unwrap();
+    assert!(frame(&mut s).unwrap().starts_with("CONNECTED"));
+    s
+}
+
+#[test]
+fn zombie_master_accepts_no_write_after_it_wakes_up_and_steps_down() {
+    // local_disk: the master would not even wait for a slave, so only the lease stops it.
+    let mut c = TestCluster::with_toml(25, |base| common::cluster_toml(base, "sync = \"local_disk\""));
+    c.up();
+    let st = c.status();
+    let old = st["master"].as_str().unwrap().to_string();
+    let mut conn = stomp_connect(port(&st, &old, "stomp"));
+
+    c.ok(&["pause", &old]);
+    let st = c.wait_for("a new master while the old one is frozen", Duration::from_secs(15), |st| {
+        st["master"].as_str().is_some_and(|m| m != old)
+    });
+    assert_eq!(TestCluster::node(&st, &old)["state"], "paused");
+    let new = st["master"].as_str().unwrap().to_string();
+
+    // The client still holds a connection to the zombie and writes to it; the bytes wait
+    // in the kernel until the zombie runs again.
+    conn.write_all(b"SEND\ndestination:/queue/zombie\npersistent:true\nreceipt:z1\n\nlost?\0").unwrap();
+    c.ok(&["resume", &old]);
+    let reply = frame(&mut conn);
+    eprintln!("zombie replied: {reply:?}");
+    assert!(
+        !reply.as_deref().unwrap_or("").starts_with("RECEIPT"),
+        "the zombie master acknowledged a write: {reply:?}"
+    );
+    if let Some(r) = &reply {
+        assert!(r.starts_with("ERROR") && r.contains("lease"), "{r}");
+    }
+    // It steps down and follows the new master.
+    c.wait_for("the zombie rejoined as slave", Duration::from_secs(15), |st| {
+        TestCluster::node(st, &old)["role"] == "slave" && st["master"] == new.as_str()
+    });
+    // And the write is nowhere: the new master never saw it.
+    let st = c.status();
+    let mut s = stomp_connect(port(&st, &new, "stomp"));
+    s.write_all(b"SUBSCRIBE\nid:1\ndestination:/queue/zombie\nack:auto\n\n\0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
+    assert_eq!(frame(&mut s), None, "a message acknowledged by nobody must not appear");
+    let events = c.events();
+    assert!(events.iter().any(|e| e["source"] == old.as_str() && e["kind"] == "demoted"), "no demotion event");
+    c.down();
+}
+
+#[test]
+fn zookeeper_quorum_loss_stops_service_until_restored() {
+    let mut c = TestCluster::new(26);
+    c.up();
+    c.ok(&["kill", "zk01"]);
+    c.ok(&["kill", "zk02"]);
+    let st = c.wait_for("no master without a ZooKeeper quorum", Duration::from_secs(15), |st| st["master"].is_null());
+    for n in st["nodes"].as_array().unwrap() {
+        assert!(common::refuses(n["ports"]["stomp"].as_u64().unwrap() as u16), "{} still serves", n["name"]);
+    }
+    c.ok(&["start", "zk01"]);
+    c.ok(&["start", "zk02"]);
+    c.wait_for("service back with the quorum", Duration::from_secs(30), |st| !st["master"].is_null());
+    c.down();
+}
