@@ -5,8 +5,12 @@
 # directory, so a cluster you have running on the default ports is not disturbed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+# The OpenWire tests run the real ActiveMQ Java client (javac + Debian's jars).
+# The dashboard's browser test drives Debian's headless Chromium through chromedriver.
+scripts/setup.sh openjdk-17-jdk-headless libactivemq-java chromium chromium-driver
 # The real STOMP client the broker is tested against.
 python3 -c 'import stomp' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check stomp.py
+# The WebDriver client of the browser test (tests/browser.rs).
+python3 -c 'import selenium' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check selenium
 # Three clusters at a time: each is 3 ZooKeeper JVMs + 3 brokers on a 2-core machine.
 cargo test --locked -- --test-threads=3

@@ -26,6 +26,8 @@ pub struct Config {
     pub cluster: Cluster,
     #[serde(default)]
     pub zookeeper: ZooKeeper,
+    #[serde(default)]
+    pub console: Console,
     #[serde(default = "default_nodes", rename = "node")]
     pub nodes: Vec<Node>,
     /// Where the file was read from (not part of the file).
@@ -60,6 +62,8 @@ pub struct Cluster {
     pub maximum_connections: usize,
     /// `wireFormat.maxFrameSize`: the largest frame accepted, bytes.
     pub max_frame_size: usize,
+    /// The supervisor's cluster dashboard (HTTP, on `[console] host`).
+    pub dashboard_port: Spanned<u16>,
 }
 
 impl Default for Cluster {
@@ -76,7 +80,26 @@ impl Default for Cluster {
             up_timeout: Duration::from_secs(60),
             maximum_connections: 1000,
             max_frame_size: 104_857_600,
+            dashboard_port: Spanned::new(0..0, 8160),
         }
+    }
+}
+
+/// The nodes' web consoles and the dashboard, like ActiveMQ's `jetty.xml` and
+/// `jetty-realm.properties`: bound to localhost, BASIC auth `admin`/`admin`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Console {
+    /// Address every console and the dashboard bind to (jetty.xml's `host`).
+    pub host: IpAddr,
+    /// BASIC auth user for every console page, API and the dashboard.
+    pub user: String,
+    pub password: String,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console { host: IpAddr::V4(Ipv4Addr::LOCALHOST), user: "admin".into(), password: "admin".into() }
     }
 }
 
@@ -141,7 +164,7 @@ pub struct Node {
     /// Host put in the advertised replication address `tcp://<hostname>:<port>`.
     #[serde(default = "default_hostname")]
     pub hostname: String,
-    /// Address the client ports and console listen on.
+    /// Address the client ports listen on (the console binds `[console] host`).
     #[serde(default = "default_listen")]
     pub listen: IpAddr,
     /// Replication server address when master, `tcp://host:port`.
@@ -284,6 +307,9 @@ impl Config {
         if c.zk_session_timeout < Duration::from_millis(100) {
             return Err(bad("cluster.zkSessionTimeout is too small (use e.g. \"2s\")".into()));
         }
+        if self.console.user.is_empty() || self.console.user.contains(':') {
+            return Err(bad("console.user must not be empty or contain ':' (BASIC auth)".into()));
+        }
         if self.nodes.is_empty() {
             return Err(bad("at least one [[node]] is needed".into()));
         }
@@ -364,11 +390,12 @@ impl Config {
         for n in &self.nodes {
             push(&n.openwire, n.listen, format!("{} openwire", n.name));
             push(&n.stomp, n.listen, format!("{} stomp", n.name));
-            push(&n.console, n.listen, format!("{} console", n.name));
+            push(&n.console, self.console.host, format!("{} console", n.name));
             if let Ok((addr, port)) = parse_bind(n.bind.get_ref()) {
                 push(&Spanned::new(n.bind.span(), port), addr, format!("{} replication bind", n.name));
             }
         }
+        push(&self.cluster.dashboard_port, self.console.host, "the dashboard (cluster.dashboardPort)".into());
         v
     }
 
@@ -409,6 +436,16 @@ impl Config {
         format!("failover:({})?randomize=false", uris.join(","))
     }
 
+    /// The supervisor's dashboard, `http://127.0.0.1:8160/`.
+    pub fn dashboard_url(&self) -> String {
+        format!("http://{}/", http_host(self.console.host, *self.cluster.dashboard_port.get_ref()))
+    }
+
+    /// A node's web console, `http://127.0.0.1:8161/admin/`.
+    pub fn console_url(&self, node: &Node) -> String {
+        format!("http://{}/admin/", http_host(self.console.host, *node.console.get_ref()))
+    }
+
     pub fn stomp_failover_url(&self) -> String {
         let uris: Vec<String> =
             self.nodes.iter().map(|n| format!("tcp://{}:{}", host_of(n.listen), n.stomp.get_ref())).collect();
@@ -416,15 +453,24 @@ impl Config {
     }
 }
 
+/// `127.0.0.1:8161` or `[::1]:8161` for a URL (an unspecified address becomes loopback).
+pub fn http_host(addr: IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V6(a) if !a.is_unspecified() => format!("[{a}]:{port}"),
+        a => format!("{}:{port}", host_of(a)),
+    }
+}
+
 fn host_of(addr: IpAddr) -> String {
     if addr.is_unspecified() { "127.0.0.1".into() } else { addr.to_string() }
 }
 
-/// A complete `cluster.toml` on 22 consecutive ports from `base` (for tests and benchmarks):
+/// A complete `cluster.toml` on 23 consecutive ports from `base` (for tests and benchmarks):
 /// ZooKeeper client/quorum/election ports `base..base+9`, then per node replication,
-/// openwire, stomp and console at `base+10..base+22`. `cluster` is the `[cluster]` body.
+/// openwire, stomp and console at `base+10..base+21`, and the dashboard at `base+22`.
+/// `cluster` is the `[cluster]` body.
 pub fn port_block_toml(base: u16, cluster: &str, tick_ms: u64) -> String {
-    let mut s = format!("[cluster]\n{cluster}\n[zookeeper]\ntickTime = {tick_ms}\n");
+    let mut s = format!("[cluster]\n{cluster}\ndashboardPort = {}\n[zookeeper]\ntickTime = {tick_ms}\n", base + 22);
     for i in 0..3u16 {
         s += &format!(
             "[[zookeeper.server]]\nname = \"zk0{}\"\nclientPort = {}\nquorumPort = {}\nelectionPort = {}\n",
@@ -543,6 +589,24 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("port 61616 is used twice"), "{e}");
+    }
+
+    #[test]
+    fn console_and_dashboard_defaults_and_overrides() {
+        let c = parse("").unwrap();
+        assert_eq!((c.console.user.as_str(), c.console.password.as_str()), ("admin", "admin"));
+        assert_eq!(c.console.host, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(c.dashboard_url(), "http://127.0.0.1:8160/");
+        assert_eq!(c.console_url(&c.nodes[1]), "http://127.0.0.1:8162/admin/");
+        assert!(c.ports().iter().any(|p| p.port == 8160 && p.what.contains("dashboard")));
+        let c =
+            parse("[cluster]\ndashboardPort = 9000\n[console]\nuser = \"teacher\"\npassword = \"s3cret\"\n").unwrap();
+        assert_eq!(c.dashboard_url(), "http://127.0.0.1:9000/");
+        assert_eq!(c.console.user, "teacher");
+        let e = parse("[cluster]\ndashboardPort = 8161\n").unwrap_err().to_string();
+        assert!(e.contains("port 8161 is used twice"), "{e}");
+        let block = Config::parse(&port_block_toml(30000, "", 200), Path::new("t.toml")).unwrap();
+        assert_eq!(*block.cluster.dashboard_port.get_ref(), 30022);
     }
 
     #[test]

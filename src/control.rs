@@ -28,11 +28,25 @@ pub enum Verb {
     Resume,
 }
 
+/// What `mqsim partition` cuts a node from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Cut {
+    /// Every ZooKeeper server.
+    Zk,
+    /// The other brokers (replication).
+    Peers,
+    /// Both.
+    All,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "lowercase")]
 pub enum Request {
     Status,
     Act { verb: Verb, target: String },
+    Partition { target: String, from: Cut },
+    Heal { target: String },
     Down,
 }
 

@@ -14,34 +14,43 @@
 //! | [`config`] | `cluster.toml`: schema, defaults, validation with line/column errors |
 //! | [`election`] | the election rule as a plain state machine (essay inside) + its ZooKeeper I/O |
 //! | [`node`] | one broker process: ZooKeeper session loop, promotion/demotion, client ports |
+//! | [`console`] | each node's web console (ActiveMQ's `/admin`, REST `/api/message`), all its life |
 //! | [`store`] | the LMDB store (heed): journal + index, group-commit writer; journal length = `position` |
 //! | [`supervisor`] | owns every process: spawn with PDEATHSIG, signals, control socket, znode monitor |
+//! | [`dashboard`] | the supervisor's cluster dashboard: live status, znodes, timeline (SSE), rate chart, buttons |
 //! | [`zookeeper`] | managed ZooKeeper servers: install discovery, `zoo.cfg`, `srvr` probe |
 //! | [`control`] | the CLI ↔ supervisor request/response protocol |
 //! | [`status`] | node status files and the `mqsim status --json` schema |
 //! | [`events`] | the cluster timeline (`events.jsonl`) |
 //! | [`preflight`] | port checks naming the process that holds a busy port |
-//! | [`openwire`] | OpenWire transport connector |
+//! | [`openwire`] | OpenWire v12 (loose encoding): codec and marshalling (no I/O), the connection handler, temp-destination advisories |
 //! | [`stomp`] | STOMP 1.0–1.2: frame codec (no I/O) and the connection handler |
 //! | [`broker`] | the broker core: queues, topics, durable subscriptions, acks, transactions, DLQ |
 //! | [`replication`] | master → slave journal shipping, acks, sync modes (essay inside) |
 //! | [`cli`] | the clap command line |
 //! | [`client`] | ActiveMQ `failover:` URLs and a STOMP client that fails over (`mqsim send`/`recv`) |
+//! | [`faults`] | partitions in userland: gated proxies in front of ZooKeeper and replication |
+//! | [`chaos`] | `mqsim chaos`: faults under load, a verdict and a run folder |
+//! | [`explain`] | `mqsim explain`: what should happen after a fault, and what did |
 //! | [`bench`] | `mqsim bench lifecycle`: start-up and failover timings |
 //! | [`error`] | the one error enum |
 //!
-//! Not here yet (tracked as issues): OpenWire, the web console and dashboard, fault
-//! injection beyond stop/kill/pause, the tutorial.
+//! Not here yet (tracked as issues): the tutorial.
 
 pub mod bench;
 pub mod broker;
+pub mod chaos;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod control;
+pub mod dashboard;
 pub mod election;
 pub mod error;
 pub mod events;
+pub mod explain;
+pub mod faults;
 pub mod logging;
 pub mod node;
 pub mod openwire;

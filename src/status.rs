@@ -33,6 +33,9 @@ pub struct NodeReport {
     /// A master's attached slaves.
     #[serde(default)]
     pub slaves: Vec<crate::replication::master::SlaveInfo>,
+    /// `zk`, `peers` or `zk+peers` while `mqsim partition` cuts this node.
+    #[serde(default)]
+    pub partitioned: Option<String>,
     /// When this report was written (ms since the epoch).
     pub ts: u64,
 }
@@ -83,6 +86,8 @@ pub struct NodeStatus {
     pub replication: Option<String>,
     /// A master's slaves: node id, address, acked position, caught up.
     pub slaves: Vec<crate::replication::master::SlaveInfo>,
+    /// `zk`, `peers` or `zk+peers` while `mqsim partition` cuts this node.
+    pub partitioned: Option<String>,
     pub log: String,
 }
 

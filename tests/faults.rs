@@ -94,3 +94,40 @@ fn zookeeper_quorum_loss_stops_service_until_restored() {
     c.wait_for("service back with the quorum", Duration::from_secs(30), |st| !st["master"].is_null());
     c.down();
 }
+
+#[test]
+fn master_cut_from_zookeeper_is_replaced_and_rejoins_after_heal() {
+    let mut c = TestCluster::new(27);
+    c.up();
+    let old = c.master().unwrap();
+    let out = c.ok(&["partition", &old, "--from", "zk"]);
+    assert!(out.contains("partitioned from zk"), "{out}");
+    let st = c.wait_for("a new master", Duration::from_secs(15), |st| st["master"].as_str().is_some_and(|m| m != old));
+    assert_eq!(TestCluster::node(&st, &old)["partitioned"], "zk");
+    assert!(common::refuses(port(&st, &old, "stomp")), "the cut-off master stopped serving");
+    c.ok(&["heal"]);
+    c.wait_for("the old master back as slave", Duration::from_secs(15), |st| {
+        TestCluster::node(st, &old)["role"] == "slave" && TestCluster::node(st, &old)["partitioned"].is_null()
+    });
+    c.down();
+}
+
+#[test]
+fn master_cut_from_its_peers_keeps_the_role_but_cannot_complete_synced_writes() {
+    let mut c = TestCluster::with_toml(28, |base| common::cluster_toml(base, "sync = \"quorum_mem\""));
+    c.up();
+    let st = c.status();
+    let master = st["master"].as_str().unwrap().to_string();
+    let mut conn = stomp_connect(port(&st, &master, "stomp"));
+    c.ok(&["partition", &master, "--from", "peers"]);
+    std::thread::sleep(Duration::from_millis(300));
+    conn.write_all(b"SEND\ndestination:/queue/cut\npersistent:true\nreceipt:p1\n\nwaiting\0").unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    assert_eq!(frame(&mut conn), None, "no slave can ack: no RECEIPT while cut from peers");
+    assert_eq!(c.status()["master"].as_str(), Some(master.as_str()), "ZooKeeper still names it master");
+    c.ok(&["heal", &master]);
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let f = frame(&mut conn).expect("the receipt after heal");
+    assert!(f.starts_with("RECEIPT") && f.contains("receipt-id:p1"), "{f}");
+    c.down();
+}

@@ -19,6 +19,8 @@
 //!   last one stored for that producer is dropped (the replicated producer audit).
 //! * **Poison**: NACK moves the message to `ActiveMQ.DLQ`.
 
+mod admin;
+mod openwire_support;
 mod state;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -169,14 +171,37 @@ impl Broker {
 
     /// Acks several messages at once (auto-ack after write).
     pub async fn ack_many(&self, consumer: u64, seqs: &[u64]) -> Result<()> {
-        let mut records = Vec::new();
-        {
-            let mut st = self.state.lock().unwrap();
-            for &seq in seqs {
-                records.extend(st.ack(consumer, seq, false).unwrap_or_default());
-            }
-        }
+        let records = self.ack_records(consumer, seqs);
         self.write_acks(records).await
+    }
+
+    /// Like [`Broker::ack`], but the dequeue records are queued to the store without waiting
+    /// for them: acks are not synced anyway, and any later write lands after them.
+    pub fn ack_nowait(&self, consumer: u64, seq: u64, cumulative: bool) -> Result<()> {
+        let records = self.state.lock().unwrap().ack(consumer, seq, cumulative)?;
+        self.queue_acks(records)
+    }
+
+    /// Like [`Broker::ack_many`], without waiting for the store.
+    pub fn ack_many_nowait(&self, consumer: u64, seqs: &[u64]) -> Result<()> {
+        let records = self.ack_records(consumer, seqs);
+        self.queue_acks(records)
+    }
+
+    fn ack_records(&self, consumer: u64, seqs: &[u64]) -> Vec<Record> {
+        let mut records = Vec::new();
+        let mut st = self.state.lock().unwrap();
+        for &seq in seqs {
+            records.extend(st.ack(consumer, seq, false).unwrap_or_default());
+        }
+        records
+    }
+
+    fn queue_acks(&self, records: Vec<Record>) -> Result<()> {
+        if !records.is_empty() {
+            self.writer.write_nowait(records)?;
+        }
+        Ok(())
     }
 
     async fn write_acks(&self, records: Vec<Record>) -> Result<()> {

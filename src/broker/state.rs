@@ -292,6 +292,20 @@ impl State {
         Ok((p.msg, store))
     }
 
+    /// For `admin.rs`: up to `max` pending messages of a store, oldest first, with their redelivered flag.
+    pub(super) fn pending(&self, store: &str, max: usize) -> Vec<(Arc<StoredMessage>, bool)> {
+        let Some(q) = self.stores.get(store) else { return Vec::new() };
+        q.pending.values().take(max).map(|p| (p.msg.clone(), p.redelivered)).collect()
+    }
+
+    /// For `admin.rs`: removes every pending message of a store (counted as dequeued).
+    pub(super) fn take_pending(&mut self, store: &str) -> Vec<Arc<StoredMessage>> {
+        let Some(q) = self.stores.get_mut(store) else { return Vec::new() };
+        let taken = std::mem::take(&mut q.pending);
+        q.dequeued += taken.len() as u64;
+        taken.into_values().map(|p| p.msg).collect()
+    }
+
     pub fn stats(&self) -> Vec<DestStats> {
         let mut v: Vec<DestStats> = self
             .stores

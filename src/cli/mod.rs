@@ -55,15 +55,66 @@ pub enum Command {
     /// Start a stopped or crashed process.
     Start { target: String },
     /// Stop cleanly (SIGTERM): the broker deletes its znode at once.
-    Stop { target: String },
+    Stop {
+        target: String,
+        /// Then say what should happen and, once it has, what did (`mqsim explain`).
+        #[arg(long)]
+        explain: bool,
+    },
     /// Crash (SIGKILL): the znode stays until the ZooKeeper session expires.
-    Kill { target: String },
+    Kill {
+        target: String,
+        /// Then say what should happen and, once it has, what did (`mqsim explain`).
+        #[arg(long)]
+        explain: bool,
+    },
     /// Stop, then start.
     Restart { target: String },
     /// Freeze (SIGSTOP), like a long GC pause; shown as PAUSED.
-    Pause { target: String },
+    Pause {
+        target: String,
+        /// Then say what should happen and, once it has, what did (`mqsim explain`).
+        #[arg(long)]
+        explain: bool,
+    },
     /// Unfreeze (SIGCONT).
-    Resume { target: String },
+    Resume {
+        target: String,
+        /// Then say what should happen and, once it has, what did (`mqsim explain`).
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Cut a broker off from ZooKeeper or its peers (a black hole, not a reset); `heal` undoes.
+    Partition {
+        target: String,
+        #[arg(long, value_enum)]
+        from: crate::control::Cut,
+    },
+    /// Undo `partition` (default: every node).
+    Heal {
+        #[arg(default_value = "nodes")]
+        target: String,
+    },
+    /// Faults against the running cluster under a producer and a consumer; verdict + run folder.
+    Chaos {
+        /// How long to inject faults, e.g. 120s or 5m.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+        /// Seed for the fault sequence (same seed, same sequence).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Fault kinds to draw from.
+        #[arg(long, value_delimiter = ',', default_value = "kill,pause,partition,zk")]
+        faults: Vec<String>,
+        /// Quiet time after each recovery.
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        interval: std::time::Duration,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain the last fault: what should happen (timeouts, expected winner) and what did.
+    Explain,
     /// Print a node's or ZooKeeper server's log (`supervisor` for the supervisor's).
     Logs {
         target: String,
@@ -87,7 +138,7 @@ pub enum Command {
         #[command(subcommand)]
         op: ZkOp,
     },
-    /// Measure start-up and failover on private clusters; writes docs/benchmarks.md.
+    /// Measure start-up, failover and STOMP throughput; writes docs/benchmarks.md.
     Bench {
         #[command(subcommand)]
         what: BenchOp,
@@ -133,6 +184,54 @@ pub enum BenchOp {
         #[arg(long, default_value = "docs/benchmarks.md")]
         out: PathBuf,
     },
+    /// STOMP load: synchronous persistent sends (1 and 4 producers) and consumes, per rep.
+    Stomp {
+        /// The broker's STOMP connector.
+        #[arg(long)]
+        url: String,
+        /// Messages per test.
+        #[arg(long, default_value_t = 5000)]
+        n: usize,
+        /// Body size in bytes.
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        /// Messages sent and consumed before the first rep (not reported).
+        #[arg(long, default_value_t = 2000)]
+        warmup: usize,
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// The broker's PID, to report its RSS before and after.
+        #[arg(long)]
+        pid: Option<u32>,
+        /// What is measured, carried into the JSON.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Print the results as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints a cluster.toml on 23 consecutive ports from `base` with the given `sync` mode.
+    #[command(hide = true)]
+    ClusterToml {
+        #[arg(long)]
+        base: u16,
+        #[arg(long, default_value = "quorum_mem")]
+        sync: String,
+    },
+    /// Writes the `stomp` section of docs/benchmarks.md from three `bench stomp --json` outputs.
+    StompReport {
+        #[arg(long)]
+        activemq: PathBuf,
+        #[arg(long)]
+        quorum_mem: PathBuf,
+        #[arg(long)]
+        quorum_disk: PathBuf,
+        /// How mqsim was built (e.g. "release build").
+        #[arg(long, default_value = "debug build")]
+        build: String,
+        #[arg(long, default_value = "docs/benchmarks.md")]
+        out: PathBuf,
+    },
 }
 
 /// Runs a parsed command; the error's `Display` is the one-line reason.
@@ -156,11 +255,42 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Down => runtime(false).block_on(up::down(load()?)),
         Command::Status { json } => runtime(false).block_on(show::status(load()?, json)),
         Command::Start { target } => act(load()?, Verb::Start, target),
-        Command::Stop { target } => act(load()?, Verb::Stop, target),
-        Command::Kill { target } => act(load()?, Verb::Kill, target),
+        Command::Stop { target, explain } => act_explain(load()?, Verb::Stop, target, explain),
+        Command::Kill { target, explain } => act_explain(load()?, Verb::Kill, target, explain),
         Command::Restart { target } => act(load()?, Verb::Restart, target),
-        Command::Pause { target } => act(load()?, Verb::Pause, target),
-        Command::Resume { target } => act(load()?, Verb::Resume, target),
+        Command::Pause { target, explain } => act_explain(load()?, Verb::Pause, target, explain),
+        Command::Resume { target, explain } => act_explain(load()?, Verb::Resume, target, explain),
+        Command::Partition { target, from } => request(load()?, Request::Partition { target, from }),
+        Command::Explain => {
+            let config = load()?;
+            print!("{}", runtime(false).block_on(crate::explain::run(&config, false))?);
+            Ok(())
+        }
+        Command::Chaos { duration, seed, faults, interval, json } => {
+            let config = load()?;
+            if let Some(bad) = faults.iter().find(|f| !crate::chaos::FAULTS.contains(&f.as_str())) {
+                return Err(Error::Other(format!("unknown fault `{bad}`; use {}", crate::chaos::FAULTS.join(","))));
+            }
+            let opts = crate::chaos::Options { duration, seed, faults, interval };
+            let summary = runtime(false).block_on(crate::chaos::run(&config, &opts))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!(
+                    "{} faults, {} acknowledged, {} received, lost {}, duplicated {}, producer failovers {}",
+                    summary.faults.len(),
+                    summary.acknowledged,
+                    summary.received_distinct,
+                    summary.lost,
+                    summary.duplicates,
+                    summary.producer_failovers
+                );
+                println!("run folder: {}
+verdict: {}", summary.run_dir, summary.verdict);
+            }
+            if summary.verdict == "PASS" { Ok(()) } else { Err(Error::Other(summary.verdict)) }
+        }
+        Command::Heal { target } => request(load()?, Request::Heal { target }),
         Command::Logs { target, follow, lines } => runtime(false).block_on(show::logs(load()?, &target, follow, lines)),
         Command::Events { follow, json } => runtime(false).block_on(show::events(load()?, follow, json)),
         Command::Bench { what: BenchOp::Lifecycle { ups, kills, out } } => {
@@ -171,6 +301,37 @@ pub fn run(cli: Cli) -> Result<()> {
             let text = crate::bench::report(&results, &when, &host());
             println!("{text}");
             crate::bench::write_section(&out, "lifecycle", &text)?;
+            eprintln!("written to {}", out.display());
+            Ok(())
+        }
+        Command::Bench { what: BenchOp::Stomp { url, n, size, warmup, reps, pid, label, json } } => {
+            let opts = crate::bench::stomp::Options { url, n, size, warmup, reps, pid, label };
+            let run = crate::bench::stomp::run(&opts)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&run)?);
+            }
+            Ok(())
+        }
+        Command::Bench { what: BenchOp::ClusterToml { base, sync } } => {
+            crate::config::SyncMode::parse(&sync).map_err(Error::Other)?;
+            let cluster =
+                format!("brokerName = \"bench\"\nzkPath = \"/mqsim-bench/leveldb-stores\"\nsync = \"{sync}\"");
+            print!("{}", crate::config::port_block_toml(base, &cluster, 500));
+            Ok(())
+        }
+        Command::Bench { what: BenchOp::StompReport { activemq, quorum_mem, quorum_disk, build, out } } => {
+            let read = |p: &PathBuf| -> Result<crate::bench::stomp::Run> {
+                let text = std::fs::read_to_string(p).map_err(Error::io(format!("reading {}", p.display())))?;
+                Ok(serde_json::from_str(&text)?)
+            };
+            let runs = crate::bench::stomp::Runs {
+                activemq: read(&activemq)?,
+                quorum_mem: read(&quorum_mem)?,
+                quorum_disk: read(&quorum_disk)?,
+            };
+            let text = crate::bench::stomp::report(&runs, &host(), &build);
+            println!("{text}");
+            crate::bench::write_section(&out, "stomp", &text)?;
             eprintln!("written to {}", out.display());
             Ok(())
         }
@@ -204,8 +365,20 @@ fn runtime(multi: bool) -> tokio::runtime::Runtime {
 }
 
 fn act(config: Config, verb: Verb, target: String) -> Result<()> {
+    request(config, Request::Act { verb, target })
+}
+
+fn act_explain(config: Config, verb: Verb, target: String, explain: bool) -> Result<()> {
+    request(config.clone(), Request::Act { verb, target })?;
+    if explain {
+        print!("\n{}", runtime(false).block_on(crate::explain::run(&config, true))?);
+    }
+    Ok(())
+}
+
+fn request(config: Config, req: Request) -> Result<()> {
     runtime(false).block_on(async {
-        match control::request(&config.state_dir(), &Request::Act { verb, target }).await? {
+        match control::request(&config.state_dir(), &req).await? {
             Response::Done { lines } => {
                 for l in lines {
                     anstream::println!("{l}");

@@ -71,15 +71,28 @@ pub fn print_status(st: &ClusterStatus) {
     println!("{zk}");
     println!();
     let mut nodes = Table::new();
-    nodes
-        .load_preset(presets::NOTHING)
-        .set_header(["BROKER", "STATE", "ROLE", "PID", "OPENWIRE", "STOMP", "CONSOLE", "REPL", "POSITION", "REPLICATION", "ZNODE"]);
+    nodes.load_preset(presets::NOTHING).set_header([
+        "BROKER",
+        "STATE",
+        "ROLE",
+        "PID",
+        "OPENWIRE",
+        "STOMP",
+        "CONSOLE",
+        "REPL",
+        "POSITION",
+        "REPLICATION",
+        "ZNODE",
+    ]);
     for n in &st.nodes {
         let role = n.role.as_deref().unwrap_or("-");
         let znode = n.znode.as_deref().map_or("-".to_string(), |z| z.rsplit('/').next().unwrap_or(z).to_string());
         nodes.add_row([
             Cell::new(&n.name),
-            cell(&n.state),
+            match &n.partitioned {
+                Some(cut) => Cell::new(format!("{}, cut from {cut}", n.state)).fg(Color::Magenta),
+                None => cell(&n.state),
+            },
             cell(role),
             Cell::new(n.pid.map_or("-".into(), |p| p.to_string())),
             Cell::new(n.ports.openwire),

@@ -101,6 +101,11 @@ pub fn up(config: Config, foreground: bool, no_wait: bool) -> Result<()> {
                     config.failover_url()
                 );
                 anstream::println!(
+                    "Dashboard: {} (user {}; every node's console is on its console port, /admin/)",
+                    config.dashboard_url(),
+                    config.console.user
+                );
+                anstream::println!(
                     "{DIM}Next: `mqsim kill master`, then `mqsim events` to watch the failover; `mqsim down` stops everything.{DIM:#}"
                 );
             }

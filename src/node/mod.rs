@@ -4,7 +4,8 @@
 //! every group change with one [`Elector::step`]. Promotion binds the replication port,
 //! publishes `address`, and opens the client ports ([`serve`]); demotion closes them all
 //! and restarts the node as a new group member, as ActiveMQ restarted its BrokerService.
-//! A slave opens no client port: connecting to it is refused by the kernel.
+//! A slave opens no client port: connecting to it is refused by the kernel. Every node,
+//! whatever its role, serves its web console ([`crate::console`]) from start to exit.
 
 pub mod serve;
 
@@ -22,6 +23,8 @@ use crate::election::zookeeper::{Group, connect};
 use crate::election::{Action, Elector, Member, NodeState, Role};
 use crate::error::Result;
 use crate::events::{EventLog, now_ms};
+use crate::faults::proxy::Proxy;
+use crate::faults::{Faults, Gates};
 use crate::replication::slave::SlaveLink;
 use crate::status::NodeReport;
 use crate::store::Store;
@@ -69,7 +72,16 @@ enum SessionEnd {
 pub async fn run(config: Config, name: String) -> Result<()> {
     let span = info_span!("node", name = %name);
     async move {
-        let node = Arc::new(Node::open(config, &name)?);
+        let mut node = Node::open(config, &name)?;
+        node.gates = Gates::watch(node.layout.dir.clone());
+        let proxies = node.zk_proxies().await?;
+        node.zk_connect = proxies.iter().map(|p| p.addr.to_string()).collect::<Vec<_>>().join(",");
+        let node = Arc::new(node);
+        // The web console runs on every node for the node's whole life (crate::console).
+        match node.console.bind().await {
+            Ok(listener) => drop(tokio::spawn(node.console.clone().serve(listener))),
+            Err(e) => node.events.emit("error", format!("{name} has no web console: {e}")),
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
@@ -109,6 +121,12 @@ struct Node {
     layout: NodeLayout,
     store: Arc<Store>,
     events: EventLog,
+    /// Partition gates (crate::faults); ZooKeeper and peers are reached through proxies.
+    gates: Gates,
+    /// The connect string of this node's ZooKeeper proxies.
+    zk_connect: String,
+    /// The web console's view of this node, updated with every status report.
+    console: crate::console::Console,
 }
 
 impl Node {
@@ -116,14 +134,37 @@ impl Node {
         let layout = NodeLayout::new(&config, name);
         let store = Arc::new(Store::open(&layout.data)?);
         let events = EventLog::new(&config.state_dir(), name);
-        Ok(Node { config, name: name.to_string(), layout, store, events })
+        let zk_connect = config.zk_connect();
+        let console = crate::console::Console::with_store(config.clone(), name, store.clone());
+        Ok(Node { config, name: name.to_string(), layout, store, events, gates: Gates::open(), zk_connect, console })
+    }
+
+    /// One gated proxy per ZooKeeper server (a chroot suffix on the connect string is kept).
+    async fn zk_proxies(&self) -> Result<Vec<Proxy>> {
+        let connect = self.config.zk_connect();
+        let (servers, chroot) = match connect.find('/') {
+            Some(i) => (&connect[..i], &connect[i..]),
+            None => (connect.as_str(), ""),
+        };
+        let mut proxies = Vec::new();
+        for server in servers.split(',') {
+            let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            let p = Proxy::start(local, server.trim().to_string(), self.gates.zk.clone())
+                .await
+                .map_err(crate::Error::io("starting a ZooKeeper proxy"))?;
+            proxies.push(p);
+        }
+        if !chroot.is_empty() {
+            warn!("ZooKeeper chroot {chroot} in the connect string is not supported through the proxies; ignored");
+        }
+        Ok(proxies)
     }
 
     /// One ZooKeeper session: register, then step the elector on every change.
     async fn session(&self, mut stop: watch::Receiver<bool>) -> Result<SessionEnd> {
         let c = &self.config.cluster;
         let node_cfg = self.config.node(&self.name).expect("node exists in config").clone();
-        let servers = self.config.zk_connect();
+        let servers = self.zk_connect.clone();
         let client = tokio::select! {
             r = connect(&servers, c.zk_session_timeout, c.zk_password.as_deref()) => r?,
             _ = stop.changed() => return Ok(SessionEnd::Shutdown),
@@ -192,6 +233,7 @@ impl Node {
                             self.store.clone(),
                             self.events.clone(),
                             lease.clone(),
+                            self.gates.peers.clone(),
                         )
                         .await?;
                         lease.renew();
@@ -218,6 +260,7 @@ impl Node {
                                 c.security_token.clone(),
                                 self.events.clone(),
                                 self.name.clone(),
+                                self.gates.peers.clone(),
                             )
                         });
                         self.events.emit(
@@ -299,7 +342,13 @@ impl Node {
             }
         };
         if let Some(m) = master.take() {
+            lease.revoke();
             m.stop().await;
+            let why = match end {
+                SessionEnd::Shutdown => "the node is stopping",
+                SessionEnd::Restart => "its ZooKeeper session ended",
+            };
+            self.events.emit("demoted", format!("{} stepped down as master: {why}", self.name));
         }
         drop(slave);
         // Close the session and wait until the close is sent, so the znode goes at once.
@@ -333,8 +382,10 @@ impl Node {
             serving: term.master.is_some_and(|m| m.serving()),
             replication: term.slave.map(|l| l.state.lock().unwrap().phase.clone()),
             slaves: term.master.map(|m| m.slaves()).unwrap_or_default(),
+            partitioned: Faults::read(&self.layout.dir).describe(),
             ts: now_ms(),
         };
+        self.console.update(report.clone(), term.master.map(|m| m.broker()));
         if let Err(e) = report.write(&self.layout.status) {
             warn!("cannot write {}: {e}", self.layout.status.display());
         }

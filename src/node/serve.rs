@@ -2,32 +2,28 @@
 //!
 //! Order follows ActiveMQ: the replication server binds first (its address is what gets
 //! published in ZooKeeper); the broker core is built from the store; the client transport
-//! connectors and the console open only once `replicas/2` slaves have caught up with the
+//! connectors open only once `replicas/2` slaves have caught up with the
 //! journal end at promotion. A slave never runs this, so its client ports are closed and a
 //! connection attempt is refused by the kernel, which is what the failover transport
 //! relies on.
 //!
-//! OpenWire is not served yet (the connection is closed at once); the console answers
-//! `GET /api/status.json`.
+//! The web console is not part of the term: it runs for the node's whole life
+//! ([`crate::console`]) and gets this term's [`Broker`] through [`Master::broker`].
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Request, Response, StatusCode, body::Incoming, header};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::warn;
 
 use crate::broker::Broker;
 use crate::config::{Config, Node, SyncMode, parse_bind};
 use crate::error::{Error, Result};
 use crate::election::lease::Lease;
 use crate::events::EventLog;
+use crate::faults::proxy::Proxy;
 use crate::replication::master::{ReplicationServer, Settings as ReplSettings, SlaveInfo};
 use crate::stomp::frame::Limits;
 use crate::store::Store;
@@ -38,7 +34,10 @@ pub struct Master {
     /// Published replication address, `tcp://<hostname>:<port>`.
     pub address: String,
     serving: Arc<AtomicBool>,
+    broker: Arc<Broker>,
     replication: ReplicationServer,
+    /// The public replication port.
+    _front: Proxy,
     tasks: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
 }
@@ -53,12 +52,17 @@ impl Master {
         store: Arc<Store>,
         events: EventLog,
         lease: Arc<Lease>,
+        peers: watch::Receiver<bool>,
     ) -> Result<Master> {
         let (bind_addr, bind_port) = parse_bind(node.bind.get_ref()).map_err(Error::Other)?;
-        let repl_listener = TcpListener::bind((bind_addr, bind_port))
+        // The real replication server listens on an ephemeral loopback port; the public
+        // `bind` port is a proxy in front of it, gated by `peers` (see crate::faults).
+        let repl_listener = TcpListener::bind("127.0.0.1:0").await.map_err(Error::io("binding the replication server"))?;
+        let internal = repl_listener.local_addr().map_err(Error::io("local_addr"))?;
+        let front = Proxy::start(SocketAddr::new(bind_addr, bind_port), internal.to_string(), peers)
             .await
             .map_err(Error::io(format!("binding the replication port {bind_addr}:{bind_port}")))?;
-        let port = repl_listener.local_addr().map_err(Error::io("local_addr"))?.port();
+        let port = front.addr.port();
         let address = format!("tcp://{}:{port}", node.hostname);
 
         let mode = SyncMode::parse(&config.cluster.sync).map_err(Error::Other)?;
@@ -78,8 +82,8 @@ impl Master {
         let serving = Arc::new(AtomicBool::new(false));
         let position = *writer.end().borrow();
         let open = {
-            let (config, node, name, serving, events) =
-                (config.clone(), node.clone(), name.to_string(), serving.clone(), events.clone());
+            let (config, node, name, serving, events, broker) =
+                (config.clone(), node.clone(), name.to_string(), serving.clone(), events.clone(), broker.clone());
             let mut caught_up = replication.caught_up.clone();
             tokio::spawn(async move {
                 if need > 0 {
@@ -112,11 +116,16 @@ impl Master {
                 }
             })
         };
-        Ok(Master { address, serving, replication, tasks: vec![open], stop })
+        Ok(Master { address, serving, broker, replication, _front: front, tasks: vec![open], stop })
     }
 
     pub fn serving(&self) -> bool {
         self.serving.load(Ordering::SeqCst)
+    }
+
+    /// This term's broker core (for the console, which runs all the node's life).
+    pub fn broker(&self) -> Arc<Broker> {
+        self.broker.clone()
     }
 
     pub fn slaves(&self) -> Vec<SlaveInfo> {
@@ -147,13 +156,11 @@ async fn open_client_ports(
     };
     let stomp = bind(*node.stomp.get_ref()).await?;
     let openwire = bind(*node.openwire.get_ref()).await?;
-    let console = bind(*node.console.get_ref()).await?;
     let settings = crate::stomp::server::Settings {
         limits: Limits { max_frame_size: config.cluster.max_frame_size, ..Limits::default() },
         max_connections: config.cluster.maximum_connections,
         node: name.to_string(),
     };
-    let ctx = Ctx { name: name.to_string(), broker_name: config.cluster.broker_name.clone(), broker: broker.clone() };
     let openwire_settings = crate::openwire::server::Settings {
         max_frame_size: config.cluster.max_frame_size,
         max_connections: config.cluster.maximum_connections,
@@ -163,7 +170,6 @@ async fn open_client_ports(
     let tasks = vec![
         tokio::spawn(crate::stomp::server::serve(stomp, broker.clone(), settings, stop.clone())),
         tokio::spawn(crate::openwire::server::serve(openwire, broker, openwire_settings, stop.clone())),
-        tokio::spawn(serve_console(console, ctx)),
     ];
     // The listeners live until the term ends.
     let mut stop = stop;
@@ -174,52 +180,4 @@ async fn open_client_ports(
         }
     });
     Ok(())
-}
-
-#[derive(Clone)]
-struct Ctx {
-    name: String,
-    broker_name: String,
-    broker: Arc<Broker>,
-}
-
-async fn serve_console(listener: TcpListener, ctx: Ctx) {
-    loop {
-        let Ok((socket, _)) = listener.accept().await else { continue };
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(socket);
-            let svc = hyper::service::service_fn(move |req| console(req, ctx.clone()));
-            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await {
-                warn!("console connection: {e}");
-            }
-        });
-    }
-}
-
-async fn console(req: Request<Incoming>, ctx: Ctx) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
-    let (status, ctype, body) = match req.uri().path() {
-        "/api/status.json" => (
-            StatusCode::OK,
-            "application/json",
-            serde_json::json!({
-                "name": ctx.name,
-                "brokerName": ctx.broker_name,
-                "role": "master",
-                "destinations": ctx.broker.stats(),
-            })
-            .to_string(),
-        ),
-        "/" => (
-            StatusCode::OK,
-            "text/plain; charset=utf-8",
-            format!("mqsim {}: master of {}\n", ctx.name, ctx.broker_name),
-        ),
-        _ => (StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n".to_string()),
-    };
-    Ok(Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, ctype)
-        .body(Full::new(Bytes::from(body)))
-        .expect("valid response"))
 }

@@ -89,7 +89,8 @@ pub fn encode(frame: &Frame, out: &mut BytesMut) {
 
 /// Takes one frame off the front of `buf`, or `Ok(None)` if it is not complete yet.
 pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, WireError> {
-    let Some(nul) = buf.iter().position(|&b| b == 0) else {
+    // Only the header can hold the NUL that ends it; never scan a payload.
+    let Some(nul) = buf.iter().take(MAX_HEADER + 1).position(|&b| b == 0) else {
         return if buf.len() > MAX_HEADER { Err(WireError::HeaderTooLarge) } else { Ok(None) };
     };
     if nul > MAX_HEADER {

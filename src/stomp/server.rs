@@ -189,7 +189,7 @@ async fn run(
                 }
                 SinkExt::<Frame>::flush(framed).await?;
                 for (consumer, seqs) in auto {
-                    broker.ack_many(consumer, &seqs).await?;
+                    broker.ack_many_nowait(consumer, &seqs)?;
                 }
             }
             _ = beat.tick(), if cy > 0 => {
@@ -337,7 +337,13 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             } else if let Some(t) = frame.get("transaction") {
                 conn.txs.get_mut(t).ok_or(format!("Invalid transaction id: {t}"))?.push(TxOp::Ack(consumer, vec![seq]));
             } else if sub.ack != AckMode::Auto {
-                broker.ack(consumer, seq, sub.ack == AckMode::Client).await.map_err(|e| e.to_string())?;
+                // An ACK is not synced; only one that asks for a RECEIPT waits until it is written.
+                let cumulative = sub.ack == AckMode::Client;
+                if frame.get("receipt").is_some() {
+                    broker.ack(consumer, seq, cumulative).await.map_err(|e| e.to_string())?;
+                } else {
+                    broker.ack_nowait(consumer, seq, cumulative).map_err(|e| e.to_string())?;
+                }
             }
         }
         "BEGIN" => {

@@ -117,17 +117,33 @@ impl Store {
 
     /// Appends a record received from the master at `start` (must be this store's end).
     pub fn append_raw(&self, start: u64, bytes: &[u8]) -> Result<u64> {
-        let record =
-            Record::decode(bytes).map_err(|e| Error::Other(format!("corrupt replicated record at {start}: {e}")))?;
+        self.append_raw_many(start, &[bytes])
+    }
+
+    /// Appends consecutive records received from the master, the first at `start` (must be
+    /// this store's end), in one transaction; returns the new end.
+    pub fn append_raw_many(&self, start: u64, records: &[&[u8]]) -> Result<u64> {
+        let mut decoded = Vec::with_capacity(records.len());
+        let mut at = start;
+        for bytes in records {
+            let record =
+                Record::decode(bytes).map_err(|e| Error::Other(format!("corrupt replicated record at {at}: {e}")))?;
+            decoded.push(record);
+            at += bytes.len() as u64;
+        }
         let mut wtxn = self.env.write_txn()?;
         let end = self.end(&wtxn)?;
         if end != start {
             return Err(Error::Other(format!("replicated record at {start} but the journal ends at {end}")));
         }
-        self.journal.put(&mut wtxn, &start, bytes)?;
-        self.apply(&mut wtxn, &record)?;
+        let mut at = start;
+        for (bytes, record) in records.iter().zip(&decoded) {
+            self.journal.put(&mut wtxn, &at, bytes)?;
+            self.apply(&mut wtxn, record)?;
+            at += bytes.len() as u64;
+        }
         wtxn.commit()?;
-        Ok(start + bytes.len() as u64)
+        Ok(at)
     }
 
     fn apply(&self, wtxn: &mut RwTxn, record: &Record) -> Result<()> {
@@ -179,8 +195,8 @@ impl Store {
         Ok(self.env.force_sync()?)
     }
 
-    /// Records starting at or after `from`, up to about `max_bytes`.
-    pub fn read_from(&self, from: u64, max_bytes: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+    /// Records starting at or after `from`, up to about `max_bytes` and `max_records`.
+    pub fn read_from(&self, from: u64, max_bytes: usize, max_records: usize) -> Result<Vec<(u64, Vec<u8>)>> {
         let rtxn = self.env.read_txn()?;
         let mut out = Vec::new();
         let mut size = 0;
@@ -188,7 +204,7 @@ impl Store {
             let (start, bytes) = kv?;
             size += bytes.len();
             out.push((start, bytes.to_vec()));
-            if size >= max_bytes {
+            if size >= max_bytes || out.len() >= max_records {
                 break;
             }
         }
@@ -314,13 +330,13 @@ mod tests {
         let slave = Store::open(d2.path()).unwrap();
         master.append(&[Record::Subscribe { key: "sub:c:n".into(), topic: "t".into() }]).unwrap();
         master.append(&[Record::Batch(vec![Record::Enqueue { store: "sub:c:n".into(), msg: msg(5) }])]).unwrap();
-        for (start, bytes) in master.read_from(0, usize::MAX).unwrap() {
+        for (start, bytes) in master.read_from(0, usize::MAX, usize::MAX).unwrap() {
             slave.append_raw(start, &bytes).unwrap();
         }
         assert_eq!(slave.position().unwrap(), master.position().unwrap());
         assert_eq!(slave.last_record().unwrap(), master.last_record().unwrap());
         assert_eq!(slave.snapshot().unwrap().stores, master.snapshot().unwrap().stores);
-        assert!(slave.append_raw(0, &master.read_from(0, 1).unwrap()[0].1).is_err(), "out-of-place append is refused");
+        assert!(slave.append_raw(0, &master.read_from(0, 1, 1).unwrap()[0].1).is_err(), "out-of-place append is refused");
         master.append(&[Record::Unsubscribe { key: "sub:c:n".into() }]).unwrap();
         assert!(master.snapshot().unwrap().stores.is_empty());
         slave.clear().unwrap();

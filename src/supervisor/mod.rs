@@ -22,7 +22,8 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::{Config, parse_bind};
-use crate::control::{Request, Response, Verb, socket_path};
+use crate::control::{Cut, Request, Response, Verb, socket_path};
+use crate::faults::Faults;
 use crate::error::{Error, Result};
 use crate::events::EventLog;
 use crate::node::NodeLayout;
@@ -48,6 +49,8 @@ struct Proc {
 /// Shared between the control handlers, the exit watchers and the monitor.
 pub(crate) struct Shared {
     config: Config,
+    /// This executable, resolved at start (a rebuild while running replaces the file).
+    exe: PathBuf,
     install: Option<Install>,
     events: EventLog,
     procs: Mutex<BTreeMap<String, Proc>>,
@@ -78,12 +81,23 @@ pub async fn run(config: Config) -> Result<()> {
         let log = NodeLayout::new(&config, &n.name).log_file;
         procs.insert(n.name.clone(), Proc { kind: Kind::Node, pid: None, requested: None, log });
     }
-    let sup = Arc::new(Shared { config, install, events, procs: Mutex::new(procs), shutdown });
+    let exe = std::env::current_exe().map_err(Error::io("finding the mqsim executable"))?;
+    let exe = PathBuf::from(exe.to_string_lossy().trim_end_matches(" (deleted)"));
+    let sup = Arc::new(Shared { config, exe, install, events, procs: Mutex::new(procs), shutdown });
     std::fs::write(state_dir.join("supervisor.pid"), format!("{}\n", std::process::id()))
         .map_err(Error::io("writing supervisor.pid"))?;
     sup.events.emit("up", format!("supervisor started (pid {}) in {}", std::process::id(), state_dir.display()));
 
     tokio::spawn(control_loop(listener, sup.clone()));
+    // The cluster dashboard (crate::dashboard): the CLI's status and actions, in a browser.
+    match crate::dashboard::Dashboard::bind(&sup.config).await {
+        Ok(l) => {
+            let control: Arc<dyn crate::dashboard::Control> = sup.clone();
+            tokio::spawn(crate::dashboard::Dashboard::new(sup.config.clone(), control).serve(l));
+            sup.events.emit("dashboard", format!("dashboard at {}", sup.config.dashboard_url()));
+        }
+        Err(e) => sup.events.emit("error", format!("no dashboard: {e}")),
+    }
     let boot = tokio::spawn(boot(sup.clone()));
 
     use tokio::signal::unix::{SignalKind, signal};
@@ -104,6 +118,11 @@ pub async fn run(config: Config) -> Result<()> {
     let _ = std::fs::remove_file(state_dir.join("supervisor.pid"));
     sup.events.emit("down", "supervisor exited; no process left");
     Ok(())
+}
+
+/// A target that names one node (so "not partitioned" is worth saying).
+fn names_len_one(target: &str) -> bool {
+    !matches!(target, "all" | "nodes" | "brokers" | "slaves")
 }
 
 /// ZooKeeper first, then (once it serves) the brokers.
@@ -160,6 +179,14 @@ async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
                     Ok(lines) => (Response::Done { lines }, false),
                     Err(e) => (Response::Error { message: e.to_string() }, false),
                 },
+                Ok(Request::Partition { target, from }) => match sup.partition(&target, Some(from)).await {
+                    Ok(lines) => (Response::Done { lines }, false),
+                    Err(e) => (Response::Error { message: e.to_string() }, false),
+                },
+                Ok(Request::Heal { target }) => match sup.partition(&target, None).await {
+                    Ok(lines) => (Response::Done { lines }, false),
+                    Err(e) => (Response::Error { message: e.to_string() }, false),
+                },
                 Ok(Request::Down) => {
                     sup.teardown("mqsim down").await;
                     (Response::Done { lines: vec!["cluster stopped; no process left".into()] }, true)
@@ -207,8 +234,7 @@ impl Shared {
                 self.install.as_ref().expect("managed ZooKeeper has an install").command(&self.config, server, &layout)
             }
             Kind::Node => {
-                let exe = std::env::current_exe().map_err(Error::io("finding the mqsim executable"))?;
-                let mut cmd = std::process::Command::new(exe);
+                let mut cmd = std::process::Command::new(&self.exe);
                 cmd.arg("--config").arg(&self.config.source).args(["node", "--name", name]);
                 cmd
             }
@@ -325,6 +351,49 @@ impl Shared {
                     format!("{name}: restarted (pid {pid})")
                 }
                 v => self.signal(&name, v).await?,
+            };
+            lines.push(line);
+        }
+        Ok(lines)
+    }
+
+    /// Cuts (or with `None` heals) brokers: writes each node's faults file, which the node
+    /// polls (see crate::faults).
+    async fn partition(&self, target: &str, cut: Option<Cut>) -> Result<Vec<String>> {
+        let names = self.resolve(target).await?;
+        let mut lines = Vec::new();
+        for name in names {
+            if self.procs.lock().unwrap().get(&name).is_some_and(|p| p.kind != Kind::Node) {
+                if target == "all" {
+                    continue;
+                }
+                return Err(Error::Target(format!("{name} is a ZooKeeper server; partition cuts brokers (node01..)")));
+            }
+            let dir = NodeLayout::new(&self.config, &name).dir;
+            let mut f = Faults::read(&dir);
+            if cut.is_none() && f == Faults::default() {
+                if names_len_one(target) {
+                    lines.push(format!("{name}: not partitioned"));
+                }
+                continue;
+            }
+            match cut {
+                Some(Cut::Zk) => f.zk = true,
+                Some(Cut::Peers) => f.peers = true,
+                Some(Cut::All) => (f.zk, f.peers) = (true, true),
+                None => f = Faults::default(),
+            }
+            std::fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+            f.write(&dir).map_err(Error::io(format!("writing the faults file of {name}")))?;
+            let line = match (cut, f.describe()) {
+                (Some(_), Some(what)) => {
+                    self.events.emit("partitioned", format!("{name} cut from {}", what.replace('+', " and ")));
+                    format!("{name}: partitioned from {}", what.replace('+', " and "))
+                }
+                _ => {
+                    self.events.emit("healed", format!("{name} reconnected to ZooKeeper and its peers"));
+                    format!("{name}: healed")
+                }
             };
             lines.push(line);
         }
@@ -468,6 +537,7 @@ impl Shared {
                 serving: r.serving,
                 replication: r.replication,
                 slaves: r.slaves,
+                partitioned: Faults::read(&layout.dir).describe(),
                 log: layout.log_file.display().to_string(),
             });
         }
@@ -481,5 +551,16 @@ impl Shared {
             nodes,
             zookeeper,
         }
+    }
+}
+
+/// The dashboard's live view and buttons make the same calls as the CLI's requests.
+impl crate::dashboard::Control for Shared {
+    fn status(&self) -> futures::future::BoxFuture<'_, ClusterStatus> {
+        Box::pin(Shared::status(self))
+    }
+
+    fn act(self: Arc<Self>, verb: Verb, target: String) -> futures::future::BoxFuture<'static, Result<Vec<String>>> {
+        Box::pin(async move { Shared::act(&self, verb, &target).await })
     }
 }

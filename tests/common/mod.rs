@@ -205,3 +205,95 @@ pub fn zkcli() -> Option<PathBuf> {
     let p = Path::new("/usr/share/zookeeper/bin/zkCli.sh");
     p.exists().then(|| p.to_path_buf())
 }
+
+// ---- HTTP helpers for the web console and dashboard tests (tests/console.rs, tests/browser.rs) ----
+
+impl TestCluster {
+    /// The supervisor's dashboard port (`cluster.dashboardPort`, `base + 22` in a port block).
+    pub fn dashboard_port(&self) -> u16 {
+        self.base + 22
+    }
+
+    /// The web console port of `node01`..`node03` (`base + 19..21`).
+    pub fn console_port(&self, node: &str) -> u16 {
+        let i: u16 = node.trim_start_matches("node").parse().expect("node01..node03");
+        self.base + 18 + i
+    }
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// `Authorization: Basic ...` for user:password.
+pub fn basic(user: &str, password: &str) -> String {
+    mqsim::console::web::Credentials::new(user, password).header()
+}
+
+/// One request to 127.0.0.1:port (`Connection: close`); `auth` is (user, password).
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect :{port}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some((u, p)) = auth {
+        req += &format!("Authorization: {}\r\n", basic(u, p));
+    }
+    for (k, v) in headers {
+        req += &format!("{k}: {v}\r\n");
+    }
+    req += "\r\n";
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    parse_response(&raw)
+}
+
+/// Parses a complete response (chunked bodies are de-chunked).
+pub fn parse_response(raw: &[u8]) -> HttpResponse {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[nl + 2..nl + 2 + size]);
+            rest = &rest[nl + 2 + size + 2..];
+        }
+        body = out;
+    }
+    HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+}

@@ -10,12 +10,13 @@
 //! Connection attempts are made every 2 ms; a refused connect on loopback costs ~50 µs.
 
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::{median, mmm};
 use crate::error::{Error, Result};
 
 pub struct Profile {
@@ -192,22 +193,6 @@ pub fn lifecycle(ups: usize, kills: usize, block: u16) -> Result<Vec<(&'static s
     Ok(results)
 }
 
-pub fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    match s.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
-}
-
-fn mmm(v: &[f64]) -> String {
-    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{:.0} [{:.0}..{:.0}] ({})", median(v), min, max, v.len())
-}
-
 /// The markdown section for docs/benchmarks.md.
 pub fn report(results: &[(&str, Samples)], when: &str, host: &str) -> String {
     // Reference figures from shared/reference/anchor-baseline.md (same machine kind, not this run).
@@ -264,34 +249,4 @@ pub fn report(results: &[(&str, Samples)], when: &str, host: &str) -> String {
           zkSessionTimeout plus up to one tick, plus a few ms for the elector's decision and the new master's \
           bind. A clean `mqsim stop master` deletes the znode at once.\n";
     s
-}
-
-/// Replaces the section between `<!-- begin:NAME -->` and `<!-- end:NAME -->` in `path`.
-pub fn write_section(path: &Path, name: &str, body: &str) -> Result<()> {
-    let begin = format!("<!-- begin:{name} -->");
-    let end = format!("<!-- end:{name} -->");
-    let old = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
-    let block = format!("{begin}\n{body}{end}");
-    let new = match (old.find(&begin), old.find(&end)) {
-        (Some(a), Some(b)) if a < b => format!("{}{block}{}", &old[..a], &old[b + end.len()..]),
-        _ => format!("{}\n{block}\n", old.trim_end()),
-    };
-    std::fs::write(path, new).map_err(Error::io(format!("writing {}", path.display())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_and_sections() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("b.md");
-        write_section(&p, "x", "one\n").unwrap();
-        write_section(&p, "x", "two\n").unwrap();
-        let text = std::fs::read_to_string(&p).unwrap();
-        assert!(text.contains("two") && !text.contains("one"), "{text}");
-    }
 }

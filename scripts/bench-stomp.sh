@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# STOMP throughput, latency and broker RSS, side by side in one run:
+#   (i)  one real ActiveMQ 5.17.2 broker (Debian package, Debian's JVM flags, KahaDB with its
+#        default fsync per synchronous send), started without Debian's wrapper as in
+#        shared/reference/anchor-baseline.md §2;
+#   (ii) mqsim clusters (real ZooKeeper ensemble, 3 nodes) with sync = quorum_mem, then quorum_disk.
+# The same client (`mqsim bench stomp`, release build) drives each one; then
+# `mqsim bench stomp-report` rewrites the "stomp" section of docs/benchmarks.md.
+#
+# Ports: $BENCH_PORT_BASE (default 24000) .. +200. Everything runs in a mktemp directory that
+# is removed at the end; every process started here is stopped by its PID (or `mqsim down`).
+# Extra arguments go to `mqsim bench stomp` (default: --n 5000 --size 1024 --warmup 2000 --reps 3).
+# Takes about three minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh activemq
+echo "==> building mqsim (release)"
+cargo build --release --locked --quiet
+MQSIM="${CARGO_TARGET_DIR:-target}/release/mqsim"
+OUT=docs/benchmarks.md
+BASE=${BENCH_PORT_BASE:-24000}
+WORK=$(mktemp -d /tmp/mqsim-bench-stomp.XXXXXX)
+AMQ_PID=""
+CONFIGS=()
+
+stop_amq() {
+  [ -n "$AMQ_PID" ] || return 0
+  kill -TERM "$AMQ_PID" 2>/dev/null || true
+  for _ in $(seq 300); do kill -0 "$AMQ_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$AMQ_PID" 2>/dev/null || true
+  wait "$AMQ_PID" 2>/dev/null || true
+  AMQ_PID=""
+}
+cleanup() {
+  stop_amq
+  for c in "${CONFIGS[@]}"; do "$MQSIM" --config "$c" down >/dev/null 2>&1 || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Until a STOMP CONNECT on 127.0.0.1:$1 gets CONNECTED (at most $2 seconds).
+wait_stomp() {
+  python3 - "$1" "$2" <<'EOF'
+import socket, sys, time
+port, limit = int(sys.argv[1]), float(sys.argv[2])
+t0 = time.time()
+while time.time() - t0 < limit:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"CONNECT\naccept-version:1.2\nhost:localhost\n\n\0")
+            if s.recv(4096).startswith(b"CONNECTED"):
+                sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.05)
+sys.exit(f"nothing answered a STOMP CONNECT on port {port} within {limit} s")
+EOF
+}
+
+# --- (i) ActiveMQ 5.17.2, one node ------------------------------------------------------
+AMQ_HOME=/usr/share/activemq
+AMQ_BASE=$WORK/activemq
+AMQ_CONF=$AMQ_BASE/conf
+AMQ_DATA=$AMQ_BASE/data
+AMQ_OPENWIRE=$BASE
+AMQ_STOMP=$((BASE + 1))
+mkdir -p "$AMQ_CONF" "$AMQ_DATA"
+cat >"$AMQ_CONF/activemq.xml" <<EOF
+<beans xmlns="http://www.springframework.org/schema/beans"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
+  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <broker xmlns="http://activemq.apache.org/schema/core" brokerName="bench" useJmx="false"
+          schedulerSupport="false" dataDirectory="$AMQ_DATA">
+    <persistenceAdapter>
+      <kahaDB directory="$AMQ_DATA/kahadb"/>
+    </persistenceAdapter>
+    <transportConnectors>
+      <transportConnector name="openwire" uri="tcp://127.0.0.1:$AMQ_OPENWIRE?maximumConnections=1000&amp;wireFormat.maxFrameSize=104857600"/>
+      <transportConnector name="stomp" uri="stomp://127.0.0.1:$AMQ_STOMP?maximumConnections=1000&amp;wireFormat.maxFrameSize=104857600"/>
+    </transportConnectors>
+  </broker>
+</beans>
+EOF
+# The runtime classpath has slf4j-log4j12 + log4j 1.2, so log4j2.properties would be ignored.
+cat >"$AMQ_CONF/log4j.properties" <<'EOF'
+log4j.rootLogger=INFO, logfile
+log4j.appender.logfile=org.apache.log4j.FileAppender
+log4j.appender.logfile.file=${activemq.data}/activemq.log
+log4j.appender.logfile.layout=org.apache.log4j.PatternLayout
+log4j.appender.logfile.layout.ConversionPattern=%d | %-5p | %m | %c | %t%n
+EOF
+JAVA=/usr/lib/jvm/default-java/bin/java
+[ -x "$JAVA" ] || JAVA=java
+echo "==> ActiveMQ 5.17.2: one broker, stomp on $AMQ_STOMP ($AMQ_BASE)"
+# What `/usr/bin/activemq console` runs on Java > 8, with /usr/share/activemq/activemq-options'
+# ACTIVEMQ_OPTS, minus the su/pid-file wrapper.
+"$JAVA" -Xms512M -Xmx512M -Dorg.apache.activemq.UseDedicatedTaskRunner=true \
+  --add-reads=java.xml=java.logging \
+  --add-opens java.base/java.security=ALL-UNNAMED \
+  --add-opens java.base/java.net=ALL-UNNAMED \
+  --add-opens java.base/java.lang=ALL-UNNAMED \
+  --add-opens java.base/java.util=ALL-UNNAMED \
+  --add-opens java.naming/javax.naming.spi=ALL-UNNAMED \
+  --add-opens java.rmi/sun.rmi.transport.tcp=ALL-UNNAMED \
+  --add-opens java.base/java.util.concurrent=ALL-UNNAMED \
+  --add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED \
+  --add-exports=java.base/sun.net.www.protocol.http=ALL-UNNAMED \
+  --add-exports=java.base/sun.net.www.protocol.https=ALL-UNNAMED \
+  --add-exports=java.base/sun.net.www.protocol.jar=ALL-UNNAMED \
+  --add-exports=jdk.xml.dom/org.w3c.dom.html=ALL-UNNAMED \
+  --add-exports=jdk.naming.rmi/com.sun.jndi.url.rmi=ALL-UNNAMED \
+  -Dactivemq.classpath="$AMQ_CONF:$AMQ_BASE/../lib/:" \
+  -Dactivemq.home="$AMQ_HOME" \
+  -Dactivemq.base="$AMQ_BASE" \
+  -Dactivemq.conf="$AMQ_CONF" \
+  -Dactivemq.data="$AMQ_DATA" \
+  -jar "$AMQ_HOME/bin/activemq.jar" start "xbean:file:$AMQ_CONF/activemq.xml" \
+  >"$AMQ_BASE/stdout.log" 2>&1 &
+AMQ_PID=$!
+if ! wait_stomp "$AMQ_STOMP" 60; then
+  tail -20 "$AMQ_BASE/stdout.log" "$AMQ_DATA/activemq.log" >&2 || true
+  exit 1
+fi
+sleep 5 # idle RSS is read 5 s after the broker answers (by `bench stomp --pid`, before the warm-up)
+"$MQSIM" bench stomp --url "tcp://127.0.0.1:$AMQ_STOMP" --pid "$AMQ_PID" --label "ActiveMQ 5.17.2" --json "$@" \
+  >"$WORK/activemq.json"
+stop_amq
+
+# --- (ii) mqsim, quorum_mem and quorum_disk --------------------------------------------
+block=0
+for sync in quorum_mem quorum_disk; do
+  block=$((block + 1))
+  dir=$WORK/$sync
+  mkdir -p "$dir"
+  "$MQSIM" bench cluster-toml --base $((BASE + 40 * block)) --sync "$sync" >"$dir/cluster.toml"
+  CONFIGS+=("$dir/cluster.toml")
+  echo "==> mqsim sync=$sync ($dir)"
+  "$MQSIM" --config "$dir/cluster.toml" up >/dev/null
+  read -r master_pid master_stomp < <("$MQSIM" --config "$dir/cluster.toml" status --json | python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+node = next(n for n in st["nodes"] if n["name"] == st["master"])
+print(node["pid"], node["ports"]["stomp"])')
+  wait_stomp "$master_stomp" 60
+  sleep 5
+  "$MQSIM" bench stomp --url "tcp://127.0.0.1:$master_stomp" --pid "$master_pid" --label "mqsim $sync" --json "$@" \
+    >"$WORK/$sync.json"
+  "$MQSIM" --config "$dir/cluster.toml" down >/dev/null
+done
+
+# --- (iii) the report -----------------------------------------------------------------
+"$MQSIM" bench stomp-report --activemq "$WORK/activemq.json" --quorum-mem "$WORK/quorum_mem.json" \
+  --quorum-disk "$WORK/quorum_disk.json" --build "release build" --out "$OUT"

@@ -1,0 +1,413 @@
+//! `mqsim chaos`: a producer and a consumer through the failover URL while faults hit the
+//! running cluster, then a verdict.
+//!
+//! Faults (chosen with a seeded RNG, one at a time, each followed by recovery):
+//! * `kill` — SIGKILL the master, restart it once another node serves;
+//! * `pause` — SIGSTOP the master past the session timeout (a zombie), then SIGCONT;
+//! * `partition` — cut the master from ZooKeeper, heal once another node serves;
+//! * `zk` — SIGKILL the ZooKeeper leader, restart it.
+//!
+//! Checks: every message the producer got a RECEIPT for is consumed (lost must be 0);
+//! duplicates are counted; from the event log, no two nodes were *serving masters* at the
+//! same instant (a serving interval runs from `serving` to the node's demotion, its death,
+//! its freeze or its partition). Each run writes a folder `<stateDir>/runs/<time>/` with the
+//! events, the nodes' logs, `summary.json` and a failover-time histogram.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::client::{AckMode, ConnectOptions, FailoverUrl, StompClient};
+use crate::config::Config;
+use crate::control::{self, Cut, Request, Response, Verb};
+use crate::error::{Error, Result};
+use crate::events::{Event, now_ms, read_from};
+use crate::status::ClusterStatus;
+
+pub const FAULTS: [&str; 4] = ["kill", "pause", "partition", "zk"];
+
+pub struct Options {
+    pub duration: Duration,
+    pub seed: u64,
+    pub faults: Vec<String>,
+    /// Pause between the end of one fault's recovery and the next fault.
+    pub interval: Duration,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FaultRecord {
+    pub kind: String,
+    pub target: String,
+    /// From the fault until another node served (ms); `None` when service never stopped.
+    pub failover_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub seed: u64,
+    pub duration_s: f64,
+    pub faults: Vec<FaultRecord>,
+    pub acknowledged: usize,
+    pub received_distinct: usize,
+    pub lost: usize,
+    pub duplicates: usize,
+    pub unacknowledged_but_delivered: usize,
+    pub producer_failovers: usize,
+    pub overlapping_masters: Vec<String>,
+    pub verdict: String,
+    pub run_dir: String,
+}
+
+async fn act(state_dir: &Path, req: Request) -> Result<()> {
+    match control::request(state_dir, &req).await? {
+        Response::Error { message } => Err(Error::Other(message)),
+        _ => Ok(()),
+    }
+}
+
+async fn status(state_dir: &Path) -> Result<ClusterStatus> {
+    control::status(state_dir).await
+}
+
+/// Waits until `pred` holds on the status (bounded).
+async fn until(state_dir: &Path, limit: Duration, what: &str, pred: impl Fn(&ClusterStatus) -> bool) -> Result<()> {
+    let t0 = Instant::now();
+    loop {
+        if let Ok(st) = status(state_dir).await
+            && pred(&st)
+        {
+            return Ok(());
+        }
+        if t0.elapsed() > limit {
+            return Err(Error::Timeout(format!("chaos: {what} did not happen within {limit:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One fault and its recovery; returns the failover time if service moved.
+async fn inject(cfg: &Config, kind: &str) -> Result<FaultRecord> {
+    let dir = cfg.state_dir();
+    let session = crate::zookeeper::negotiated_timeout(cfg);
+    until(&dir, Duration::from_secs(60), "a settled cluster", |st| {
+        st.master.is_some() && st.nodes.iter().all(|n| n.state == "running" && n.partitioned.is_none())
+    })
+    .await?;
+    let st = status(&dir).await?;
+    let master = st.master.clone().expect("checked");
+    let t0 = Instant::now();
+    let moved = |old: String| move |st: &ClusterStatus| st.master.as_ref().is_some_and(|m| *m != old);
+    let (target, failover) = match kind {
+        "kill" => {
+            act(&dir, Request::Act { verb: Verb::Kill, target: master.clone() }).await?;
+            until(&dir, Duration::from_secs(30), "a new master after kill", moved(master.clone())).await?;
+            let ms = t0.elapsed().as_millis() as u64;
+            act(&dir, Request::Act { verb: Verb::Start, target: master.clone() }).await?;
+            (master, Some(ms))
+        }
+        "pause" => {
+            act(&dir, Request::Act { verb: Verb::Pause, target: master.clone() }).await?;
+            until(&dir, Duration::from_secs(30), "a new master after pause", moved(master.clone())).await?;
+            let ms = t0.elapsed().as_millis() as u64;
+            tokio::time::sleep(session / 2).await;
+            act(&dir, Request::Act { verb: Verb::Resume, target: master.clone() }).await?;
+            (master, Some(ms))
+        }
+        "partition" => {
+            act(&dir, Request::Partition { target: master.clone(), from: Cut::Zk }).await?;
+            until(&dir, Duration::from_secs(30), "a new master after partition", moved(master.clone())).await?;
+            let ms = t0.elapsed().as_millis() as u64;
+            act(&dir, Request::Heal { target: master.clone() }).await?;
+            (master, Some(ms))
+        }
+        "zk" => {
+            let leader = st.zookeeper.iter().find(|z| z.mode.as_deref() == Some("leader")).map(|z| z.name.clone());
+            let leader = leader.ok_or_else(|| Error::Other("chaos: no ZooKeeper leader to kill".into()))?;
+            act(&dir, Request::Act { verb: Verb::Kill, target: leader.clone() }).await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            until(&dir, Duration::from_secs(30), "a serving master after the ZooKeeper leader died", |st| {
+                st.master.is_some()
+            })
+            .await?;
+            let ms = t0.elapsed().as_millis() as u64;
+            act(&dir, Request::Act { verb: Verb::Start, target: leader.clone() }).await?;
+            (leader, Some(ms))
+        }
+        other => return Err(Error::Other(format!("unknown fault `{other}`; use {}", FAULTS.join(", ")))),
+    };
+    // Recovery: everything back and settled before the next fault.
+    until(&dir, Duration::from_secs(60), "recovery", |st| {
+        st.master.is_some()
+            && st.nodes.iter().all(|n| matches!(n.role.as_deref(), Some("master" | "slave")) && n.state == "running")
+            && st.zookeeper.iter().all(|z| z.mode.is_some() || z.state == "external")
+    })
+    .await?;
+    Ok(FaultRecord { kind: kind.to_string(), target, failover_ms: failover })
+}
+
+#[derive(Default)]
+struct Tally {
+    acked: BTreeSet<u64>,
+    received: BTreeMap<u64, usize>,
+    failovers: usize,
+}
+
+async fn producer(url: FailoverUrl, tally: Arc<Mutex<Tally>>, mut stop: watch::Receiver<bool>) -> Result<()> {
+    let mut client = StompClient::connect(&url, ConnectOptions::default()).await?;
+    let mut seq = 0u64;
+    while !*stop.borrow() {
+        seq += 1;
+        let body = Bytes::from(format!("seq={seq};"));
+        let header = seq.to_string();
+        let headers = [("mqsim-seq", header.as_str())];
+        let sent = tokio::select! {
+            r = client.send("/queue/mqsim.chaos", body, &headers, true) => r,
+            _ = stop.changed() => break,
+        };
+        let failed = {
+            let mut t = tally.lock().unwrap();
+            t.failovers += client.take_reconnects().len();
+            match sent {
+                Ok(()) => {
+                    t.acked.insert(seq);
+                    None
+                }
+                Err(e) => Some(e),
+            }
+        };
+        if let Some(e) = failed {
+            // Not acknowledged (e.g. a zombie refused it): reconnect and go on.
+            tracing::info!("chaos producer: send {seq} failed: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            client = StompClient::connect(&url, ConnectOptions::default()).await?;
+        }
+    }
+    let _ = client.disconnect().await;
+    Ok(())
+}
+
+async fn consumer(url: FailoverUrl, tally: Arc<Mutex<Tally>>, stop: watch::Receiver<bool>) -> Result<()> {
+    let mut client = StompClient::connect(&url, ConnectOptions::default()).await?;
+    client.subscribe("/queue/mqsim.chaos", AckMode::ClientIndividual, Some(100)).await?;
+    loop {
+        // After the stop signal, drain until idle.
+        let idle = if *stop.borrow() { Duration::from_secs(5) } else { Duration::from_millis(500) };
+        match client.recv(idle).await? {
+            Some(f) => {
+                if let Some(seq) = f.get("mqsim-seq").and_then(|s| s.parse::<u64>().ok()) {
+                    *tally.lock().unwrap().received.entry(seq).or_default() += 1;
+                }
+                let _ = client.ack(&f).await;
+            }
+            None if *stop.borrow() => break,
+            None => {}
+        }
+    }
+    let _ = client.disconnect().await;
+    Ok(())
+}
+
+/// Serving intervals per node from the event log; returns overlapping pairs.
+pub fn overlapping_masters(events: &[Event]) -> Vec<String> {
+    let mut open: BTreeMap<String, u64> = BTreeMap::new();
+    let mut intervals: Vec<(String, u64, u64)> = Vec::new();
+    let end_of = |e: &Event| -> Option<String> {
+        let node = |m: &str| m.split_whitespace().next().map(str::to_string);
+        match (e.source.as_str(), e.kind.as_str()) {
+            (n, "demoted" | "stopped") if n != "supervisor" => Some(n.to_string()),
+            ("supervisor", "killed" | "paused" | "crashed" | "exited" | "partitioned") => node(&e.message),
+            _ => None,
+        }
+    };
+    for e in events {
+        if e.kind == "serving" && e.source != "supervisor" {
+            open.insert(e.source.clone(), e.ts);
+        } else if let Some(node) = end_of(e)
+            && let Some(start) = open.remove(&node)
+        {
+            intervals.push((node, start, e.ts));
+        }
+    }
+    let last = events.last().map_or(0, |e| e.ts);
+    intervals.extend(open.into_iter().map(|(n, s)| (n, s, last + 1)));
+    let mut bad = Vec::new();
+    for (i, a) in intervals.iter().enumerate() {
+        for b in &intervals[i + 1..] {
+            if a.0 != b.0 && a.1 < b.2 && b.1 < a.2 {
+                bad.push(format!("{} [{}..{}] overlaps {} [{}..{}]", a.0, a.1, a.2, b.0, b.1, b.2));
+            }
+        }
+    }
+    bad
+}
+
+fn histogram(records: &[FaultRecord]) -> String {
+    let mut s = String::from("failover time (ms), per fault kind\n");
+    for kind in FAULTS {
+        let mut v: Vec<u64> = records.iter().filter(|r| r.kind == kind).filter_map(|r| r.failover_ms).collect();
+        if v.is_empty() {
+            continue;
+        }
+        v.sort_unstable();
+        let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        s += &format!("{kind:<10} n={} median={} p99={} max={}\n", v.len(), p(0.5), p(0.99), v[v.len() - 1]);
+        for bucket in (0..=v[v.len() - 1] / 500).map(|b| b * 500) {
+            let n = v.iter().filter(|x| **x >= bucket && **x < bucket + 500).count();
+            if n > 0 {
+                s += &format!("  {:>5}-{:<5} {}\n", bucket, bucket + 499, "#".repeat(n));
+            }
+        }
+    }
+    s
+}
+
+/// Runs chaos against the cluster of `cfg` (which must be up).
+pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
+    let dir = cfg.state_dir();
+    status(&dir).await?;
+    let url: FailoverUrl = format!("{}&maxReconnectDelay=200", cfg.stomp_failover_url()).parse()?;
+    let (_, events_start) = read_from(&dir.join("events.jsonl"), 0)?;
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let prod = tokio::spawn(producer(url.clone(), tally.clone(), stop_rx.clone()));
+    let cons = tokio::spawn(consumer(url, tally.clone(), stop_rx));
+    let mut rng = StdRng::seed_from_u64(opts.seed);
+    let t0 = Instant::now();
+    let mut records = Vec::new();
+    let mut failure = None;
+    while t0.elapsed() < opts.duration {
+        tokio::time::sleep(opts.interval).await;
+        let kind = opts.faults[rng.random_range(0..opts.faults.len())].clone();
+        eprintln!("chaos: {kind} at {:.1} s", t0.elapsed().as_secs_f64());
+        match inject(cfg, &kind).await {
+            Ok(r) => {
+                eprintln!("chaos:   {} ({}): failover {:?} ms", r.kind, r.target, r.failover_ms);
+                records.push(r);
+            }
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let _ = act(&dir, Request::Heal { target: "nodes".into() }).await;
+    let _ = stop_tx.send(true);
+    let p = prod.await.map_err(|e| Error::Other(e.to_string()))?;
+    let c = cons.await.map_err(|e| Error::Other(e.to_string()))?;
+    let (events, _) = read_from(&dir.join("events.jsonl"), events_start)?;
+    let overlaps = overlapping_masters(&events);
+    let t = tally.lock().unwrap();
+    let received_distinct = t.received.len();
+    let lost = t.acked.iter().filter(|s| !t.received.contains_key(s)).count();
+    let duplicates = t.received.values().map(|n| n - 1).sum();
+    let unacked = t.received.keys().filter(|s| !t.acked.contains(s)).count();
+    let mut problems = Vec::new();
+    if let Some(f) = failure {
+        problems.push(f);
+    }
+    if let Err(e) = p {
+        problems.push(format!("producer: {e}"));
+    }
+    if let Err(e) = c {
+        problems.push(format!("consumer: {e}"));
+    }
+    if lost > 0 {
+        problems.push(format!("{lost} acknowledged messages lost"));
+    }
+    if !overlaps.is_empty() {
+        problems.push(format!("{} overlapping serving masters", overlaps.len()));
+    }
+    if t.acked.is_empty() {
+        problems.push("no message was acknowledged".into());
+    }
+    let verdict = if problems.is_empty() { "PASS".to_string() } else { format!("FAIL: {}", problems.join("; ")) };
+    let run_dir = write_run_folder(&dir, &events, &records)?;
+    let summary = Summary {
+        seed: opts.seed,
+        duration_s: t0.elapsed().as_secs_f64(),
+        faults: records,
+        acknowledged: t.acked.len(),
+        received_distinct,
+        lost,
+        duplicates,
+        unacknowledged_but_delivered: unacked,
+        producer_failovers: t.failovers,
+        overlapping_masters: overlaps,
+        verdict,
+        run_dir: run_dir.display().to_string(),
+    };
+    std::fs::write(run_dir.join("summary.json"), serde_json::to_vec_pretty(&summary)?)
+        .map_err(Error::io("writing summary.json"))?;
+    Ok(summary)
+}
+
+fn write_run_folder(state_dir: &Path, events: &[Event], records: &[FaultRecord]) -> Result<PathBuf> {
+    let runs = state_dir.join("runs");
+    let dir = runs.join(format!("chaos-{}", now_ms()));
+    std::fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+    let lines: Vec<String> = events.iter().filter_map(|e| serde_json::to_string(e).ok()).collect();
+    std::fs::write(dir.join("events.jsonl"), lines.join("\n") + "\n").map_err(Error::io("writing events"))?;
+    std::fs::write(dir.join("failover-histogram.txt"), histogram(records)).map_err(Error::io("writing histogram"))?;
+    // Merged logs: every node's and server's log, each line prefixed with its source.
+    let mut merged = String::new();
+    if let Ok(rd) = std::fs::read_dir(state_dir) {
+        let mut logs: Vec<PathBuf> = rd.flatten().map(|e| e.path().join("logs")).filter(|p| p.is_dir()).collect();
+        logs.sort();
+        for logs in logs {
+            let source = logs.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+            for f in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
+                for line in std::fs::read_to_string(f.path()).unwrap_or_default().lines() {
+                    merged += &format!("{:<10} {line}\n", source.as_deref().unwrap_or("?"));
+                }
+            }
+        }
+    }
+    std::fs::write(dir.join("merged.log"), merged).map_err(Error::io("writing merged.log"))?;
+    let latest = runs.join("latest");
+    let _ = std::fs::remove_file(&latest);
+    let _ = std::os::unix::fs::symlink(dir.file_name().unwrap_or_default(), &latest);
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
+        Event { ts, source: source.into(), kind: kind.into(), message: message.into() }
+    }
+
+    #[test]
+    fn serving_intervals_must_not_overlap() {
+        let ok = vec![
+            ev(1, "node01", "serving", ""),
+            ev(5, "supervisor", "killed", "node01 (pid 1) killed (SIGKILL)"),
+            ev(9, "node02", "serving", ""),
+        ];
+        assert!(overlapping_masters(&ok).is_empty());
+        let bad = vec![
+            ev(1, "node01", "serving", ""),
+            ev(5, "node02", "serving", ""),
+            ev(7, "node01", "demoted", "node01 stepped down"),
+        ];
+        assert_eq!(overlapping_masters(&bad).len(), 1);
+    }
+
+    #[test]
+    fn histogram_groups_by_kind() {
+        let r = vec![
+            FaultRecord { kind: "kill".into(), target: "node01".into(), failover_ms: Some(1200) },
+            FaultRecord { kind: "kill".into(), target: "node02".into(), failover_ms: Some(1300) },
+        ];
+        let h = histogram(&r);
+        assert!(h.contains("kill       n=2 median=1300"), "{h}");
+        assert!(h.contains("1000-1499  ##"), "{h}");
+    }
+}

@@ -1,0 +1,242 @@
+//! ActiveMQ's REST message API (`MessageServlet`, mounted at `/api/message`):
+//!
+//! * `POST /api/message/FOO?type=queue` sends the request body (or the `body` parameter) to
+//!   queue FOO and answers `200 Message sent`. Other parameters become message headers;
+//!   `persistent=false` sends a non-persistent message (the default is persistent).
+//! * `GET /api/message/FOO?type=queue&readTimeout=5000` consumes one message and answers it
+//!   as the response body (200, with `id` and `destination` headers), or 204 No Content if
+//!   none arrived within `readTimeout` ms (default 20000, at most 60000).
+//!
+//! As in ActiveMQ, `type` defaults to `topic`, and `?destination=queue://FOO` may name the
+//! destination instead of the path. On a topic, GET waits for the next message published.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::body::Body as HttpBody;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::sync::mpsc;
+
+use super::pages::check_name;
+use super::web::{self, Body};
+use super::{Console, NodeView};
+use crate::broker::{AckMode, Broker, Destination, Kind, Subscription};
+use crate::store::record::StoredMessage;
+
+/// Parameters that steer the servlet rather than becoming message headers.
+const RESERVED: [&str; 8] =
+    ["type", "body", "destination", "readTimeout", "persistent", "JMSDeliveryMode", "secret", "clientId"];
+const DEFAULT_READ_TIMEOUT: u64 = 20_000;
+const MAX_READ_TIMEOUT: u64 = 60_000;
+
+/// `%41` → `A` in a path segment (`+` stays a plus).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The destination from the path or `destination=`, and `type=` (default topic, as ActiveMQ).
+fn destination<B>(req: &Request<B>, q: &BTreeMap<String, String>) -> Result<Destination, String> {
+    let from_path = req.uri().path().strip_prefix("/api/message").unwrap_or("").trim_start_matches('/');
+    let (mut kind, mut name) = match q.get("type").map(|t| t.to_ascii_lowercase()) {
+        Some(t) if t == "queue" => (Kind::Queue, percent_decode(from_path)),
+        Some(t) if t == "topic" => (Kind::Topic, percent_decode(from_path)),
+        None => (Kind::Topic, percent_decode(from_path)),
+        Some(t) => return Err(format!("type must be queue or topic, not `{t}`")),
+    };
+    if let Some(d) = q.get("destination") {
+        if let Some(n) = d.strip_prefix("queue://") {
+            (kind, name) = (Kind::Queue, n.to_string());
+        } else if let Some(n) = d.strip_prefix("topic://") {
+            (kind, name) = (Kind::Topic, n.to_string());
+        } else {
+            name = d.clone();
+        }
+    }
+    check_name(&name)?;
+    Ok(Destination { kind, name })
+}
+
+fn prefix(kind: Kind) -> &'static str {
+    if kind == Kind::Queue { "queue://" } else { "topic://" }
+}
+
+pub(super) async fn message<B>(c: &Console, view: &NodeView, req: Request<B>) -> Response<Body>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let Some(broker) = view.serving_broker().cloned() else {
+        let who = match c.master_node(view) {
+            Some(m) if view.role() == "slave" => format!(" of {} ({})", m.name, c.config().console_url(m)),
+            _ => String::new(),
+        };
+        return web::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "503: {} is {}{who}, not a serving master; real ActiveMQ serves nothing on a slave. Use the master.\n",
+                c.name(),
+                view.role()
+            ),
+        );
+    };
+    let q = web::query(&req);
+    let dest = match destination(&req, &q) {
+        Ok(d) => d,
+        Err(e) => return web::text(StatusCode::BAD_REQUEST, &format!("400: {e}\n")),
+    };
+    match *req.method() {
+        Method::POST | Method::PUT => produce(c, &broker, dest, q, req).await,
+        Method::GET => {
+            let ms = q.get("readTimeout").and_then(|t| t.parse::<i64>().ok());
+            let ms = ms.map_or(DEFAULT_READ_TIMEOUT, |t| t.clamp(0, MAX_READ_TIMEOUT as i64) as u64);
+            consume(c, &broker, dest, Duration::from_millis(ms)).await
+        }
+        _ => web::method_not_allowed("GET, POST"),
+    }
+}
+
+async fn produce<B>(
+    c: &Console,
+    broker: &Broker,
+    dest: Destination,
+    mut q: BTreeMap<String, String>,
+    req: Request<B>,
+) -> Response<Body>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let raw = match web::read_body(req.into_body(), c.config().cluster.max_frame_size).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let body: Vec<u8> = if form {
+        for (k, v) in web::parse_form(&String::from_utf8_lossy(&raw)) {
+            q.entry(k).or_insert(v);
+        }
+        q.get("body").cloned().unwrap_or_default().into_bytes()
+    } else if let Some(b) = q.get("body") {
+        b.clone().into_bytes()
+    } else {
+        raw.to_vec()
+    };
+    let persistent = !(q.get("persistent").is_some_and(|p| p == "false")
+        || q.get("JMSDeliveryMode").is_some_and(|m| m.eq_ignore_ascii_case("non_persistent") || m == "1"));
+    let headers =
+        q.iter().filter(|(k, _)| !RESERVED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let stomp_prefix = if dest.kind == Kind::Queue { "/queue/" } else { "/topic/" };
+    let msg = StoredMessage {
+        seq: 0,
+        destination: format!("{stomp_prefix}{}", dest.name),
+        headers,
+        body,
+        persistent,
+        timestamp: crate::events::now_ms(),
+        redelivery_count: 0,
+        producer: None,
+    };
+    match broker.send(&dest, msg).await {
+        Ok(_) => web::text(StatusCode::OK, "Message sent\n"),
+        Err(e) => web::text(StatusCode::SERVICE_UNAVAILABLE, &format!("503: not sent: {e}\n")),
+    }
+}
+
+async fn consume(c: &Console, broker: &Arc<Broker>, dest: Destination, wait: Duration) -> Response<Body> {
+    let conn = broker.new_id();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let sub = Subscription {
+        destination: dest.clone(),
+        ack: if dest.kind == Kind::Queue { AckMode::ClientIndividual } else { AckMode::Auto },
+        prefetch: 1,
+        durable: None,
+    };
+    let consumer = match broker.subscribe(conn, sub, tx).await {
+        Ok(id) => id,
+        Err(e) => return web::text(StatusCode::SERVICE_UNAVAILABLE, &format!("503: {e}\n")),
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    // Give up if this node stops being master while waiting (checked four times a second).
+    let mut stepped_down = false;
+    let delivery = loop {
+        let step = deadline.min(tokio::time::Instant::now() + Duration::from_millis(250));
+        tokio::select! {
+            d = rx.recv() => break d,
+            _ = tokio::time::sleep_until(step) => {
+                stepped_down = !c.view().serving_broker().is_some_and(|b| Arc::ptr_eq(b, broker));
+                if stepped_down || tokio::time::Instant::now() >= deadline {
+                    break None;
+                }
+            }
+        }
+    };
+    let result = match &delivery {
+        Some(d) if dest.kind == Kind::Queue => broker.ack(consumer, d.msg.seq, false).await.map_err(|e| e.to_string()),
+        _ => Ok(()),
+    };
+    // Anything delivered but not acked goes back to the queue.
+    broker.disconnect(conn);
+    if let Err(e) = result {
+        return web::text(StatusCode::SERVICE_UNAVAILABLE, &format!("503: {e}\n"));
+    }
+    if stepped_down {
+        let msg = format!("503: {} stopped being master while waiting; fail over to the new master\n", c.name());
+        return web::text(StatusCode::SERVICE_UNAVAILABLE, &msg);
+    }
+    let Some(d) = delivery else {
+        return Response::builder().status(StatusCode::NO_CONTENT).body(web::full("")).expect("valid response");
+    };
+    let m = &d.msg;
+    let mut r = web::respond(StatusCode::OK, "text/plain; charset=utf-8", Bytes::from(m.body.clone()));
+    let h = r.headers_mut();
+    let mut put = |k: &str, v: &str| {
+        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            h.insert(k, v);
+        }
+    };
+    put("destination", &format!("{}{}", prefix(dest.kind), dest.name));
+    put("id", &format!("ID:mqsim-{}", m.seq));
+    put("persistent", &m.persistent.to_string());
+    put("redelivered", &d.redelivered.to_string());
+    put("timestamp", &m.timestamp.to_string());
+    for (k, v) in &m.headers {
+        let reserved = ["content-type", "content-length", "transfer-encoding", "connection", "set-cookie"];
+        if !reserved.contains(&k.to_ascii_lowercase().as_str()) {
+            put(k, v);
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_names_are_percent_decoded() {
+        assert_eq!(percent_decode("a%20b%2Fc+d"), "a b/c+d");
+        assert_eq!(percent_decode("bad%zz%4"), "bad%zz%4");
+    }
+}

@@ -1,0 +1,268 @@
+//! The cluster dashboard, served by the supervisor on `cluster.dashboardPort` (8160):
+//! what a teacher puts on the projector during a failover demo.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /` | the page: ZooKeeper servers, brokers (with kill/stop/start/pause/resume buttons), election znodes, message rate, timeline |
+//! | `GET /api/status` | JSON: `mqsim status --json`, the znodes, the master's message counters, and the live parts of the page as HTML |
+//! | `GET /events` | server-sent events: the timeline (`events.jsonl`), each event with its failover duration if it ends one |
+//! | `POST /action` | `verb=kill&target=node01`: the same action as `mqsim kill node01`; JSON with `Accept: application/json`, else a redirect |
+//! | `GET /assets/dashboard.js`, `/assets/style.css` | the embedded assets |
+//!
+//! Everything renders on the server, so the page works without JavaScript (forms post,
+//! reload to update); the script only polls `/api/status` once a second, listens to
+//! `/events`, draws the rate chart and posts the buttons without leaving the page. The
+//! chart plots the master's enqueued/dequeued counters (read from its console's
+//! `/api/status.json`) as messages per second. Same BASIC auth as the consoles.
+
+mod render;
+pub mod timeline;
+pub mod zk;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use hyper::body::Body as HttpBody;
+use hyper::{Method, Request, Response, StatusCode, header};
+use serde::Serialize;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::console::web::{self, Body, Credentials};
+use crate::control::Verb;
+use crate::error::{Error, Result};
+use crate::status::ClusterStatus;
+pub use zk::Znode;
+
+pub const REALM: &str = "mqsim dashboard";
+const SCRIPT: &str = include_str!("assets/dashboard.js");
+
+/// What the dashboard asks of the supervisor (the same calls the CLI makes).
+pub trait Control: Send + Sync + 'static {
+    fn status(&self) -> BoxFuture<'_, ClusterStatus>;
+    fn act(self: Arc<Self>, verb: Verb, target: String) -> BoxFuture<'static, Result<Vec<String>>>;
+}
+
+enum Znodes {
+    Zk(Box<zk::ZnodeReader>),
+    Fixed(Vec<Znode>),
+}
+
+/// The master's message counters, summed over its queues and topics.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MasterStats {
+    pub node: String,
+    pub enqueued: u64,
+    pub dequeued: u64,
+    pub pending: u64,
+    pub destinations: usize,
+    /// When they were read (ms since the epoch).
+    pub ts: u64,
+}
+
+/// One look at the cluster: what the page's live part shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Live {
+    pub status: ClusterStatus,
+    /// The election znodes, oldest first (empty if ZooKeeper could not be read).
+    pub znodes: Vec<Znode>,
+    /// Why the znodes could not be read.
+    pub znodes_error: Option<String>,
+    pub master_stats: Option<MasterStats>,
+}
+
+#[derive(Clone)]
+pub struct Dashboard {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    control: Arc<dyn Control>,
+    credentials: Credentials,
+    znodes: Znodes,
+    events: PathBuf,
+}
+
+impl Dashboard {
+    pub fn new(config: Config, control: Arc<dyn Control>) -> Dashboard {
+        let znodes = Znodes::Zk(Box::new(zk::ZnodeReader::new(&config)));
+        Self::build(config, control, znodes)
+    }
+
+    /// For tests: fixed znodes instead of a ZooKeeper session.
+    pub fn with_znodes(config: Config, control: Arc<dyn Control>, znodes: Vec<Znode>) -> Dashboard {
+        Self::build(config, control, Znodes::Fixed(znodes))
+    }
+
+    fn build(config: Config, control: Arc<dyn Control>, znodes: Znodes) -> Dashboard {
+        let credentials = Credentials::new(&config.console.user, &config.console.password);
+        let events = config.state_dir().join("events.jsonl");
+        Dashboard { inner: Arc::new(Inner { config, control, credentials, znodes, events }) }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Binds `[console] host` : `cluster.dashboardPort`.
+    pub async fn bind(config: &Config) -> Result<TcpListener> {
+        let addr = SocketAddr::new(config.console.host, *config.cluster.dashboard_port.get_ref());
+        TcpListener::bind(addr).await.map_err(Error::io(format!("binding the dashboard port {addr}")))
+    }
+
+    pub async fn serve(self, listener: TcpListener) {
+        web::serve(listener, move |req| {
+            let d = self.clone();
+            async move { d.handle(req).await }
+        })
+        .await
+    }
+
+    /// One request (public so that tests can call it without a socket).
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if !self.inner.credentials.check(req.headers()) {
+            return web::unauthorized(REALM);
+        }
+        if req.method() == Method::POST && !web::same_origin(req.headers()) {
+            return web::text(StatusCode::FORBIDDEN, "403: cross-site request refused\n");
+        }
+        let get = req.method() == Method::GET || req.method() == Method::HEAD;
+        let path = req.uri().path().to_string();
+        match path.as_str() {
+            "/" | "/index.html" if get => {
+                let q = web::query(&req);
+                let live = self.live().await;
+                let (events, _, offset) = timeline::history(&self.inner.events, timeline::BACKLOG, None);
+                let said = q.get("said").map(String::as_str);
+                let page = render::page(self, &live, &events, offset, said, web::request_host(&req).as_deref());
+                web::html(StatusCode::OK, page)
+            }
+            "/api/status" if get => {
+                let live = self.live().await;
+                let host = web::request_host(&req);
+                let mut v = serde_json::to_value(&live).expect("serializes");
+                v["html"] = serde_json::Value::String(render::live(self, &live, host.as_deref()));
+                v["html_side"] = serde_json::Value::String(render::side(&live));
+                web::json(StatusCode::OK, &v)
+            }
+            "/events" if get => {
+                let q = web::query(&req);
+                let last_id = req.headers().get("last-event-id").and_then(|v| v.to_str().ok());
+                let from = last_id.or(q.get("from").map(String::as_str)).and_then(|s| s.parse::<u64>().ok());
+                timeline::sse(self.inner.events.clone(), from)
+            }
+            "/action" if req.method() == Method::POST => self.action(req).await,
+            "/action" => web::method_not_allowed("POST"),
+            "/assets/dashboard.js" if get => web::respond(StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT),
+            "/assets/style.css" if get => {
+                web::respond(StatusCode::OK, "text/css; charset=utf-8", crate::console::STYLE)
+            }
+            "/favicon.ico" => web::respond(StatusCode::NO_CONTENT, "image/x-icon", ""),
+            _ => web::not_found(),
+        }
+    }
+
+    async fn action<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let wants_json = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("application/json"));
+        let mut form = web::query(&req);
+        match web::read_body(req.into_body(), 64 * 1024).await {
+            Ok(b) => form.extend(web::parse_form(&String::from_utf8_lossy(&b))),
+            Err(r) => return r,
+        }
+        let verb = match form.get("verb").map(String::as_str) {
+            Some("start") => Ok(Verb::Start),
+            Some("stop") => Ok(Verb::Stop),
+            Some("kill") => Ok(Verb::Kill),
+            Some("restart") => Ok(Verb::Restart),
+            Some("pause") => Ok(Verb::Pause),
+            Some("resume") => Ok(Verb::Resume),
+            other => {
+                Err(format!("unknown verb {:?}; use start, stop, kill, restart, pause or resume", other.unwrap_or("")))
+            }
+        };
+        let target = form.get("target").cloned().unwrap_or_default();
+        let result = match verb {
+            Err(e) => Err(e),
+            Ok(_) if target.is_empty() || target.len() > 64 => Err("which target? (e.g. node01, zk02, master)".into()),
+            Ok(v) => self.inner.control.clone().act(v, target.clone()).await.map_err(|e| e.to_string()),
+        };
+        let (status, lines) = match &result {
+            Ok(lines) => (StatusCode::OK, lines.clone()),
+            Err(e) => (StatusCode::BAD_REQUEST, vec![e.clone()]),
+        };
+        if wants_json {
+            web::json(status, &serde_json::json!({ "ok": result.is_ok(), "lines": lines }))
+        } else {
+            web::redirect(&format!("/?said={}", web::enc(&lines.join("; "))))
+        }
+    }
+
+    /// Status, znodes and the master's counters, read now.
+    pub async fn live(&self) -> Live {
+        let status = self.inner.control.status().await;
+        let znodes = match &self.inner.znodes {
+            Znodes::Zk(r) => r.read().await,
+            Znodes::Fixed(v) => Ok(v.clone()),
+        };
+        let master_stats = self.master_stats(&status).await;
+        let (znodes, znodes_error) = match znodes {
+            Ok(z) => (z, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        Live { status, znodes, znodes_error, master_stats }
+    }
+
+    /// Reads the master console's `/api/status.json` (with the console credentials).
+    async fn master_stats(&self, st: &ClusterStatus) -> Option<MasterStats> {
+        let master = st.master_node()?;
+        let host = match self.inner.config.console.host {
+            h if h.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            h => h,
+        };
+        let addr = SocketAddr::new(host, master.ports.console);
+        let (status, _, body) = web::http_request(
+            addr,
+            "GET",
+            "/api/status.json",
+            Some(&self.inner.credentials),
+            b"",
+            Duration::from_millis(800),
+        )
+        .await
+        .ok()?;
+        if status != StatusCode::OK {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        let dests = v["destinations"].as_array()?;
+        // Durable subscription stores (`sub:...`) repeat their topic's messages: skip them.
+        let own: Vec<&serde_json::Value> =
+            dests.iter().filter(|d| !d["name"].as_str().unwrap_or("").starts_with("sub:")).collect();
+        let sum = |k: &str| own.iter().map(|d| d[k].as_u64().unwrap_or(0)).sum::<u64>();
+        Some(MasterStats {
+            node: master.name.clone(),
+            enqueued: sum("enqueued"),
+            dequeued: sum("dequeued"),
+            pending: sum("pending"),
+            destinations: own.len(),
+            ts: crate::events::now_ms(),
+        })
+    }
+}
