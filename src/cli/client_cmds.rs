@@ -115,7 +115,7 @@ pub fn send(args: SendArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
         let destination = args.destination.stomp();
         let mut client = StompClient::connect(&url, ConnectOptions::default()).await?;
         println!("connected to {}", client.current_uri());
-        let producer = format!("{:016x}", crate::client::random_u64());
+        let producer = format!("{:016x}", rand::random::<u64>());
         let started = Instant::now();
         let mut reconnects = 0usize;
         for seq in 1..=args.count {

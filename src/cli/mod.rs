@@ -112,6 +112,9 @@ pub enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the figures into this markdown file's `chaos` section.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Explain the last fault: what should happen (timeouts, expected winner) and what did.
     Explain,
@@ -266,7 +269,7 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", runtime(false).block_on(crate::explain::run(&config, false))?);
             Ok(())
         }
-        Command::Chaos { duration, seed, faults, interval, json } => {
+        Command::Chaos { duration, seed, faults, interval, json, report } => {
             let config = load()?;
             if let Some(bad) = faults.iter().find(|f| !crate::chaos::FAULTS.contains(&f.as_str())) {
                 return Err(Error::Other(format!("unknown fault `{bad}`; use {}", crate::chaos::FAULTS.join(","))));
@@ -287,6 +290,12 @@ pub fn run(cli: Cli) -> Result<()> {
                 );
                 println!("run folder: {}
 verdict: {}", summary.run_dir, summary.verdict);
+            }
+            if let Some(path) = report {
+                let when = time::OffsetDateTime::now_utc()
+                    .format(&time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
+                    .unwrap_or_default();
+                crate::bench::write_section(&path, "chaos", &crate::chaos::report(&summary, &when))?;
             }
             if summary.verdict == "PASS" { Ok(()) } else { Err(Error::Other(summary.verdict)) }
         }

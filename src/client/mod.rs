@@ -42,24 +42,3 @@ pub mod url;
 
 pub use stomp::{AckMode, ConnectOptions, ReconnectEvent, StompClient};
 pub use url::FailoverUrl;
-
-use std::hash::{BuildHasher, Hasher};
-
-/// A random 64-bit value without a `rand` dependency: std's `RandomState` is seeded from
-/// the OS per thread and advanced per call; mixing in the clock keeps runs apart.
-pub(crate) fn random_u64() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    h.write_u128(nanos);
-    h.write_u32(std::process::id());
-    h.finish()
-}
-
-/// Fisher–Yates shuffle driven by [`random_u64`].
-pub(crate) fn shuffle<T>(items: &mut [T]) {
-    for i in (1..items.len()).rev() {
-        // Modulo bias is irrelevant for lists of a handful of brokers.
-        let j = (random_u64() % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
-}

@@ -522,7 +522,7 @@ impl StompClient {
     fn connect_order(&self) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.url.uris.len()).collect();
         if self.url.randomize {
-            super::shuffle(&mut order);
+            rand::seq::SliceRandom::shuffle(&mut order[..], &mut rand::rng());
         }
         if self.lost.is_some() {
             order.retain(|&i| i != self.current);

@@ -45,7 +45,7 @@
 //!   ActiveMQ; temporary destinations are not checked for existence on send.
 //! * DELIVERED acks do not extend prefetch credit: a client-ack or transacted consumer that
 //!   holds more than its prefetch unacknowledged gets nothing more until it acks.
-//! * Client ids are not checked for uniqueness.
+//! * Client ids are not checked for uniqueness; JMSExpiration is carried, not enforced.
 //! * Non-string JMS properties are kept typed through a `mqsim-property-types` header,
 //!   which STOMP consumers see too; a lone UTF-16 surrogate in text becomes U+FFFD.
 

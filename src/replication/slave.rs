@@ -3,13 +3,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use bytes::Bytes;
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
 use tracing::debug;
 
-use super::wire::{Ack, Codec, Frame, Login};
+use super::wire::{Ack, Codec, Frame, Login, Wal};
 use crate::error::{Error, Result};
 use crate::events::EventLog;
 use crate::store::Store;
@@ -82,6 +83,13 @@ async fn on_hot_path<T: Send + 'static>(fsync: bool, f: impl FnOnce() -> Result<
     if fsync { blocking(f).await } else { f() }
 }
 
+fn wal_frame(frame: Frame) -> Result<(Wal, Bytes)> {
+    match frame {
+        Frame::Wal(wal, payload) => Ok((wal, payload)),
+        other => Err(Error::Other(format!("unexpected frame from master: {other:?}"))),
+    }
+}
+
 async fn attach(
     target: &str,
     via: &str,
@@ -132,36 +140,48 @@ async fn attach(
         format!("{name} attached to {target} at position {position} (master at {})", ok.master_end),
     );
     while let Some(frame) = framed.next().await {
-        match frame.map_err(io)? {
-            Frame::Wal(wal, payload) => {
-                if wal.position != position {
-                    return Err(Error::Other(format!("gap: expected {position}, got {}", wal.position)));
-                }
-                let s = store.clone();
-                position = on_hot_path(wal.sync, move || {
-                    let mut records = Vec::with_capacity(wal.records.len());
-                    let mut off = 0usize;
-                    for len in wal.records {
-                        let end = off + len as usize;
-                        records.push(payload.get(off..end).ok_or_else(|| Error::Other("short wal payload".into()))?);
-                        off = end;
-                    }
-                    let at = s.append_raw_many(wal.position, &records)?;
-                    if wal.sync {
-                        s.sync()?;
-                    }
-                    Ok(at)
-                })
-                .await?;
-                framed.send(Frame::Ack(Ack { position })).await.map_err(io)?;
-                let mut st = state.lock().unwrap();
-                if st.phase == "attaching" && position >= st.master_end {
-                    st.phase = "attached".into();
-                    drop(st);
-                    events.emit("slave-attached", format!("{name} caught up with the master at {position}"));
-                }
+        // Group commit: the `wal` frames already received are applied together, with one
+        // fsync and one ack for all of them (several producers keep several in flight).
+        let mut wals = vec![wal_frame(frame.map_err(io)?)?];
+        while wals.len() < 64 {
+            match framed.next().now_or_never() {
+                Some(Some(frame)) => wals.push(wal_frame(frame.map_err(io)?)?),
+                _ => break,
             }
-            other => return Err(Error::Other(format!("unexpected frame from master: {other:?}"))),
+        }
+        let mut expect = position;
+        for (wal, _) in &wals {
+            if wal.position != expect {
+                return Err(Error::Other(format!("gap: expected {expect}, got {}", wal.position)));
+            }
+            expect += wal.records.iter().map(|&l| l as u64).sum::<u64>();
+        }
+        let fsync = wals.iter().any(|(wal, _)| wal.sync);
+        let s = store.clone();
+        position = on_hot_path(fsync, move || {
+            let mut at = position;
+            for (wal, payload) in wals {
+                let mut records = Vec::with_capacity(wal.records.len());
+                let mut off = 0usize;
+                for len in wal.records {
+                    let end = off + len as usize;
+                    records.push(payload.get(off..end).ok_or_else(|| Error::Other("short wal payload".into()))?);
+                    off = end;
+                }
+                at = s.append_raw_many(wal.position, &records)?;
+            }
+            if fsync {
+                s.sync()?;
+            }
+            Ok(at)
+        })
+        .await?;
+        framed.send(Frame::Ack(Ack { position })).await.map_err(io)?;
+        let mut st = state.lock().unwrap();
+        if st.phase == "attaching" && position >= st.master_end {
+            st.phase = "attached".into();
+            drop(st);
+            events.emit("slave-attached", format!("{name} caught up with the master at {position}"));
         }
     }
     Ok(())

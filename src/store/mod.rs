@@ -11,7 +11,9 @@
 //! The environment runs with `NO_SYNC`: a commit survives a process crash (the data is in
 //! the page cache) but not an OS crash; [`Store::sync`] fsyncs, and the writer calls it when
 //! the `sync` mode has the DISK bit. A slave appends the master's bytes at the same
-//! positions ([`Store::append_raw`]) and applies them the same way.
+//! positions ([`Store::append_raw`]) and applies them the same way. Once a store has
+//! fsynced, it keeps some written zeros past LMDB's last page ([`Store::reserve`]), so that
+//! the next fsyncs only write data.
 //!
 //! Caveat: the journal is never compacted (fine for a teaching cluster; a real store would
 //! roll and garbage-collect journal files as ActiveMQ did).
@@ -20,7 +22,9 @@ pub mod record;
 pub mod writer;
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use heed::types::{Bytes, Str, U64};
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RwTxn, byteorder::BigEndian};
@@ -40,7 +44,17 @@ pub struct Store {
     subs: Strs,
     audit: Audit,
     meta: Database<'static, Str, Bytes>,
+    /// LMDB's data file, written only past its end, by [`Store::reserve`].
+    data: std::fs::File,
+    page_size: u64,
+    /// Set by the first [`Store::sync`]: a store that never fsyncs reserves nothing.
+    reserving: AtomicBool,
+    /// The data file's length as of the last reserve.
+    reserved: AtomicU64,
 }
+
+/// Written zeros kept past LMDB's last page by a store that fsyncs (topped up when half is used).
+const RESERVE: u64 = 16 << 20;
 
 /// Everything the broker core needs at promotion.
 #[derive(Debug, Default)]
@@ -82,7 +96,50 @@ impl Store {
                 )))
             })?
             .unwrap_commit();
-        Ok(Store { env, journal, msgs, subs, audit, meta })
+        let path = dir.join("data.mdb");
+        let data = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(Error::io(format!("opening {}", path.display())))?;
+        let page_size = env.unnamed_database_stat().page_size as u64;
+        Ok(Store {
+            env,
+            journal,
+            msgs,
+            subs,
+            audit,
+            meta,
+            data,
+            page_size,
+            reserving: AtomicBool::new(false),
+            reserved: AtomicU64::new(0),
+        })
+    }
+
+    /// Keeps [`RESERVE`] bytes of written zeros past the pages LMDB uses, once the store has
+    /// fsynced. A commit then overwrites blocks the file already has instead of growing it,
+    /// so its fsync writes data only: on ext4, growing the file also commits the filesystem's
+    /// journal, which makes each fsync about 20% slower alone and serialises the fsyncs of
+    /// the three nodes sharing one disk. Called with the write transaction open (LMDB writes
+    /// nothing meanwhile), and the zeros go only past the file's current end.
+    fn reserve(&self) -> Result<()> {
+        if !self.reserving.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let used = (self.env.info().last_page_number as u64 + 1) * self.page_size;
+        if used + RESERVE / 2 <= self.reserved.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let mut at = self.data.metadata().map_err(Error::io("reading the store's data file size"))?.len();
+        let zeros = vec![0u8; 1 << 20];
+        while at < used + RESERVE {
+            let n = (used + RESERVE - at).min(zeros.len() as u64);
+            self.data.write_all_at(&zeros[..n as usize], at).map_err(Error::io("writing the store's data file"))?;
+            at += n;
+        }
+        self.data.sync_data().map_err(Error::io("syncing the store's data file"))?;
+        self.reserved.store(at, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Bytes ever appended to the journal: the `position` published in ZooKeeper.
@@ -102,6 +159,7 @@ impl Store {
     /// Returns each record's start position and bytes, for shipping to slaves.
     pub fn append(&self, records: &[Record]) -> Result<Vec<(u64, Vec<u8>)>> {
         let mut wtxn = self.env.write_txn()?;
+        self.reserve()?;
         let mut pos = self.end(&wtxn)?;
         let mut out = Vec::with_capacity(records.len());
         for r in records {
@@ -132,6 +190,7 @@ impl Store {
             at += bytes.len() as u64;
         }
         let mut wtxn = self.env.write_txn()?;
+        self.reserve()?;
         let end = self.end(&wtxn)?;
         if end != start {
             return Err(Error::Other(format!("replicated record at {start} but the journal ends at {end}")));
@@ -192,6 +251,7 @@ impl Store {
 
     /// fsync the environment (the DISK bit of the `sync` mode).
     pub fn sync(&self) -> Result<()> {
+        self.reserving.store(true, Ordering::Relaxed);
         Ok(self.env.force_sync()?)
     }
 
@@ -272,7 +332,7 @@ impl Store {
         let mut wtxn = self.env.write_txn()?;
         self.meta.put(&mut wtxn, "nodeid", id.as_bytes())?;
         wtxn.commit()?;
-        self.sync()?;
+        self.env.force_sync()?;
         Ok(id)
     }
 }
@@ -336,7 +396,10 @@ mod tests {
         assert_eq!(slave.position().unwrap(), master.position().unwrap());
         assert_eq!(slave.last_record().unwrap(), master.last_record().unwrap());
         assert_eq!(slave.snapshot().unwrap().stores, master.snapshot().unwrap().stores);
-        assert!(slave.append_raw(0, &master.read_from(0, 1, 1).unwrap()[0].1).is_err(), "out-of-place append is refused");
+        assert!(
+            slave.append_raw(0, &master.read_from(0, 1, 1).unwrap()[0].1).is_err(),
+            "out-of-place append is refused"
+        );
         master.append(&[Record::Unsubscribe { key: "sub:c:n".into() }]).unwrap();
         assert!(master.snapshot().unwrap().stores.is_empty());
         slave.clear().unwrap();

@@ -248,26 +248,36 @@ mod tests {
 
     #[tokio::test]
     async fn remote_writes_wait_for_the_quorum_ack() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(dir.path()).unwrap());
-        let (ack_tx, ack_rx) = watch::channel(0u64);
-        let mode = SyncMode::parse("quorum_disk").unwrap();
-        let lease = Arc::new(Lease::new(std::time::Duration::from_secs(60)));
-        lease.renew();
-        let w = Writer::start(store.clone(), mode, ack_rx, lease).unwrap();
-        // Not synced: done at once.
-        let end1 = w.write(vec![enqueue(1)], false).await.unwrap();
-        assert_eq!(end1 as i64, store.position().unwrap());
-        // Synced: blocked until a slave acks its end.
-        let w2 = w.clone();
-        let pending = tokio::spawn(async move { w2.write(vec![enqueue(2), enqueue(3)], true).await });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert!(!pending.is_finished(), "must wait for the slave ack");
-        let end = *w.end().borrow();
-        ack_tx.send(end - 1).unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        assert!(!pending.is_finished(), "an ack short of the end is not enough");
-        ack_tx.send(end).unwrap();
-        assert_eq!(pending.await.unwrap().unwrap(), end);
+        // quorum_disk: through the writer thread; quorum_mem: committed on the caller's thread.
+        for name in ["quorum_disk", "quorum_mem"] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Arc::new(Store::open(dir.path()).unwrap());
+            let (ack_tx, ack_rx) = watch::channel(0u64);
+            let mode = SyncMode::parse(name).unwrap();
+            let lease = Arc::new(Lease::new(std::time::Duration::from_secs(60)));
+            lease.renew();
+            let w = Writer::start(store.clone(), mode, ack_rx, lease).unwrap();
+            // Not synced: done at once.
+            let end1 = w.write(vec![enqueue(1)], false).await.unwrap();
+            assert_eq!(end1 as i64, store.position().unwrap());
+            // Synced: blocked until a slave acks its end.
+            let w2 = w.clone();
+            let pending = tokio::spawn(async move { w2.write(vec![enqueue(2), enqueue(3)], true).await });
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            assert!(!pending.is_finished(), "must wait for the slave ack");
+            let end = *w.end().borrow();
+            ack_tx.send(end - 1).unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert!(!pending.is_finished(), "an ack short of the end is not enough");
+            ack_tx.send(end).unwrap();
+            assert_eq!(pending.await.unwrap().unwrap(), end);
+            // Acks queued without waiting land in the journal too.
+            w.write_nowait(vec![Record::Dequeue { store: "q".into(), seq: 1 }]).unwrap();
+            tokio::time::timeout(std::time::Duration::from_secs(5), w.end().wait_for(|e| *e > end))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(store.snapshot().unwrap().stores["q"].len(), 2, "{name}");
+        }
     }
 }
