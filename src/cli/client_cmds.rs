@@ -55,6 +55,9 @@ pub struct SendArgs {
     /// Use this text as every body instead of the padded `seq=<n>;`.
     #[arg(long)]
     body: Option<String>,
+    /// At most this many messages per second (a steady producer for demos and tests).
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -118,7 +121,15 @@ pub fn send(args: SendArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
         let producer = format!("{:016x}", rand::random::<u64>());
         let started = Instant::now();
         let mut reconnects = 0usize;
+        let mut pace = args.rate.filter(|r| *r > 0.0).map(|r| {
+            let mut i = tokio::time::interval(std::time::Duration::from_secs_f64(1.0 / r));
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
         for seq in 1..=args.count {
+            if let Some(p) = pace.as_mut() {
+                p.tick().await;
+            }
             let body = match &args.body {
                 Some(text) => Bytes::from(text.clone()),
                 None => padded_body(seq, args.size),
