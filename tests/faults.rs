@@ -56,7 +56,6 @@ fn zombie_master_accepts_no_write_after_it_wakes_up_and_steps_down() {
     conn.write_all(b"SEND\ndestination:/queue/zombie\npersistent:true\nreceipt:z1\n\nlost?\0").unwrap();
     c.ok(&["resume", &old]);
     let reply = frame(&mut conn);
-    eprintln!("zombie replied: {reply:?}");
     assert!(
         !reply.as_deref().unwrap_or("").starts_with("RECEIPT"),
         "the zombie master acknowledged a write: {reply:?}"

@@ -93,6 +93,13 @@ impl Broker {
         }
     }
 
+    /// False once this node may no longer act as master (its lease lapsed, or it is
+    /// stepping down). Protocol adapters then drop the client instead of answering with an
+    /// error, as ActiveMQ's broker restart did, so failover clients reconnect and resend.
+    pub fn is_master(&self) -> bool {
+        self.writer.lease_valid()
+    }
+
     /// A new connection or consumer id.
     pub fn new_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)

@@ -158,6 +158,9 @@ impl Conn {
                 }
                 self.send(body);
             }
+            // No longer master: drop the client without an answer, so the failover transport
+            // reconnects and resends (an ExceptionResponse would surface as a JMSException).
+            Err(_) if !self.broker.is_master() => return Flow::Close,
             Err(e) => {
                 debug!("OpenWire {name} failed: {:?}", e.message);
                 self.send(Body::ExceptionResponse { correlation_id: id, exception: Some(e) });

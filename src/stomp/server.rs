@@ -162,7 +162,12 @@ async fn run(
                     Ok(Some(Ok(Parsed::Frame(f)))) => f,
                 };
                 let receipt = frame.get("receipt").map(str::to_string);
-                let done = handle(frame, conn, broker).await.map_err(|message| Fatal { message, receipt: receipt.clone() })?;
+                let done = match handle(frame, conn, broker).await {
+                    Ok(done) => done,
+                    // No longer master: drop the client (no ERROR), so it fails over and resends.
+                    Err(_) if !broker.is_master() => return Ok(()),
+                    Err(message) => return Err(Fatal { message, receipt }),
+                };
                 if let Some(r) = receipt {
                     framed.send(Frame::new("RECEIPT").header("receipt-id", r)).await?;
                 }

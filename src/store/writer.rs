@@ -102,6 +102,11 @@ impl Writer {
         }
     }
 
+    /// Whether this term's master lease still holds.
+    pub fn lease_valid(&self) -> bool {
+        self.lease.valid()
+    }
+
     fn check_lease(&self) -> Result<()> {
         if self.lease.valid() {
             Ok(())
