@@ -128,10 +128,11 @@ impl Console {
         self.inner.config.node(&self.inner.name)
     }
 
-    /// Binds this node's console port on `[console] host`.
+    /// Binds this node's console port on its `consoleHost` (default `[console] host`).
     pub async fn bind(&self) -> Result<TcpListener> {
         let port = self.node().map(|n| *n.console.get_ref()).unwrap_or(0);
-        let addr = SocketAddr::new(self.inner.config.console.host, port);
+        let host = self.node().map_or(self.inner.config.console.host, |n| self.inner.config.console_host(n));
+        let addr = SocketAddr::new(host, port);
         TcpListener::bind(addr).await.map_err(Error::io(format!("binding the console port {addr}")))
     }
 
@@ -150,11 +151,8 @@ impl Console {
         B: HttpBody<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        if !self.inner.credentials.check(req.headers()) {
-            return web::unauthorized(REALM);
-        }
-        if req.method() == Method::POST && !web::same_origin(req.headers()) {
-            return web::text(StatusCode::FORBIDDEN, "403: cross-site request refused\n");
+        if let Some(refused) = web::refuse(&self.inner.credentials, REALM, &req) {
+            return refused;
         }
         let view = self.view();
         let path = req.uri().path().to_string();

@@ -56,6 +56,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// 401 with a BASIC challenge; the browser asks for the user and password.
+/// The checks every request of the console and the dashboard passes first: BASIC auth, and
+/// for a POST the same-origin rule. `Some(response)` refuses the request.
+pub fn refuse<B>(credentials: &Credentials, realm: &str, req: &hyper::Request<B>) -> Option<Response<Body>> {
+    if !credentials.check(req.headers()) {
+        return Some(unauthorized(realm));
+    }
+    if req.method() == hyper::Method::POST && !same_origin(req.headers()) {
+        return Some(text(hyper::StatusCode::FORBIDDEN, "403: cross-site request refused\n"));
+    }
+    None
+}
+
 pub fn unauthorized(realm: &str) -> Response<Body> {
     let mut r =
         text(StatusCode::UNAUTHORIZED, "401 Unauthorized: this console needs the [console] user and password\n");

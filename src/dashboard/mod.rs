@@ -129,11 +129,8 @@ impl Dashboard {
         B: HttpBody<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        if !self.inner.credentials.check(req.headers()) {
-            return web::unauthorized(REALM);
-        }
-        if req.method() == Method::POST && !web::same_origin(req.headers()) {
-            return web::text(StatusCode::FORBIDDEN, "403: cross-site request refused\n");
+        if let Some(refused) = web::refuse(&self.inner.credentials, REALM, &req) {
+            return refused;
         }
         let get = req.method() == Method::GET || req.method() == Method::HEAD;
         let path = req.uri().path().to_string();
