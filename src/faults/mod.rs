@@ -83,8 +83,11 @@ impl Gates {
             loop {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 let f = Faults::read(&node_dir);
-                zk_tx.send_if_modified(|open| std::mem::replace(open, !f.zk) != !f.zk);
-                peers_tx.send_if_modified(|open| std::mem::replace(open, !f.peers) != !f.peers);
+                let set = |tx: &tokio::sync::watch::Sender<bool>, open_now: bool| {
+                    tx.send_if_modified(|open| std::mem::replace(open, open_now) != open_now)
+                };
+                set(&zk_tx, !f.zk);
+                set(&peers_tx, !f.peers);
                 if zk_tx.is_closed() && peers_tx.is_closed() {
                     return;
                 }
