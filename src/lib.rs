@@ -23,6 +23,7 @@
 //! | [`status`] | node status files and the `mqsim status --json` schema |
 //! | [`events`] | the cluster timeline (`events.jsonl`) |
 //! | [`preflight`] | port checks naming the process that holds a busy port |
+//! | [`transport`] | the accept loop STOMP and OpenWire share (maximumConnections) |
 //! | [`openwire`] | OpenWire v12 (loose encoding): codec and marshalling (no I/O), the connection handler, temp-destination advisories |
 //! | [`stomp`] | STOMP 1.0–1.2: frame codec (no I/O) and the connection handler |
 //! | [`broker`] | the broker core: queues, topics, durable subscriptions, acks, transactions, DLQ |
@@ -60,6 +61,7 @@ pub mod status;
 pub mod stomp;
 pub mod store;
 pub mod supervisor;
+pub mod transport;
 pub mod zookeeper;
 
 pub use config::Config;

@@ -154,3 +154,22 @@ fn quorum_sync_blocks_receipts_while_no_slave_acks() {
     assert!(f.starts_with("RECEIPT") && f.contains("receipt-id:r2"), "{f}");
     c.down();
 }
+
+#[test]
+fn connections_over_maximum_connections_are_closed_at_accept() {
+    let mut c = TestCluster::with_toml(23, |base| common::cluster_toml(base, "maximumConnections = 2"));
+    c.up();
+    let port = master_port(&c.status(), "stomp");
+    let _a = Raw::connect(port);
+    let _b = Raw::connect(port);
+    let mut third = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    third.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = third.write_all(b"CONNECT\naccept-version:1.2\n\n\0");
+    let mut buf = [0u8; 64];
+    let n = third.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "the third connection must be closed without an answer: {:?}", &buf[..n]);
+    drop(_a);
+    std::thread::sleep(Duration::from_millis(300));
+    let _c = Raw::connect(port); // a freed slot is usable again
+    c.down();
+}

@@ -10,9 +10,9 @@ use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_util::codec::FramedRead;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::advisory::Advisories;
 use super::codec::{CodecError, FrameCodec, Value};
@@ -79,23 +79,12 @@ pub fn broker_info(settings: &Settings, local: Option<SocketAddr>) -> BrokerInfo
 
 /// Accepts OpenWire clients until `stop` flips; closing drops every connection.
 pub async fn serve(listener: TcpListener, broker: Arc<Broker>, settings: Settings, stop: watch::Receiver<bool>) {
-    let permits = Arc::new(Semaphore::new(settings.max_connections));
+    let max = settings.max_connections;
     let settings = Arc::new(settings);
     let advisories = Arc::new(Advisories::default());
-    loop {
-        let Ok((socket, peer)) = listener.accept().await else { continue };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            warn!(
-                "Exceeded the maximum number of allowed client connections ({}); closing {peer}. \
-                 See the 'maximumConnections' setting.",
-                settings.max_connections
-            );
-            continue;
-        };
-        let _ = socket.set_nodelay(true);
-        let (broker, settings, advisories, mut stop) =
-            (broker.clone(), settings.clone(), advisories.clone(), stop.clone());
-        tokio::spawn(async move {
+    crate::transport::accept_loop(listener, max, stop, |socket, peer, mut stop| {
+        let (broker, settings, advisories) = (broker.clone(), settings.clone(), advisories.clone());
+        async move {
             let (tx, rx) = mpsc::unbounded_channel();
             let (adv_tx, adv_rx) = mpsc::unbounded_channel();
             let mut conn = Conn::new(broker, advisories, tx, adv_tx);
@@ -105,9 +94,9 @@ pub async fn serve(listener: TcpListener, broker: Arc<Broker>, settings: Setting
             }
             // However it ended: consumers, transactions and temporary destinations go.
             conn.close_all();
-            drop(permit);
-        });
-    }
+        }
+    })
+    .await
 }
 
 async fn flush(wr: &mut OwnedWriteHalf, conn: &mut Conn) -> std::io::Result<()> {

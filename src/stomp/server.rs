@@ -7,9 +7,9 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_util::codec::Framed;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::frame::{Frame, HeartBeat, Limits, Parsed, StompCodec, Version};
 use crate::broker::{AckMode, Broker, Delivery, Destination, Kind, Subscription, TxOp};
@@ -26,28 +26,18 @@ pub struct Settings {
 
 /// Accepts STOMP clients until `stop` flips; closing drops every connection.
 pub async fn serve(listener: TcpListener, broker: Arc<Broker>, settings: Settings, stop: watch::Receiver<bool>) {
-    let permits = Arc::new(Semaphore::new(settings.max_connections));
+    let max = settings.max_connections;
     let settings = Arc::new(settings);
-    loop {
-        let Ok((socket, peer)) = listener.accept().await else { continue };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            warn!(
-                "Exceeded the maximum number of allowed client connections ({}); closing {peer}. \
-                 See the 'maximumConnections' setting.",
-                settings.max_connections
-            );
-            continue;
-        };
-        let _ = socket.set_nodelay(true);
-        let (broker, settings, mut stop) = (broker.clone(), settings.clone(), stop.clone());
-        tokio::spawn(async move {
+    crate::transport::accept_loop(listener, max, stop, |socket, _peer, mut stop| {
+        let (broker, settings) = (broker.clone(), settings.clone());
+        async move {
             tokio::select! {
                 _ = connection(socket, broker, settings) => {}
                 _ = stop.changed() => {}
             }
-            drop(permit);
-        });
-    }
+        }
+    })
+    .await
 }
 
 /// Why a connection ends with an ERROR frame.
