@@ -2,37 +2,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use common::TestCluster;
+use common::{RawStomp, TestCluster};
 use serde_json::Value;
 
 fn port(st: &Value, node: &str, key: &str) -> u16 {
     TestCluster::node(st, node)["ports"][key].as_u64().unwrap() as u16
-}
-
-/// Reads one STOMP frame (to NUL), skipping heart-beat EOLs; `None` on EOF/timeout.
-fn frame(s: &mut TcpStream) -> Option<String> {
-    let mut out = Vec::new();
-    let mut b = [0u8; 1];
-    loop {
-        match s.read(&mut b) {
-            Ok(1) if b[0] == 0 => return Some(String::from_utf8_lossy(&out).into_owned()),
-            Ok(1) if out.is_empty() && b[0] == b'\n' => {}
-            Ok(1) => out.push(b[0]),
-            _ => return None,
-        }
-    }
-}
-
-fn stomp_connect(port: u16) -> TcpStream {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"CONNECT\naccept-version:1.2\n\n\0").unwrap();
-    assert!(frame(&mut s).unwrap().starts_with("CONNECTED"));
-    s
 }
 
 #[test]
@@ -42,7 +18,7 @@ fn zombie_master_accepts_no_write_after_it_wakes_up_and_steps_down() {
     c.up();
     let st = c.status();
     let old = st["master"].as_str().unwrap().to_string();
-    let mut conn = stomp_connect(port(&st, &old, "stomp"));
+    let mut conn = RawStomp::connect(port(&st, &old, "stomp"));
 
     c.ok(&["pause", &old]);
     let st = c.wait_for("a new master while the old one is frozen", Duration::from_secs(15), |st| {
@@ -53,9 +29,9 @@ fn zombie_master_accepts_no_write_after_it_wakes_up_and_steps_down() {
 
     // The client still holds a connection to the zombie and writes to it; the bytes wait
     // in the kernel until the zombie runs again.
-    conn.write_all(b"SEND\ndestination:/queue/zombie\npersistent:true\nreceipt:z1\n\nlost?\0").unwrap();
+    conn.send("SEND\ndestination:/queue/zombie\npersistent:true\nreceipt:z1\n\nlost?");
     c.ok(&["resume", &old]);
-    let reply = frame(&mut conn);
+    let reply = conn.next_frame();
     assert!(
         !reply.as_deref().unwrap_or("").starts_with("RECEIPT"),
         "the zombie master acknowledged a write: {reply:?}"
@@ -69,10 +45,9 @@ fn zombie_master_accepts_no_write_after_it_wakes_up_and_steps_down() {
     });
     // And the write is nowhere: the new master never saw it.
     let st = c.status();
-    let mut s = stomp_connect(port(&st, &new, "stomp"));
-    s.write_all(b"SUBSCRIBE\nid:1\ndestination:/queue/zombie\nack:auto\n\n\0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
-    assert_eq!(frame(&mut s), None, "a message acknowledged by nobody must not appear");
+    let mut s = RawStomp::connect(port(&st, &new, "stomp"));
+    s.send("SUBSCRIBE\nid:1\ndestination:/queue/zombie\nack:auto\n\n");
+    assert_eq!(s.try_frame(Duration::from_millis(1500)), None, "a message acknowledged by nobody must not appear");
     let events = c.events();
     assert!(events.iter().any(|e| e["source"] == old.as_str() && e["kind"] == "demoted"), "no demotion event");
     c.down();
@@ -117,16 +92,14 @@ fn master_cut_from_its_peers_keeps_the_role_but_cannot_complete_synced_writes() 
     c.up();
     let st = c.status();
     let master = st["master"].as_str().unwrap().to_string();
-    let mut conn = stomp_connect(port(&st, &master, "stomp"));
+    let mut conn = RawStomp::connect(port(&st, &master, "stomp"));
     c.ok(&["partition", &master, "--from", "peers"]);
     std::thread::sleep(Duration::from_millis(300));
-    conn.write_all(b"SEND\ndestination:/queue/cut\npersistent:true\nreceipt:p1\n\nwaiting\0").unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    assert_eq!(frame(&mut conn), None, "no slave can ack: no RECEIPT while cut from peers");
+    conn.send("SEND\ndestination:/queue/cut\npersistent:true\nreceipt:p1\n\nwaiting");
+    assert_eq!(conn.try_frame(Duration::from_secs(2)), None, "no slave can ack: no RECEIPT while cut from peers");
     assert_eq!(c.status()["master"].as_str(), Some(master.as_str()), "ZooKeeper still names it master");
     c.ok(&["heal", &master]);
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let f = frame(&mut conn).expect("the receipt after heal");
+    let f = conn.next_frame().expect("the receipt after heal");
     assert!(f.starts_with("RECEIPT") && f.contains("receipt-id:p1"), "{f}");
     c.down();
 }

@@ -15,7 +15,7 @@ use std::process::{Child, Command as Proc, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::TestCluster;
+use common::{RawStomp, TestCluster};
 use mqsim::openwire::codec::{Reader, Value, read_map};
 use mqsim::openwire::command::*;
 use mqsim::openwire::{convert, marshal, server};
@@ -336,42 +336,7 @@ fn failover_url(c: &TestCluster, extra: &str) -> String {
 }
 
 fn master_port(c: &TestCluster, key: &str) -> u16 {
-    let st = c.status();
-    let m = st["master"].as_str().expect("a master").to_string();
-    TestCluster::node(&st, &m)["ports"][key].as_u64().unwrap() as u16
-}
-
-/// A raw STOMP 1.2 connection for the cross-protocol checks.
-struct Stomp(TcpStream);
-
-impl Stomp {
-    fn connect(port: u16) -> Stomp {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(b"CONNECT\naccept-version:1.2\nhost:mqsim\n\n\0").unwrap();
-        let mut st = Stomp(s);
-        assert!(st.frame().starts_with("CONNECTED"));
-        st
-    }
-    fn send(&mut self, frame: &str) {
-        self.0.write_all(frame.as_bytes()).unwrap();
-        self.0.write_all(b"\0").unwrap();
-    }
-    fn frame(&mut self) -> String {
-        let mut out = Vec::new();
-        let mut b = [0u8; 1];
-        loop {
-            self.0.read_exact(&mut b).unwrap();
-            if b[0] == 0 {
-                break;
-            }
-            if out.is_empty() && b[0] == b'\n' {
-                continue;
-            }
-            out.push(b[0]);
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
+    common::master_port(&c.status(), key)
 }
 
 /// Reads until the peer closes; true if it did within `limit`.
@@ -437,7 +402,7 @@ fn jms_client_end_to_end_stomp_interop_and_bad_frames() {
     }
 
     // STOMP → JMS: text body and the common headers, as ActiveMQ maps them.
-    let mut stomp = Stomp::connect(master_port(&c, "stomp"));
+    let mut stomp = RawStomp::connect(master_port(&c, "stomp"));
     stomp.send(
         "SEND\ndestination:/queue/ow.cross\npersistent:true\ncorrelation-id:from-stomp\ntype:note\n\
          priority:8\nreply-to:/queue/ow.back\ncolor:blue\nreceipt:r1\n\nh\u{e9}llo from STOMP",

@@ -8,13 +8,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::TestCluster;
-use serde_json::Value;
-
-fn master_port(st: &Value, key: &str) -> u16 {
-    let m = st["master"].as_str().expect("a master");
-    TestCluster::node(st, m)["ports"][key].as_u64().unwrap() as u16
-}
+use common::{RawStomp as Raw, TestCluster, master_port};
 
 fn scenarios(port: u16, names: &[&str]) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/stomp_scenarios.py");
@@ -34,53 +28,6 @@ fn stomp_py_scenarios_and_bad_frames_against_the_master() {
     // The broker kept running through the bad frames: still the same master.
     assert_eq!(c.status()["master"], st["master"]);
     c.down();
-}
-
-/// A raw STOMP 1.2 session on a socket.
-struct Raw(TcpStream);
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(b"CONNECT\naccept-version:1.2\nhost:mqsim\n\n\0").unwrap();
-        let mut r = Raw(s);
-        assert!(r.frame().starts_with("CONNECTED"));
-        r
-    }
-
-    fn send(&mut self, frame: &str) {
-        self.0.write_all(frame.as_bytes()).unwrap();
-        self.0.write_all(b"\0").unwrap();
-    }
-
-    /// Reads one frame (up to NUL), skipping heart-beat EOLs.
-    fn frame(&mut self) -> String {
-        let mut out = Vec::new();
-        let mut b = [0u8; 1];
-        loop {
-            self.0.read_exact(&mut b).unwrap();
-            if b[0] == 0 {
-                break;
-            }
-            if out.is_empty() && b[0] == b'\n' {
-                continue;
-            }
-            out.push(b[0]);
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
-    fn try_frame(&mut self, wait: Duration) -> Option<String> {
-        self.0.set_read_timeout(Some(wait)).unwrap();
-        let mut b = [0u8; 1];
-        let got = match self.0.peek(&mut b) {
-            Ok(n) if n > 0 => Some(self.frame()),
-            _ => None,
-        };
-        self.0.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        got
-    }
 }
 
 fn persistent_send(r: &mut Raw, queue: &str, body: &str, receipt: &str) {
@@ -138,7 +85,7 @@ fn quorum_sync_blocks_receipts_while_no_slave_acks() {
     // A long session, so paused slaves stay registered members (quorum kept) for a while.
     let mut c = TestCluster::with_toml(22, |base| {
         common::cluster_toml(base, "sync = \"quorum_disk\"")
-            .replace("zkSessionTimeout = \"1s\"", "zkSessionTimeout = \"8s\"")
+            .replace("zkSessionTimeout = \"2s\"", "zkSessionTimeout = \"8s\"")
             .replace("tickTime = 200", "tickTime = 500")
     });
     c.up();

@@ -26,11 +26,11 @@ pub struct TestCluster {
     downed: bool,
 }
 
-/// The cluster.toml for a port block: fast ZooKeeper (tickTime 200, 1 s sessions).
+/// The cluster.toml for a port block: fast ZooKeeper (tickTime 200) and 2 s sessions (1 s flaked on a loaded 2-core machine).
 pub fn cluster_toml(base: u16, extra_cluster: &str) -> String {
     let cluster = format!(
         "brokerName = \"test{base}\"\nzkPath = \"/mqsim-test/{base}/leveldb-stores\"\n\
-         zkSessionTimeout = \"1s\"\nupTimeout = \"60s\"\n{extra_cluster}"
+         zkSessionTimeout = \"2s\"\nupTimeout = \"60s\"\n{extra_cluster}"
     );
     mqsim::config::port_block_toml(base, &cluster, 200)
 }
@@ -296,4 +296,60 @@ pub fn parse_response(raw: &[u8]) -> HttpResponse {
         body = out;
     }
     HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+}
+
+/// The master's port of one kind (`stomp`, `openwire`, `console`, `replication`).
+pub fn master_port(st: &Value, key: &str) -> u16 {
+    let m = st["master"].as_str().expect("a master");
+    TestCluster::node(st, m)["ports"][key].as_u64().unwrap() as u16
+}
+
+/// A raw STOMP 1.2 session on a socket, for byte-level checks.
+pub struct RawStomp(pub std::net::TcpStream);
+
+impl RawStomp {
+    pub fn connect(port: u16) -> RawStomp {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"CONNECT\naccept-version:1.2\nhost:mqsim\n\n\0").unwrap();
+        let mut r = RawStomp(s);
+        assert!(r.frame().starts_with("CONNECTED"));
+        r
+    }
+
+    /// Writes `frame` and its NUL.
+    pub fn send(&mut self, frame: &str) {
+        use std::io::Write;
+        self.0.write_all(frame.as_bytes()).unwrap();
+        self.0.write_all(b"\0").unwrap();
+    }
+
+    /// The next frame (up to NUL, heart-beat EOLs skipped); panics on EOF or timeout.
+    pub fn frame(&mut self) -> String {
+        self.next_frame().expect("a frame before EOF or the read timeout")
+    }
+
+    /// The next frame, or `None` on EOF or the read timeout.
+    pub fn next_frame(&mut self) -> Option<String> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        let mut b = [0u8; 1];
+        loop {
+            match self.0.read(&mut b) {
+                Ok(1) if b[0] == 0 => return Some(String::from_utf8_lossy(&out).into_owned()),
+                Ok(1) if out.is_empty() && b[0] == b'\n' => {}
+                Ok(1) => out.push(b[0]),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Waits up to `wait` for a frame.
+    pub fn try_frame(&mut self, wait: Duration) -> Option<String> {
+        self.0.set_read_timeout(Some(wait)).unwrap();
+        let f = self.next_frame();
+        self.0.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        f
+    }
 }
