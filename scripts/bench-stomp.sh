@@ -58,6 +58,29 @@ sys.exit(f"nothing answered a STOMP CONNECT on port {port} within {limit} s")
 EOF
 }
 
+# Waits until the machine is quiet: the CPUs less than $BENCH_QUIET_BUSY % busy (default 25)
+# over 3 s, for at most $BENCH_QUIET_MAX seconds (default 600; 0 skips). Other work on the
+# host moves these figures a lot; the report shows the load average of each run.
+wait_quiet() {
+  python3 - "${BENCH_QUIET_BUSY:-25}" "${BENCH_QUIET_MAX:-600}" <<'EOF'
+import sys, time
+limit, wait = float(sys.argv[1]), float(sys.argv[2])
+def snap():
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return sum(v), v[3] + v[4]
+t0 = time.time()
+while True:
+    (a, ai) = snap()
+    time.sleep(3)
+    (b, bi) = snap()
+    busy = 100.0 * (1 - (bi - ai) / max(1, b - a))
+    if busy < limit or time.time() - t0 >= wait:
+        note = "" if busy < limit else f", gave up waiting after {wait:.0f} s"
+        print(f"    (CPUs {busy:.0f}% busy{note})", file=sys.stderr)
+        break
+EOF
+}
+
 # --- (i) ActiveMQ 5.17.2, one node ------------------------------------------------------
 AMQ_HOME=/usr/share/activemq
 AMQ_BASE=$WORK/activemq
@@ -123,7 +146,8 @@ if ! wait_stomp "$AMQ_STOMP" 60; then
   tail -20 "$AMQ_BASE/stdout.log" "$AMQ_DATA/activemq.log" >&2 || true
   exit 1
 fi
-sleep 5 # idle RSS is read 5 s after the broker answers (by `bench stomp --pid`, before the warm-up)
+sleep 5 # idle RSS is read 5 s (or more) after the broker answers, by `bench stomp --pid`
+wait_quiet
 "$MQSIM" bench stomp --url "tcp://127.0.0.1:$AMQ_STOMP" --pid "$AMQ_PID" --label "ActiveMQ 5.17.2" --json "$@" \
   >"$WORK/activemq.json"
 stop_amq
@@ -145,6 +169,7 @@ node = next(n for n in st["nodes"] if n["name"] == st["master"])
 print(node["pid"], node["ports"]["stomp"])')
   wait_stomp "$master_stomp" 60
   sleep 5
+  wait_quiet
   "$MQSIM" bench stomp --url "tcp://127.0.0.1:$master_stomp" --pid "$master_pid" --label "mqsim $sync" --json "$@" \
     >"$WORK/$sync.json"
   "$MQSIM" --config "$dir/cluster.toml" down >/dev/null

@@ -306,7 +306,8 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
         eprintln!("chaos: {kind} at {:.1} s", t0.elapsed().as_secs_f64());
         match inject(cfg, &kind).await {
             Ok(r) => {
-                eprintln!("chaos:   {} ({}): failover {:?} ms", r.kind, r.target, r.failover_ms);
+                let took = r.failover_ms.map_or("no failover".to_string(), |ms| format!("failover {ms} ms"));
+                eprintln!("chaos:   {} ({}): {took}", r.kind, r.target);
                 records.push(r);
             }
             Err(e) => {

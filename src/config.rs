@@ -134,6 +134,7 @@ impl Default for ZooKeeper {
             servers: (1..=3)
                 .map(|i| ZkServer {
                     name: format!("zk{i:02}"),
+                    host: default_listen(),
                     client_port: Spanned::new(0..0, 2180 + i as u16),
                     quorum_port: Spanned::new(0..0, 2887 + i as u16),
                     election_port: Spanned::new(0..0, 3887 + i as u16),
@@ -147,6 +148,11 @@ impl Default for ZooKeeper {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ZkServer {
     pub name: String,
+    /// The address this server listens on (`clientPortAddress`, and its `server.N=` line in
+    /// every `zoo.cfg`). On one machine `127.0.0.1` with distinct ports; for the multi-host
+    /// layout `127.0.1.1`..`127.0.1.3` with identical ports (docs/examples/multihost.toml).
+    #[serde(default = "default_listen")]
+    pub host: IpAddr,
     pub client_port: Spanned<u16>,
     pub quorum_port: Spanned<u16>,
     pub election_port: Spanned<u16>,
@@ -164,9 +170,12 @@ pub struct Node {
     /// Host put in the advertised replication address `tcp://<hostname>:<port>`.
     #[serde(default = "default_hostname")]
     pub hostname: String,
-    /// Address the client ports listen on (the console binds `[console] host`).
+    /// Address the client ports listen on (the console binds `consoleHost`).
     #[serde(default = "default_listen")]
     pub listen: IpAddr,
+    /// Address this node's web console binds (its own jetty.xml `host`); default `[console] host`.
+    #[serde(default)]
+    pub console_host: Option<IpAddr>,
     /// Replication server address when master, `tcp://host:port`.
     pub bind: Spanned<String>,
     pub openwire: Spanned<u16>,
@@ -200,6 +209,7 @@ fn default_nodes() -> Vec<Node> {
             broker_name: None,
             hostname: default_hostname(),
             listen: default_listen(),
+            console_host: None,
             bind: Spanned::new(0..0, format!("tcp://127.0.0.1:{}", 63630 + i)),
             openwire: Spanned::new(0..0, 61615 + i),
             stomp: Spanned::new(0..0, 61603 + 10 * i),
@@ -353,12 +363,16 @@ impl Config {
                 return Err(bad("zookeeper.tickTime must be at least 50 (ms)".into()));
             }
         }
-        let mut seen: BTreeMap<u16, PortUse> = BTreeMap::new();
+        // A port may repeat on distinct addresses (the multi-host layout), never on one address.
+        let mut seen: Vec<PortUse> = Vec::new();
         for p in self.ports() {
             if p.port == 0 {
                 return Err(self.err_at(text, &p.span, format!("{} must be a fixed port, not 0", p.what)));
             }
-            if let Some(first) = seen.get(&p.port) {
+            let clash = |q: &&PortUse| {
+                q.port == p.port && (q.addr == p.addr || q.addr.is_unspecified() || p.addr.is_unspecified())
+            };
+            if let Some(first) = seen.iter().find(clash) {
                 return Err(self.err_at(
                     text,
                     &p.span,
@@ -368,7 +382,7 @@ impl Config {
                     ),
                 ));
             }
-            seen.insert(p.port, p);
+            seen.push(p);
         }
         Ok(())
     }
@@ -380,17 +394,16 @@ impl Config {
             v.push(PortUse { port: *p.get_ref(), addr, what, span: p.span() })
         };
         if self.zookeeper.connect.is_none() {
-            let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
             for s in &self.zookeeper.servers {
-                push(&s.client_port, lo, format!("{} clientPort", s.name));
-                push(&s.quorum_port, lo, format!("{} quorum port", s.name));
-                push(&s.election_port, lo, format!("{} election port", s.name));
+                push(&s.client_port, s.host, format!("{} clientPort", s.name));
+                push(&s.quorum_port, s.host, format!("{} quorum port", s.name));
+                push(&s.election_port, s.host, format!("{} election port", s.name));
             }
         }
         for n in &self.nodes {
             push(&n.openwire, n.listen, format!("{} openwire", n.name));
             push(&n.stomp, n.listen, format!("{} stomp", n.name));
-            push(&n.console, self.console.host, format!("{} console", n.name));
+            push(&n.console, self.console_host(n), format!("{} console", n.name));
             if let Ok((addr, port)) = parse_bind(n.bind.get_ref()) {
                 push(&Spanned::new(n.bind.span(), port), addr, format!("{} replication bind", n.name));
             }
@@ -411,7 +424,7 @@ impl Config {
                 .zookeeper
                 .servers
                 .iter()
-                .map(|s| format!("127.0.0.1:{}", s.client_port.get_ref()))
+                .map(|s| std::net::SocketAddr::new(s.host, *s.client_port.get_ref()).to_string())
                 .collect::<Vec<_>>()
                 .join(","),
         }
@@ -443,7 +456,12 @@ impl Config {
 
     /// A node's web console, `http://127.0.0.1:8161/admin/`.
     pub fn console_url(&self, node: &Node) -> String {
-        format!("http://{}/admin/", http_host(self.console.host, *node.console.get_ref()))
+        format!("http://{}/admin/", http_host(self.console_host(node), *node.console.get_ref()))
+    }
+
+    /// The address a node's console binds: its `consoleHost`, else `[console] host`.
+    pub fn console_host(&self, node: &Node) -> IpAddr {
+        node.console_host.unwrap_or(self.console.host)
     }
 
     pub fn stomp_failover_url(&self) -> String {
@@ -607,6 +625,23 @@ mod tests {
         assert!(e.contains("port 8161 is used twice"), "{e}");
         let block = Config::parse(&port_block_toml(30000, "", 200), Path::new("t.toml")).unwrap();
         assert_eq!(*block.cluster.dashboard_port.get_ref(), 30022);
+    }
+
+    #[test]
+    fn multihost_example_repeats_ports_on_distinct_hosts() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/multihost.toml");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.zk_connect(), "127.0.1.1:2181,127.0.1.2:2181,127.0.1.3:2181");
+        assert_eq!(c.ports().iter().filter(|p| p.port == 61616).count(), 3);
+        assert_eq!(c.console_url(&c.nodes[2]), "http://127.0.1.3:8161/admin/");
+        let text = std::fs::read_to_string(&path).unwrap().replacen("host = \"127.0.1.2\"", "host = \"127.0.1.1\"", 1);
+        let e = Config::parse(&text, &path).unwrap_err().to_string();
+        assert!(e.contains("port 2181 is used twice"), "{e}");
+        let e = parse("[[node]]\nname='a'\nlisten='0.0.0.0'\nbind='tcp://127.0.0.1:1'\nopenwire=2\nstomp=3\nconsole=4\n\
+                       [[node]]\nname='b'\nlisten='127.0.0.2'\nbind='tcp://127.0.0.2:1'\nopenwire=2\nstomp=3\nconsole=5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("port 1 is used twice") || e.contains("port 2 is used twice"), "{e}");
     }
 
     #[test]

@@ -19,9 +19,33 @@ fn secs(ms: u64) -> String {
     format!("{:.2} s", ms as f64 / 1000.0)
 }
 
+/// The last fault on the timeline. One command can hit several targets (`resume nodes`):
+/// among the faults of that burst, the one that hit the master (else the last) is explained.
+fn last_fault(events: &[Event], _cfg: &Config) -> Option<usize> {
+    let is_fault = |e: &Event| e.source == "supervisor" && FAULTS.contains(&e.kind.as_str());
+    let last = events.iter().rposition(is_fault)?;
+    let burst: Vec<usize> = (0..=last)
+        .rev()
+        .take_while(|&j| is_fault(&events[j]) && events[last].ts.saturating_sub(events[j].ts) < 2000)
+        .collect();
+    let master_before = |j: usize| {
+        events[..j]
+            .iter()
+            .rev()
+            .find(|e| e.kind == "serving" || e.kind == "demoted")
+            .filter(|e| e.kind == "serving")
+            .map(|e| e.source.clone())
+    };
+    burst
+        .iter()
+        .copied()
+        .find(|&j| master_before(j).is_some_and(|m| events[j].message.split_whitespace().next() == Some(m.as_str())))
+        .or(Some(last))
+}
+
 /// Builds the explanation of the last fault in `events` for a cluster in state `st`.
 pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
-    let Some(i) = events.iter().rposition(|e| e.source == "supervisor" && FAULTS.contains(&e.kind.as_str())) else {
+    let Some(i) = last_fault(events, cfg) else {
         return "No fault on the timeline yet. Try `mqsim kill master --explain`.\n".into();
     };
     let fault = &events[i];
@@ -29,41 +53,82 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
     let victim = fault.message.split_whitespace().next().unwrap_or("?").to_string();
     let session = crate::zookeeper::negotiated_timeout(cfg);
     let tick = Duration::from_millis(cfg.zookeeper.tick_time);
-    let was_master = events[..i].iter().rev().find(|e| e.kind == "serving" || e.kind == "demoted").is_some_and(|e| e.source == victim && e.kind == "serving");
+    let was_master = events[..i]
+        .iter()
+        .rev()
+        .find(|e| e.kind == "serving" || e.kind == "demoted")
+        .is_some_and(|e| e.source == victim && e.kind == "serving");
     let is_zk = cfg.zookeeper.servers.iter().any(|s| s.name == victim);
     let mut s = String::new();
-    let _ = writeln!(s, "Fault at {}: {} ({}).", clock(fault.ts), fault.message, if was_master { "it was the master" } else if is_zk { "a ZooKeeper server" } else { "not the master" });
+    let _ = writeln!(
+        s,
+        "Fault at {}: {} ({}).",
+        clock(fault.ts),
+        fault.message,
+        if was_master {
+            "it was the master"
+        } else if is_zk {
+            "a ZooKeeper server"
+        } else {
+            "not the master"
+        }
+    );
     let _ = writeln!(s, "\nWhat should happen:");
     // The session timer restarts at the client's last heart-beat (sent every third of the
     // timeout), and the servers check expiry once per tick.
-    let window = format!("{}–{}", secs((session * 2 / 3).as_millis() as u64), secs((session + tick).as_millis() as u64));
+    let window =
+        format!("{}–{}", secs((session * 2 / 3).as_millis() as u64), secs((session + tick).as_millis() as u64));
     match fault.kind.as_str() {
-        "killed" | "crashed" if !is_zk => {
-            let _ = writeln!(s, "  1. Nothing tells ZooKeeper that {victim} died: its ephemeral znode stays until its session expires, \
-                zkSessionTimeout {} as granted by the servers, counted from its last heart-beat and checked once per tickTime ({}) → about {window} after the kill.", secs(session.as_millis() as u64), secs(tick.as_millis() as u64));
+        _ if is_zk => {
+            let _ = writeln!(
+                s,
+                "  1. The remaining ZooKeeper servers elect a new leader (about 0.35 s here) if two of three are left; \
+                brokers connected to {victim} reconnect to another server. A master whose connection dropped steps down (ActiveMQ did), then a new election follows."
+            );
+        }
+        "killed" | "crashed" => {
+            let _ = writeln!(
+                s,
+                "  1. Nothing tells ZooKeeper that {victim} died: its ephemeral znode stays until its session expires, \
+                zkSessionTimeout {} as granted by the servers, counted from its last heart-beat and checked once per tickTime ({}) → about {window} after the kill.",
+                secs(session.as_millis() as u64),
+                secs(tick.as_millis() as u64)
+            );
         }
         "stopping" => {
             let _ = writeln!(s, "  1. A clean stop closes {victim}'s ZooKeeper session: its znode is deleted at once.");
         }
         "paused" => {
-            let _ = writeln!(s, "  1. Frozen, {victim} sends no heart-beats: the servers expire its session after about {window} and delete its znode.");
-            let _ = writeln!(s, "     When resumed, its master lease (2/3 of the session) has lapsed: it acknowledges no write and steps down.");
+            let _ = writeln!(
+                s,
+                "  1. Frozen, {victim} sends no heart-beats: the servers expire its session after about {window} and delete its znode."
+            );
+            let _ = writeln!(
+                s,
+                "     When resumed, its master lease (2/3 of the session) has lapsed: it acknowledges no write and steps down."
+            );
         }
         "partitioned" => {
-            let _ = writeln!(s, "  1. Cut off, {victim}'s ZooKeeper client times out after about {} and the node steps down at once; \
-                the servers expire its session after about {window}.", secs((session * 2 / 3).as_millis() as u64));
+            let _ = writeln!(
+                s,
+                "  1. Cut off, {victim}'s ZooKeeper client times out after about {} and the node steps down at once; \
+                the servers expire its session after about {window}.",
+                secs((session * 2 / 3).as_millis() as u64)
+            );
         }
         "resumed" => {
-            let _ = writeln!(s, "  1. {victim} runs again; if it was a frozen master its lease has lapsed, so it refuses writes and steps down.");
-        }
-        _ if is_zk => {
-            let _ = writeln!(s, "  1. The remaining ZooKeeper servers elect a new leader (about 0.35 s here) if two of three are left; \
-                brokers connected to {victim} reconnect to another server. A master whose connection dropped steps down (ActiveMQ did), then a new election follows.");
+            let _ = writeln!(
+                s,
+                "  1. {victim} runs again; if it was a frozen master its lease has lapsed, so it refuses writes and steps down."
+            );
         }
         _ => {}
     }
     if !is_zk && (was_master || fault.kind != "resumed") {
-        let _ = writeln!(s, "  2. The elector (the oldest member) clears `elected`; the slaves stop following and publish their positions.");
+        let _ = writeln!(
+            s,
+            "  2. The elector (the oldest member) clears `elected`; the slaves stop following and publish their positions."
+        );
         let mut candidates: Vec<_> = st.nodes.iter().filter(|n| n.name != victim && n.state == "running").collect();
         candidates.sort_by_key(|n| {
             let w = cfg.node(&n.name).map_or(1, |c| c.weight);
@@ -71,20 +136,37 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
         });
         let quorum = cfg.quorum();
         match candidates.first() {
-            Some(w) if candidates.len() >= quorum || st.nodes.iter().filter(|n| n.state == "running").count() >= quorum => {
-                let _ = writeln!(s, "  3. Expected winner: {} (position {}, weight {}): highest position, then weight, then oldest znode.",
-                    w.name, w.position.unwrap_or(-1), cfg.node(&w.name).map_or(1, |c| c.weight));
-                let _ = writeln!(s, "  4. It binds its replication port, waits for {} slave(s) to catch up, then opens its client ports.", cfg.cluster.replicas / 2);
+            Some(w)
+                if candidates.len() >= quorum || st.nodes.iter().filter(|n| n.state == "running").count() >= quorum =>
+            {
+                let _ = writeln!(
+                    s,
+                    "  3. Expected winner: {} (position {}, weight {}): highest position, then weight, then oldest znode.",
+                    w.name,
+                    w.position.unwrap_or(-1),
+                    cfg.node(&w.name).map_or(1, |c| c.weight)
+                );
+                let _ = writeln!(
+                    s,
+                    "  4. It binds its replication port, waits for {} slave(s) to catch up, then opens its client ports.",
+                    cfg.cluster.replicas / 2
+                );
             }
             _ => {
-                let _ = writeln!(s, "  3. Fewer than {quorum} members are left: no master can be elected (service outage) until one returns.");
+                let _ = writeln!(
+                    s,
+                    "  3. Fewer than {quorum} members are left: no master can be elected (service outage) until one returns."
+                );
             }
         }
     }
     let _ = writeln!(s, "\nWhat happened:");
     let rel = |e: &Event| secs(e.ts.saturating_sub(fault.ts));
     let mut any = false;
-    for e in after.iter().filter(|e| matches!(e.kind.as_str(), "znode-deleted" | "election" | "demoted" | "serving" | "session-expired")) {
+    for e in after
+        .iter()
+        .filter(|e| matches!(e.kind.as_str(), "znode-deleted" | "election" | "demoted" | "serving" | "session-expired"))
+    {
         let _ = writeln!(s, "  +{:<8} {:<10} {}", rel(e), e.source, e.message);
         any = true;
     }
@@ -94,7 +176,8 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
     if let Some(serving) = after.iter().find(|e| e.kind == "serving" && e.source != victim) {
         let took = serving.ts.saturating_sub(fault.ts);
         let expected_max = (session + tick + Duration::from_secs(1)).as_millis() as u64;
-        let verdict = if fault.kind == "stopping" || took <= expected_max { "as expected" } else { "slower than expected" };
+        let verdict =
+            if fault.kind == "stopping" || took <= expected_max { "as expected" } else { "slower than expected" };
         let _ = writeln!(s, "\n{} serves again {} after the fault: {verdict}.", serving.source, secs(took));
     }
     s
@@ -106,13 +189,16 @@ pub async fn run(cfg: &Config, wait: bool) -> Result<String> {
     let dir = cfg.state_dir();
     let path = dir.join("events.jsonl");
     if wait {
-        let limit = crate::zookeeper::negotiated_timeout(cfg) * 3 + Duration::from_secs(5);
+        let session = crate::zookeeper::negotiated_timeout(cfg);
         let t0 = std::time::Instant::now();
-        while t0.elapsed() < limit {
+        loop {
             let (events, _) = read_from(&path, 0)?;
-            if let Some(i) = events.iter().rposition(|e| e.source == "supervisor" && FAULTS.contains(&e.kind.as_str()))
-                && events[i + 1..].iter().any(|e| e.kind == "serving")
-            {
+            let Some(i) = last_fault(&events, cfg) else { break };
+            let victim = events[i].message.split_whitespace().next().unwrap_or("");
+            // A ZooKeeper fault may move no master at all: wait less for it.
+            let is_zk = cfg.zookeeper.servers.iter().any(|s| s.name == victim);
+            let limit = if is_zk { session * 2 } else { session * 3 + Duration::from_secs(5) };
+            if t0.elapsed() > limit || events[i + 1..].iter().any(|e| e.kind == "serving") {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -28,15 +28,16 @@
 //! | [`stomp`] | STOMP 1.0–1.2: frame codec (no I/O) and the connection handler |
 //! | [`broker`] | the broker core: queues, topics, durable subscriptions, acks, transactions, DLQ |
 //! | [`replication`] | master → slave journal shipping, acks, sync modes (essay inside) |
-//! | [`cli`] | the clap command line |
+//! | [`cli`] | the clap command line; `mqsim config show/hosts` prints cluster.toml as the notes write it (plan, `activemq.xml`, `zoo.cfg`, `/etc/hosts`) |
 //! | [`client`] | ActiveMQ `failover:` URLs and a STOMP client that fails over (`mqsim send`/`recv`) |
 //! | [`faults`] | partitions in userland: gated proxies in front of ZooKeeper and replication |
 //! | [`chaos`] | `mqsim chaos`: faults under load, a verdict and a run folder |
 //! | [`explain`] | `mqsim explain`: what should happen after a fault, and what did |
-//! | [`bench`] | `mqsim bench lifecycle`: start-up and failover timings |
+//! | [`bench`] | `mqsim bench lifecycle` (start-up, failover) and `mqsim bench stomp` (STOMP load vs a real ActiveMQ) |
 //! | [`error`] | the one error enum |
 //!
-//! Not here yet (tracked as issues): the tutorial.
+//! The tutorial (`docs/tutorial.en.md`, `docs/tutorial.zh.md`) follows the notes step by step;
+//! `tests/tutorial.rs` runs every command in it and compares the output.
 
 pub mod bench;
 pub mod broker;

@@ -11,8 +11,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tracing::warn;
 
-pub async fn accept_loop<F, Fut>(listener: TcpListener, max_connections: usize, stop: watch::Receiver<bool>, mut handle: F)
-where
+pub async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    max_connections: usize,
+    stop: watch::Receiver<bool>,
+    mut handle: F,
+) where
     F: FnMut(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {

@@ -67,8 +67,18 @@ fn every_receipted_message_survives_repeated_master_kills() {
     // Drain: every message the producer got a RECEIPT for is there (it sends the next
     // only after the previous RECEIPT, so that is all MESSAGES of them).
     let out = c.ok(&[
-        "recv", "--url", &url, "--queue", "orders", "--ack", "client-individual", "--timeout", "5", "--json",
-        "--count", &MESSAGES.to_string(),
+        "recv",
+        "--url",
+        &url,
+        "--queue",
+        "orders",
+        "--ack",
+        "client-individual",
+        "--timeout",
+        "5",
+        "--json",
+        "--count",
+        &MESSAGES.to_string(),
     ]);
     let summary: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
     assert_eq!(summary["distinct"], MESSAGES, "{summary}");

@@ -2,6 +2,7 @@
 //! by the supervisor (over its control socket) or by reading the state directory.
 
 mod client_cmds;
+mod config_cmd;
 mod show;
 mod up;
 
@@ -89,6 +90,9 @@ pub enum Command {
         target: String,
         #[arg(long, value_enum)]
         from: crate::control::Cut,
+        /// Then say what should happen and, once it has, what did (`mqsim explain`).
+        #[arg(long)]
+        explain: bool,
     },
     /// Undo `partition` (default: every node).
     Heal {
@@ -135,6 +139,11 @@ pub enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+    /// The layout from cluster.toml: deployment plan, a node's settings or activemq.xml, /etc/hosts lines.
+    Config {
+        #[command(subcommand)]
+        op: config_cmd::ConfigOp,
     },
     /// Read ZooKeeper like zkCli: `mqsim zk ls /activemq/leveldb-stores`.
     Zk {
@@ -263,7 +272,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Restart { target } => act(load()?, Verb::Restart, target),
         Command::Pause { target, explain } => act_explain(load()?, Verb::Pause, target, explain),
         Command::Resume { target, explain } => act_explain(load()?, Verb::Resume, target, explain),
-        Command::Partition { target, from } => request(load()?, Request::Partition { target, from }),
+        Command::Partition { target, from, explain } => {
+            let config = load()?;
+            request(config.clone(), Request::Partition { target, from })?;
+            if explain {
+                print!("\n{}", runtime(false).block_on(crate::explain::run(&config, true))?);
+            }
+            Ok(())
+        }
         Command::Explain => {
             let config = load()?;
             print!("{}", runtime(false).block_on(crate::explain::run(&config, false))?);
@@ -288,8 +304,11 @@ pub fn run(cli: Cli) -> Result<()> {
                     summary.duplicates,
                     summary.producer_failovers
                 );
-                println!("run folder: {}
-verdict: {}", summary.run_dir, summary.verdict);
+                println!(
+                    "run folder: {}
+verdict: {}",
+                    summary.run_dir, summary.verdict
+                );
             }
             if let Some(path) = report {
                 let when = time::OffsetDateTime::now_utc()
@@ -345,6 +364,7 @@ verdict: {}", summary.run_dir, summary.verdict);
             Ok(())
         }
         Command::Zk { op } => runtime(false).block_on(show::zk(load()?, op)),
+        Command::Config { op } => config_cmd::run(&load()?, op),
         Command::Send(args) => client_cmds::send(args, load),
         Command::Recv(args) => client_cmds::recv(args, load),
     }

@@ -81,6 +81,17 @@ impl Group {
                 Ok(None)
             }
             Err(zk::Error::NoNode) => Ok(Some(self.register(state).await?)),
+            Err(zk::Error::BadVersion) => {
+                // A write whose reply was lost in a disconnect still happened: only this node
+                // writes its znode, so re-read the version and write again.
+                match self.client.check_stat(&path).await? {
+                    Some(stat) => {
+                        self.version = self.client.set_data(&path, &data, Some(stat.version)).await?.version;
+                        Ok(None)
+                    }
+                    None => Ok(Some(self.register(state).await?)),
+                }
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -20,8 +20,8 @@ use tokio::task::JoinHandle;
 
 use crate::broker::Broker;
 use crate::config::{Config, Node, SyncMode, parse_bind};
-use crate::error::{Error, Result};
 use crate::election::lease::Lease;
+use crate::error::{Error, Result};
 use crate::events::EventLog;
 use crate::faults::proxy::Proxy;
 use crate::replication::master::{ReplicationServer, Settings as ReplSettings, SlaveInfo};
@@ -57,7 +57,8 @@ impl Master {
         let (bind_addr, bind_port) = parse_bind(node.bind.get_ref()).map_err(Error::Other)?;
         // The real replication server listens on an ephemeral loopback port; the public
         // `bind` port is a proxy in front of it, gated by `peers` (see crate::faults).
-        let repl_listener = TcpListener::bind("127.0.0.1:0").await.map_err(Error::io("binding the replication server"))?;
+        let repl_listener =
+            TcpListener::bind("127.0.0.1:0").await.map_err(Error::io("binding the replication server"))?;
         let internal = repl_listener.local_addr().map_err(Error::io("local_addr"))?;
         let front = Proxy::start(SocketAddr::new(bind_addr, bind_port), internal.to_string(), peers)
             .await

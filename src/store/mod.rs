@@ -384,6 +384,30 @@ mod tests {
     }
 
     #[test]
+    fn a_syncing_store_reserves_zeros_and_reopens_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let file_len = || std::fs::metadata(dir.path().join("data.mdb")).unwrap().len();
+        let end;
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.append(&[Record::Enqueue { store: "a".into(), msg: msg(1) }]).unwrap();
+            assert!(file_len() < RESERVE, "no reserve before the first fsync");
+            s.sync().unwrap();
+            for seq in 2..200 {
+                s.append(&[Record::Enqueue { store: "a".into(), msg: msg(seq) }]).unwrap();
+                s.sync().unwrap();
+            }
+            assert!(file_len() >= RESERVE, "{}", file_len());
+            end = s.position().unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.position().unwrap(), end);
+        assert_eq!(s.snapshot().unwrap().stores["a"].len(), 199);
+        s.append(&[Record::Dequeue { store: "a".into(), seq: 1 }]).unwrap();
+        assert_eq!(s.snapshot().unwrap().stores["a"].len(), 198);
+    }
+
+    #[test]
     fn a_slave_replays_the_same_bytes_to_the_same_index() {
         let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let master = Store::open(d1.path()).unwrap();

@@ -23,12 +23,12 @@ use tracing::{info, warn};
 
 use crate::config::{Config, parse_bind};
 use crate::control::{Cut, Request, Response, Verb, socket_path};
-use crate::faults::Faults;
 use crate::error::{Error, Result};
 use crate::events::EventLog;
+use crate::faults::Faults;
 use crate::node::NodeLayout;
 use crate::status::{ClusterStatus, NodeReport, NodeStatus, Ports, ZkStatus};
-use crate::zookeeper::{Install, ZkLayout, prepare, probe_mode};
+use crate::zookeeper::{Install, ZkLayout, prepare, probe_mode, probe_mode_at};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -138,7 +138,7 @@ async fn boot(sup: Arc<Shared>) {
         loop {
             let mut serving = 0;
             for s in &sup.config.zookeeper.servers {
-                if probe_mode(*s.client_port.get_ref()).await.is_some() {
+                if probe_mode_at(s.host, *s.client_port.get_ref()).await.is_some() {
                     serving += 1;
                 }
             }
@@ -481,7 +481,7 @@ impl Shared {
                 for s in &cfg.zookeeper.servers {
                     let (state, pid) = proc_state(&s.name);
                     let port = *s.client_port.get_ref();
-                    let mode = if state == "running" { probe_mode(port).await } else { None };
+                    let mode = if state == "running" { probe_mode_at(s.host, port).await } else { None };
                     let log = procs[&s.name].log.display().to_string();
                     zookeeper.push(ZkStatus { name: s.name.clone(), state, mode, pid, client_port: port, log });
                 }

@@ -134,7 +134,7 @@ pub fn zoo_cfg(config: &Config, myid: usize, layout: &ZkLayout) -> String {
     let mut s = format!(
         "# Written by mqsim for {name}; edit cluster.toml instead.\n\
          tickTime={tick}\ninitLimit={init}\nsyncLimit={sync}\n\
-         dataDir={data}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+         dataDir={data}\nclientPort={port}\nclientPortAddress={host}\n\
          # Session timeouts are clamped by the server to [2, 20] x tickTime.\n\
          minSessionTimeout={min}\nmaxSessionTimeout={max}\n\
          admin.enableServer=false\n4lw.commands.whitelist=srvr,ruok,stat,mntr,conf,cons\n",
@@ -144,16 +144,16 @@ pub fn zoo_cfg(config: &Config, myid: usize, layout: &ZkLayout) -> String {
         sync = zk.sync_limit,
         data = layout.data.display(),
         port = server.client_port.get_ref(),
+        host = server.host,
         min = 2 * zk.tick_time,
         max = 20 * zk.tick_time,
     );
     for (i, s2) in zk.servers.iter().enumerate() {
-        s.push_str(&format!(
-            "server.{}=127.0.0.1:{}:{}\n",
-            i + 1,
-            s2.quorum_port.get_ref(),
-            s2.election_port.get_ref()
-        ));
+        let host = match s2.host {
+            std::net::IpAddr::V6(a) => format!("[{a}]"),
+            a => a.to_string(),
+        };
+        s.push_str(&format!("server.{}={host}:{}:{}\n", i + 1, s2.quorum_port.get_ref(), s2.election_port.get_ref()));
     }
     s
 }
@@ -173,14 +173,24 @@ pub fn prepare(config: &Config, myid: usize, layout: &ZkLayout) -> Result<()> {
 /// A server's answer to `srvr`: `leader`, `follower`, `standalone`, or `None` if it does
 /// not serve (down, starting, or no quorum).
 pub async fn probe_mode(port: u16) -> Option<String> {
-    let reply = four_letter(port, "srvr").await?;
+    probe_mode_at(std::net::Ipv4Addr::LOCALHOST.into(), port).await
+}
+
+/// [`probe_mode`] for a server on `host` (its `[[zookeeper.server]] host`).
+pub async fn probe_mode_at(host: std::net::IpAddr, port: u16) -> Option<String> {
+    let reply = four_letter_at(host, port, "srvr").await?;
     reply.lines().find_map(|l| l.strip_prefix("Mode: ")).map(|m| m.trim().to_string())
 }
 
 /// Sends a four-letter word and returns the reply (bounded to 500 ms).
 pub async fn four_letter(port: u16, word: &str) -> Option<String> {
+    four_letter_at(std::net::Ipv4Addr::LOCALHOST.into(), port, word).await
+}
+
+/// [`four_letter`] to a server on `host`.
+pub async fn four_letter_at(host: std::net::IpAddr, port: u16, word: &str) -> Option<String> {
     let io = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut s = tokio::net::TcpStream::connect((host, port)).await.ok()?;
         s.write_all(word.as_bytes()).await.ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).await.ok()?;
@@ -212,6 +222,7 @@ mod tests {
         assert!(cfg.contains("server.1=127.0.0.1:2888:3888\n"));
         assert!(cfg.contains("server.3=127.0.0.1:2890:3890\n"));
         assert!(cfg.contains("dataDir=/tmp/x/zk02/data\n"));
+        assert!(cfg.contains("clientPortAddress=127.0.0.1\n"));
         assert_eq!(negotiated_timeout(&c), Duration::from_secs(2));
         let slow = Config::parse("[zookeeper]\ntickTime = 2000\n", Path::new("c.toml")).unwrap();
         assert_eq!(negotiated_timeout(&slow), Duration::from_secs(4));
