@@ -370,7 +370,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
 /// The markdown section for docs/benchmarks.md.
 pub fn report(s: &Summary, when: &str) -> String {
     let mut out = format!(
-        "## Chaos: faults under load\n\nMeasured {when} with `mqsim chaos --duration {:.0}s --seed {}` on the \
+        "## Chaos: faults under load\n\nMeasured {when} with `mqsim chaos` ({:.0} s of faults, `--seed {}`) on the \
          repository's cluster.toml (zkSessionTimeout 2s, tickTime 500, sync = local_disk unless changed). A producer \
          sends persistent messages with receipts through the failover URL, a consumer acks each one; faults are injected \
          one at a time, each followed by recovery.\n\n\
