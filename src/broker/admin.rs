@@ -33,41 +33,16 @@ impl Broker {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use tokio::sync::watch;
-
-    use super::*;
     use crate::broker::Destination;
-    use crate::config::SyncMode;
-    use crate::store::Store;
-    use crate::store::writer::Writer;
-
-    fn msg(body: &str, persistent: bool) -> StoredMessage {
-        StoredMessage {
-            seq: 0,
-            destination: "/queue/q".into(),
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-            persistent,
-            timestamp: 0,
-            redelivery_count: 0,
-            producer: None,
-        }
-    }
+    use crate::broker::tests::{fixture, msg};
 
     #[tokio::test]
     async fn browse_then_purge_is_durable() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(dir.path()).unwrap());
-        let (_tx, acked) = watch::channel(u64::MAX);
-        let lease = Arc::new(crate::election::lease::Lease::new(std::time::Duration::from_secs(60)));
-        lease.renew();
-        let writer = Writer::start(store.clone(), SyncMode::parse("local_mem").unwrap(), acked, lease).unwrap();
-        let broker = Broker::new(store.clone(), writer, store.snapshot().unwrap());
+        let f = fixture();
+        let (store, broker) = (&f.store, &f.broker);
         let q = Destination::queue("q");
         for (i, p) in [true, false, true].into_iter().enumerate() {
-            broker.send(&q, msg(&format!("m{i}"), p)).await.unwrap();
+            broker.send(&q, msg("/queue/q", &format!("m{i}"), p)).await.unwrap();
         }
         let seen: Vec<String> =
             broker.browse("q", 10).iter().map(|(m, _)| String::from_utf8_lossy(&m.body).into_owned()).collect();

@@ -6,7 +6,7 @@ use tokio::sync::{mpsc, watch};
 use super::*;
 use crate::config::SyncMode;
 
-fn msg(dest: &str, body: &str, persistent: bool) -> StoredMessage {
+pub(super) fn msg(dest: &str, body: &str, persistent: bool) -> StoredMessage {
     StoredMessage {
         seq: 0,
         destination: dest.into(),
@@ -19,13 +19,14 @@ fn msg(dest: &str, body: &str, persistent: bool) -> StoredMessage {
     }
 }
 
-struct Fixture {
+/// A broker on a fresh store (local_mem, a lease that holds): shared by the broker's tests.
+pub(super) struct Fixture {
     _dir: tempfile::TempDir,
-    store: Arc<Store>,
-    broker: Broker,
+    pub(super) store: Arc<Store>,
+    pub(super) broker: Broker,
 }
 
-fn fixture() -> Fixture {
+pub(super) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let (_tx, acked) = watch::channel(u64::MAX);
