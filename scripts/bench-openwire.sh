@@ -27,14 +27,8 @@ AMQ_PID=""
 CONFIG=""
 CP=/usr/share/java/activemq-client.jar:/usr/share/java/geronimo-jms_1.1_spec.jar:/usr/share/java/geronimo-j2ee-management-1.1-spec.jar:/usr/share/java/hawtbuf.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-simple.jar
 
-stop_amq() {
-  [ -n "$AMQ_PID" ] || return 0
-  kill -TERM "$AMQ_PID" 2>/dev/null || true
-  for _ in $(seq 300); do kill -0 "$AMQ_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$AMQ_PID" 2>/dev/null || true
-  wait "$AMQ_PID" 2>/dev/null || true
-  AMQ_PID=""
-}
+# start_activemq / stop_amq
+source "$(dirname "$0")/lib/activemq.sh"
 cleanup() {
   stop_amq
   [ -z "$CONFIG" ] || "$MQSIM" --config "$CONFIG" down >/dev/null 2>&1 || true
@@ -56,7 +50,6 @@ wait_port() {
 }
 
 # --- (i) ActiveMQ 5.17.2, one node ------------------------------------------------------
-source "$(dirname "$0")/lib/activemq.sh"
 start_activemq "$WORK/activemq" "$BASE"
 wait_port "$AMQ_OPENWIRE" 60
 sleep 3

@@ -24,14 +24,8 @@ WORK=$(mktemp -d /tmp/mqsim-bench-stomp.XXXXXX)
 AMQ_PID=""
 CONFIGS=()
 
-stop_amq() {
-  [ -n "$AMQ_PID" ] || return 0
-  kill -TERM "$AMQ_PID" 2>/dev/null || true
-  for _ in $(seq 300); do kill -0 "$AMQ_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$AMQ_PID" 2>/dev/null || true
-  wait "$AMQ_PID" 2>/dev/null || true
-  AMQ_PID=""
-}
+# start_activemq / stop_amq
+source "$(dirname "$0")/lib/activemq.sh"
 cleanup() {
   stop_amq
   for c in "${CONFIGS[@]}"; do "$MQSIM" --config "$c" down >/dev/null 2>&1 || true; done
@@ -82,7 +76,6 @@ EOF
 }
 
 # --- (i) ActiveMQ 5.17.2, one node ------------------------------------------------------
-source "$(dirname "$0")/lib/activemq.sh"
 start_activemq "$WORK/activemq" "$BASE" "$((BASE + 1))"
 if ! wait_stomp "$AMQ_STOMP" 60; then
   tail -20 "$AMQ_BASE/stdout.log" "$AMQ_DATA/activemq.log" >&2 || true

@@ -6,6 +6,19 @@
 #
 # start_activemq DIR OPENWIRE_PORT [STOMP_PORT]
 #   sets AMQ_PID, AMQ_HOME, AMQ_BASE, AMQ_CONF, AMQ_DATA, AMQ_OPENWIRE, AMQ_STOMP.
+# stop_amq
+#   SIGTERM, up to 30 s, then SIGKILL, by AMQ_PID (a no-op when none runs).
+AMQ_PID=""
+
+stop_amq() {
+  [ -n "$AMQ_PID" ] || return 0
+  kill -TERM "$AMQ_PID" 2>/dev/null || true
+  for _ in $(seq 300); do kill -0 "$AMQ_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$AMQ_PID" 2>/dev/null || true
+  wait "$AMQ_PID" 2>/dev/null || true
+  AMQ_PID=""
+}
+
 start_activemq() {
   AMQ_HOME=/usr/share/activemq
   AMQ_BASE=$1
