@@ -266,15 +266,26 @@ pub fn overlapping_masters(events: &[Event]) -> Vec<String> {
     bad
 }
 
+/// The failover times of one fault kind, sorted.
+fn failover_times(records: &[FaultRecord], kind: &str) -> Vec<u64> {
+    let mut v: Vec<u64> = records.iter().filter(|r| r.kind == kind).filter_map(|r| r.failover_ms).collect();
+    v.sort_unstable();
+    v
+}
+
+/// The `q` quantile of sorted, non-empty `v` (nearest rank).
+fn percentile(v: &[u64], q: f64) -> u64 {
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
 fn histogram(records: &[FaultRecord]) -> String {
     let mut s = String::from("failover time (ms), per fault kind\n");
     for kind in FAULTS {
-        let mut v: Vec<u64> = records.iter().filter(|r| r.kind == kind).filter_map(|r| r.failover_ms).collect();
+        let v = failover_times(records, kind);
         if v.is_empty() {
             continue;
         }
-        v.sort_unstable();
-        let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        let p = |q: f64| percentile(&v, q);
         s += &format!("{kind:<10} n={} median={} p99={} max={}\n", v.len(), p(0.5), p(0.99), v[v.len() - 1]);
         for bucket in (0..=v[v.len() - 1] / 500).map(|b| b * 500) {
             let n = v.iter().filter(|x| **x >= bucket && **x < bucket + 500).count();
@@ -390,12 +401,11 @@ pub fn report(s: &Summary, when: &str) -> String {
         s.verdict
     );
     for kind in FAULTS {
-        let mut v: Vec<u64> = s.faults.iter().filter(|r| r.kind == kind).filter_map(|r| r.failover_ms).collect();
+        let v = failover_times(&s.faults, kind);
         if v.is_empty() {
             continue;
         }
-        v.sort_unstable();
-        let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        let p = |q: f64| percentile(&v, q);
         out += &format!("| {kind} | {} | {} | {} | {} |\n", v.len(), p(0.5), p(0.99), v[v.len() - 1]);
     }
     out += "\nFailover here is measured by the chaos driver from the fault until `mqsim status` shows another serving \

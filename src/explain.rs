@@ -21,43 +21,42 @@ fn secs(ms: u64) -> String {
 
 /// The last fault on the timeline. One command can hit several targets (`resume nodes`):
 /// among the faults of that burst, the one that hit the master (else the last) is explained.
-fn last_fault(events: &[Event], _cfg: &Config) -> Option<usize> {
+fn last_fault(events: &[Event]) -> Option<usize> {
     let is_fault = |e: &Event| e.source == "supervisor" && FAULTS.contains(&e.kind.as_str());
     let last = events.iter().rposition(is_fault)?;
     let burst: Vec<usize> = (0..=last)
         .rev()
         .take_while(|&j| is_fault(&events[j]) && events[last].ts.saturating_sub(events[j].ts) < 2000)
         .collect();
-    let master_before = |j: usize| {
-        events[..j]
-            .iter()
-            .rev()
-            .find(|e| e.kind == "serving" || e.kind == "demoted")
-            .filter(|e| e.kind == "serving")
-            .map(|e| e.source.clone())
-    };
-    burst
+    burst.iter().copied().find(|&j| master_before(events, j).is_some_and(|m| victim_of(&events[j]) == m)).or(Some(last))
+}
+
+/// The node serving as master just before event `j` (from the last serving/demoted event).
+fn master_before(events: &[Event], j: usize) -> Option<&str> {
+    events[..j]
         .iter()
-        .copied()
-        .find(|&j| master_before(j).is_some_and(|m| events[j].message.split_whitespace().next() == Some(m.as_str())))
-        .or(Some(last))
+        .rev()
+        .find(|e| e.kind == "serving" || e.kind == "demoted")
+        .filter(|e| e.kind == "serving")
+        .map(|e| e.source.as_str())
+}
+
+/// The process a supervisor fault event names (its first word).
+fn victim_of(e: &Event) -> &str {
+    e.message.split_whitespace().next().unwrap_or("?")
 }
 
 /// Builds the explanation of the last fault in `events` for a cluster in state `st`.
 pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
-    let Some(i) = last_fault(events, cfg) else {
+    let Some(i) = last_fault(events) else {
         return "No fault on the timeline yet. Try `mqsim kill master --explain`.\n".into();
     };
     let fault = &events[i];
     let after = &events[i + 1..];
-    let victim = fault.message.split_whitespace().next().unwrap_or("?").to_string();
+    let victim = victim_of(fault).to_string();
     let session = crate::zookeeper::negotiated_timeout(cfg);
     let tick = Duration::from_millis(cfg.zookeeper.tick_time);
-    let was_master = events[..i]
-        .iter()
-        .rev()
-        .find(|e| e.kind == "serving" || e.kind == "demoted")
-        .is_some_and(|e| e.source == victim && e.kind == "serving");
+    let was_master = master_before(events, i) == Some(victim.as_str());
     let is_zk = cfg.zookeeper.servers.iter().any(|s| s.name == victim);
     let mut s = String::new();
     let _ = writeln!(
@@ -193,8 +192,8 @@ pub async fn run(cfg: &Config, wait: bool) -> Result<String> {
         let t0 = std::time::Instant::now();
         loop {
             let (events, _) = read_from(&path, 0)?;
-            let Some(i) = last_fault(&events, cfg) else { break };
-            let victim = events[i].message.split_whitespace().next().unwrap_or("");
+            let Some(i) = last_fault(&events) else { break };
+            let victim = victim_of(&events[i]);
             // A ZooKeeper fault may move no master at all: wait less for it.
             let is_zk = cfg.zookeeper.servers.iter().any(|s| s.name == victim);
             let limit = if is_zk { session * 2 } else { session * 3 + Duration::from_secs(5) };

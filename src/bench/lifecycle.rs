@@ -210,10 +210,10 @@ pub fn report(results: &[(&str, Samples)], when: &str, host: &str) -> String {
         let brokers: Vec<f64> = r.up_ms.iter().zip(&r.zk_ms).map(|(u, z)| u - z).collect();
         s += &format!(
             "| {name} | {} | {} | {} | {} |\n",
-            mmm(&r.up_ms),
-            mmm(&r.zk_ms),
-            mmm(&brokers),
-            mmm(&r.failover_ms)
+            mmm(&r.up_ms, 0),
+            mmm(&r.zk_ms, 0),
+            mmm(&brokers, 0),
+            mmm(&r.failover_ms, 0)
         );
     }
     s += "\nRatios against the anchors (anchor-baseline.md: real ZooKeeper 3.8 and ActiveMQ 5.17.2 measured on this \

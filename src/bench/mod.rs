@@ -23,11 +23,11 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// `median [min..max] (n)`, no decimals.
-pub fn mmm(v: &[f64]) -> String {
+/// `median [min..max] (n)` with `d` decimals.
+pub fn mmm(v: &[f64], d: usize) -> String {
     let min = v.iter().copied().fold(f64::INFINITY, f64::min);
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{:.0} [{:.0}..{:.0}] ({})", median(v), min, max, v.len())
+    format!("{:.d$} [{:.d$}..{:.d$}] ({})", median(v), min, max, v.len())
 }
 
 /// Replaces the section between `<!-- begin:NAME -->` and `<!-- end:NAME -->` in `path`.

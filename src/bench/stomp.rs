@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
-use super::median;
+use super::{median, mmm};
 use crate::error::{Error, Result};
 use crate::stomp::frame::{Frame, Limits, Parsed, StompCodec, Version};
 
@@ -342,13 +342,6 @@ pub struct Runs {
     pub activemq: Run,
     pub quorum_mem: Run,
     pub quorum_disk: Run,
-}
-
-/// `median [min..max] (n)` with `d` decimals.
-fn mmm(v: &[f64], d: usize) -> String {
-    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{:.d$} [{:.d$}..{:.d$}] ({})", median(v), min, max, v.len())
 }
 
 fn yes(met: bool) -> &'static str {
