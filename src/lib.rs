@@ -30,7 +30,7 @@
 //! | [`replication`] | master → slave journal shipping, acks, sync modes (essay inside) |
 //! | [`cli`] | the clap command line; `mqsim config show/hosts` prints cluster.toml as the notes write it (plan, `activemq.xml`, `zoo.cfg`, `/etc/hosts`) |
 //! | [`client`] | ActiveMQ `failover:` URLs and a STOMP client that fails over (`mqsim send`/`recv`) |
-//! | [`faults`] | partitions in userland: gated proxies in front of ZooKeeper and replication |
+//! | [`faults`] | partitions in userland: gated proxies in front of ZooKeeper, gated replication connections |
 //! | [`chaos`] | `mqsim chaos`: faults under load, a verdict and a run folder |
 //! | [`explain`] | `mqsim explain`: what should happen after a fault, and what did |
 //! | [`bench`] | `mqsim bench lifecycle` (start-up, failover) and `mqsim bench stomp` (STOMP load vs a real ActiveMQ) |

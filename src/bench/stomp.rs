@@ -485,8 +485,8 @@ pub fn report(r: &Runs, host: &str, build: &str) -> String {
           share one virtual disk, so their fsyncs queue behind each other; on three hosts they would overlap.\n\
           * The master ships a group to the slaves before its own fsync, so the two overlap; the slaves apply \
           every `wal` frame already received with one fsync and one ack (group commit on both sides).\n\
-          * Replication traffic passes the fault-injection proxies (`src/faults`): each broker reaches its peers \
-          through a gated userland proxy, two extra loopback hops each way.\n\
+          * Replication connections are gated for fault injection in place (`src/faults/gate.rs`), with no proxy \
+          hop: master and slave talk directly over loopback.\n\
           * ACKs are not synced (a lost ack means a redelivery, never a loss); one that asks for a RECEIPT is \
           answered once it is written.\n\
           * Everything here shares 2 vCPUs with whatever else runs on the host: the load averages above say \

@@ -1,14 +1,16 @@
-//! Network partitions in userland: gated TCP proxies inside each broker process.
+//! Network partitions in userland: gates inside each broker process.
 //!
 //! # How it works
 //!
 //! Every broker reaches ZooKeeper through its own proxies (one per server, on ephemeral
-//! loopback ports) and its peers through proxies too: a slave dials the master via a local
-//! proxy, and a master's public replication port (`bind`) is a proxy in front of the real
-//! replication server. Each proxy has a *gate*. `mqsim partition node02 --from zk` writes
-//! `mq_node02/faults.json`; the node polls it and closes the gate: bytes stop flowing in
-//! both directions, connections stay open — a black hole, like a pulled cable, not a reset.
-//! So the ZooKeeper client times out (≈ 2/3 of the session timeout) and the node steps down,
+//! loopback ports), since the ZooKeeper client owns those sockets. Its replication
+//! connections, which the node's own code owns at both ends, are gated in place instead
+//! ([`gate::Gated`]): the slave's connection to the master, and every connection the
+//! master's replication server accepts on its `bind` port. That keeps a replicated write at
+//! one loopback hop each way. Each proxy and each gated connection has a *gate*. `mqsim
+//! partition node02 --from zk` writes `mq_node02/faults.json`; the node polls it and closes
+//! the gate: bytes stop flowing in both directions, connections stay open — a black hole,
+//! like a pulled cable, not a reset. So the ZooKeeper client times out (≈ 2/3 of the session timeout) and the node steps down,
 //! while the server expires the session after the full timeout and the others elect. `mqsim
 //! heal` reopens the gates; whatever was queued flows again (and is usually stale by then).
 //!
@@ -18,6 +20,7 @@
 //!   peers). Client connections (STOMP/OpenWire) are not affected.
 //! * The gate is polled every 100 ms.
 
+pub mod gate;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};

@@ -121,7 +121,7 @@ struct Node {
     layout: NodeLayout,
     store: Arc<Store>,
     events: EventLog,
-    /// Partition gates (crate::faults); ZooKeeper and peers are reached through proxies.
+    /// Partition gates (crate::faults): ZooKeeper is reached through proxies, peers through gated connections.
     gates: Gates,
     /// The connect string of this node's ZooKeeper proxies.
     zk_connect: String,

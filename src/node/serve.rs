@@ -23,7 +23,6 @@ use crate::config::{Config, Node, SyncMode, parse_bind};
 use crate::election::lease::Lease;
 use crate::error::{Error, Result};
 use crate::events::EventLog;
-use crate::faults::proxy::Proxy;
 use crate::replication::master::{ReplicationServer, Settings as ReplSettings, SlaveInfo};
 use crate::stomp::frame::Limits;
 use crate::store::Store;
@@ -36,8 +35,6 @@ pub struct Master {
     serving: Arc<AtomicBool>,
     broker: Arc<Broker>,
     replication: ReplicationServer,
-    /// The public replication port.
-    _front: Proxy,
     tasks: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
 }
@@ -55,15 +52,11 @@ impl Master {
         peers: watch::Receiver<bool>,
     ) -> Result<Master> {
         let (bind_addr, bind_port) = parse_bind(node.bind.get_ref()).map_err(Error::Other)?;
-        // The real replication server listens on an ephemeral loopback port; the public
-        // `bind` port is a proxy in front of it, gated by `peers` (see crate::faults).
-        let repl_listener =
-            TcpListener::bind("127.0.0.1:0").await.map_err(Error::io("binding the replication server"))?;
-        let internal = repl_listener.local_addr().map_err(Error::io("local_addr"))?;
-        let front = Proxy::start(SocketAddr::new(bind_addr, bind_port), internal.to_string(), peers)
+        // Every replication connection is gated by `peers` in place (see crate::faults).
+        let repl_listener = TcpListener::bind(SocketAddr::new(bind_addr, bind_port))
             .await
             .map_err(Error::io(format!("binding the replication port {bind_addr}:{bind_port}")))?;
-        let port = front.addr.port();
+        let port = repl_listener.local_addr().map_err(Error::io("local_addr"))?.port();
         let address = format!("tcp://{}:{port}", node.hostname);
 
         let mode = SyncMode::parse(&config.cluster.sync).map_err(Error::Other)?;
@@ -76,8 +69,15 @@ impl Master {
         let broker = Arc::new(Broker::new(store.clone(), writer.clone(), snapshot));
         let settings =
             ReplSettings { token: config.cluster.security_token.clone(), remote_disk: mode.remote_disk, need };
-        let replication =
-            ReplicationServer::start(repl_listener, store.clone(), writer.end(), settings, events.clone(), quorum_tx);
+        let replication = ReplicationServer::start(
+            repl_listener,
+            store.clone(),
+            writer.end(),
+            settings,
+            events.clone(),
+            quorum_tx,
+            peers,
+        );
 
         let (stop, stop_rx) = watch::channel(false);
         let serving = Arc::new(AtomicBool::new(false));
@@ -117,7 +117,7 @@ impl Master {
                 }
             })
         };
-        Ok(Master { address, serving, broker, replication, _front: front, tasks: vec![open], stop })
+        Ok(Master { address, serving, broker, replication, tasks: vec![open], stop })
     }
 
     pub fn serving(&self) -> bool {

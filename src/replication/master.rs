@@ -16,6 +16,7 @@ use tracing::{debug, warn};
 use super::quorum_position;
 use super::wire::{Codec, Frame, LoginOk, Wal};
 use crate::events::EventLog;
+use crate::faults::gate::{Gated, wait_open};
 use crate::store::Store;
 
 /// One attached slave, as `mqsim status` shows it.
@@ -69,6 +70,7 @@ impl ReplicationServer {
         settings: Settings,
         events: EventLog,
         quorum_tx: watch::Sender<u64>,
+        peers: watch::Receiver<bool>,
     ) -> ReplicationServer {
         let quorum_acked = quorum_tx.subscribe();
         let (caught_up_tx, caught_up) = watch::channel(0);
@@ -79,10 +81,14 @@ impl ReplicationServer {
             loop {
                 let Ok((socket, peer)) = listener.accept().await else { continue };
                 let _ = socket.set_nodelay(true);
-                let (ctx, mut stop) = (ctx.clone(), stop_rx.clone());
+                let (ctx, mut stop, mut gate) = (ctx.clone(), stop_rx.clone(), peers.clone());
                 tokio::spawn(async move {
                     tokio::select! {
-                        r = serve(socket, peer.to_string(), ctx.clone()) => {
+                        r = async {
+                            // Cut from its peers, the master hears nothing, not even a login.
+                            wait_open(&mut gate).await;
+                            serve(Gated::new(socket, gate), peer.to_string(), ctx.clone()).await
+                        } => {
                             if let Err(e) = r { debug!("replication session with {peer} ended: {e}") }
                         }
                         _ = stop.changed() => {}
@@ -134,7 +140,9 @@ impl Ctx {
     }
 }
 
-async fn serve(socket: TcpStream, remote: String, ctx: Arc<Ctx>) -> crate::Result<()> {
+type Link = Framed<Gated<TcpStream>, Codec>;
+
+async fn serve(socket: Gated<TcpStream>, remote: String, ctx: Arc<Ctx>) -> crate::Result<()> {
     let mut framed = Framed::new(socket, Codec);
     let login = match tokio::time::timeout(Duration::from_secs(10), framed.next()).await {
         Ok(Some(Ok(Frame::Login(l)))) => l,
@@ -183,7 +191,7 @@ async fn serve(socket: TcpStream, remote: String, ctx: Arc<Ctx>) -> crate::Resul
 }
 
 async fn stream(
-    framed: &mut Framed<TcpStream, Codec>,
+    framed: &mut Link,
     ctx: &Ctx,
     key: &str,
     node_id: &str,

@@ -13,6 +13,7 @@ use tracing::debug;
 use super::wire::{Ack, Codec, Frame, Login, Wal};
 use crate::error::{Error, Result};
 use crate::events::EventLog;
+use crate::faults::gate::{Gated, wait_open};
 use crate::store::Store;
 
 /// What `mqsim status` shows for a slave.
@@ -37,7 +38,7 @@ impl Drop for SlaveLink {
 
 impl SlaveLink {
     /// Follows `target` (`tcp://host:port`), reconnecting every second until dropped.
-    /// Every connection goes through a local proxy gated by `peers` (see [`crate::faults`]).
+    /// Every connection is gated by `peers` (see [`crate::faults`]).
     pub fn start(
         target: String,
         store: Arc<Store>,
@@ -49,18 +50,8 @@ impl SlaveLink {
         let state = Arc::new(Mutex::new(SlaveState { phase: "connecting".into(), master_end: 0 }));
         let st = state.clone();
         let task = tokio::spawn(async move {
-            let hostport = target.strip_prefix("tcp://").unwrap_or(&target).to_string();
-            let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-            let proxy = match crate::faults::proxy::Proxy::start(local, hostport, peers).await {
-                Ok(p) => p,
-                Err(e) => {
-                    events.emit("error", format!("{name}: cannot start the replication proxy: {e}"));
-                    return;
-                }
-            };
-            let via = proxy.addr.to_string();
             loop {
-                match attach(&target, &via, &store, &token, &st, &events, &name).await {
+                match attach(&target, peers.clone(), &store, &token, &st, &events, &name).await {
                     Ok(()) => debug!("replication connection to {target} closed"),
                     Err(e) => debug!("replication from {target} failed: {e}"),
                 }
@@ -85,19 +76,22 @@ fn wal_frame(frame: Frame) -> Result<(Wal, Bytes)> {
 
 async fn attach(
     target: &str,
-    via: &str,
+    mut gate: tokio::sync::watch::Receiver<bool>,
     store: &Arc<Store>,
     token: &str,
     state: &Mutex<SlaveState>,
     events: &EventLog,
     name: &str,
 ) -> Result<()> {
-    let socket = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(via))
+    // A shut gate holds even the connection attempt: no dial, no refusal, just a wait.
+    wait_open(&mut gate).await;
+    let hostport = target.strip_prefix("tcp://").unwrap_or(target);
+    let socket = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(hostport))
         .await
         .map_err(|_| Error::Timeout(format!("connecting to {target}")))?
         .map_err(Error::io(format!("connecting to {target}")))?;
     let _ = socket.set_nodelay(true);
-    let mut framed = Framed::new(socket, Codec);
+    let mut framed = Framed::new(Gated::new(socket, gate), Codec);
     let s = store.clone();
     let (node_id, position, last) =
         blocking(move || Ok((s.node_id()?, s.position()? as u64, s.last_record()?))).await?;
