@@ -10,9 +10,10 @@
 //! one loopback hop each way. Each proxy and each gated connection has a *gate*. `mqsim
 //! partition node02 --from zk` writes `mq_node02/faults.json`; the node polls it and closes
 //! the gate: bytes stop flowing in both directions, connections stay open — a black hole,
-//! like a pulled cable, not a reset. So the ZooKeeper client times out (≈ 2/3 of the session timeout) and the node steps down,
-//! while the server expires the session after the full timeout and the others elect. `mqsim
-//! heal` reopens the gates; whatever was queued flows again (and is usually stale by then).
+//! like a pulled cable, not a reset. So the ZooKeeper client times out (≈ 2/3 of the
+//! session timeout) and the node steps down, while the server expires the session after the
+//! full timeout and the others elect. `mqsim heal` reopens the gates; whatever was queued
+//! flows again (and is usually stale by then).
 //!
 //! # Caveats
 //!
