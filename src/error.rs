@@ -39,7 +39,7 @@ pub enum Error {
     #[error("ZooKeeper: {0}")]
     Zk(#[from] zookeeper_client::Error),
 
-    /// The message store (LMDB) failed.
+    /// The store's LMDB index failed.
     #[error("store: {0}")]
     Store(#[from] heed::Error),
 

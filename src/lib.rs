@@ -15,7 +15,7 @@
 //! | [`election`] | the election rule as a plain state machine (essay inside) + its ZooKeeper I/O |
 //! | [`node`] | one broker process: ZooKeeper session loop, promotion/demotion, client ports |
 //! | [`console`] | each node's web console (ActiveMQ's `/admin`, REST `/api/message`), all its life |
-//! | [`store`] | the LMDB store (heed): journal + index, group-commit writer; journal length = `position` |
+//! | [`store`] | the journal file (CRC-checked records; its length = `position`), the LMDB index (heed) rebuilt from it, the group-commit writer |
 //! | [`supervisor`] | owns every process: spawn with PDEATHSIG, signals, control socket, znode monitor |
 //! | [`dashboard`] | the supervisor's cluster dashboard: live status, znodes, timeline (SSE), rate chart, buttons |
 //! | [`zookeeper`] | managed ZooKeeper servers: install discovery, `zoo.cfg`, `srvr` probe |

@@ -38,10 +38,6 @@ pub struct Settings {
 
 type Slaves = Arc<Mutex<BTreeMap<String, SlaveInfo>>>;
 
-/// Records per `wal` frame: keeps the JSON header well under the 64 KiB frame limit even
-/// for tiny records (acks are ~20 bytes).
-const MAX_RECORDS: usize = 2048;
-
 /// A slave at most this far behind is fed from the async task itself (see `stream`).
 const INLINE_READ: u64 = 256 * 1024;
 
@@ -203,28 +199,23 @@ async fn stream(
     loop {
         let target = *end.borrow_and_update();
         while next < target {
-            // In the steady state the records were just committed and are in the page cache:
+            // In the steady state the records were just appended and are in the page cache:
             // read them right here instead of hopping to the blocking pool and back, which
             // would cost two thread wake-ups per group. Catch-up reads still go there.
-            let records = if target - next <= INLINE_READ {
-                ctx.store.read_from(next, INLINE_READ as usize, MAX_RECORDS)?
+            let bytes = if target - next <= INLINE_READ {
+                ctx.store.read_journal(next, INLINE_READ as usize)?
             } else {
                 let store = ctx.store.clone();
-                tokio::task::spawn_blocking(move || store.read_from(next, 1 << 20, MAX_RECORDS))
+                tokio::task::spawn_blocking(move || store.read_journal(next, 1 << 20))
                     .await
                     .map_err(|e| crate::Error::Other(e.to_string()))??
             };
-            if records.is_empty() {
+            if bytes.is_empty() {
                 break;
             }
-            let wal = Wal {
-                position: records[0].0,
-                records: records.iter().map(|(_, b)| b.len() as u32).collect(),
-                sync: ctx.settings.remote_disk,
-            };
-            let payload: Vec<u8> = records.iter().map(|(_, b)| b.as_slice()).collect::<Vec<_>>().concat();
-            next = records.last().map(|(s, b)| s + b.len() as u64).unwrap_or(next);
-            framed.feed(Frame::Wal(wal, Bytes::from(payload))).await.map_err(err)?;
+            let wal = Wal { file: 0, offset: next, length: bytes.len() as u64, sync: ctx.settings.remote_disk };
+            next += bytes.len() as u64;
+            framed.feed(Frame::Wal(wal, Bytes::from(bytes))).await.map_err(err)?;
         }
         framed.flush().await.map_err(err)?;
         tokio::select! {
@@ -247,31 +238,6 @@ async fn stream(
                 None => return Ok(()),
             },
             r = end.changed() => if r.is_err() { return Ok(()) },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::replication::wire;
-    use crate::store::record::Record;
-
-    #[test]
-    fn a_catch_up_frame_of_tiny_records_stays_decodable() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let acks: Vec<Record> = (0..20_000).map(|seq| Record::Dequeue { store: "q".into(), seq }).collect();
-        store.append(&acks).unwrap();
-        let records = store.read_from(0, 1 << 20, MAX_RECORDS).unwrap();
-        assert_eq!(records.len(), MAX_RECORDS);
-        let wal = Wal { position: 0, records: records.iter().map(|(_, b)| b.len() as u32).collect(), sync: false };
-        let payload: Vec<u8> = records.iter().flat_map(|(_, b)| b.iter().copied()).collect();
-        let mut buf = bytes::BytesMut::new();
-        wire::encode(&Frame::Wal(wal.clone(), Bytes::from(payload)), &mut buf);
-        match wire::decode(&mut buf).unwrap() {
-            Some(Frame::Wal(w, _)) => assert_eq!(w, wal),
-            other => panic!("{other:?}"),
         }
     }
 }

@@ -9,9 +9,11 @@
 //! same place, the slave's journal is a prefix of the master's and the master streams from
 //! the slave's end; otherwise (the slave diverged, e.g. a demoted master with writes no one
 //! acked, or it is ahead) the master answers `from: 0` and the slave clears its store and
-//! takes everything. Then the master streams `wal` frames — record lengths in JSON, the raw
-//! bytes after — as soon as a group commit lands, and the slave appends them at the same
-//! positions, applies them to its own index and answers `ack {position}`.
+//! takes everything. Then the master streams `wal` frames — ActiveMQ's LogWrite, `{file,
+//! offset, length, sync}` in JSON, then that range of its journal file, byte for byte — as
+//! soon as a group lands in its journal. The slave checks every record's CRC, appends the
+//! bytes at the same positions, fsyncs them if `sync` says so, answers `ack {position}`, and
+//! only then replays them into its own index, as ActiveMQ's slave did in the background.
 //!
 //! A write that must be synced (a persistent send or a commit) completes on the master when
 //! `replicas/2` distinct slaves have acked a position at or past its end, if `sync` has the

@@ -138,35 +138,24 @@ async fn attach(
         }
         let mut expect = position;
         for (wal, _) in &wals {
-            if wal.position != expect {
-                return Err(Error::Other(format!("gap: expected {expect}, got {}", wal.position)));
+            if wal.position() != expect {
+                return Err(Error::Other(format!("gap: expected {expect}, got {}", wal.position())));
             }
-            expect += wal.records.iter().map(|&l| l as u64).sum::<u64>();
+            expect += wal.length;
         }
-        let fsync = wals.iter().any(|(wal, _)| wal.sync);
-        // Applied right on this worker, not on the blocking pool: an append is an LMDB commit
-        // of about 15 µs and an fsync a few hundred µs, while a hop to the pool and back costs
-        // two thread wake-ups, which on a busy host can each take longer than the fsync. The
-        // runtime's other worker keeps serving the ZooKeeper session meanwhile.
-        let apply = || -> Result<u64> {
-            let mut at = position;
-            for (wal, payload) in &wals {
-                let mut records = Vec::with_capacity(wal.records.len());
-                let mut off = 0usize;
-                for &len in &wal.records {
-                    let end = off + len as usize;
-                    records.push(payload.get(off..end).ok_or_else(|| Error::Other("short wal payload".into()))?);
-                    off = end;
-                }
-                at = store.append_raw_many(wal.position, &records)?;
-            }
-            if fsync {
-                store.sync()?;
-            }
-            Ok(at)
-        };
-        position = apply()?;
+        // Written right on this worker, not on the blocking pool: an append is one `pwrite`
+        // and an fsync about a hundred µs, while a hop to the pool and back costs two thread
+        // wake-ups, which on a busy host can each take longer than the fsync. The runtime's
+        // other worker keeps serving the ZooKeeper session meanwhile.
+        for (wal, payload) in &wals {
+            position = store.append_replicated(wal.position(), payload)?;
+        }
+        if wals.iter().any(|(wal, _)| wal.sync) {
+            store.sync()?;
+        }
         framed.send(Frame::Ack(Ack { position })).await.map_err(io)?;
+        // The ack is out: now the index, while the master answers its client.
+        store.catch_up()?;
         let mut st = state.lock().unwrap();
         if st.phase == "attaching" && position >= st.master_end {
             st.phase = "attached".into();

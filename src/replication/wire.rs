@@ -31,14 +31,24 @@ pub struct LoginOk {
     pub master_end: u64,
 }
 
+/// ActiveMQ's LogWrite: a range of the master's journal, whose bytes follow the frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Wal {
-    /// Start position of the first record in the payload.
-    pub position: u64,
-    /// Record lengths, in order (the payload is their concatenation).
-    pub records: Vec<u32>,
+    /// The journal file's start position (always 0: mqsim keeps one journal file).
+    pub file: u64,
+    /// Where the range starts in that file: `file + offset` is its journal position.
+    pub offset: u64,
+    /// Bytes that follow: whole journal records.
+    pub length: u64,
     /// Slave must fsync before acking (`remote_disk`, `quorum_disk`).
     pub sync: bool,
+}
+
+impl Wal {
+    /// The journal position the range starts at.
+    pub fn position(&self) -> u64 {
+        self.file + self.offset
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +118,7 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, WireError> {
         "ack" => Frame::Ack(serde_json::from_slice(json).map_err(bad)?),
         "wal" => {
             let wal: Wal = serde_json::from_slice(json).map_err(bad)?;
-            let len: u64 = wal.records.iter().map(|&l| l as u64).sum();
+            let len = wal.length;
             if len > MAX_PAYLOAD as u64 {
                 return Err(WireError::PayloadTooLarge(len));
             }
@@ -162,7 +172,7 @@ mod tests {
         let frames = vec![
             Frame::Login(Login { node_id: "n".into(), security_token: "".into(), position: 9, last: Some((3, 77)) }),
             Frame::Ok(LoginOk { from: 9, master_end: 20 }),
-            Frame::Wal(Wal { position: 9, records: vec![3, 2], sync: true }, Bytes::from_static(b"abcde")),
+            Frame::Wal(Wal { file: 0, offset: 9, length: 5, sync: true }, Bytes::from_static(b"abcde")),
             Frame::Ack(Ack { position: 14 }),
             Frame::Error("Invalid security_token".into()),
         ];
@@ -190,7 +200,7 @@ mod tests {
         assert!(matches!(decode(&mut b), Err(WireError::UnknownAction(_))));
         let mut b = BytesMut::from(&vec![b'x'; MAX_HEADER + 1][..]);
         assert_eq!(decode(&mut b), Err(WireError::HeaderTooLarge));
-        let mut b = BytesMut::from(&b"wal\n{\"position\":0,\"records\":[4294967295,4294967295],\"sync\":false}\0"[..]);
+        let mut b = BytesMut::from(&b"wal\n{\"file\":0,\"offset\":0,\"length\":8589934590,\"sync\":false}\0"[..]);
         assert!(matches!(decode(&mut b), Err(WireError::PayloadTooLarge(_))));
     }
 }

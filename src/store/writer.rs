@@ -1,20 +1,21 @@
 //! The master's write path: group commit, local fsync, and the wait for slave acks.
 //!
-//! Writes from every connection go through one thread that owns the LMDB write
-//! transaction. It takes everything queued, appends it in one transaction (group commit),
-//! announces the new end of the journal (the replication senders ship it to slaves), then
-//! fsyncs once if the `sync` mode has the DISK bit and some write asked for it, so the
-//! local fsync overlaps the slaves' round trip.
+//! Writes from every connection go through one thread. It takes everything queued, appends
+//! it to the journal in one write (group commit), announces the new end of the journal
+//! (the replication senders ship it to slaves), then fsyncs once if the `sync` mode has the
+//! DISK bit and some write asked for it, so the local fsync overlaps the slaves' round trip.
+//! Last, while the group is in flight, the same thread brings the index up to date
+//! ([`Store::catch_up`]): the index is never on a send's path.
 //! A write that needs the REMOTE bit completes only when `replicas/2` slaves have acked a
 //! position at or past its end; that wait happens off the writer thread, so the next group
 //! is written while the previous one is in flight to the slaves.
 //!
 //! Without the DISK bit (`*_mem`, `remote_*`) there is no fsync to share, so a write that
 //! is waited for is appended right on the caller's thread, under the same lock the writer
-//! thread commits under (an LMDB commit without fsync takes about 15 µs). That saves the
-//! two thread wake-ups of the hand-off to the writer thread and back on every synchronous
-//! send. Writes nobody waits for ([`Writer::write_nowait`]: acks) still go to the thread,
-//! which batches them.
+//! thread appends under (a journal append is one `pwrite` of a few µs), and the thread is
+//! only nudged to index it. That saves the two thread wake-ups of the hand-off to the
+//! writer thread and back on every synchronous send. Writes nobody waits for
+//! ([`Writer::write_nowait`]: acks) still go to the thread, which batches them.
 
 use std::sync::{Arc, Mutex};
 
@@ -33,10 +34,17 @@ struct Request {
     done: oneshot::Sender<Result<u64>>,
 }
 
+/// What the writer thread is asked to do.
+enum Job {
+    Write(Request),
+    /// Index what a caller appended itself (modes without the DISK bit).
+    CatchUp,
+}
+
 /// Cloneable handle to the writer thread of one master term.
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::UnboundedSender<Request>,
+    tx: mpsc::UnboundedSender<Job>,
     /// Set when the mode has no DISK bit: writes are committed on the caller's thread.
     direct: Option<Arc<Direct>>,
     /// Writes are acknowledged only while this master's lease holds (zombie-master guard).
@@ -88,17 +96,16 @@ impl Writer {
     pub fn write_nowait(&self, records: Vec<Record>) -> Result<()> {
         self.check_lease()?;
         let (done, _) = oneshot::channel();
-        self.tx.send(Request { records, synced: false, done }).map_err(|_| closed())
+        self.tx.send(Job::Write(Request { records, synced: false, done })).map_err(|_| closed())
     }
 
     fn submit(&self, r: Request) -> Result<()> {
         match &self.direct {
             Some(d) => {
-                let end_tx = d.end_tx.lock().unwrap();
-                commit(&d.store, d.mode, vec![r], &end_tx, &d.wait_tx);
-                Ok(())
+                commit(&d.store, d.mode, vec![r], &d.end_tx.lock().unwrap(), &d.wait_tx);
+                self.tx.send(Job::CatchUp).map_err(|_| closed())
             }
-            None => self.tx.send(r).map_err(|_| closed()),
+            None => self.tx.send(Job::Write(r)).map_err(|_| closed()),
         }
     }
 
@@ -143,24 +150,32 @@ struct Direct {
 fn write_loop(
     store: Arc<Store>,
     mode: SyncMode,
-    mut rx: mpsc::UnboundedReceiver<Request>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
     end_tx: Arc<Mutex<watch::Sender<u64>>>,
     wait_tx: mpsc::UnboundedSender<Waiting>,
 ) {
     while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < 1024 {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            if let Job::Write(r) = job {
+                batch.push(r);
+            }
+            if batch.len() < 1024 {
+                next = rx.try_recv().ok();
             }
         }
-        commit(&store, mode, batch, &end_tx.lock().unwrap(), &wait_tx);
+        if !batch.is_empty() {
+            commit(&store, mode, batch, &end_tx.lock().unwrap(), &wait_tx);
+        }
+        if let Err(e) = store.catch_up() {
+            tracing::error!("indexing the journal failed (it is retried after the next write): {e}");
+        }
     }
 }
 
-/// Appends one group in one transaction, publishes the new end, fsyncs if the mode asks,
-/// then completes each request (or hands it to [`wait_for_acks`]).
+/// Appends one group to the journal in one write, publishes the new end, fsyncs if the mode
+/// asks, then completes each request (or hands it to [`wait_for_acks`]).
 fn commit(
     store: &Store,
     mode: SyncMode,
@@ -183,7 +198,7 @@ fn commit(
         }
     };
     // Each request's end position: walk the written records in order.
-    let mut ends = written.iter().map(|(start, bytes)| start + bytes.len() as u64);
+    let mut ends = written.into_iter();
     let mut last_end = *end_tx.borrow();
     let mut completions = Vec::with_capacity(batch.len());
     for r in batch {
