@@ -57,7 +57,7 @@ fn fixture() -> Fx {
     lease.renew();
     let mode = mqsim::config::SyncMode::parse("local_mem").unwrap();
     let writer = mqsim::store::writer::Writer::start(store.clone(), mode, acked, lease).unwrap();
-    let broker = Arc::new(Broker::new(store.clone(), writer, store.snapshot().unwrap()));
+    let broker = Arc::new(Broker::new(writer, store.snapshot().unwrap()));
     let console = Console::new(config.clone(), "node01");
     let fx = Fx { _dir: dir, config, store, broker, console };
     fx.set_master();

@@ -16,22 +16,24 @@
 //!   `sync`) *before* it is enqueued, so a RECEIPT means durable. Acks are written lazily
 //!   (not synced): an ack lost in a failover means a redelivery, never a loss.
 //! * **Duplicates**: a persistent send carrying a producer id and sequence at or below the
-//!   last one stored for that producer is dropped (the replicated producer audit).
+//!   last one stored for that producer is dropped (the producer audit: kept in memory, taken
+//!   from the store at promotion, and replicated with every stored message).
 //! * **Poison**: NACK moves the message to `ActiveMQ.DLQ`.
 
 mod admin;
 mod openwire_support;
 mod state;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+use crate::store::Snapshot;
 use crate::store::record::{Record, StoredMessage};
 use crate::store::writer::Writer;
-use crate::store::{Snapshot, Store};
 use state::State;
 pub use state::{DestStats, Destination, Kind};
 
@@ -76,18 +78,20 @@ pub enum TxOp {
 pub struct Broker {
     state: Mutex<State>,
     writer: Writer,
-    store: Arc<Store>,
+    /// producer → the last sequence stored for it.
+    audit: Mutex<HashMap<String, u64>>,
     next_seq: AtomicU64,
     next_id: AtomicU64,
 }
 
 impl Broker {
-    pub fn new(store: Arc<Store>, writer: Writer, snapshot: Snapshot) -> Broker {
+    pub fn new(writer: Writer, mut snapshot: Snapshot) -> Broker {
         let next_seq = AtomicU64::new(snapshot.next_seq.max(1));
+        let audit = Mutex::new(std::mem::take(&mut snapshot.audit).into_iter().collect());
         Broker {
             state: Mutex::new(State::from_snapshot(snapshot)),
             writer,
-            store,
+            audit,
             next_seq,
             next_id: AtomicU64::new(1),
         }
@@ -116,24 +120,44 @@ impl Broker {
         if msg.seq == 0 {
             self.stamp(&mut msg);
         }
-        if self.is_duplicate(&msg)? {
+        if self.is_duplicate(&msg) {
             return Ok(false);
         }
         let records = self.state.lock().unwrap().enqueue_records(dest, &msg);
         if msg.persistent && !records.is_empty() {
-            self.writer.write(records, true).await?;
+            self.write_audited(records).await?;
         }
         let mut st = self.state.lock().unwrap();
         st.enqueue(dest, Arc::new(msg));
         Ok(true)
     }
 
-    fn is_duplicate(&self, msg: &StoredMessage) -> Result<bool> {
-        let Some((producer, seq)) = &msg.producer else { return Ok(false) };
-        if !msg.persistent {
-            return Ok(false);
+    fn is_duplicate(&self, msg: &StoredMessage) -> bool {
+        let Some((producer, seq)) = &msg.producer else { return false };
+        msg.persistent && self.audit.lock().unwrap().get(producer).is_some_and(|last| seq <= last)
+    }
+
+    /// A synced write of records that may store messages; once it is durable, their
+    /// producers' sequences go into the audit (as the store's index has them).
+    async fn write_audited(&self, records: Vec<Record>) -> Result<u64> {
+        fn producers(records: &[Record], out: &mut Vec<(String, u64)>) {
+            for r in records {
+                match r {
+                    Record::Enqueue { msg, .. } => out.extend(msg.producer.clone()),
+                    Record::Batch(inner) => producers(inner, out),
+                    _ => {}
+                }
+            }
         }
-        Ok(self.store.producer_seq(producer)?.is_some_and(|last| *seq <= last))
+        let mut stored = Vec::new();
+        producers(&records, &mut stored);
+        let end = self.writer.write(records, true).await?;
+        let mut audit = self.audit.lock().unwrap();
+        for (producer, seq) in stored {
+            let last = audit.entry(producer).or_insert(0);
+            *last = (*last).max(seq);
+        }
+        Ok(end)
     }
 
     /// Registers a consumer; deliveries arrive on `tx`.
@@ -250,7 +274,7 @@ impl Broker {
                     if msg.seq == 0 {
                         self.stamp(&mut msg);
                     }
-                    if self.is_duplicate(&msg)? {
+                    if self.is_duplicate(&msg) {
                         continue;
                     }
                     if msg.persistent {
@@ -270,7 +294,7 @@ impl Broker {
             }
         }
         if !records.is_empty() {
-            self.writer.write(vec![Record::Batch(records)], true).await?;
+            self.write_audited(vec![Record::Batch(records)]).await?;
         }
         let mut st = self.state.lock().unwrap();
         for (dest, msg) in sends {

@@ -66,7 +66,7 @@ impl Master {
         let s = store.clone();
         let snapshot =
             tokio::task::spawn_blocking(move || s.snapshot()).await.map_err(|e| Error::Other(e.to_string()))??;
-        let broker = Arc::new(Broker::new(store.clone(), writer.clone(), snapshot));
+        let broker = Arc::new(Broker::new(writer.clone(), snapshot));
         let settings =
             ReplSettings { token: config.cluster.security_token.clone(), remote_disk: mode.remote_disk, need };
         let replication = ReplicationServer::start(

@@ -152,12 +152,10 @@ impl Index {
             let (k, v) = kv?;
             snap.subs.insert(k.to_string(), v.to_string());
         }
+        for kv in self.audit.iter(&rtxn)? {
+            let (k, v) = kv?;
+            snap.audit.insert(k.to_string(), v);
+        }
         Ok(snap)
-    }
-
-    /// The last persisted sequence of a producer (duplicate suppression).
-    pub fn producer_seq(&self, producer: &str) -> Result<Option<u64>> {
-        let rtxn = self.env.read_txn()?;
-        Ok(self.audit.get(&rtxn, producer)?)
     }
 }

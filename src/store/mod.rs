@@ -55,6 +55,8 @@ pub struct Snapshot {
     pub stores: BTreeMap<String, Vec<StoredMessage>>,
     /// durable subscription key → topic.
     pub subs: BTreeMap<String, String>,
+    /// producer → the last sequence stored for it (the producer audit).
+    pub audit: BTreeMap<String, u64>,
     pub next_seq: u64,
 }
 
@@ -114,8 +116,8 @@ impl Store {
 
     /// Appends records to the journal (the master's write path); returns each one's end.
     /// The index follows with [`Store::catch_up`].
-    pub fn append(&self, records: &[Record]) -> Result<Vec<u64>> {
-        let encoded: Vec<Vec<u8>> = records.iter().map(Record::encode).collect();
+    pub fn append<'a>(&self, records: impl IntoIterator<Item = &'a Record>) -> Result<Vec<u64>> {
+        let encoded: Vec<Vec<u8>> = records.into_iter().map(Record::encode).collect();
         self.journal.append(encoded.iter().map(Vec::as_slice))
     }
 
@@ -145,6 +147,11 @@ impl Store {
             let applied = self.index.apply(from, from + at as u64, &records)?;
             self.applied.fetch_max(applied, Ordering::AcqRel);
         }
+    }
+
+    /// The journal position the index has reached.
+    pub fn indexed(&self) -> u64 {
+        self.applied.load(Ordering::Acquire)
     }
 
     /// fsyncs the journal (the DISK bit of the `sync` mode).
@@ -179,11 +186,6 @@ impl Store {
     pub fn snapshot(&self) -> Result<Snapshot> {
         self.catch_up()?;
         self.index.snapshot()
-    }
-
-    /// The last persisted sequence of a producer (duplicate suppression).
-    pub fn producer_seq(&self, producer: &str) -> Result<Option<u64>> {
-        self.index.producer_seq(producer)
     }
 
     /// The replication node id (`nodeid.txt`, as ActiveMQ kept it), created on first use.

@@ -1,25 +1,28 @@
-//! The master's write path: group commit, local fsync, and the wait for slave acks.
+//! The master's write path: append, ship, group fsync, and the wait for slave acks.
 //!
-//! Writes from every connection go through one thread. It takes everything queued, appends
-//! it to the journal in one write (group commit), announces the new end of the journal
-//! (the replication senders ship it to slaves), then fsyncs once if the `sync` mode has the
-//! DISK bit and some write asked for it, so the local fsync overlaps the slaves' round trip.
-//! Last, while the group is in flight, the same thread brings the index up to date
-//! ([`Store::catch_up`]): the index is never on a send's path.
-//! A write that needs the REMOTE bit completes only when `replicas/2` slaves have acked a
-//! position at or past its end; that wait happens off the writer thread, so the next group
-//! is written while the previous one is in flight to the slaves.
+//! A write is appended to the journal right on the caller's thread, under one lock (an
+//! append is one `pwrite` of a few µs), and the new end of the journal is announced: the
+//! replication senders watch it and ship the bytes to the slaves at once. Then, per `sync`:
 //!
-//! Without the DISK bit (`*_mem`, `remote_*`) there is no fsync to share, so a write that
-//! is waited for is appended right on the caller's thread, under the same lock the writer
-//! thread appends under (a journal append is one `pwrite` of a few µs), and the thread is
-//! only nudged to index it. That saves the two thread wake-ups of the hand-off to the
-//! writer thread and back on every synchronous send. Writes nobody waits for
-//! ([`Writer::write_nowait`]: acks) still go to the thread, which batches them.
+//! * **DISK bit** (`local_disk`, `remote_disk`, `quorum_disk`): the writer thread fsyncs
+//!   the journal, once for every write that asked since its last fsync (group commit),
+//!   while the same bytes are on their way to the slaves: the local fsync overlaps the
+//!   slaves' round trip instead of delaying it.
+//! * **REMOTE bit** (`remote_*`, `quorum_*`): the write completes once `replicas/2` slaves
+//!   have acked a position at or past its end; the caller waits on the quorum-acked
+//!   position itself, so the ack that completes it wakes it directly.
+//!
+//! The writer thread also keeps the index up ([`Store::catch_up`]), off every send's path:
+//! after each fsync, and at most [`INDEX_LAG`] behind other appends (which nudge it once,
+//! not on every write). Writes nobody waits for ([`Writer::write_nowait`]: acks) are
+//! appended by the thread, in batches.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self as std_mpsc, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use super::Store;
 use super::record::Record;
@@ -27,30 +30,40 @@ use crate::config::SyncMode;
 use crate::election::lease::Lease;
 use crate::error::{Error, Result};
 
-struct Request {
-    records: Vec<Record>,
-    /// A persistent send or commit: honours the `sync` mode. Otherwise just appended.
-    synced: bool,
-    done: oneshot::Sender<Result<u64>>,
-}
+/// How long the index may trail the journal while writes keep coming.
+pub const INDEX_LAG: Duration = Duration::from_millis(2);
 
 /// What the writer thread is asked to do.
 enum Job {
-    Write(Request),
-    /// Index what a caller appended itself (modes without the DISK bit).
+    /// Append records nobody waits for (acks), batched with others.
+    Append(Vec<Record>),
+    /// fsync everything appended so far, then answer.
+    Sync(oneshot::Sender<std::result::Result<(), String>>),
+    /// Index what callers appended.
     CatchUp,
 }
 
-/// Cloneable handle to the writer thread of one master term.
+/// Cloneable handle to the write path of one master term.
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::UnboundedSender<Job>,
-    /// Set when the mode has no DISK bit: writes are committed on the caller's thread.
-    direct: Option<Arc<Direct>>,
+    tx: std_mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+    mode: SyncMode,
     /// Writes are acknowledged only while this master's lease holds (zombie-master guard).
     lease: Arc<Lease>,
-    /// The end of the journal after the last commit (replication senders watch it).
+    /// The end of the journal after the last append (replication senders watch it).
     end: watch::Receiver<u64>,
+    /// The position `replicas/2` slaves have acked.
+    quorum_acked: watch::Receiver<u64>,
+}
+
+/// What the callers' threads and the writer thread share.
+struct Shared {
+    store: Arc<Store>,
+    /// Held across append and publication, so ends are published in journal order.
+    end_tx: Mutex<watch::Sender<u64>>,
+    /// Callers have appended since the writer thread last found the index caught up.
+    unindexed: AtomicBool,
 }
 
 impl Writer {
@@ -62,51 +75,44 @@ impl Writer {
         quorum_acked: watch::Receiver<u64>,
         lease: Arc<Lease>,
     ) -> Result<Writer> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = std_mpsc::channel();
         let (end_tx, end) = watch::channel(store.position()? as u64);
-        let (wait_tx, wait_rx) = mpsc::unbounded_channel();
-        let end_tx = Arc::new(Mutex::new(end_tx));
-        let direct = (!mode.local_disk)
-            .then(|| Arc::new(Direct { store: store.clone(), mode, end_tx: end_tx.clone(), wait_tx: wait_tx.clone() }));
+        let shared = Arc::new(Shared { store, end_tx: Mutex::new(end_tx), unindexed: AtomicBool::new(false) });
+        let s = shared.clone();
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || write_loop(store, mode, rx, end_tx, wait_tx))
+            .spawn(move || write_loop(&s, rx))
             .map_err(Error::io("starting the store writer"))?;
-        tokio::spawn(wait_for_acks(wait_rx, quorum_acked));
-        Ok(Writer { tx, direct, lease, end })
+        Ok(Writer { tx, shared, mode, lease, end, quorum_acked })
     }
 
-    /// Appends `records` atomically; resolves with the journal end once durable per `sync`.
+    /// Appends `records` atomically; resolves with the journal end once durable per `sync`
+    /// (if `synced`: a persistent send or a commit; otherwise once appended).
     /// Fails (nothing acknowledged) if this node's master lease has lapsed, before or after.
     pub async fn write(&self, records: Vec<Record>, synced: bool) -> Result<u64> {
         self.check_lease()?;
-        let (done, rx) = oneshot::channel();
-        self.submit(Request { records, synced, done })?;
-        let end = rx
-            .await
-            .map_err(|_| Error::Other("the store closed before the write completed (master stepped down)".into()))??;
+        let end = self.shared.append(&records)?.last().copied().unwrap_or_else(|| *self.end.borrow());
+        if synced && self.mode.local_disk {
+            let (done, rx) = oneshot::channel();
+            self.tx.send(Job::Sync(done)).map_err(|_| closed())?;
+            rx.await.map_err(|_| stepped_down())?.map_err(|e| Error::Other(format!("store sync failed: {e}")))?;
+        } else if !self.shared.unindexed.swap(true, Ordering::SeqCst) {
+            let _ = self.tx.send(Job::CatchUp);
+        }
+        if synced && self.mode.remote {
+            let mut acked = self.quorum_acked.clone();
+            acked.wait_for(|at| *at >= end).await.map_err(|_| stepped_down())?;
+        }
         self.check_lease()?;
         Ok(end)
     }
 
-    /// Queues an unsynced append (acks) to the writer thread without waiting for it. The
-    /// thread keeps queue order, but a write committed meanwhile on a caller's thread (modes
-    /// without the DISK bit) may land first; nothing depends on that, since an ack only
-    /// removes its own message, which was stored before it could be delivered.
+    /// Queues an unsynced append (acks) to the writer thread without waiting for it. A
+    /// write appended meanwhile by a caller may land first; nothing depends on that, since
+    /// an ack only removes its own message, which was stored before it could be delivered.
     pub fn write_nowait(&self, records: Vec<Record>) -> Result<()> {
         self.check_lease()?;
-        let (done, _) = oneshot::channel();
-        self.tx.send(Job::Write(Request { records, synced: false, done })).map_err(|_| closed())
-    }
-
-    fn submit(&self, r: Request) -> Result<()> {
-        match &self.direct {
-            Some(d) => {
-                commit(&d.store, d.mode, vec![r], &d.end_tx.lock().unwrap(), &d.wait_tx);
-                self.tx.send(Job::CatchUp).map_err(|_| closed())
-            }
-            None => self.tx.send(Job::Write(r)).map_err(|_| closed()),
-        }
+        self.tx.send(Job::Append(records)).map_err(|_| closed())
     }
 
     /// Whether this term's master lease still holds.
@@ -131,117 +137,81 @@ impl Writer {
     }
 }
 
-type Waiting = (u64, oneshot::Sender<Result<u64>>);
-
 fn closed() -> Error {
     Error::Other("the store is closed (this node is no longer master)".into())
 }
 
-/// What a caller needs to commit on its own thread (modes without the DISK bit).
-struct Direct {
-    store: Arc<Store>,
-    mode: SyncMode,
-    /// Held across append and publication (here and by the writer thread), so ends are
-    /// published in journal order.
-    end_tx: Arc<Mutex<watch::Sender<u64>>>,
-    wait_tx: mpsc::UnboundedSender<Waiting>,
+fn stepped_down() -> Error {
+    Error::Other("the store closed before the write completed (master stepped down)".into())
 }
 
-fn write_loop(
-    store: Arc<Store>,
-    mode: SyncMode,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-    end_tx: Arc<Mutex<watch::Sender<u64>>>,
-    wait_tx: mpsc::UnboundedSender<Waiting>,
-) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut batch = Vec::new();
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            if let Job::Write(r) = job {
-                batch.push(r);
+impl Shared {
+    /// Appends to the journal and announces the new end; returns each record's end.
+    fn append<'a>(&self, records: impl IntoIterator<Item = &'a Record>) -> Result<Vec<u64>> {
+        let end_tx = self.end_tx.lock().unwrap();
+        let ends = self.store.append(records)?;
+        if let Some(&last) = ends.last() {
+            end_tx.send_replace(last);
+        }
+        Ok(ends)
+    }
+
+    /// Brings the index up to the journal. After a quiet [`INDEX_LAG`] (`idle`) the
+    /// thread stops waking up on its own until a caller appends again.
+    fn index(&self, idle: bool) {
+        if let Err(e) = self.store.catch_up() {
+            tracing::error!("indexing the journal failed (it is retried after the next write): {e}");
+            return;
+        }
+        if idle {
+            self.unindexed.store(false, Ordering::SeqCst);
+            // An append that saw the flag still set did not nudge: it is indexed next time.
+            if self.store.indexed() < self.store.position().unwrap_or(0) as u64 {
+                self.unindexed.store(true, Ordering::SeqCst);
             }
-            if batch.len() < 1024 {
+        }
+    }
+}
+
+fn write_loop(s: &Shared, rx: std_mpsc::Receiver<Job>) {
+    loop {
+        let first = if s.unindexed.load(Ordering::SeqCst) {
+            match rx.recv_timeout(INDEX_LAG) {
+                Ok(job) => Some(job),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match rx.recv() {
+                Ok(job) => Some(job),
+                Err(_) => return,
+            }
+        };
+        let idle = first.is_none();
+        let (mut appends, mut syncs) = (Vec::new(), Vec::new());
+        let mut next = first;
+        while let Some(job) = next.take() {
+            match job {
+                Job::Append(records) => appends.push(records),
+                Job::Sync(done) => syncs.push(done),
+                Job::CatchUp => {}
+            }
+            if appends.len() + syncs.len() < 1024 {
                 next = rx.try_recv().ok();
             }
         }
-        if !batch.is_empty() {
-            commit(&store, mode, batch, &end_tx.lock().unwrap(), &wait_tx);
+        if !appends.is_empty()
+            && let Err(e) = s.append(appends.iter().flatten())
+        {
+            tracing::error!("appending acks to the journal failed (they are redelivered after a failover): {e}");
         }
-        if let Err(e) = store.catch_up() {
-            tracing::error!("indexing the journal failed (it is retried after the next write): {e}");
+        if !syncs.is_empty() {
+            let synced = s.store.sync().map_err(|e| e.to_string());
+            for done in syncs {
+                let _ = done.send(synced.clone());
+            }
         }
-    }
-}
-
-/// Appends one group to the journal in one write, publishes the new end, fsyncs if the mode
-/// asks, then completes each request (or hands it to [`wait_for_acks`]).
-fn commit(
-    store: &Store,
-    mode: SyncMode,
-    batch: Vec<Request>,
-    end_tx: &watch::Sender<u64>,
-    wait_tx: &mpsc::UnboundedSender<Waiting>,
-) {
-    let records: Vec<Record> = batch.iter().flat_map(|r| r.records.iter().cloned()).collect();
-    let fail = |batch: Vec<Request>, e: Error| {
-        let msg = e.to_string();
-        for r in batch {
-            let _ = r.done.send(Err(Error::Other(format!("store write failed: {msg}"))));
-        }
-    };
-    let written = match store.append(&records) {
-        Ok(w) => w,
-        Err(e) => {
-            fail(batch, e);
-            return;
-        }
-    };
-    // Each request's end position: walk the written records in order.
-    let mut ends = written.into_iter();
-    let mut last_end = *end_tx.borrow();
-    let mut completions = Vec::with_capacity(batch.len());
-    for r in batch {
-        for _ in 0..r.records.len() {
-            last_end = ends.next().unwrap_or(last_end);
-        }
-        completions.push((r, last_end));
-    }
-    // Ship first, then fsync: the slaves receive (and with `*_disk` fsync) this group while
-    // it is fsynced here, so a synced write costs about max(local fsync, slave round trip +
-    // slave fsync) rather than their sum. It completes only once both are done.
-    end_tx.send_replace(last_end);
-    if mode.local_disk && completions.iter().any(|(r, _)| r.synced) {
-        if let Err(e) = store.sync() {
-            fail(completions.into_iter().map(|(r, _)| r).collect(), e);
-            return;
-        }
-    }
-    for (r, end) in completions {
-        if r.synced && mode.remote {
-            let _ = wait_tx.send((end, r.done));
-        } else {
-            let _ = r.done.send(Ok(end));
-        }
-    }
-}
-
-/// Completes remote-synced writes as the quorum-acked position passes their end.
-async fn wait_for_acks(mut rx: mpsc::UnboundedReceiver<Waiting>, mut acked: watch::Receiver<u64>) {
-    let mut pending: std::collections::VecDeque<Waiting> = Default::default();
-    loop {
-        let at = *acked.borrow_and_update();
-        while pending.front().is_some_and(|(end, _)| *end <= at) {
-            let (end, done) = pending.pop_front().expect("checked");
-            let _ = done.send(Ok(end));
-        }
-        tokio::select! {
-            w = rx.recv() => match w {
-                Some(w) => pending.push_back(w),
-                None => return,
-            },
-            r = acked.changed() => if r.is_err() { return },
-        }
+        s.index(idle);
     }
 }
 
@@ -268,7 +238,7 @@ mod tests {
 
     #[tokio::test]
     async fn remote_writes_wait_for_the_quorum_ack() {
-        // quorum_disk: through the writer thread; quorum_mem: committed on the caller's thread.
+        // quorum_disk: appended here, fsynced by the writer thread; quorum_mem: appended here only.
         for name in ["quorum_disk", "quorum_mem"] {
             let dir = tempfile::tempdir().unwrap();
             let store = Arc::new(Store::open(dir.path()).unwrap());
@@ -298,6 +268,47 @@ mod tests {
                 .unwrap()
                 .unwrap();
             assert_eq!(store.snapshot().unwrap().stores["q"].len(), 2, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_disk_modes_fsync_and_only_for_synced_writes() {
+        // A journal reserves its zeros at its first fsync (journal.rs): the file's size tells.
+        for (name, synced, fsyncs) in
+            [("local_disk", true, true), ("local_disk", false, false), ("local_mem", true, false)]
+        {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Arc::new(Store::open(dir.path()).unwrap());
+            let (_ack_tx, ack_rx) = watch::channel(u64::MAX);
+            let lease = Arc::new(Lease::new(std::time::Duration::from_secs(60)));
+            lease.renew();
+            let w = Writer::start(store.clone(), SyncMode::parse(name).unwrap(), ack_rx, lease).unwrap();
+            w.write(vec![enqueue(1)], synced).await.unwrap();
+            let len = std::fs::metadata(dir.path().join(crate::store::journal::FILE_NAME)).unwrap().len();
+            assert_eq!(len >= crate::store::journal::RESERVE, fsyncs, "{name}, synced {synced}: {len} bytes");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_index_follows_appends_made_on_callers_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let (_ack_tx, ack_rx) = watch::channel(u64::MAX);
+        let lease = Arc::new(Lease::new(std::time::Duration::from_secs(60)));
+        lease.renew();
+        let w = Writer::start(store.clone(), SyncMode::parse("local_mem").unwrap(), ack_rx, lease).unwrap();
+        for round in 0..3u64 {
+            // A burst, then a quiet spell longer than INDEX_LAG: each time the index catches up.
+            for seq in 0..20 {
+                w.write(vec![enqueue(round * 100 + seq + 1)], true).await.unwrap();
+            }
+            let end = store.position().unwrap() as u64;
+            let t0 = std::time::Instant::now();
+            while store.indexed() < end {
+                assert!(t0.elapsed() < std::time::Duration::from_secs(5), "the index stays behind the journal");
+                tokio::time::sleep(INDEX_LAG).await;
+            }
+            tokio::time::sleep(INDEX_LAG * 3).await;
         }
     }
 }
