@@ -75,11 +75,10 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
         let journal_path = dir.join(journal::FILE_NAME);
-        let legacy = dir.join("data.mdb").exists() && !journal_path.exists();
-        let journal = Journal::open(&journal_path)?;
-        if legacy {
-            migrate(dir, &journal)?;
+        if dir.join("data.mdb").exists() && !journal_path.exists() {
+            migrate(dir, &journal_path)?;
         }
+        let journal = Journal::open(&journal_path)?;
         let index_dir = dir.join("index");
         let boot = boot_id();
         let boot_file = dir.join(INDEX_BOOT);
@@ -210,12 +209,19 @@ fn remove_index(dir: &Path) -> Result<()> {
 }
 
 /// mqsim before the journal file kept its journal inside LMDB (`data.mdb` at the root of the
-/// data directory, database `journal`: start position → record). Its records move to the
-/// journal file in order, then the old environment goes; the index is rebuilt from them.
-fn migrate(dir: &Path, journal: &Journal) -> Result<()> {
+/// data directory, database `journal`: start position → record). Its records are copied in
+/// order into a new journal file, which is renamed into place once complete and synced (a
+/// crash before that leaves the old store as it was, to be migrated again); then the old
+/// environment goes, and the index is rebuilt from the journal.
+fn migrate(dir: &Path, to: &Path) -> Result<()> {
     use heed::types::{Bytes, U64};
-    tracing::info!("{}: moving the journal out of the old LMDB store into {}", dir.display(), journal::FILE_NAME);
+    tracing::info!("{}: moving the journal out of the old LMDB store into {}", dir.display(), to.display());
+    let partial = to.with_extension("log.migrating");
+    if partial.exists() {
+        std::fs::remove_file(&partial).map_err(Error::io(format!("removing {}", partial.display())))?;
+    }
     {
+        let journal = Journal::open(&partial)?;
         let mut opts = heed::EnvOpenOptions::new();
         opts.map_size(4 << 30).max_dbs(8);
         // SAFETY: opened once, read only, and closed before its files are removed.
@@ -243,6 +249,10 @@ fn migrate(dir: &Path, journal: &Journal) -> Result<()> {
         drop(rtxn);
         env.prepare_for_closing().wait();
     }
+    std::fs::rename(&partial, to).map_err(Error::io(format!("renaming {} into place", partial.display())))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(format!("syncing {}", dir.display())))?;
     for f in ["data.mdb", "lock.mdb"] {
         let path = dir.join(f);
         std::fs::remove_file(&path).map_err(Error::io(format!("removing {}", path.display())))?;
