@@ -3,7 +3,8 @@
 #   (i)  one real ActiveMQ 5.17.2 broker (Debian package, Debian's JVM flags, KahaDB with its
 #        default fsync per synchronous send), started without Debian's wrapper as in
 #        shared/reference/anchor-baseline.md §2;
-#   (ii) mqsim clusters (real ZooKeeper ensemble, 3 nodes) with sync = quorum_mem, then quorum_disk.
+#   (ii) mqsim clusters (real ZooKeeper ensemble, 3 nodes) with sync = quorum_mem, then quorum_disk;
+#   and first, the disk itself (`mqsim bench disk`): a durable journal append alone and 3 at once.
 # The same client (`mqsim bench stomp`, release build) drives each one; then
 # `mqsim bench stomp-report` rewrites the "stomp" section of docs/benchmarks.md.
 #
@@ -75,6 +76,11 @@ while True:
 EOF
 }
 
+# --- (o) the disk: a durable journal append alone and three at once (master + 2 slaves) -----
+wait_quiet
+echo "==> the disk ($WORK)"
+"$MQSIM" bench disk --dir "$WORK" --json >"$WORK/disk.json"
+
 # --- (i) ActiveMQ 5.17.2, one node ------------------------------------------------------
 start_activemq "$WORK/activemq" "$BASE" "$((BASE + 1))"
 if ! wait_stomp "$AMQ_STOMP" 60; then
@@ -112,4 +118,4 @@ done
 
 # --- (iii) the report -----------------------------------------------------------------
 "$MQSIM" bench stomp-report --activemq "$WORK/activemq.json" --quorum-mem "$WORK/quorum_mem.json" \
-  --quorum-disk "$WORK/quorum_disk.json" --build "release build" --out "$OUT"
+  --quorum-disk "$WORK/quorum_disk.json" --disk "$WORK/disk.json" --build "release build" --out "$OUT"

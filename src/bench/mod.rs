@@ -4,7 +4,10 @@
 //! * [`stomp`]: a STOMP 1.2 load generator (`mqsim bench stomp`) and the side-by-side report
 //!   against a real ActiveMQ measured in the same run (`mqsim bench stomp-report`, driven by
 //!   `scripts/bench-stomp.sh`).
+//! * [`disk`]: the cost of a durable journal append on this disk, alone and contended
+//!   (`mqsim bench disk`), which bounds the `*_disk` sync modes; in the same STOMP report.
 
+pub mod disk;
 pub mod lifecycle;
 pub mod stomp;
 

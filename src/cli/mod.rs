@@ -222,6 +222,18 @@ pub enum BenchOp {
         #[arg(long)]
         json: bool,
     },
+    /// A durable 1 KiB journal append (append + fsync) on this disk, alone and three at once.
+    Disk {
+        /// A directory on the disk the clusters use (their state directories' filesystem).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Appends per writer.
+        #[arg(long, default_value_t = 2000)]
+        appends: usize,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Prints a cluster.toml on 23 consecutive ports from `base` with the given `sync` mode.
     #[command(hide = true)]
     ClusterToml {
@@ -238,6 +250,9 @@ pub enum BenchOp {
         quorum_mem: PathBuf,
         #[arg(long)]
         quorum_disk: PathBuf,
+        /// `bench disk --json` output from the same run.
+        #[arg(long)]
+        disk: Option<PathBuf>,
         /// How mqsim was built (e.g. "release build").
         #[arg(long, default_value = "debug build")]
         build: String,
@@ -347,15 +362,31 @@ verdict: {}",
             print!("{}", crate::config::port_block_toml(base, &cluster, 500));
             Ok(())
         }
-        Command::Bench { what: BenchOp::StompReport { activemq, quorum_mem, quorum_disk, build, out } } => {
-            let read = |p: &PathBuf| -> Result<crate::bench::stomp::Run> {
+        Command::Bench { what: BenchOp::Disk { dir, appends, json } } => {
+            let d = crate::bench::disk::run(&dir, appends)?;
+            if json {
+                println!("{}", serde_json::to_string(&d)?);
+            } else {
+                println!(
+                    "durable 1 KiB journal append: {:.0} µs alone, {:.0} µs each with {} writers at once ({} each)",
+                    d.alone_us,
+                    d.together_us,
+                    crate::bench::disk::WRITERS,
+                    d.appends
+                );
+            }
+            Ok(())
+        }
+        Command::Bench { what: BenchOp::StompReport { activemq, quorum_mem, quorum_disk, disk, build, out } } => {
+            fn read<T: serde::de::DeserializeOwned>(p: &PathBuf) -> Result<T> {
                 let text = std::fs::read_to_string(p).map_err(Error::io(format!("reading {}", p.display())))?;
                 Ok(serde_json::from_str(&text)?)
-            };
+            }
             let runs = crate::bench::stomp::Runs {
                 activemq: read(&activemq)?,
                 quorum_mem: read(&quorum_mem)?,
                 quorum_disk: read(&quorum_disk)?,
+                disk: disk.as_ref().map(read).transpose()?,
             };
             let text = crate::bench::stomp::report(&runs, &host(), &build);
             println!("{text}");

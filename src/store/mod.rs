@@ -250,9 +250,7 @@ fn migrate(dir: &Path, to: &Path) -> Result<()> {
         env.prepare_for_closing().wait();
     }
     std::fs::rename(&partial, to).map_err(Error::io(format!("renaming {} into place", partial.display())))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io(format!("syncing {}", dir.display())))?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(format!("syncing {}", dir.display())))?;
     for f in ["data.mdb", "lock.mdb"] {
         let path = dir.join(f);
         std::fs::remove_file(&path).map_err(Error::io(format!("removing {}", path.display())))?;
