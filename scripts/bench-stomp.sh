@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # STOMP throughput, latency and broker RSS, side by side in one run:
+#   (o)  the disk itself (`mqsim bench disk`): a durable journal append alone and 3 at once;
 #   (i)  one real ActiveMQ 5.17.2 broker (Debian package, Debian's JVM flags, KahaDB with its
 #        default fsync per synchronous send), started without Debian's wrapper as in
 #        shared/reference/anchor-baseline.md §2;
-#   (ii) mqsim clusters (real ZooKeeper ensemble, 3 nodes) with sync = quorum_mem, then quorum_disk;
-#   and first, the disk itself (`mqsim bench disk`): a durable journal append alone and 3 at once.
-# The same client (`mqsim bench stomp`, release build) drives each one; then
-# `mqsim bench stomp-report` rewrites the "stomp" section of docs/benchmarks.md.
+#   (ii) mqsim clusters (real ZooKeeper ensemble, 3 nodes) with sync = quorum_mem and quorum_disk.
+# All three brokers are up at once and measured in turn, one rep each per round
+# ($BENCH_ROUNDS, default 5), so that a change in the host's speed during the run (common on a
+# shared VM host) falls on all three alike. The same client (`mqsim bench stomp`, release
+# build) drives each one; then `mqsim bench stomp-report` rewrites the "stomp" section of
+# docs/benchmarks.md.
 #
 # Ports: $BENCH_PORT_BASE (default 24000) .. +200. Everything runs in a mktemp directory that
 # is removed at the end; every process started here is stopped by its PID (or `mqsim down`).
-# Extra arguments go to `mqsim bench stomp` (default: --n 5000 --size 1024 --warmup 2000 --reps 3).
-# Takes about three minutes.
+# $BENCH_N (5000) messages of $BENCH_SIZE (1024) bytes per test, $BENCH_WARMUP (2000) warm-up
+# sends in the first round. Takes about four minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -87,11 +90,10 @@ if ! wait_stomp "$AMQ_STOMP" 60; then
   tail -20 "$AMQ_BASE/stdout.log" "$AMQ_DATA/activemq.log" >&2 || true
   exit 1
 fi
-sleep 5 # idle RSS is read 5 s (or more) after the broker answers, by `bench stomp --pid`
-wait_quiet
-"$MQSIM" bench stomp --url "tcp://127.0.0.1:$AMQ_STOMP" --pid "$AMQ_PID" --label "ActiveMQ 5.17.2" --json "$@" \
-  >"$WORK/activemq.json"
-stop_amq
+declare -A URL PID LABEL
+URL[activemq]="tcp://127.0.0.1:$AMQ_STOMP"
+PID[activemq]=$AMQ_PID
+LABEL[activemq]="ActiveMQ 5.17.2"
 
 # --- (ii) mqsim, quorum_mem and quorum_disk --------------------------------------------
 block=0
@@ -109,13 +111,29 @@ st = json.load(sys.stdin)
 node = next(n for n in st["nodes"] if n["name"] == st["master"])
 print(node["pid"], node["ports"]["stomp"])')
   wait_stomp "$master_stomp" 60
-  sleep 5
-  wait_quiet
-  "$MQSIM" bench stomp --url "tcp://127.0.0.1:$master_stomp" --pid "$master_pid" --label "mqsim $sync" --json "$@" \
-    >"$WORK/$sync.json"
-  "$MQSIM" --config "$dir/cluster.toml" down >/dev/null
+  URL[$sync]="tcp://127.0.0.1:$master_stomp"
+  PID[$sync]=$master_pid
+  LABEL[$sync]="mqsim $sync"
 done
 
-# --- (iii) the report -----------------------------------------------------------------
-"$MQSIM" bench stomp-report --activemq "$WORK/activemq.json" --quorum-mem "$WORK/quorum_mem.json" \
-  --quorum-disk "$WORK/quorum_disk.json" --disk "$WORK/disk.json" --build "release build" --out "$OUT"
+# --- (iii) rounds: one rep of each broker per round ---------------------------------------
+sleep 5 # idle RSS is read 5 s (or more) after the brokers answer, by `bench stomp --pid`
+BROKERS=(activemq quorum_mem quorum_disk)
+for round in $(seq "${BENCH_ROUNDS:-5}"); do
+  wait_quiet
+  warmup=0
+  [ "$round" = 1 ] && warmup=${BENCH_WARMUP:-2000}
+  for b in "${BROKERS[@]}"; do
+    echo "==> round $round: ${LABEL[$b]}"
+    "$MQSIM" bench stomp --url "${URL[$b]}" --pid "${PID[$b]}" --label "${LABEL[$b]}" --json --reps 1 \
+      --warmup "$warmup" --n "${BENCH_N:-5000}" --size "${BENCH_SIZE:-1024}" >"$WORK/$b.$round.json"
+  done
+done
+
+# --- (iv) the report ------------------------------------------------------------------
+rounds() { seq -f "$WORK/$1.%g.json" "${BENCH_ROUNDS:-5}"; }
+mapfile -t AMQ_RUNS < <(rounds activemq)
+mapfile -t MEM_RUNS < <(rounds quorum_mem)
+mapfile -t DISK_RUNS < <(rounds quorum_disk)
+"$MQSIM" bench stomp-report --activemq "${AMQ_RUNS[@]}" --quorum-mem "${MEM_RUNS[@]}" \
+  --quorum-disk "${DISK_RUNS[@]}" --disk "$WORK/disk.json" --build "release build" --out "$OUT"

@@ -99,6 +99,29 @@ pub struct Run {
     pub reps: Vec<Rep>,
 }
 
+impl Run {
+    /// One broker's run out of several invocations (rounds of one rep each, interleaved
+    /// with the other brokers'): the reps in order, the first's idle figures, the last's
+    /// after-the-run figures.
+    pub fn merge(parts: Vec<Run>) -> Result<Run> {
+        let mut parts = parts.into_iter();
+        let mut run = parts.next().ok_or_else(|| Error::Other("no bench stomp output to merge".into()))?;
+        for p in parts {
+            if (p.n, p.size) != (run.n, run.size) {
+                return Err(Error::Other(format!(
+                    "{}: rounds with different --n/--size ({}/{} vs {}/{}) cannot be merged",
+                    run.label, run.n, run.size, p.n, p.size
+                )));
+            }
+            run.reps.extend(p.reps);
+            run.loadavg_after = p.loadavg_after;
+            run.rss_after_mib = p.rss_after_mib;
+            run.rss_after_file_mib = p.rss_after_file_mib;
+        }
+        Ok(run)
+    }
+}
+
 /// Runs the whole procedure against `opts.url`.
 pub fn run(opts: &Options) -> Result<Run> {
     let addr = opts.url.strip_prefix("tcp://").unwrap_or(&opts.url).to_string();
@@ -367,11 +390,13 @@ pub fn report(r: &Runs, host: &str, build: &str) -> String {
 
     let mut s = format!(
         "## STOMP: persistent throughput and RSS, side by side with ActiveMQ 5.17.2\n\n\
-         Measured {} on {host} with `scripts/bench-stomp.sh` (mqsim {build}). One run, three brokers one after \
-         the other, the same client (`mqsim bench stomp`: raw STOMP 1.2 frames, one thread, TCP_NODELAY) and the \
-         procedure of anchor-baseline.md §3: N={} messages of {} bytes per test, a {}-message warm-up, {} reps; \
-         figures are median [min..max] (n reps). 1-minute load average before → after each broker's run: \
-         ActiveMQ {:.2} → {:.2}, quorum_mem {:.2} → {:.2}, quorum_disk {:.2} → {:.2}.\n\n\
+         Measured {} on {host} with `scripts/bench-stomp.sh` (mqsim {build}). One run: the three brokers are \
+         up at once and measured in turn, one rep each per round, so that a change in the host's speed during \
+         the run falls on all three alike; the same client (`mqsim bench stomp`: raw STOMP 1.2 frames, one \
+         thread, TCP_NODELAY) and the procedure of anchor-baseline.md §3: N={} messages of {} bytes per test, \
+         a {}-message warm-up in the first round, {} rounds; figures are median [min..max] (n reps). 1-minute \
+         load average at the first → after the last rep: ActiveMQ {:.2} → {:.2}, quorum_mem {:.2} → {:.2}, \
+         quorum_disk {:.2} → {:.2}.\n\n\
          * **ActiveMQ 5.17.2** (Debian package): **one node, no replication**; Debian's JVM flags \
          (`-Xms512M -Xmx512M`), KahaDB with its default `journalDiskSyncStrategy=always` (an fsync per \
          synchronous send), `useJmx=false`, `schedulerSupport=false`.\n\
@@ -560,6 +585,19 @@ mod tests {
         let json = serde_json::to_string(&r.activemq).unwrap();
         let back: Run = serde_json::from_str(&json).unwrap();
         assert_eq!(back.reps.len(), 3);
+    }
+
+    #[test]
+    fn rounds_merge_into_one_run_per_broker() {
+        let (mut a, mut b) = (run("amq", 1.0), run("amq", 2.0));
+        a.rss_after_mib = Some(1.0);
+        b.rss_before_mib = Some(99.0);
+        let m = Run::merge(vec![a, b.clone()]).unwrap();
+        assert_eq!(m.reps.len(), 6);
+        assert_eq!((m.rss_before_mib, m.rss_after_mib), (Some(20.0), b.rss_after_mib));
+        b.n = 11;
+        assert!(Run::merge(vec![run("amq", 1.0), b]).is_err(), "different N cannot be merged");
+        assert!(Run::merge(vec![]).is_err());
     }
 
     #[test]

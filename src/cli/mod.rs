@@ -242,14 +242,15 @@ pub enum BenchOp {
         #[arg(long, default_value = "quorum_mem")]
         sync: String,
     },
-    /// Writes the `stomp` section of docs/benchmarks.md from three `bench stomp --json` outputs.
+    /// Writes the `stomp` section of docs/benchmarks.md from `bench stomp --json` outputs: one
+    /// or more per broker (rounds of one rep each, interleaved), merged in the order given.
     StompReport {
-        #[arg(long)]
-        activemq: PathBuf,
-        #[arg(long)]
-        quorum_mem: PathBuf,
-        #[arg(long)]
-        quorum_disk: PathBuf,
+        #[arg(long, num_args = 1.., required = true)]
+        activemq: Vec<PathBuf>,
+        #[arg(long, num_args = 1.., required = true)]
+        quorum_mem: Vec<PathBuf>,
+        #[arg(long, num_args = 1.., required = true)]
+        quorum_disk: Vec<PathBuf>,
         /// `bench disk --json` output from the same run.
         #[arg(long)]
         disk: Option<PathBuf>,
@@ -382,10 +383,13 @@ verdict: {}",
                 let text = std::fs::read_to_string(p).map_err(Error::io(format!("reading {}", p.display())))?;
                 Ok(serde_json::from_str(&text)?)
             }
+            let merged = |paths: &[PathBuf]| -> Result<crate::bench::stomp::Run> {
+                crate::bench::stomp::Run::merge(paths.iter().map(read).collect::<Result<Vec<_>>>()?)
+            };
             let runs = crate::bench::stomp::Runs {
-                activemq: read(&activemq)?,
-                quorum_mem: read(&quorum_mem)?,
-                quorum_disk: read(&quorum_disk)?,
+                activemq: merged(&activemq)?,
+                quorum_mem: merged(&quorum_mem)?,
+                quorum_disk: merged(&quorum_disk)?,
                 disk: disk.as_ref().map(read).transpose()?,
             };
             let text = crate::bench::stomp::report(&runs, &host(), &build);
