@@ -87,23 +87,37 @@ impl Store {
             tracing::info!("{}: the machine restarted since the index was written; rebuilding it", dir.display());
             remove_index(&index_dir)?;
         }
-        let mut index = Index::open(&index_dir)?;
-        let mut applied = index.applied()?;
-        if applied > journal.end() {
-            tracing::warn!(
-                "{}: the index is ahead of the journal ({applied} > {}); rebuilding it",
-                dir.display(),
-                journal.end()
-            );
-            drop(index);
-            remove_index(&index_dir)?;
-            index = Index::open(&index_dir)?;
-            applied = 0;
-        }
+        let index = match Index::open(&index_dir) {
+            Ok(index) => index,
+            Err(e) => {
+                tracing::warn!("{}: the index cannot be opened ({e}); rebuilding it", dir.display());
+                remove_index(&index_dir)?;
+                Index::open(&index_dir)?
+            }
+        };
         if let Some(boot) = boot {
             std::fs::write(&boot_file, boot).map_err(Error::io(format!("writing {}", boot_file.display())))?;
         }
+        let applied = index.applied()?;
         let store = Store { dir: dir.to_path_buf(), journal, index, applied: AtomicU64::new(applied) };
+        if applied > store.journal.end() {
+            let why = format!("the index is ahead of the journal ({applied} > {})", store.journal.end());
+            return store.rebuilt(&why);
+        }
+        match store.catch_up() {
+            Ok(_) => Ok(store),
+            Err(e) => store.rebuilt(&format!("the index does not follow the journal ({e})")),
+        }
+    }
+
+    /// The same store with its index replayed from the whole journal.
+    fn rebuilt(self, why: &str) -> Result<Store> {
+        tracing::warn!("{}: {why}; rebuilding the index from the journal", self.dir.display());
+        let Store { dir, journal, index, .. } = self;
+        drop(index);
+        let index_dir = dir.join("index");
+        remove_index(&index_dir)?;
+        let store = Store { index: Index::open(&index_dir)?, dir, journal, applied: AtomicU64::new(0) };
         store.catch_up()?;
         Ok(store)
     }

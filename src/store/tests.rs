@@ -103,6 +103,29 @@ fn after_a_machine_restart_the_index_is_rebuilt_from_the_journal() {
 }
 
 #[test]
+fn an_index_that_does_not_follow_the_journal_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let end;
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.append(&[enqueue(1), enqueue(2)]).unwrap();
+        s.catch_up().unwrap();
+        end = s.position().unwrap() as u64;
+    }
+    // In the same boot: the index claims a position inside a record, then one past the end.
+    for bad in [3, end + 1] {
+        {
+            let index = index::Index::open(&dir.path().join("index")).unwrap();
+            let applied = index.applied().unwrap();
+            assert_eq!(index.apply(applied, bad, &[]).unwrap(), bad);
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.indexed(), end, "rebuilt from position {bad}");
+        assert_eq!(s.snapshot().unwrap().stores["a"].len(), 2);
+    }
+}
+
+#[test]
 fn a_store_from_before_the_journal_file_is_migrated() {
     use heed::types::{Bytes, U64};
     let dir = tempfile::tempdir().unwrap();
