@@ -5,7 +5,11 @@
 //!   connection (the master; slaves refuse), and until all three ZooKeeper servers answer
 //!   `srvr` with a mode (the real ensemble's own start-up, measured in the same run).
 //! * **failover**: from `kill -9` of the master's PID until another node's openwire port
-//!   accepts. The killed node is restarted and must be a slave again before the next kill.
+//!   accepts. The killed node is restarted and must be a slave again before the next kill,
+//!   which then waits a random 0–1 s: otherwise every kill would fall at the same phase of
+//!   ZooKeeper's tick (session expiry is checked once per tick) and of the nodes' session
+//!   traffic, and the samples would measure that phase, not failover (anchor-baseline.md
+//!   §3d randomises its ActiveMQ kills the same way).
 //!
 //! Connection attempts are made every 2 ms; a refused connect on loopback costs ~50 µs.
 
@@ -130,8 +134,10 @@ impl Bench {
         }
     }
 
-    /// kill -9 the master; ms until another node accepts.
+    /// kill -9 the master (after a random pause); ms until another node accepts.
     fn failover_once(&self) -> Result<f64> {
+        self.settled()?;
+        std::thread::sleep(Duration::from_millis(rand::random_range(0..=KILL_JITTER_MS)));
         let st = self.settled()?;
         let master = st["master"].as_str().unwrap().to_string();
         let node = st["nodes"].as_array().unwrap().iter().find(|n| n["name"] == master.as_str()).unwrap();
@@ -146,6 +152,9 @@ impl Bench {
         Ok(gap.as_secs_f64() * 1e3)
     }
 }
+
+/// The longest random pause before a kill.
+const KILL_JITTER_MS: u64 = 1000;
 
 /// Runs both profiles; `ups` launches and `kills` failovers each.
 pub fn lifecycle(ups: usize, kills: usize, block: u16) -> Result<Vec<(&'static str, Samples)>> {
@@ -244,9 +253,12 @@ pub fn report(results: &[(&str, Samples)], when: &str, host: &str) -> String {
             fo / AMQ_FAILOVER_DEFAULT_MS
         );
     }
-    s += "\nReading: after `kill -9` nothing tells ZooKeeper the master died, so its znode stays until the \
-          session expires (the server checks expiry once per tickTime). Failover is therefore about \
-          zkSessionTimeout plus up to one tick, plus a few ms for the elector's decision and the new master's \
-          bind. A clean `mqsim stop master` deletes the znode at once.\n";
+    s += &format!(
+        "\nReading: after `kill -9` nothing tells ZooKeeper the master died, so its znode stays until the \
+         session expires (the server checks expiry once per tickTime). Failover is therefore about \
+         zkSessionTimeout plus up to one tick, plus a few ms for the elector's decision and the new master's \
+         bind. Each kill comes a random 0–{KILL_JITTER_MS} ms after the cluster has settled, so its phase \
+         against the tick is random too. A clean `mqsim stop master` deletes the znode at once.\n"
+    );
     s
 }

@@ -462,7 +462,7 @@ pub fn report(r: &Runs, host: &str, build: &str) -> String {
     let mib = |v: Option<f64>| v.map_or("–".to_string(), |m| format!("{m:.1}"));
     s += "### Broker RSS (MiB)\n\nIdle: at least 5 s after the broker first answered a STOMP CONNECT, before the warm-up. \
           After: when the last rep is done, and of that the file-backed part (mapped files: for mqsim \
-          its LMDB store, pages the kernel can drop and read again). For mqsim, the master's `mqsim node` \
+          its LMDB index, pages the kernel can drop and read again). For mqsim, the master's `mqsim node` \
           process.\n\n\
           | broker | idle | after the run | of which file-backed | idle vs ActiveMQ | target: idle < 30 MiB |\n\
           |---|---|---|---|---|---|\n";
