@@ -137,8 +137,9 @@ impl Broker {
         msg.persistent && self.audit.lock().unwrap().get(producer).is_some_and(|last| seq <= last)
     }
 
-    /// A synced write of records that may store messages; once it is durable, their
-    /// producers' sequences go into the audit (as the store's index has them).
+    /// A synced write of records that may store messages; once they are in the journal,
+    /// their producers' sequences go into the audit (as the store's index will have them),
+    /// so a resend that arrives while the write still waits for its sync is dropped too.
     async fn write_audited(&self, records: Vec<Record>) -> Result<u64> {
         fn producers(records: &[Record], out: &mut Vec<(String, u64)>) {
             for r in records {
@@ -151,13 +152,15 @@ impl Broker {
         }
         let mut stored = Vec::new();
         producers(&records, &mut stored);
-        let end = self.writer.write(records, true).await?;
-        let mut audit = self.audit.lock().unwrap();
-        for (producer, seq) in stored {
-            let last = audit.entry(producer).or_insert(0);
-            *last = (*last).max(seq);
+        let pending = self.writer.append(records, true)?;
+        {
+            let mut audit = self.audit.lock().unwrap();
+            for (producer, seq) in stored {
+                let last = audit.entry(producer).or_insert(0);
+                *last = (*last).max(seq);
+            }
         }
-        Ok(end)
+        pending.durable().await
     }
 
     /// Registers a consumer; deliveries arrive on `tx`.

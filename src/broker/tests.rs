@@ -139,3 +139,25 @@ async fn transactions_and_duplicate_suppression() {
     assert!(!promoted.send(&q, m).await.unwrap());
     assert_eq!(f.store.snapshot().unwrap().stores["tx"].len(), 2);
 }
+
+#[tokio::test]
+async fn a_resend_while_the_original_waits_for_its_quorum_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let (_ack_tx, acked) = watch::channel(0u64); // no slave ever acks
+    let lease = Arc::new(crate::election::lease::Lease::new(Duration::from_secs(60)));
+    lease.renew();
+    let writer = Writer::start(store.clone(), SyncMode::parse("quorum_mem").unwrap(), acked, lease).unwrap();
+    let broker = Arc::new(Broker::new(writer, store.snapshot().unwrap()));
+    let q = Destination::queue("wait");
+    let mut m = msg("/queue/wait", "a", true);
+    m.producer = Some(("p".into(), 7));
+    let b = broker.clone();
+    let (q2, m2) = (q.clone(), m.clone());
+    let original = tokio::spawn(async move { b.send(&q2, m2).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!original.is_finished(), "the original waits for a slave ack");
+    let resend = tokio::time::timeout(Duration::from_secs(1), broker.send(&q, m)).await;
+    assert!(!resend.expect("the resend is answered at once").unwrap(), "and dropped as a duplicate");
+    original.abort();
+}

@@ -90,21 +90,25 @@ impl Writer {
     /// (if `synced`: a persistent send or a commit; otherwise once appended).
     /// Fails (nothing acknowledged) if this node's master lease has lapsed, before or after.
     pub async fn write(&self, records: Vec<Record>, synced: bool) -> Result<u64> {
+        self.append(records, synced)?.durable().await
+    }
+
+    /// The first half of [`Writer::write`]: `records` are in the journal (and on their way
+    /// to the slaves) when this returns; [`Pending::durable`] waits for the rest.
+    pub fn append(&self, records: Vec<Record>, synced: bool) -> Result<Pending<'_>> {
         self.check_lease()?;
         let end = self.shared.append(&records)?.last().copied().unwrap_or_else(|| *self.end.borrow());
-        if synced && self.mode.local_disk {
+        let fsync = if synced && self.mode.local_disk {
             let (done, rx) = oneshot::channel();
             self.tx.send(Job::Sync(done)).map_err(|_| closed())?;
-            rx.await.map_err(|_| stepped_down())?.map_err(|e| Error::Other(format!("store sync failed: {e}")))?;
-        } else if !self.shared.unindexed.swap(true, Ordering::SeqCst) {
-            let _ = self.tx.send(Job::CatchUp);
-        }
-        if synced && self.mode.remote {
-            let mut acked = self.quorum_acked.clone();
-            acked.wait_for(|at| *at >= end).await.map_err(|_| stepped_down())?;
-        }
-        self.check_lease()?;
-        Ok(end)
+            Some(rx)
+        } else {
+            if !self.shared.unindexed.swap(true, Ordering::SeqCst) {
+                let _ = self.tx.send(Job::CatchUp);
+            }
+            None
+        };
+        Ok(Pending { writer: self, end, synced, fsync })
     }
 
     /// Queues an unsynced append (acks) to the writer thread without waiting for it. A
@@ -134,6 +138,30 @@ impl Writer {
 
     pub fn end(&self) -> watch::Receiver<u64> {
         self.end.clone()
+    }
+}
+
+/// A write in the journal, not yet durable per `sync`.
+pub struct Pending<'a> {
+    writer: &'a Writer,
+    end: u64,
+    synced: bool,
+    /// The writer thread's answer to this write's fsync (DISK bit).
+    fsync: Option<oneshot::Receiver<std::result::Result<(), String>>>,
+}
+
+impl Pending<'_> {
+    /// Resolves with the journal end once the write is durable per `sync`.
+    pub async fn durable(self) -> Result<u64> {
+        if let Some(rx) = self.fsync {
+            rx.await.map_err(|_| stepped_down())?.map_err(|e| Error::Other(format!("store sync failed: {e}")))?;
+        }
+        if self.synced && self.writer.mode.remote {
+            let mut acked = self.writer.quorum_acked.clone();
+            acked.wait_for(|at| *at >= self.end).await.map_err(|_| stepped_down())?;
+        }
+        self.writer.check_lease()?;
+        Ok(self.end)
     }
 }
 
