@@ -231,23 +231,25 @@ impl Journal {
         if from >= end {
             return Ok(Vec::new());
         }
-        let io = Error::io("reading the journal");
+        let no_record = |at: usize| Error::Other(format!("the journal has no valid record at {}", from + at as u64));
         let mut buf = vec![0u8; (end - from).min(max.max(HEADER) as u64) as usize];
-        self.file.read_exact_at(&mut buf, from).map_err(io)?;
+        self.file.read_exact_at(&mut buf, from).map_err(Error::io("reading the journal"))?;
         let mut at = 0;
         loop {
             match next_record(&buf[at..]) {
                 Next::Record { len, .. } => at += len,
                 Next::Partial if at == 0 => {
-                    // A first record larger than `max`: read all of it.
-                    let size = u32::from_be_bytes(buf[6..10].try_into().expect("header read")) as usize;
-                    buf.resize(HEADER + size, 0);
+                    // A first record larger than `max`: read all of it (if it is in the journal).
+                    let header = buf.get(6..10).ok_or_else(|| no_record(0))?;
+                    let len = HEADER + u32::from_be_bytes(header.try_into().expect("4 bytes")) as usize;
+                    if from + len as u64 > end {
+                        return Err(no_record(0));
+                    }
+                    buf.resize(len, 0);
                     self.file.read_exact_at(&mut buf, from).map_err(Error::io("reading the journal"))?;
                 }
                 Next::Partial => break,
-                Next::Zero | Next::Corrupt(_) => {
-                    return Err(Error::Other(format!("the journal has no valid record at {}", from + at as u64)));
-                }
+                Next::Zero | Next::Corrupt(_) => return Err(no_record(at)),
             }
             if at == buf.len() {
                 break;
@@ -420,6 +422,11 @@ mod tests {
         assert_eq!(slave.end(), big_end);
         assert_eq!(slave.last(), master.last());
         assert_eq!(master.read(ends[49], 10).unwrap().len(), HEADER + 5000, "one record larger than asked");
+        // Not a record start (as from a damaged index): an error, never a panic.
+        let stars = master.append([b"****".as_slice()]).unwrap()[0];
+        for from in [1, ends[0] + 3, big_end - 3, stars - 2, stars - 1] {
+            assert!(master.read(from, 1000).is_err(), "reading from {from}");
+        }
         assert!(slave.append_raw(0, &master.read(0, 1).unwrap()).is_err(), "out-of-place append is refused");
         let mut bad = master.read(0, 400).unwrap();
         bad[20] ^= 0xff;
