@@ -31,9 +31,10 @@ impl<S> Gated<S> {
     }
 }
 
-/// Waits until the gate is open (a gate whose sender is gone counts as open).
-pub async fn wait_open(gate: &mut watch::Receiver<bool>) {
-    let _ = gate.wait_for(|open| *open).await;
+/// Waits until the gate is open; `false` if its sender is gone (the node is going away),
+/// which [`Gated`] takes as open: the connection then ends with its peer.
+pub async fn wait_open(gate: &mut watch::Receiver<bool>) -> bool {
+    gate.wait_for(|open| *open).await.is_ok()
 }
 
 /// Ready while the gate is open; otherwise registers for its opening.
@@ -44,7 +45,9 @@ fn poll_open(gate: &watch::Receiver<bool>, wait: &mut Option<Wait>, cx: &mut Con
     }
     let fut = wait.get_or_insert_with(|| {
         let mut gate = gate.clone();
-        Box::pin(async move { wait_open(&mut gate).await })
+        Box::pin(async move {
+            wait_open(&mut gate).await;
+        })
     });
     ready!(fut.as_mut().poll(cx));
     *wait = None;

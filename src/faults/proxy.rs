@@ -7,6 +7,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::gate::wait_open;
+
 /// A running proxy; dropping it stops accepting (open connections end with their peers).
 pub struct Proxy {
     pub addr: SocketAddr,
@@ -38,11 +40,6 @@ impl Proxy {
         });
         Ok(Proxy { addr, task })
     }
-}
-
-/// Waits until the gate is open.
-async fn wait_open(gate: &mut watch::Receiver<bool>) -> bool {
-    gate.wait_for(|open| *open).await.is_ok()
 }
 
 async fn forward(mut inbound: TcpStream, target: String, mut gate: watch::Receiver<bool>) {
