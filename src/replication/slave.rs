@@ -1,5 +1,6 @@
 //! The slave side: attach to the master's published address and follow its journal.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,6 +64,27 @@ impl SlaveLink {
     }
 }
 
+/// A slave replays its journal into its index once it is this far behind, in the background
+/// and in one go; whatever is left when the master goes quiet waits for the next time, or
+/// for promotion ([`Store::snapshot`] catches up first) or a restart ([`Store::open`]).
+const CATCH_UP_BEHIND: u64 = 16 * 1024;
+
+/// Starts one background catch-up of the index if the journal at `position` is
+/// [`CATCH_UP_BEHIND`] ahead of it and none is running: the receive-and-ack loop never
+/// waits for an index commit.
+fn index_behind(store: &Arc<Store>, position: u64, indexing: &Arc<AtomicBool>) {
+    if position - store.indexed() < CATCH_UP_BEHIND || indexing.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let (store, indexing) = (store.clone(), indexing.clone());
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = store.catch_up() {
+            tracing::warn!("indexing the replicated journal failed (retried later): {e}");
+        }
+        indexing.store(false, Ordering::SeqCst);
+    });
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::Other(e.to_string()))?
 }
@@ -117,6 +139,7 @@ async fn attach(
         blocking(move || s.clear()).await?;
     }
     let mut position = ok.from;
+    let indexing = Arc::new(AtomicBool::new(false));
     {
         let mut st = state.lock().unwrap();
         st.phase = if position >= ok.master_end { "attached" } else { "attaching" }.into();
@@ -154,8 +177,7 @@ async fn attach(
             store.sync()?;
         }
         framed.send(Frame::Ack(Ack { position })).await.map_err(io)?;
-        // The ack is out: now the index, while the master answers its client.
-        store.catch_up()?;
+        index_behind(store, position, &indexing);
         let mut st = state.lock().unwrap();
         if st.phase == "attaching" && position >= st.master_end {
             st.phase = "attached".into();

@@ -11,9 +11,9 @@
 //! **Writes.** The master appends a group of records to the journal with one `pwrite` and
 //! ships those very bytes to its slaves; a slave appends them at the same positions. The
 //! DISK bit of the `sync` mode is one `fdatasync` of the journal file, nothing else. The
-//! index catches up behind the journal ([`Store::catch_up`]): on the master after the group
-//! has been shipped, on a slave after it has acked, so an index commit is never on a send's
-//! path and the index is never fsynced. A promoted slave catches its index up before the
+//! index catches up behind the journal ([`Store::catch_up`]): on the master's writer thread
+//! after the group has been shipped, on a slave in the background after it has acked, so
+//! an index commit is never on a send's path and the index is never fsynced. A promoted slave catches its index up before the
 //! broker is built from it ([`Store::snapshot`]).
 //!
 //! **Recovery.** A process crash (SIGKILL at any moment) loses nothing the kernel had: at
