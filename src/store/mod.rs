@@ -33,6 +33,7 @@ pub mod writer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
@@ -46,6 +47,9 @@ pub struct Store {
     index: Index,
     /// The position the index has reached (the index's own `applied`, without a read).
     applied: AtomicU64,
+    /// Held by [`Store::catch_up`] and [`Store::clear`]: a catch-up (a slave's runs in the
+    /// background) never sees half a clear, so `applied` never outruns the journal.
+    indexing: Mutex<()>,
 }
 
 /// Everything the broker core needs at promotion.
@@ -99,7 +103,13 @@ impl Store {
             std::fs::write(&boot_file, boot).map_err(Error::io(format!("writing {}", boot_file.display())))?;
         }
         let applied = index.applied()?;
-        let store = Store { dir: dir.to_path_buf(), journal, index, applied: AtomicU64::new(applied) };
+        let store = Store {
+            dir: dir.to_path_buf(),
+            journal,
+            index,
+            applied: AtomicU64::new(applied),
+            indexing: Mutex::new(()),
+        };
         if applied > store.journal.end() {
             let why = format!("the index is ahead of the journal ({applied} > {})", store.journal.end());
             return store.rebuilt(&why);
@@ -117,7 +127,8 @@ impl Store {
         drop(index);
         let index_dir = dir.join("index");
         remove_index(&index_dir)?;
-        let store = Store { index: Index::open(&index_dir)?, dir, journal, applied: AtomicU64::new(0) };
+        let index = Index::open(&index_dir)?;
+        let store = Store { index, dir, journal, applied: AtomicU64::new(0), indexing: Mutex::new(()) };
         store.catch_up()?;
         Ok(store)
     }
@@ -142,6 +153,7 @@ impl Store {
 
     /// Replays into the index what the journal has beyond it; returns the position reached.
     pub fn catch_up(&self) -> Result<u64> {
+        let _one_at_a_time = self.indexing.lock().unwrap();
         loop {
             let from = self.applied.load(Ordering::Acquire);
             if from >= self.journal.end() {
@@ -158,7 +170,7 @@ impl Store {
                 at += len;
             }
             let applied = self.index.apply(from, from + at as u64, &records)?;
-            self.applied.fetch_max(applied, Ordering::AcqRel);
+            self.applied.store(applied, Ordering::Release);
         }
     }
 
@@ -189,6 +201,7 @@ impl Store {
 
     /// Forgets everything (a slave whose journal diverged from the master's resyncs from 0).
     pub fn clear(&self) -> Result<()> {
+        let _no_catch_up = self.indexing.lock().unwrap();
         self.journal.clear()?;
         self.index.clear()?;
         self.applied.store(0, Ordering::Release);

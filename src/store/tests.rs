@@ -84,6 +84,33 @@ fn a_slave_replays_the_same_bytes_to_the_same_index() {
 }
 
 #[test]
+fn a_catch_up_racing_a_resync_never_leaves_the_index_ahead_of_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (s2, stop2) = (s.clone(), stop.clone());
+    // A slave's background catch-up, as often as it can run.
+    let indexer = std::thread::spawn(move || {
+        while !stop2.load(Ordering::Relaxed) {
+            s2.catch_up().unwrap();
+        }
+    });
+    for round in 0..200u64 {
+        s.append(&[enqueue(round * 2 + 1), enqueue(round * 2 + 2)]).unwrap();
+        if round % 3 == 0 {
+            s.clear().unwrap();
+        }
+        assert!(s.indexed() <= s.position().unwrap() as u64, "round {round}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    indexer.join().unwrap();
+    s.catch_up().unwrap();
+    assert_eq!(s.indexed(), s.position().unwrap() as u64);
+    // The last clear was in round 198: only round 199's two messages are left.
+    assert_eq!(s.snapshot().unwrap().stores["a"].len(), 2);
+}
+
+#[test]
 fn after_a_machine_restart_the_index_is_rebuilt_from_the_journal() {
     let dir = tempfile::tempdir().unwrap();
     {
