@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
+use super::disk::{DeviceIo, IoPer};
 use super::{median, mmm};
 use crate::error::{Error, Result};
 use crate::stomp::frame::{Frame, Limits, Parsed, StompCodec, Version};
@@ -56,6 +57,10 @@ pub struct Produce {
     pub msgs_per_s: f64,
     pub median_ms: f64,
     pub p99_ms: f64,
+    /// What the machine's disks did per send meanwhile (all brokers are on them; the others
+    /// are idle while one is measured).
+    #[serde(default)]
+    pub io: Option<IoPer>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -286,6 +291,7 @@ async fn produce(addr: &str, queue: &str, n: usize, producers: usize, size: usiz
     for _ in 0..producers {
         clients.push(Client::connect(addr).await?);
     }
+    let io_before = DeviceIo::now();
     let t0 = Instant::now();
     let tasks = clients.into_iter().enumerate().map(|(p, mut c)| {
         // Producer p sends the seqs p, p+producers, ...
@@ -311,11 +317,12 @@ async fn produce(addr: &str, queue: &str, n: usize, producers: usize, size: usiz
         }
     });
     let results = futures::future::try_join_all(tasks).await?;
+    let io = DeviceIo::now().zip(io_before).map(|(after, before)| after.per(before, n));
     let total = results.iter().map(|(_, d)| *d).max().unwrap_or_default();
     let mut lat: Vec<f64> = results.into_iter().flat_map(|(l, _)| l).collect();
     lat.sort_by(|a, b| a.total_cmp(b));
     let p99 = lat[((lat.len() as f64 * 0.99).ceil() as usize).clamp(1, lat.len()) - 1];
-    Ok(Produce { msgs_per_s: n as f64 / total.as_secs_f64(), median_ms: median(&lat), p99_ms: p99 })
+    Ok(Produce { msgs_per_s: n as f64 / total.as_secs_f64(), median_ms: median(&lat), p99_ms: p99, io })
 }
 
 /// Receives `n` messages from `queue` with the given ack mode.
@@ -371,6 +378,25 @@ pub struct Runs {
 
 fn yes(met: bool) -> &'static str {
     if met { "**met**" } else { "**missed**" }
+}
+
+/// What the disks did per send in (a), medians over the reps.
+fn io_table(rows: &[(&str, &Run)]) -> String {
+    let mut s = "### The disks' work per send in (a)\n\nRead from `/proc/diskstats` (every disk of the machine) \
+                 around each (a); the brokers not being measured are idle meanwhile.\n\n\
+                 | broker | cache flushes per send | KiB written per send |\n|---|---|---|\n"
+        .to_string();
+    for (name, run) in rows {
+        let io: Vec<IoPer> = run.reps.iter().filter_map(|x| x.a.io).collect();
+        if io.is_empty() {
+            s += &format!("| {name} | not measured | not measured |\n");
+            continue;
+        }
+        let flushes: Vec<f64> = io.iter().map(|i| i.flushes).collect();
+        let kib: Vec<f64> = io.iter().map(|i| i.kib_written).collect();
+        s += &format!("| {name} | {} | {} |\n", mmm(&flushes, 2), mmm(&kib, 1));
+    }
+    s + "\n"
 }
 
 /// The `stomp` section of docs/benchmarks.md.
@@ -447,6 +473,8 @@ pub fn report(r: &Runs, host: &str, build: &str) -> String {
     produce_table(&mut s, "(a) 1 producer, synchronous persistent SEND + RECEIPT", a, |x| &x.a, [&t_mem, &t_disk]);
     produce_table(&mut s, "(b) 4 producers (4 connections, N in total), each synchronous", b, |x| &x.b, ["–", "–"]);
 
+    s += &io_table(&rows);
+
     let mut consume_table = |title: &str, f: fn(&Rep) -> f64| {
         s += &format!("### {title}\n\n| broker | msg/s | vs ActiveMQ | target ≥ 25,000 msg/s |\n|---|---|---|---|\n");
         for (name, run) in rows {
@@ -508,21 +536,36 @@ pub fn report(r: &Runs, host: &str, build: &str) -> String {
     let disk = match &r.disk {
         Some(d) => format!(
             "Measured in this run (`mqsim bench disk`, {} appends per writer): one durable 1 KiB journal append \
-             (`pwrite` + `fdatasync`, preallocated file) takes **{:.0} µs alone** and **{:.0} µs each with {} \
-             writers at once**, each on its own file: the virtual disk serves their flushes one after another.",
+             (`pwrite` + `fdatasync`, preallocated file) takes **{:.0} µs alone**{} and **{:.0} µs each with {} \
+             writers at once**, each on its own file: the virtual disk serves their writes and flushes one after \
+             another.",
             d.appends,
             d.alone_us,
+            d.alone_io.map_or(String::new(), |io| format!(
+                " ({:.2} cache flushes and {:.1} KiB written per append)",
+                io.flushes, io.kib_written
+            )),
             d.together_us,
             super::disk::WRITERS
         ),
         None => "(The disk was not measured in this run.)".to_string(),
+    };
+    let flushes = |run: &Run| median(&run.reps.iter().filter_map(|x| x.a.io.map(|i| i.flushes)).collect::<Vec<_>>());
+    let (fd, fa) = (flushes(&r.quorum_disk), flushes(amq));
+    let per_send = if fd.is_finite() && fa.is_finite() {
+        format!(
+            " The table above counts it: **{fd:.2} cache flushes per `quorum_disk` send against {fa:.2} per \
+             ActiveMQ send** (three fsyncs per send, which the kernel merges when they overlap)."
+        )
+    } else {
+        String::new()
     };
     s += &format!(
         "\nHow to read this:\n\n\
          * A synchronous send to ActiveMQ costs one loopback round trip and one journal fsync on one node. \
          `quorum_mem` costs two round trips (client → master, master → slave → master) and no fsync. \
          `quorum_disk` costs those two round trips and the fsyncs of the master and of the acking slave; \
-         every slave fsyncs (`sync:true`), so three journals on one disk flush at about the same moment. {disk} \
+         every slave fsyncs (`sync:true`), so three journals on one disk flush at about the same moment. {disk}{per_send} \
          So a `quorum_disk` send waits for about two flushes where ActiveMQ's waits for one; on three \
          hosts each node's flush would be its own.\n"
     );
@@ -545,8 +588,13 @@ mod tests {
 
     fn run(label: &str, x: f64) -> Run {
         let rep = |k: f64| Rep {
-            a: Produce { msgs_per_s: 1000.0 * x * k, median_ms: 0.3, p99_ms: 1.0 },
-            b: Produce { msgs_per_s: 2000.0 * x * k, median_ms: 0.9, p99_ms: 3.0 },
+            a: Produce {
+                msgs_per_s: 1000.0 * x * k,
+                median_ms: 0.3,
+                p99_ms: 1.0,
+                io: Some(IoPer { flushes: x * k, kib_written: 4.0 * x }),
+            },
+            b: Produce { msgs_per_s: 2000.0 * x * k, median_ms: 0.9, p99_ms: 3.0, io: None },
             c: Consume { msgs_per_s: 20_000.0 * x * k },
             c_auto: Consume { msgs_per_s: 30_000.0 * x * k },
         };
@@ -569,7 +617,8 @@ mod tests {
 
     #[test]
     fn report_states_ratios_and_targets() {
-        let disk = super::super::disk::Disk { appends: 100, alone_us: 91.6, together_us: 204.4 };
+        let alone_io = Some(IoPer { flushes: 1.0, kib_written: 4.1 });
+        let disk = super::super::disk::Disk { appends: 100, alone_us: 91.6, together_us: 204.4, alone_io };
         let r = Runs {
             activemq: run("amq", 1.0),
             quorum_mem: run("mem", 3.0),
@@ -577,7 +626,12 @@ mod tests {
             disk: Some(disk),
         };
         let text = report(&r, "host", "release");
-        assert!(text.contains("**92 µs alone** and **204 µs each with 3 writers at once**"), "{text}");
+        assert!(text.contains("**92 µs alone** (1.00 cache flushes and 4.1 KiB written per append) and **204 µs each with 3 writers at once**"), "{text}");
+        assert!(text.contains("| mqsim `quorum_disk` | 0.50 [0.45..0.55] (3) | 2.0 [2.0..2.0] (3) |"), "{text}");
+        assert!(
+            text.contains("**0.50 cache flushes per `quorum_disk` send against 1.00 per ActiveMQ send**"),
+            "{text}"
+        );
         assert!(text.contains("| mqsim `quorum_mem` | 3000 [2700..3300] (3) |"), "{text}");
         assert!(text.contains("≥ 2.50× (single-node persistent rate): **met**"), "{text}");
         assert!(text.contains("≥ 1.00× while replicating: **missed**"), "{text}");

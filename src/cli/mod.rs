@@ -368,8 +368,11 @@ verdict: {}",
             if json {
                 println!("{}", serde_json::to_string(&d)?);
             } else {
+                let io = d.alone_io.map_or(String::new(), |io| {
+                    format!(" ({:.2} cache flushes, {:.1} KiB written per append)", io.flushes, io.kib_written)
+                });
                 println!(
-                    "durable 1 KiB journal append: {:.0} µs alone, {:.0} µs each with {} writers at once ({} each)",
+                    "durable 1 KiB journal append: {:.0} µs alone{io}, {:.0} µs each with {} writers at once ({} each)",
                     d.alone_us,
                     d.together_us,
                     crate::bench::disk::WRITERS,
