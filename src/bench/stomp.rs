@@ -380,6 +380,11 @@ fn yes(met: bool) -> &'static str {
     if met { "**met**" } else { "**missed**" }
 }
 
+/// One figure of the disks' work per send in (a), rep by rep (reps without it left out).
+fn a_io(run: &Run, f: fn(&IoPer) -> f64) -> Vec<f64> {
+    run.reps.iter().filter_map(|x| x.a.io.as_ref().map(f)).collect()
+}
+
 /// What the disks did per send in (a), medians over the reps.
 fn io_table(rows: &[(&str, &Run)]) -> String {
     let mut s = "### The disks' work per send in (a)\n\nRead from `/proc/diskstats` (every disk of the machine) \
@@ -387,13 +392,11 @@ fn io_table(rows: &[(&str, &Run)]) -> String {
                  | broker | cache flushes per send | KiB written per send |\n|---|---|---|\n"
         .to_string();
     for (name, run) in rows {
-        let io: Vec<IoPer> = run.reps.iter().filter_map(|x| x.a.io).collect();
-        if io.is_empty() {
+        let (flushes, kib) = (a_io(run, |i| i.flushes), a_io(run, |i| i.kib_written));
+        if flushes.is_empty() {
             s += &format!("| {name} | not measured | not measured |\n");
             continue;
         }
-        let flushes: Vec<f64> = io.iter().map(|i| i.flushes).collect();
-        let kib: Vec<f64> = io.iter().map(|i| i.kib_written).collect();
         s += &format!("| {name} | {} | {} |\n", mmm(&flushes, 2), mmm(&kib, 1));
     }
     s + "\n"
@@ -550,8 +553,7 @@ pub fn report(r: &Runs, host: &str, build: &str) -> String {
         ),
         None => "(The disk was not measured in this run.)".to_string(),
     };
-    let flushes = |run: &Run| median(&run.reps.iter().filter_map(|x| x.a.io.map(|i| i.flushes)).collect::<Vec<_>>());
-    let (fd, fa) = (flushes(&r.quorum_disk), flushes(amq));
+    let (fd, fa) = (median(&a_io(&r.quorum_disk, |i| i.flushes)), median(&a_io(amq, |i| i.flushes)));
     let per_send = if fd.is_finite() && fa.is_finite() {
         format!(
             " The table above counts it: **{fd:.2} cache flushes per `quorum_disk` send against {fa:.2} per \
