@@ -12,13 +12,18 @@
 //! ActiveMQ's conventions kept: destinations are `/queue/NAME` and `/topic/NAME`; a SEND is
 //! non-persistent unless `persistent:true`, and its RECEIPT comes only once the message is
 //! stored (and replicated per `sync`); `activemq.prefetchSize` (default 1000 for queues) and
-//! `activemq.subscriptionName` (durable, needs `client-id`) on SUBSCRIBE; NACK sends the
+//! `activemq.subscriptionName` (durable, needs `client-id`) on SUBSCRIBE; `browser:true`
+//! (1.1+) on a queue gets a copy of up to 400 waiting messages (ActiveMQ's
+//! `maxBrowsePageSize`), then a MESSAGE with `browser:end`; NACK sends the
 //! message to `ActiveMQ.DLQ`; a malformed or oversized frame gets an ERROR frame with a
 //! `message` header and the connection is closed, the broker carries on.
 //!
 //! # Caveats
 //!
-//! * No selectors, no `browser:true`, no authentication (login/passcode are ignored).
+//! * No selectors: a SUBSCRIBE with a `selector` gets an ERROR (ignoring it would hand
+//!   this consumer messages meant for others). No authentication (login/passcode are
+//!   ignored). Other `activemq.*` options (`noLocal`, `exclusive`, `priority`, ...) are ignored.
+//! * A browser shows what waits in the queue: messages in flight on a consumer are left out.
 //! * The `ack` header of a MESSAGE is `<consumer>:<seq>`, not the message id.
 //! * Like ActiveMQ, a STOMP resend after a failover is not de-duplicated (STOMP carries no
 //!   producer sequence); consumers count the duplicates.

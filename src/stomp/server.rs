@@ -56,7 +56,12 @@ struct Sub {
     consumer: u64,
     ack: AckMode,
     destination: String,
+    /// A queue browser (`browser:true`): its MESSAGEs are copies, never acked.
+    browser: bool,
 }
+
+/// At most this many messages per queue browser: ActiveMQ's default `maxBrowsePageSize`.
+const MAX_BROWSE: usize = 400;
 
 struct Conn {
     id: u64,
@@ -67,6 +72,8 @@ struct Conn {
     by_consumer: HashMap<u64, String>,
     txs: HashMap<String, Vec<TxOp>>,
     tx: mpsc::UnboundedSender<Delivery>,
+    /// Frames to write after the current frame's RECEIPT (a browser's MESSAGEs).
+    outbox: Vec<Frame>,
 }
 
 async fn connection(socket: TcpStream, broker: Arc<Broker>, settings: Arc<Settings>) {
@@ -80,6 +87,7 @@ async fn connection(socket: TcpStream, broker: Arc<Broker>, settings: Arc<Settin
         by_consumer: HashMap::new(),
         txs: HashMap::new(),
         tx,
+        outbox: Vec::new(),
     };
     let result = run(&mut framed, &mut rx, &mut conn, &broker, &settings).await;
     broker.disconnect(conn.id);
@@ -158,8 +166,15 @@ async fn run(
                     Err(_) if !broker.is_master() => return Ok(()),
                     Err(message) => return Err(Fatal { message, receipt }),
                 };
+                let reply = receipt.is_some() || !conn.outbox.is_empty();
                 if let Some(r) = receipt {
-                    framed.send(Frame::new("RECEIPT").header("receipt-id", r)).await?;
+                    framed.feed(Frame::new("RECEIPT").header("receipt-id", r)).await?;
+                }
+                for f in conn.outbox.drain(..) {
+                    framed.feed(f).await?;
+                }
+                if reply {
+                    SinkExt::<Frame>::flush(framed).await?;
                 }
                 if done {
                     return Ok(());
@@ -281,6 +296,11 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             if conn.subs.contains_key(&id) {
                 return Err(format!("subscription id {id} is already in use"));
             }
+            // Ignoring a selector would deliver (and, with ack:auto, consume) messages meant for
+            // other consumers: refuse it, as the OpenWire connector does.
+            if let Some(selector) = frame.get("selector").filter(|s| !s.trim().is_empty()) {
+                return Err(format!("mqsim does not support message selectors (selector: {selector})"));
+            }
             let ack = match frame.get("ack").unwrap_or("auto") {
                 "auto" => AckMode::Auto,
                 "client" => AckMode::Client,
@@ -305,10 +325,14 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
                 }
                 _ => None,
             };
+            if frame.get("browser") == Some("true") {
+                browse(conn, broker, id, &destination, dest, ack)?;
+                return Ok(false);
+            }
             let sub = Subscription { destination, ack, prefetch, durable };
             let consumer = broker.subscribe(conn.id, sub, conn.tx.clone()).await.map_err(|e| e.to_string())?;
             conn.by_consumer.insert(consumer, id.clone());
-            conn.subs.insert(id, Sub { consumer, ack, destination: dest.to_string() });
+            conn.subs.insert(id, Sub { consumer, ack, destination: dest.to_string(), browser: false });
         }
         "UNSUBSCRIBE" => {
             let id = frame.get("id").or(frame.get("destination")).ok_or("UNSUBSCRIBE needs an id header")?;
@@ -327,6 +351,9 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             }
             let (consumer, seq) = ack_target(&frame, conn)?;
             let sub = &conn.subs[&conn.by_consumer[&consumer]];
+            if sub.browser {
+                return Err(format!("Cannot {} a message of a queue browser (browser:true)", frame.command));
+            }
             if frame.command == "NACK" {
                 broker.nack(consumer, seq).await.map_err(|e| e.to_string())?;
             } else if let Some(t) = frame.get("transaction") {
@@ -360,6 +387,40 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
         other => return Err(format!("Unknown STOMP action: {other}")),
     }
     Ok(false)
+}
+
+/// A queue browser, as ActiveMQ's STOMP connector has it (1.1 and later): a MESSAGE for each
+/// message waiting in the queue (copies: the queue keeps them), then one with `browser:end`
+/// and no body. The subscription stays until UNSUBSCRIBE, with nothing more to deliver.
+fn browse(
+    conn: &mut Conn,
+    broker: &Broker,
+    id: String,
+    queue: &Destination,
+    dest: &str,
+    ack: AckMode,
+) -> Result<(), String> {
+    if conn.version == Version::V1_0 {
+        return Err("Queue Browser feature only valid for Stomp v1.1+ clients!".into());
+    }
+    if queue.kind != Kind::Queue {
+        return Err(format!("browser:true needs a queue, and {dest} is a topic"));
+    }
+    // A number of its own, known to no broker consumer, so that its ack ids name it.
+    let consumer = broker.new_id();
+    for (msg, redelivered) in broker.browse(&queue.name, MAX_BROWSE) {
+        conn.outbox.push(message_frame(&Delivery { consumer, msg, redelivered }, &id, dest));
+    }
+    conn.outbox.push(
+        Frame::new("MESSAGE")
+            .header("subscription", id.clone())
+            .header("browser", "end")
+            .header("destination", dest)
+            .header("message-id", "0"),
+    );
+    conn.by_consumer.insert(consumer, id.clone());
+    conn.subs.insert(id, Sub { consumer, ack, destination: dest.to_string(), browser: true });
+    Ok(())
 }
 
 /// Which consumer and message an ACK/NACK names, per protocol version.

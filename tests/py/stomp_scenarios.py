@@ -192,6 +192,73 @@ def scenario_topics(addr):
         c.disconnect()
 
 
+def scenario_browser(addr):
+    for version in ("1.1", "1.2"):
+        q = "/queue/" + unique("browsed")
+        c, l = connect(addr, version)
+        bodies = ["b1-" + version, "b2-" + version, "b3-" + version]
+        for b in bodies:
+            send_sync(c, l, q, b, persistent="true")
+        rid = uuid.uuid4().hex
+        c.subscribe(q, id="browse", ack="auto", headers={"browser": "true", "receipt": rid})
+        l.wait(lambda: any(f.headers.get("browser") == "end" for f in l.messages))
+        assert rid in l.receipts
+        seen = [f.body for f in l.messages if f.headers.get("browser") != "end"]
+        assert seen == bodies, seen
+        end = l.messages[-1]
+        assert end.headers.get("browser") == "end" and end.headers["message-id"] == "0" and end.body == "", end
+        assert end.headers["subscription"] == "browse" and end.headers["destination"] == q, end.headers
+        c.unsubscribe("browse")
+        # Browsing took nothing: a consumer still gets every message.
+        l.messages.clear()
+        c.subscribe(q, id="take", ack="client-individual")
+        l.wait(lambda: len(l.messages) == 3)
+        assert [f.body for f in l.messages] == bodies, [f.body for f in l.messages]
+        for f in l.messages:
+            ack(c, version, f)
+        c.disconnect()
+    # A browser's copies are not to be acked: ERROR, and the connection closes. (A queue of its
+    # own: the consumer above may not be gone yet.)
+    q2 = ("/queue/" + unique("browsed")).encode()
+    s = socket.create_connection(addr, timeout=5)
+    s.sendall(b"CONNECT\naccept-version:1.2\n\n\x00SEND\ndestination:" + q2 + b"\nreceipt:r\n\nx\x00"
+              b"SUBSCRIBE\nid:b\ndestination:" + q2 + b"\nbrowser:true\n\n\x00")
+    got = b""
+    while b"browser:end" not in got:
+        chunk = s.recv(65536)
+        assert chunk, got
+        got += chunk
+    assert b"\nack:" in got, got
+    ack_id = got.split(b"\nack:", 1)[1].split(b"\n", 1)[0]
+    s.sendall(b"ACK\nid:" + ack_id + b"\n\n\x00")
+    while chunk:
+        chunk = s.recv(65536)
+        got += chunk
+    s.close()
+    assert b"ERROR" in got and b"Cannot ACK a message of a queue browser" in got, got
+    # STOMP 1.0 has no browsers (ActiveMQ's answer).
+    out = raw(addr, b"CONNECT\n\n\x00SUBSCRIBE\ndestination:" + q.encode() + b"\nbrowser:true\n\n\x00")
+    assert b"ERROR" in out and b"only valid for Stomp v1.1+" in out, out
+
+
+def scenario_selector_refused(addr):
+    q = "/queue/" + unique("selected")
+    c, l = connect(addr)
+    send_sync(c, l, q, "kept", persistent="true")
+    c.disconnect()
+    sub = b"SUBSCRIBE\nid:1\ndestination:" + q.encode() + b"\nack:auto\nselector:color = 'red'\n\n\x00"
+    out = raw(addr, b"CONNECT\naccept-version:1.2\n\n\x00" + sub)
+    assert b"ERROR" in out and b"does not support message selectors" in out, out
+    assert b"MESSAGE" not in out, out
+    # Nothing was taken: the message is still there for a plain consumer.
+    c, l = connect(addr)
+    c.subscribe(q, id="1", ack="client-individual")
+    l.wait(lambda: len(l.messages) == 1)
+    assert l.messages[0].body == "kept"
+    ack(c, "1.2", l.messages[0])
+    c.disconnect()
+
+
 def raw(addr, data, read=True):
     s = socket.create_connection(addr, timeout=5)
     s.sendall(data)
