@@ -381,6 +381,7 @@ fn jms_client_end_to_end_stomp_interop_and_bad_frames() {
         "connect",
         "persistent-send",
         "auto-ack-receive",
+        "browse",
         "client-ack-receive",
         "transacted-send",
         "transacted-receive",

@@ -7,6 +7,10 @@ use super::Broker;
 use crate::error::Result;
 use crate::store::record::{Record, StoredMessage};
 
+/// How many messages a queue browser (STOMP `browser:true`, a JMS QueueBrowser) is shown:
+/// ActiveMQ's default `maxBrowsePageSize`.
+pub const MAX_BROWSE: usize = 400;
+
 impl Broker {
     /// Up to `max` pending (not yet delivered) messages of a queue or durable subscription
     /// store, oldest first, with their `redelivered` flag. Messages in flight on a consumer

@@ -21,6 +21,7 @@
 //! * **Poison**: NACK moves the message to `ActiveMQ.DLQ`.
 
 mod admin;
+pub use admin::MAX_BROWSE;
 mod openwire_support;
 mod state;
 

@@ -203,9 +203,6 @@ impl Conn {
             }
             return Ok(None);
         }
-        if info.browser {
-            return Err(Throwable::new("javax.jms.JMSException", "mqsim does not support queue browsers"));
-        }
         if info.selector.as_deref().is_some_and(|s| !s.trim().is_empty()) {
             return Err(Throwable::new(
                 "javax.jms.InvalidSelectorException",
@@ -214,6 +211,9 @@ impl Conn {
         }
         if self.consumers.contains_key(&id) {
             self.remove_consumer(&id);
+        }
+        if info.browser {
+            return self.browse(id, info, parts);
         }
         let prefetch = info.prefetch_size;
         self.consumers.insert(
@@ -226,10 +226,43 @@ impl Conn {
         Ok(None)
     }
 
-    /// Registers the consumer's parts with the core.
+    /// A queue browser (`QueueSession.createBrowser`), as ActiveMQ's QueueBrowserSubscription
+    /// has it: a copy of each message waiting in the queue (up to 400, ActiveMQ's default
+    /// `maxBrowsePageSize`), then a MessageDispatch with no message ("browse done"). The
+    /// queue keeps its messages; the client's acks of the copies name nothing dispatched and
+    /// are ignored.
+    fn browse(&mut self, id: ConsumerId, info: ConsumerInfo, parts: Vec<Destination>) -> Reply {
+        if let Some(topic) = parts.iter().find(|p| p.kind.is_topic()) {
+            return Err(jms_error(format!("a queue browser needs a queue, and {} is a topic", topic.name)));
+        }
+        let destination = info.destination.clone();
+        let now = crate::events::now_ms();
+        for part in &parts {
+            for (msg, redelivered) in self.broker.browse(&to_core(part).name, crate::broker::MAX_BROWSE) {
+                let msg = convert::to_openwire(&msg, part, redelivered, now);
+                self.send(Body::MessageDispatch(Box::new(MessageDispatch {
+                    consumer_id: Some(id.clone()),
+                    destination: destination.clone(),
+                    redelivery_counter: msg.redelivery_counter,
+                    message: Some(Box::new(Command::new(Body::Message(Box::new(msg))))),
+                })));
+            }
+        }
+        self.send(Body::MessageDispatch(Box::new(MessageDispatch {
+            consumer_id: Some(id.clone()),
+            destination,
+            message: None,
+            redelivery_counter: 0,
+        })));
+        self.consumers
+            .insert(id, Consumer { info, parts, core: Vec::new(), advisory: false, dispatched: VecDeque::new() });
+        Ok(None)
+    }
+
+    /// Registers the consumer's parts with the core (never a browser's: it only gets copies).
     async fn subscribe(&mut self, id: &ConsumerId, prefetch: usize) -> Result<(), Throwable> {
         let Some(c) = self.consumers.get(id) else { return Ok(()) };
-        if !c.core.is_empty() || c.advisory {
+        if !c.core.is_empty() || c.advisory || c.info.browser {
             return Ok(());
         }
         let durable_name = c.info.subscription_name.clone();

@@ -39,8 +39,11 @@
 //!
 //! # Caveats
 //!
-//! * No selectors (InvalidSelectorException), no queue browsers, no wildcards, no XA
-//!   recovery (RECOVER answers an empty list), no network-of-brokers commands.
+//! * No selectors (InvalidSelectorException), no wildcards, no XA recovery (RECOVER
+//!   answers an empty list), no network-of-brokers commands.
+//! * A queue browser gets a copy of up to 400 waiting messages (ActiveMQ's default
+//!   `maxBrowsePageSize`) when it is created, then "browse done"; messages in flight on a
+//!   consumer are left out, and messages sent later are not shown.
 //! * Messages to temporary destinations are kept in memory only (non-persistent), as in
 //!   ActiveMQ; temporary destinations are not checked for existence on send.
 //! * DELIVERED acks do not extend prefetch credit: a client-ack or transacted consumer that

@@ -60,9 +60,6 @@ struct Sub {
     browser: bool,
 }
 
-/// At most this many messages per queue browser: ActiveMQ's default `maxBrowsePageSize`.
-const MAX_BROWSE: usize = 400;
-
 struct Conn {
     id: u64,
     version: Version,
@@ -408,7 +405,7 @@ fn browse(
     }
     // A number of its own, known to no broker consumer, so that its ack ids name it.
     let consumer = broker.new_id();
-    for (msg, redelivered) in broker.browse(&queue.name, MAX_BROWSE) {
+    for (msg, redelivered) in broker.browse(&queue.name, crate::broker::MAX_BROWSE) {
         conn.outbox.push(message_frame(&Delivery { consumer, msg, redelivered }, &id, dest));
     }
     conn.outbox.push(

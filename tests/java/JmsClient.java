@@ -3,6 +3,7 @@
 // "FAIL <why>" and exits 1.
 //
 //   java JmsClient basic   URL            connect, persistent send, auto/client-ack receive,
+//                                         a queue browser,
 //                                         transactions, topics, durable subscriptions,
 //                                         request/reply over a temp queue, DLQ, close
 //   java JmsClient produce URL QUEUE N MS persistent sends 1..N (int property "seq"), MS ms
@@ -110,6 +111,27 @@ public class JmsClient {
         check(consumer.receive(300) == null, "no fourth message");
         consumer.close();
         ok("auto-ack-receive");
+
+        // A queue browser sees what waits, in order, and takes nothing.
+        Queue bq = session.createQueue("ow.browse");
+        for (int i = 1; i <= 3; i++) any.send(bq, session.createTextMessage("browse-" + i));
+        javax.jms.QueueBrowser browser = session.createBrowser(bq);
+        Enumeration<?> seen = browser.getEnumeration();
+        for (int i = 1; i <= 3; i++) {
+            check(seen.hasMoreElements(), "browsed message " + i);
+            check(("browse-" + i).equals(text((Message) seen.nextElement())), "browsed in order " + i);
+        }
+        check(!seen.hasMoreElements(), "the browser ends after the queue's three messages");
+        browser.close();
+        check(!session.createBrowser(session.createQueue("ow.browse-empty")).getEnumeration().hasMoreElements(),
+              "an empty queue browses empty");
+        MessageConsumer bc = session.createConsumer(bq);
+        for (int i = 1; i <= 3; i++) {
+            check(("browse-" + i).equals(text(bc.receive(5000))), "still there after browsing " + i);
+        }
+        check(bc.receive(300) == null, "nothing else in the browsed queue");
+        bc.close();
+        ok("browse");
 
         // Client ack: acknowledge() acks everything delivered; unacked ones come back.
         Session client = connection.createSession(false, Session.CLIENT_ACKNOWLEDGE);
