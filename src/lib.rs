@@ -26,7 +26,7 @@
 //! | [`transport`] | the accept loop STOMP and OpenWire share (maximumConnections) |
 //! | [`openwire`] | OpenWire v12 (loose encoding): codec and marshalling (no I/O), the connection handler, temp-destination advisories |
 //! | [`stomp`] | STOMP 1.0–1.2: frame codec (no I/O) and the connection handler |
-//! | [`broker`] | the broker core: queues, topics, durable subscriptions, acks, transactions, DLQ |
+//! | [`broker`] | the broker core: queues, topics, durable subscriptions, acks, transactions, DLQ, selectors |
 //! | [`replication`] | master → slave journal shipping, acks, sync modes (essay inside) |
 //! | [`cli`] | the clap command line; `mqsim config show/hosts` prints cluster.toml as the notes write it (plan, `activemq.xml`, `zoo.cfg`, `/etc/hosts`) |
 //! | [`client`] | ActiveMQ `failover:` URLs and a STOMP client that fails over (`mqsim send`/`recv`) |

@@ -435,7 +435,7 @@ async fn console_send_and_purge_forms_need_the_secret_and_purge_is_journaled() {
     let (status, headers, _) = post(c, "/admin/sendMessage.action", ctype, &form).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[header::LOCATION], "/admin/queues.jsp?sent=4&to=jobs");
-    assert_eq!(fx.broker.browse("jobs", 10).len(), 4);
+    assert_eq!(fx.broker.browse("jobs", 10, None).len(), 4);
 
     // No secret, a wrong one, or a cross-site POST: refused.
     let (status, _, _) = post(c, "/admin/sendMessage.action", ctype, "JMSDestination=jobs&JMSText=x").await;
@@ -453,7 +453,7 @@ async fn console_send_and_purge_forms_need_the_secret_and_purge_is_journaled() {
     let cross_api =
         request("POST", "/api/message/jobs?type=queue", Some(&admin()), &[("sec-fetch-site", "cross-site")], "x");
     assert_eq!(read(c.handle(cross_api).await).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(fx.broker.browse("jobs", 10).len(), 4);
+    assert_eq!(fx.broker.browse("jobs", 10, None).len(), 4);
     // Bad values.
     let (status, _, page) =
         post(c, "/admin/sendMessage.action", ctype, &format!("secret={secret}&JMSDestination=&JMSText=x")).await;
@@ -473,7 +473,7 @@ async fn console_send_and_purge_forms_need_the_secret_and_purge_is_journaled() {
         post(c, "/admin/purgeDestination.action", ctype, &format!("secret={secret}&JMSDestination=jobs")).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[header::LOCATION], "/admin/queues.jsp?purged=4&to=jobs");
-    assert!(fx.broker.browse("jobs", 10).is_empty());
+    assert!(fx.broker.browse("jobs", 10, None).is_empty());
     assert!(fx.store.position().unwrap() > before, "purge wrote Dequeue records");
     let snap = fx.store.snapshot().unwrap();
     assert!(snap.stores.get("jobs").is_none_or(|m| m.is_empty()), "a master built from this store sees no message");

@@ -382,6 +382,7 @@ fn jms_client_end_to_end_stomp_interop_and_bad_frames() {
         "persistent-send",
         "auto-ack-receive",
         "browse",
+        "selectors",
         "client-ack-receive",
         "transacted-send",
         "transacted-receive",

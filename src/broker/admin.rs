@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::Broker;
+use super::{Broker, Selector};
 use crate::error::Result;
 use crate::store::record::{Record, StoredMessage};
 
@@ -13,10 +13,10 @@ pub const MAX_BROWSE: usize = 400;
 
 impl Broker {
     /// Up to `max` pending (not yet delivered) messages of a queue or durable subscription
-    /// store, oldest first, with their `redelivered` flag. Messages in flight on a consumer
-    /// are not shown, as in ActiveMQ's browser.
-    pub fn browse(&self, store: &str, max: usize) -> Vec<(Arc<StoredMessage>, bool)> {
-        self.state.lock().unwrap().pending(store, max)
+    /// store that pass `selector`, oldest first, with their `redelivered` flag. Messages in
+    /// flight on a consumer are not shown.
+    pub fn browse(&self, store: &str, max: usize, selector: Option<&Selector>) -> Vec<(Arc<StoredMessage>, bool)> {
+        self.state.lock().unwrap().pending(store, max, selector)
     }
 
     /// Deletes every pending message of a queue; returns how many. The persistent ones are
@@ -49,14 +49,14 @@ mod tests {
             broker.send(&q, msg("/queue/q", &format!("m{i}"), p)).await.unwrap();
         }
         let seen: Vec<String> =
-            broker.browse("q", 10).iter().map(|(m, _)| String::from_utf8_lossy(&m.body).into_owned()).collect();
+            broker.browse("q", 10, None).iter().map(|(m, _)| String::from_utf8_lossy(&m.body).into_owned()).collect();
         assert_eq!(seen, ["m0", "m1", "m2"]);
-        assert_eq!(broker.browse("q", 2).len(), 2);
-        assert!(broker.browse("nope", 10).is_empty());
+        assert_eq!(broker.browse("q", 2, None).len(), 2);
+        assert!(broker.browse("nope", 10, None).is_empty());
         let before = store.position().unwrap();
         assert_eq!(broker.purge("q").await.unwrap(), 3);
         assert!(store.position().unwrap() > before, "the dequeues are journaled");
-        assert!(broker.browse("q", 10).is_empty());
+        assert!(broker.browse("q", 10, None).is_empty());
         let st = broker.stats().into_iter().find(|s| s.name == "q").unwrap();
         assert_eq!((st.pending, st.enqueued, st.dequeued), (0, 3, 3));
         // A new master built from this store finds nothing to deliver.

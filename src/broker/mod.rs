@@ -19,15 +19,21 @@
 //!   last one stored for that producer is dropped (the producer audit: kept in memory, taken
 //!   from the store at promotion, and replicated with every stored message).
 //! * **Poison**: NACK moves the message to `ActiveMQ.DLQ`.
+//! * **Selectors** ([`selector`]): a queue consumer with one gets only the waiting messages
+//!   it matches, in order (the others wait for another consumer); a topic subscriber only
+//!   the messages it matches. Durable subscriptions take no selector.
 
 mod admin;
 pub use admin::MAX_BROWSE;
 mod openwire_support;
+pub mod selector;
 mod state;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+pub use selector::Selector;
 
 use tokio::sync::mpsc;
 
@@ -35,8 +41,8 @@ use crate::error::{Error, Result};
 use crate::store::Snapshot;
 use crate::store::record::{Record, StoredMessage};
 use crate::store::writer::Writer;
-use state::State;
 pub use state::{DestStats, Destination, Kind};
+use state::{State, StateError};
 
 /// The dead-letter queue, as ActiveMQ names it.
 pub const DLQ: &str = "ActiveMQ.DLQ";
@@ -67,6 +73,8 @@ pub struct Subscription {
     pub prefetch: usize,
     /// `(client id, subscription name)` for a durable topic subscription.
     pub durable: Option<(String, String)>,
+    /// Only messages it matches (see [`selector`]).
+    pub selector: Option<Arc<Selector>>,
 }
 
 /// One operation inside a local transaction.
@@ -166,6 +174,10 @@ impl Broker {
 
     /// Registers a consumer; deliveries arrive on `tx`.
     pub async fn subscribe(&self, conn: u64, sub: Subscription, tx: mpsc::UnboundedSender<Delivery>) -> Result<u64> {
+        // Refused before anything is written: a durable subscription is stored as it is made.
+        if let (Some(s), Some(_)) = (&sub.selector, &sub.durable) {
+            return Err(StateError::DurableSelector(s.text().to_string()).into());
+        }
         let id = self.new_id();
         if let (Kind::Topic, Some((client, name))) = (sub.destination.kind, &sub.durable) {
             let key = durable_key(client, name);
@@ -317,8 +329,8 @@ pub fn durable_key(client: &str, name: &str) -> String {
     format!("sub:{client}:{name}")
 }
 
-impl From<state::StateError> for Error {
-    fn from(e: state::StateError) -> Error {
+impl From<StateError> for Error {
+    fn from(e: StateError) -> Error {
         Error::Other(e.to_string())
     }
 }

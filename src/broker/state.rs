@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::selector::{Selector, Value};
 use super::{AckMode, Delivery, Subscription, durable_key};
 use crate::store::Snapshot;
 use crate::store::record::{Record, StoredMessage};
@@ -41,6 +42,8 @@ pub enum StateError {
     NotInflight(u64),
     #[error("a durable subscription needs a client-id")]
     DurableNeedsClientId,
+    #[error("mqsim does not support a selector on a durable subscription (selector: {0})")]
+    DurableSelector(String),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,9 +90,50 @@ struct Consumer {
     topic: Option<String>,
     ack: AckMode,
     prefetch: usize,
+    selector: Option<Arc<Selector>>,
     /// Delivered, not acked, in delivery order.
     inflight: Vec<(u64, Pending)>,
     tx: mpsc::UnboundedSender<Delivery>,
+}
+
+impl Consumer {
+    fn accepts(&self, msg: &StoredMessage) -> bool {
+        selects(self.selector.as_deref(), msg)
+    }
+
+    fn has_credit(&self) -> bool {
+        self.inflight.len() < self.prefetch
+    }
+}
+
+/// Whether `msg` passes `selector` (no selector: every message does).
+fn selects(selector: Option<&Selector>, msg: &StoredMessage) -> bool {
+    selector.is_none_or(|s| s.matches(&|name| message_value(msg, name)))
+}
+
+/// What a selector reads of a message: the JMS header fields JMSDeliveryMode, JMSPriority,
+/// JMSTimestamp, JMSCorrelationID and JMSType, else the property (header) of that name, typed
+/// as its JMS sender typed it (`mqsim-property-types`), a string otherwise.
+pub fn message_value(msg: &StoredMessage, name: &str) -> Option<Value> {
+    let header = |h: &str| msg.headers.iter().find(|(k, _)| k == h).map(|(_, v)| v.as_str());
+    match name {
+        "JMSDeliveryMode" => Some(Value::Str(if msg.persistent { "PERSISTENT" } else { "NON_PERSISTENT" }.into())),
+        "JMSPriority" => Some(Value::Long(header("priority").and_then(|p| p.parse().ok()).unwrap_or(4))),
+        "JMSTimestamp" => Some(Value::Long(msg.timestamp as i64)),
+        "JMSCorrelationID" => header("correlation-id").map(|v| Value::Str(v.into())),
+        "JMSType" => header("type").map(|v| Value::Str(v.into())),
+        _ => {
+            let text = header(name)?;
+            let tag = crate::openwire::convert::property_tags(msg).into_iter().find(|(k, _)| *k == name);
+            let typed = match tag.map(|(_, t)| t) {
+                Some('z') => Some(Value::Bool(text == "true")),
+                Some('b' | 's' | 'i' | 'l') => text.parse().ok().map(Value::Long),
+                Some('f' | 'd') => text.parse().ok().map(Value::Double),
+                _ => None,
+            };
+            Some(typed.unwrap_or_else(|| Value::Str(text.into())))
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -151,7 +195,9 @@ impl State {
                 let topic = self.topics.entry(dest.name.clone()).or_default();
                 topic.enqueued += 1;
                 for id in topic.consumers.clone() {
-                    if let Some(c) = self.consumers.get_mut(&id) {
+                    if let Some(c) = self.consumers.get_mut(&id)
+                        && c.accepts(&msg)
+                    {
                         deliver(id, c, Pending { msg: msg.clone(), redelivered: false });
                     }
                 }
@@ -169,15 +215,42 @@ impl State {
     /// Hands pending messages to consumers with prefetch credit, round robin.
     fn dispatch(&mut self, store: &str) {
         let Some(q) = self.stores.get_mut(store) else { return };
+        if q.consumers.iter().any(|id| self.consumers.get(id).is_some_and(|c| c.selector.is_some())) {
+            return self.dispatch_selective(store);
+        }
         while !q.pending.is_empty() && !q.consumers.is_empty() {
             let n = q.consumers.len();
             let chosen = (0..n)
                 .map(|i| (q.rr + i) % n)
-                .find(|&i| self.consumers.get(&q.consumers[i]).is_some_and(|c| c.inflight.len() < c.prefetch));
+                .find(|&i| self.consumers.get(&q.consumers[i]).is_some_and(Consumer::has_credit));
             let Some(i) = chosen else { break };
             q.rr = (i + 1) % n;
             let id = q.consumers[i];
             let (_, p) = q.pending.pop_first().expect("not empty");
+            let c = self.consumers.get_mut(&id).expect("checked");
+            deliver(id, c, p);
+        }
+    }
+
+    /// [`State::dispatch`] when a consumer of the store has a selector: each waiting message,
+    /// oldest first, goes to the next consumer (round robin) with credit that matches it; a
+    /// message nobody matches stays where it is. Scans the waiting messages on every call.
+    fn dispatch_selective(&mut self, store: &str) {
+        let Some(q) = self.stores.get_mut(store) else { return };
+        let seqs: Vec<u64> = q.pending.keys().copied().collect();
+        for seq in seqs {
+            let n = q.consumers.len();
+            if !q.consumers.iter().any(|id| self.consumers.get(id).is_some_and(Consumer::has_credit)) {
+                break;
+            }
+            let msg = &q.pending[&seq].msg;
+            let chosen = (0..n)
+                .map(|i| (q.rr + i) % n)
+                .find(|&i| self.consumers.get(&q.consumers[i]).is_some_and(|c| c.has_credit() && c.accepts(msg)));
+            let Some(i) = chosen else { continue };
+            q.rr = (i + 1) % n;
+            let id = q.consumers[i];
+            let p = q.pending.remove(&seq).expect("listed");
             let c = self.consumers.get_mut(&id).expect("checked");
             deliver(id, c, p);
         }
@@ -208,6 +281,7 @@ impl State {
             topic: topic.clone(),
             ack: sub.ack,
             prefetch: sub.prefetch.max(1),
+            selector: sub.selector,
             inflight: Vec::new(),
             tx,
         };
@@ -292,10 +366,21 @@ impl State {
         Ok((p.msg, store))
     }
 
-    /// For `admin.rs`: up to `max` pending messages of a store, oldest first, with their redelivered flag.
-    pub(super) fn pending(&self, store: &str, max: usize) -> Vec<(Arc<StoredMessage>, bool)> {
+    /// For `admin.rs`: up to `max` pending messages of a store that pass `selector`, oldest
+    /// first, with their redelivered flag.
+    pub(super) fn pending(
+        &self,
+        store: &str,
+        max: usize,
+        selector: Option<&Selector>,
+    ) -> Vec<(Arc<StoredMessage>, bool)> {
         let Some(q) = self.stores.get(store) else { return Vec::new() };
-        q.pending.values().take(max).map(|p| (p.msg.clone(), p.redelivered)).collect()
+        q.pending
+            .values()
+            .filter(|p| selects(selector, &p.msg))
+            .take(max)
+            .map(|p| (p.msg.clone(), p.redelivered))
+            .collect()
     }
 
     /// For `admin.rs`: removes every pending message of a store (counted as dequeued).

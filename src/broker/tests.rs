@@ -40,7 +40,7 @@ pub(super) fn fixture() -> Fixture {
 }
 
 fn sub(dest: Destination, ack: AckMode, prefetch: usize) -> Subscription {
-    Subscription { destination: dest, ack, prefetch, durable: None }
+    Subscription { destination: dest, ack, prefetch, durable: None, selector: None }
 }
 
 async fn next(rx: &mut mpsc::UnboundedReceiver<Delivery>) -> Delivery {
@@ -105,6 +105,7 @@ async fn topics_fan_out_and_durable_subscriptions_keep_messages() {
         ack: AckMode::ClientIndividual,
         prefetch: 10,
         durable: Some(("client-a".into(), "s1".into())),
+        selector: None,
     };
     let (dtx, drx) = mpsc::unbounded_channel();
     f.broker.subscribe(1, durable.clone(), dtx).await.unwrap();
@@ -160,4 +161,113 @@ async fn a_resend_while_the_original_waits_for_its_quorum_is_dropped() {
     let resend = tokio::time::timeout(Duration::from_secs(1), broker.send(&q, m)).await;
     assert!(!resend.expect("the resend is answered at once").unwrap(), "and dropped as a duplicate");
     original.abort();
+}
+
+fn colored(dest: &str, body: &str, color: &str) -> StoredMessage {
+    let mut m = msg(dest, body, true);
+    m.headers.push(("color".into(), color.into()));
+    m
+}
+
+fn selecting(dest: Destination, prefetch: usize, selector: &str) -> Subscription {
+    let selector = Some(Arc::new(Selector::parse(selector, true).unwrap()));
+    Subscription { selector, ..sub(dest, AckMode::ClientIndividual, prefetch) }
+}
+
+#[tokio::test]
+async fn selectors_pick_their_messages_and_leave_the_rest_waiting() {
+    let f = fixture();
+    let q = Destination::queue("paint");
+    for (i, color) in ["red", "blue", "red", "green"].into_iter().enumerate() {
+        f.broker.send(&q, colored("/queue/paint", &format!("m{i}"), color)).await.unwrap();
+    }
+    // A consumer for red gets the red ones, in order, past the blue one at the head.
+    let (tx, mut red) = mpsc::unbounded_channel();
+    let r = f.broker.subscribe(1, selecting(q.clone(), 10, "color = 'red'"), tx).await.unwrap();
+    let got = [next(&mut red).await, next(&mut red).await];
+    assert_eq!(got.iter().map(|d| d.msg.body.clone()).collect::<Vec<_>>(), [b"m0".to_vec(), b"m2".to_vec()]);
+    assert!(red.try_recv().is_err(), "nothing else is red");
+    // The others still wait, in order, for a consumer that takes them.
+    let waiting: Vec<Vec<u8>> = f.broker.browse("paint", 10, None).into_iter().map(|(m, _)| m.body.clone()).collect();
+    assert_eq!(waiting, [b"m1".to_vec(), b"m3".to_vec()]);
+    let (tx, mut rest) = mpsc::unbounded_channel();
+    f.broker.subscribe(2, sub(q.clone(), AckMode::ClientIndividual, 10), tx).await.unwrap();
+    assert_eq!(next(&mut rest).await.msg.body, b"m1");
+    assert_eq!(next(&mut rest).await.msg.body, b"m3");
+    // A red message sent now goes to the red consumer, not to the one without a selector...
+    for d in &got {
+        f.broker.ack(r, d.msg.seq, false).await.unwrap();
+    }
+    f.broker.send(&q, colored("/queue/paint", "m4", "red")).await.unwrap();
+    f.broker.send(&q, colored("/queue/paint", "m5", "red")).await.unwrap();
+    // ...round robin among those that match and have credit: one each.
+    let to_red = next(&mut red).await.msg.body.clone();
+    let mut both = [to_red.clone(), next(&mut rest).await.msg.body.clone()];
+    both.sort();
+    assert_eq!(both, [b"m4".to_vec(), b"m5".to_vec()]);
+    // A red consumer going away puts its unacked message back, to a consumer that takes it.
+    f.broker.unsubscribe(r);
+    let again = next(&mut rest).await;
+    assert_eq!((again.msg.body.clone(), again.redelivered), (to_red, true));
+}
+
+#[tokio::test]
+async fn selectors_on_topics_and_browsers_and_none_on_durable_subscriptions() {
+    let f = fixture();
+    let t = Destination::topic("alerts");
+    let (tx, mut high) = mpsc::unbounded_channel();
+    f.broker.subscribe(1, selecting(t.clone(), 10, "level > 3"), tx).await.unwrap();
+    let (tx, mut all) = mpsc::unbounded_channel();
+    f.broker.subscribe(2, sub(t.clone(), AckMode::Auto, 10), tx).await.unwrap();
+    for level in [1, 5] {
+        let mut m = msg("/topic/alerts", &format!("level {level}"), false);
+        m.headers.push(("level".into(), level.to_string()));
+        f.broker.send(&t, m).await.unwrap();
+    }
+    assert_eq!(next(&mut high).await.msg.body, b"level 5");
+    assert!(high.try_recv().is_err());
+    assert_eq!(next(&mut all).await.msg.body, b"level 1");
+    assert_eq!(next(&mut all).await.msg.body, b"level 5");
+
+    let q = Destination::queue("b");
+    for color in ["red", "blue"] {
+        f.broker.send(&q, colored("/queue/b", color, color)).await.unwrap();
+    }
+    let blue = Selector::parse("color <> 'red'", true).unwrap();
+    let seen: Vec<Vec<u8>> = f.broker.browse("b", 10, Some(&blue)).into_iter().map(|(m, _)| m.body.clone()).collect();
+    assert_eq!(seen, [b"blue".to_vec()]);
+
+    let mut durable = selecting(t, 10, "level > 3");
+    durable.durable = Some(("c".into(), "s".into()));
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let before = f.store.position().unwrap();
+    let err = f.broker.subscribe(3, durable, tx).await.unwrap_err().to_string();
+    assert!(err.contains("selector on a durable subscription"), "{err}");
+    assert_eq!(f.store.position().unwrap(), before, "nothing of the refused subscription is stored");
+    assert!(f.store.snapshot().unwrap().subs.is_empty());
+}
+
+#[test]
+fn selectors_read_jms_header_fields_and_typed_properties() {
+    let mut m = msg("/queue/q", "x", true);
+    m.headers = vec![
+        ("priority".into(), "7".into()),
+        ("correlation-id".into(), "c-1".into()),
+        ("n".into(), "42".into()),
+        ("ratio".into(), "0.5".into()),
+        ("flag".into(), "true".into()),
+        ("word".into(), "42".into()),
+        (crate::openwire::convert::PROPERTY_TYPES.into(), "n:i,ratio:d,flag:z".into()),
+    ];
+    use selector::Value;
+    assert_eq!(state::message_value(&m, "JMSPriority"), Some(Value::Long(7)));
+    assert_eq!(state::message_value(&m, "JMSDeliveryMode"), Some(Value::Str("PERSISTENT".into())));
+    assert_eq!(state::message_value(&m, "JMSCorrelationID"), Some(Value::Str("c-1".into())));
+    assert_eq!(state::message_value(&m, "n"), Some(Value::Long(42)));
+    assert_eq!(state::message_value(&m, "ratio"), Some(Value::Double(0.5)));
+    assert_eq!(state::message_value(&m, "flag"), Some(Value::Bool(true)));
+    assert_eq!(state::message_value(&m, "word"), Some(Value::Str("42".into())), "untyped: a string");
+    assert_eq!(state::message_value(&m, "missing"), None);
+    let jms = Selector::parse("n = 42 AND flag AND JMSPriority > 4 AND word = '42'", false).unwrap();
+    assert!(jms.matches(&|k| state::message_value(&m, k)));
 }

@@ -172,6 +172,7 @@ async fn consume(c: &Console, broker: &Arc<Broker>, dest: Destination, wait: Dur
         ack: if dest.kind == Kind::Queue { AckMode::ClientIndividual } else { AckMode::Auto },
         prefetch: 1,
         durable: None,
+        selector: None,
     };
     let consumer = match broker.subscribe(conn, sub, tx).await {
         Ok(id) => id,

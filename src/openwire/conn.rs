@@ -13,7 +13,7 @@ use super::advisory::{self, Advisories};
 use super::command::*;
 use super::convert::{self, split_composite, to_core};
 use super::marshal;
-use crate::broker::{AckMode, Broker, Delivery, Subscription, TxOp};
+use crate::broker::{AckMode, Broker, Delivery, Selector, Subscription, TxOp};
 
 /// What a handler answers a `responseRequired` command with.
 type Reply = Result<Option<Body>, Throwable>;
@@ -25,6 +25,8 @@ fn jms_error(message: impl Into<String>) -> Throwable {
 struct Consumer {
     info: ConsumerInfo,
     parts: Vec<Destination>,
+    /// Only messages it matches (JMS typing: no string-to-number reading as for STOMP).
+    selector: Option<Arc<Selector>>,
     /// Core consumer ids, one per part; empty until subscribed (prefetch 0 waits for a
     /// ConsumerControl or a MessagePull).
     core: Vec<u64>,
@@ -188,7 +190,7 @@ impl Conn {
             let wants = advisory::wants_temp_advisories(&parts);
             self.consumers.insert(
                 id.clone(),
-                Consumer { info, parts, core: Vec::new(), advisory: true, dispatched: VecDeque::new() },
+                Consumer { info, parts, selector: None, core: Vec::new(), advisory: true, dispatched: VecDeque::new() },
             );
             if wants {
                 let live = if self.watching {
@@ -203,22 +205,22 @@ impl Conn {
             }
             return Ok(None);
         }
-        if info.selector.as_deref().is_some_and(|s| !s.trim().is_empty()) {
-            return Err(Throwable::new(
-                "javax.jms.InvalidSelectorException",
-                "mqsim does not support message selectors",
-            ));
-        }
+        let selector = match info.selector.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(text) => Some(Arc::new(
+                Selector::parse(text, false).map_err(|e| Throwable::new("javax.jms.InvalidSelectorException", e))?,
+            )),
+            None => None,
+        };
         if self.consumers.contains_key(&id) {
             self.remove_consumer(&id);
         }
         if info.browser {
-            return self.browse(id, info, parts);
+            return self.browse(id, info, parts, selector);
         }
         let prefetch = info.prefetch_size;
         self.consumers.insert(
             id.clone(),
-            Consumer { info, parts, core: Vec::new(), advisory: false, dispatched: VecDeque::new() },
+            Consumer { info, parts, selector, core: Vec::new(), advisory: false, dispatched: VecDeque::new() },
         );
         if prefetch > 0 {
             self.subscribe(&id, prefetch as usize).await?;
@@ -231,14 +233,22 @@ impl Conn {
     /// `maxBrowsePageSize`), then a MessageDispatch with no message ("browse done"). The
     /// queue keeps its messages; the client's acks of the copies name nothing dispatched and
     /// are ignored.
-    fn browse(&mut self, id: ConsumerId, info: ConsumerInfo, parts: Vec<Destination>) -> Reply {
+    fn browse(
+        &mut self,
+        id: ConsumerId,
+        info: ConsumerInfo,
+        parts: Vec<Destination>,
+        selector: Option<Arc<Selector>>,
+    ) -> Reply {
         if let Some(topic) = parts.iter().find(|p| p.kind.is_topic()) {
             return Err(jms_error(format!("a queue browser needs a queue, and {} is a topic", topic.name)));
         }
         let destination = info.destination.clone();
         let now = crate::events::now_ms();
         for part in &parts {
-            for (msg, redelivered) in self.broker.browse(&to_core(part).name, crate::broker::MAX_BROWSE) {
+            for (msg, redelivered) in
+                self.broker.browse(&to_core(part).name, crate::broker::MAX_BROWSE, selector.as_deref())
+            {
                 let msg = convert::to_openwire(&msg, part, redelivered, now);
                 self.send(Body::MessageDispatch(Box::new(MessageDispatch {
                     consumer_id: Some(id.clone()),
@@ -254,8 +264,10 @@ impl Conn {
             message: None,
             redelivery_counter: 0,
         })));
-        self.consumers
-            .insert(id, Consumer { info, parts, core: Vec::new(), advisory: false, dispatched: VecDeque::new() });
+        self.consumers.insert(
+            id,
+            Consumer { info, parts, selector, core: Vec::new(), advisory: false, dispatched: VecDeque::new() },
+        );
         Ok(None)
     }
 
@@ -271,7 +283,8 @@ impl Conn {
         for part in c.parts.clone() {
             let durable = durable_name.clone().filter(|_| part.kind.is_topic()).map(|n| (client.clone(), n));
             let ack = if part.kind.is_topic() && durable.is_none() { AckMode::Auto } else { AckMode::Client };
-            let sub = Subscription { destination: to_core(&part), ack, prefetch: prefetch.max(1), durable };
+            let selector = c.selector.clone();
+            let sub = Subscription { destination: to_core(&part), ack, prefetch: prefetch.max(1), durable, selector };
             match self.broker.subscribe(self.core_id, sub, self.deliveries.clone()).await {
                 Ok(cid) => {
                     self.by_core.insert(cid, id.clone());

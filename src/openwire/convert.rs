@@ -280,6 +280,16 @@ pub fn to_stored(m: &Message, dest: &Destination, now_ms: u64) -> Result<StoredM
     })
 }
 
+/// The JMS type tags (`mqsim-property-types`) of the properties its sender typed: `z`
+/// boolean, `b`/`s`/`i`/`l` integers, `f`/`d` floating point, `c` char, `x` other.
+pub fn property_tags(s: &StoredMessage) -> Vec<(&str, char)> {
+    header(s, PROPERTY_TYPES)
+        .map(|t| {
+            t.split(',').filter_map(|e| e.rsplit_once(':')).filter_map(|(k, t)| Some((k, t.chars().next()?))).collect()
+        })
+        .unwrap_or_default()
+}
+
 fn header<'a>(s: &'a StoredMessage, name: &str) -> Option<&'a str> {
     s.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
@@ -318,11 +328,7 @@ pub fn to_openwire(s: &StoredMessage, fallback: &Destination, redelivered: bool,
         _ if s.body.is_empty() && kind == types::MESSAGE => None,
         _ => Some(s.body.clone()),
     };
-    let tags: Vec<(&str, char)> = header(s, PROPERTY_TYPES)
-        .map(|t| {
-            t.split(',').filter_map(|e| e.rsplit_once(':')).filter_map(|(k, t)| Some((k, t.chars().next()?))).collect()
-        })
-        .unwrap_or_default();
+    let tags = property_tags(s);
     let map: PrimitiveMap = s
         .headers
         .iter()

@@ -39,8 +39,10 @@
 //!
 //! # Caveats
 //!
-//! * No selectors (InvalidSelectorException), no wildcards, no XA recovery (RECOVER
-//!   answers an empty list), no network-of-brokers commands.
+//! * Selectors as JMS types them (an int property compares as a number, a string never does);
+//!   one that does not parse, or one on a durable subscription, gets an
+//!   InvalidSelectorException or a JMSException. No wildcards, no XA recovery (RECOVER answers
+//!   an empty list), no network-of-brokers commands.
 //! * A queue browser gets a copy of up to 400 waiting messages (ActiveMQ's default
 //!   `maxBrowsePageSize`) when it is created, then "browse done"; messages in flight on a
 //!   consumer are left out, and messages sent later are not shown.

@@ -20,8 +20,9 @@
 //!
 //! # Caveats
 //!
-//! * No selectors: a SUBSCRIBE with a `selector` gets an ERROR (ignoring it would hand
-//!   this consumer messages meant for others). No authentication (login/passcode are
+//! * A `selector` is parsed as ActiveMQ's STOMP connector does ("convert_string_expressions":
+//!   a string header compared with a number is read as one); one that does not parse gets an
+//!   ERROR, and a durable subscription takes none. No authentication (login/passcode are
 //!   ignored). Other `activemq.*` options (`noLocal`, `exclusive`, `priority`, ...) are ignored.
 //! * A browser shows what waits in the queue: messages in flight on a consumer are left out.
 //! * The `ack` header of a MESSAGE is `<consumer>:<seq>`, not the message id.

@@ -12,7 +12,7 @@ use tokio_util::codec::Framed;
 use tracing::debug;
 
 use super::frame::{Frame, HeartBeat, Limits, Parsed, StompCodec, Version};
-use crate::broker::{AckMode, Broker, Delivery, Destination, Kind, Subscription, TxOp};
+use crate::broker::{AckMode, Broker, Delivery, Destination, Kind, Selector, Subscription, TxOp};
 use crate::store::record::StoredMessage;
 
 #[derive(Debug, Clone)]
@@ -293,11 +293,12 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             if conn.subs.contains_key(&id) {
                 return Err(format!("subscription id {id} is already in use"));
             }
-            // Ignoring a selector would deliver (and, with ack:auto, consume) messages meant for
-            // other consumers: refuse it, as the OpenWire connector does.
-            if let Some(selector) = frame.get("selector").filter(|s| !s.trim().is_empty()) {
-                return Err(format!("mqsim does not support message selectors (selector: {selector})"));
-            }
+            // ActiveMQ's STOMP selectors read string headers as numbers or booleans where the
+            // expression compares them so ("convert_string_expressions").
+            let selector = match frame.get("selector").filter(|s| !s.trim().is_empty()) {
+                Some(text) => Some(Arc::new(Selector::parse(text, true)?)),
+                None => None,
+            };
             let ack = match frame.get("ack").unwrap_or("auto") {
                 "auto" => AckMode::Auto,
                 "client" => AckMode::Client,
@@ -323,10 +324,10 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
                 _ => None,
             };
             if frame.get("browser") == Some("true") {
-                browse(conn, broker, id, &destination, dest, ack)?;
+                browse(conn, broker, id, &destination, dest, ack, selector.as_deref())?;
                 return Ok(false);
             }
-            let sub = Subscription { destination, ack, prefetch, durable };
+            let sub = Subscription { destination, ack, prefetch, durable, selector };
             let consumer = broker.subscribe(conn.id, sub, conn.tx.clone()).await.map_err(|e| e.to_string())?;
             conn.by_consumer.insert(consumer, id.clone());
             conn.subs.insert(id, Sub { consumer, ack, destination: dest.to_string(), browser: false });
@@ -387,8 +388,9 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
 }
 
 /// A queue browser, as ActiveMQ's STOMP connector has it (1.1 and later): a MESSAGE for each
-/// message waiting in the queue (copies: the queue keeps them), then one with `browser:end`
-/// and no body. The subscription stays until UNSUBSCRIBE, with nothing more to deliver.
+/// message waiting in the queue that passes the selector (copies: the queue keeps them), then
+/// one with `browser:end` and no body. The subscription stays until UNSUBSCRIBE, with nothing
+/// more to deliver.
 fn browse(
     conn: &mut Conn,
     broker: &Broker,
@@ -396,6 +398,7 @@ fn browse(
     queue: &Destination,
     dest: &str,
     ack: AckMode,
+    selector: Option<&Selector>,
 ) -> Result<(), String> {
     if conn.version == Version::V1_0 {
         return Err("Queue Browser feature only valid for Stomp v1.1+ clients!".into());
@@ -405,7 +408,7 @@ fn browse(
     }
     // A number of its own, known to no broker consumer, so that its ack ids name it.
     let consumer = broker.new_id();
-    for (msg, redelivered) in broker.browse(&queue.name, crate::broker::MAX_BROWSE) {
+    for (msg, redelivered) in broker.browse(&queue.name, crate::broker::MAX_BROWSE, selector) {
         conn.outbox.push(message_frame(&Delivery { consumer, msg, redelivered }, &id, dest));
     }
     conn.outbox.push(

@@ -3,7 +3,7 @@
 // "FAIL <why>" and exits 1.
 //
 //   java JmsClient basic   URL            connect, persistent send, auto/client-ack receive,
-//                                         a queue browser,
+//                                         a queue browser, selectors,
 //                                         transactions, topics, durable subscriptions,
 //                                         request/reply over a temp queue, DLQ, close
 //   java JmsClient produce URL QUEUE N MS persistent sends 1..N (int property "seq"), MS ms
@@ -132,6 +132,31 @@ public class JmsClient {
         check(bc.receive(300) == null, "nothing else in the browsed queue");
         bc.close();
         ok("browse");
+
+        // Selectors, on typed properties: a consumer gets only what it selects, the rest waits.
+        Queue sq = session.createQueue("ow.select");
+        for (int i = 1; i <= 4; i++) {
+            TextMessage m = session.createTextMessage("sel-" + i);
+            m.setIntProperty("n", i);
+            m.setStringProperty("color", i % 2 == 0 ? "blue" : "red");
+            any.send(sq, m);
+        }
+        MessageConsumer picky = session.createConsumer(sq, "color = 'blue' AND n > 2");
+        check("sel-4".equals(text(picky.receive(5000))), "the selected message");
+        check(picky.receive(300) == null, "only one message selected");
+        picky.close();
+        Enumeration<?> low = session.createBrowser(sq, "n <= 2").getEnumeration();
+        for (int i = 1; i <= 2; i++) {
+            check(low.hasMoreElements() && ("sel-" + i).equals(text((Message) low.nextElement())), "browsed " + i);
+        }
+        check(!low.hasMoreElements(), "a browser with a selector shows only what it selects");
+        MessageConsumer rest = session.createConsumer(sq);
+        for (int i = 1; i <= 3; i++) {
+            check(("sel-" + i).equals(text(rest.receive(5000))), "left for others: sel-" + i);
+        }
+        check(rest.receive(300) == null, "nothing else in the selected queue");
+        rest.close();
+        ok("selectors");
 
         // Client ack: acknowledge() acks everything delivered; unacked ones come back.
         Session client = connection.createSession(false, Session.CLIENT_ACKNOWLEDGE);
