@@ -50,6 +50,16 @@ public class JmsClient {
         return m == null ? null : ((TextMessage) m).getText();
     }
 
+    /** Receives PREFIX1..PREFIXn in order and then nothing more, and closes the consumer. */
+    static void receiveAll(MessageConsumer c, String prefix, int n, String what) throws Exception {
+        for (int i = 1; i <= n; i++) {
+            String got = text(c.receive(5000));
+            check((prefix + i).equals(got), what + ": " + prefix + i + ", got " + got);
+        }
+        check(c.receive(300) == null, what + ": nothing after " + prefix + n);
+        c.close();
+    }
+
     public static void main(String[] args) throws Exception {
         try {
             run(args);
@@ -125,12 +135,7 @@ public class JmsClient {
         browser.close();
         check(!session.createBrowser(session.createQueue("ow.browse-empty")).getEnumeration().hasMoreElements(),
               "an empty queue browses empty");
-        MessageConsumer bc = session.createConsumer(bq);
-        for (int i = 1; i <= 3; i++) {
-            check(("browse-" + i).equals(text(bc.receive(5000))), "still there after browsing " + i);
-        }
-        check(bc.receive(300) == null, "nothing else in the browsed queue");
-        bc.close();
+        receiveAll(session.createConsumer(bq), "browse-", 3, "still there after browsing");
         ok("browse");
 
         // Selectors, on typed properties: a consumer gets only what it selects, the rest waits.
@@ -150,12 +155,7 @@ public class JmsClient {
             check(low.hasMoreElements() && ("sel-" + i).equals(text((Message) low.nextElement())), "browsed " + i);
         }
         check(!low.hasMoreElements(), "a browser with a selector shows only what it selects");
-        MessageConsumer rest = session.createConsumer(sq);
-        for (int i = 1; i <= 3; i++) {
-            check(("sel-" + i).equals(text(rest.receive(5000))), "left for others: sel-" + i);
-        }
-        check(rest.receive(300) == null, "nothing else in the selected queue");
-        rest.close();
+        receiveAll(session.createConsumer(sq), "sel-", 3, "left for others");
         ok("selectors");
 
         // Client ack: acknowledge() acks everything delivered; unacked ones come back.
