@@ -77,6 +77,15 @@ pub struct Subscription {
     pub selector: Option<Arc<Selector>>,
 }
 
+/// A SUBSCRIBE's or ConsumerInfo's selector: none when absent or blank (as ActiveMQ takes
+/// it), else parsed (see [`Selector::parse`] for `convert_strings`).
+pub fn subscription_selector(text: Option<&str>, convert_strings: bool) -> Result<Option<Arc<Selector>>, String> {
+    match text.filter(|s| !s.trim().is_empty()) {
+        Some(text) => Selector::parse(text, convert_strings).map(|s| Some(Arc::new(s))),
+        None => Ok(None),
+    }
+}
+
 /// One operation inside a local transaction.
 #[derive(Debug, Clone)]
 pub enum TxOp {

@@ -13,7 +13,7 @@ use super::advisory::{self, Advisories};
 use super::command::*;
 use super::convert::{self, split_composite, to_core};
 use super::marshal;
-use crate::broker::{AckMode, Broker, Delivery, Selector, Subscription, TxOp};
+use crate::broker::{AckMode, Broker, Delivery, Selector, Subscription, TxOp, subscription_selector};
 
 /// What a handler answers a `responseRequired` command with.
 type Reply = Result<Option<Body>, Throwable>;
@@ -205,12 +205,8 @@ impl Conn {
             }
             return Ok(None);
         }
-        let selector = match info.selector.as_deref().filter(|s| !s.trim().is_empty()) {
-            Some(text) => Some(Arc::new(
-                Selector::parse(text, false).map_err(|e| Throwable::new("javax.jms.InvalidSelectorException", e))?,
-            )),
-            None => None,
-        };
+        let selector = subscription_selector(info.selector.as_deref(), false)
+            .map_err(|e| Throwable::new("javax.jms.InvalidSelectorException", e))?;
         if self.consumers.contains_key(&id) {
             self.remove_consumer(&id);
         }

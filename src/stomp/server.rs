@@ -12,7 +12,9 @@ use tokio_util::codec::Framed;
 use tracing::debug;
 
 use super::frame::{Frame, HeartBeat, Limits, Parsed, StompCodec, Version};
-use crate::broker::{AckMode, Broker, Delivery, Destination, Kind, Selector, Subscription, TxOp};
+use crate::broker::{
+    AckMode, Broker, Delivery, Destination, Kind, Selector, Subscription, TxOp, subscription_selector,
+};
 use crate::store::record::StoredMessage;
 
 #[derive(Debug, Clone)]
@@ -295,10 +297,7 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             }
             // ActiveMQ's STOMP selectors read string headers as numbers or booleans where the
             // expression compares them so ("convert_string_expressions").
-            let selector = match frame.get("selector").filter(|s| !s.trim().is_empty()) {
-                Some(text) => Some(Arc::new(Selector::parse(text, true)?)),
-                None => None,
-            };
+            let selector = subscription_selector(frame.get("selector"), true)?;
             let ack = match frame.get("ack").unwrap_or("auto") {
                 "auto" => AckMode::Auto,
                 "client" => AckMode::Client,
