@@ -30,6 +30,10 @@ pub struct Config {
     pub console: Console,
     #[serde(default = "default_nodes", rename = "node")]
     pub nodes: Vec<Node>,
+    /// `[[user]]`: ActiveMQ's simpleAuthenticationPlugin. Empty: clients need no
+    /// credentials; otherwise STOMP CONNECT and OpenWire ConnectionInfo must name one.
+    #[serde(default, rename = "user")]
+    pub users: Vec<User>,
     /// Where the file was read from (not part of the file).
     #[serde(skip)]
     pub source: PathBuf,
@@ -49,10 +53,29 @@ pub struct Cluster {
     pub sync: String,
     #[serde(with = "humantime_serde")]
     pub zk_session_timeout: Duration,
-    /// Adds ZooKeeper `digest` auth `fabric:<password>` as ActiveMQ did.
+    /// Adds ZooKeeper `digest` auth `fabric:<password>` as ActiveMQ did; mqsim also puts a
+    /// digest ACL on every znode it creates (creator writes, anyone reads).
     pub zk_password: Option<String>,
-    /// Shared secret a slave presents when it logs in to the master's replication port.
+    /// Shared secret the replication login proves both ways (challenge-response). Empty:
+    /// `mqsim up` generates one for this state directory.
     pub security_token: String,
+    /// Opt-out: replication logins are not authenticated (never the default).
+    pub insecure_replication: bool,
+    /// `<systemUsage><memoryUsage limit>`: bytes of message bodies the broker holds in
+    /// memory before producers wait (producer flow control), then get an error.
+    pub memory_limit: u64,
+    /// `<systemUsage><storeUsage limit>`: bytes of journal past which sends are refused.
+    pub store_limit: u64,
+    /// `sendFailIfNoSpaceAfterTimeout`: how long a producer waits for memory or store space
+    /// before its send fails with an error.
+    #[serde(with = "humantime_serde")]
+    pub send_fail_if_no_space_after_timeout: Duration,
+    /// `<constantPendingMessageLimitStrategy limit>`: messages a slow topic subscriber may
+    /// have waiting beyond its prefetch before the oldest are discarded.
+    pub pending_message_limit: usize,
+    /// Messages one transaction may hold before it is refused (its bytes also count
+    /// against `memoryLimit`).
+    pub transaction_limit: usize,
     /// Where mqsim keeps per-node directories, logs and its control socket (relative to this file).
     pub state_dir: PathBuf,
     /// How long `mqsim up` waits for a master before it gives up.
@@ -74,8 +97,14 @@ impl Default for Cluster {
             zk_path: "/activemq/leveldb-stores".into(),
             sync: "local_disk".into(),
             zk_session_timeout: Duration::from_secs(2),
-            zk_password: None,
+            zk_password: Some("password".into()),
             security_token: String::new(),
+            insecure_replication: false,
+            memory_limit: 64 << 20,
+            store_limit: 10 << 30,
+            send_fail_if_no_space_after_timeout: Duration::from_secs(10),
+            pending_message_limit: 1000,
+            transaction_limit: 10_000,
             state_dir: PathBuf::from("mq_cluster"),
             up_timeout: Duration::from_secs(60),
             maximum_connections: 1000,
@@ -83,6 +112,17 @@ impl Default for Cluster {
             dashboard_port: Spanned::new(0..0, 8160),
         }
     }
+}
+
+/// One `[[user]]`: ActiveMQ's `<authenticationUser username password groups>`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct User {
+    pub username: String,
+    pub password: String,
+    /// Comma-separated, as in activemq.xml (`admins,publishers`); recorded, not yet enforced.
+    #[serde(default)]
+    pub groups: String,
 }
 
 /// The nodes' web consoles and the dashboard, like ActiveMQ's `jetty.xml` and
@@ -309,10 +349,41 @@ impl Config {
             )));
         }
         SyncMode::parse(&c.sync).map_err(|m| bad(format!("cluster.sync: {m}")))?;
-        if c.maximum_connections == 0 || c.max_frame_size < 1024 {
-            return Err(bad(
-                "cluster.maximumConnections must be at least 1 and cluster.maxFrameSize at least 1024".into()
-            ));
+        if !(1..=crate::limits::MAX_CONNECTIONS).contains(&c.maximum_connections) {
+            return Err(bad(format!(
+                "cluster.maximumConnections must be between 1 and {} (the notes use 1000)",
+                crate::limits::MAX_CONNECTIONS
+            )));
+        }
+        if !(1024..=crate::limits::MAX_FRAME_SIZE).contains(&c.max_frame_size) {
+            return Err(bad(format!(
+                "cluster.maxFrameSize must be between 1024 and {} bytes (the notes use 104857600)",
+                crate::limits::MAX_FRAME_SIZE
+            )));
+        }
+        if c.memory_limit < 1 << 20 || c.store_limit < 1 << 20 {
+            return Err(bad("cluster.memoryLimit and cluster.storeLimit must be at least 1048576 bytes (1 MiB)".into()));
+        }
+        if c.pending_message_limit == 0 || c.transaction_limit == 0 {
+            return Err(bad("cluster.pendingMessageLimit and cluster.transactionLimit must be at least 1".into()));
+        }
+        if let Some(p) = &c.zk_password
+            && p.is_empty()
+        {
+            return Err(bad("cluster.zkPassword must not be empty (remove the line to run ZooKeeper without auth)".into()));
+        }
+        let mut users = BTreeMap::new();
+        for u in &self.users {
+            if u.username.is_empty() || u.password.is_empty() || u.username.len() > crate::limits::MAX_CLIENT_ID {
+                return Err(bad(format!(
+                    "[[user]] `{}`: username and password must not be empty, and the username at most {} bytes",
+                    u.username,
+                    crate::limits::MAX_CLIENT_ID
+                )));
+            }
+            if users.insert(u.username.as_str(), ()).is_some() {
+                return Err(bad(format!("[[user]] `{}` is listed twice", u.username)));
+            }
         }
         if c.zk_session_timeout < Duration::from_millis(100) {
             return Err(bad("cluster.zkSessionTimeout is too small (use e.g. \"2s\")".into()));

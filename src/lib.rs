@@ -34,11 +34,14 @@
 //! | [`chaos`] | `mqsim chaos`: faults under load, a verdict and a run folder |
 //! | [`explain`] | `mqsim explain`: what should happen after a fault, and what did |
 //! | [`bench`] | `mqsim bench lifecycle` (start-up, failover) and `mqsim bench stomp` (STOMP load vs a real ActiveMQ) |
+//! | [`limits`] | every bound on names, sizes and counts a client or peer may send, in one place |
+//! | [`auth`] | client credentials (`[[user]]`, ActiveMQ's simpleAuthenticationPlugin) |
 //! | [`error`] | the one error enum |
 //!
 //! The tutorial (`docs/tutorial.en.md`, `docs/tutorial.zh.md`) follows the notes step by step;
 //! `tests/tutorial.rs` runs every command in it and compares the output.
 
+pub mod auth;
 pub mod bench;
 pub mod broker;
 pub mod chaos;
@@ -53,6 +56,7 @@ pub mod error;
 pub mod events;
 pub mod explain;
 pub mod faults;
+pub mod limits;
 pub mod logging;
 pub mod node;
 pub mod openwire;

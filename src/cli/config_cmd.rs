@@ -381,7 +381,7 @@ mod tests {
             "{x}"
         );
         assert!(x.contains("value=\"8162\""), "{x}");
-        assert!(!x.contains("zkPassword"), "{x}");
+        assert!(x.contains("zkPassword=\"password\""), "the notes set zkPassword: {x}");
     }
 
     #[test]

@@ -1,0 +1,139 @@
+//! Every bound on what a client, a peer or a file may make mqsim hold, in one place.
+//!
+//! mqsim's one promise is that an acknowledged message is never lost. A broker that any
+//! local process can reach must therefore keep that promise against hostile and careless
+//! input too: each length and count a peer sends is checked against a bound here *before*
+//! anything is allocated for it, and a name that passes here can always be stored (LMDB
+//! keys are at most 511 bytes: `sub:<clientId>:<name>` + 9 bytes of sequence stays under).
+//!
+//! | bound | value | where ActiveMQ had one |
+//! |---|---|---|
+//! | destination name | 200 bytes | none (KahaDB/LevelDB keys grew with it) |
+//! | client id, subscription name, username | 128 bytes each | none |
+//! | producer id, message id, transaction id | 200 bytes | none |
+//! | selector text | 4096 bytes, [`SELECTOR_STEPS`] evaluation steps per message | none |
+//! | STOMP headers | 1000 per frame, 10 KiB each, command line 1 KiB | `maxDataLength` only |
+//! | frame | `cluster.maxFrameSize` (≤ [`MAX_FRAME_SIZE`]) | `wireFormat.maxFrameSize` |
+//! | OpenWire collection counts | never more than the bytes left in the frame | none |
+//! | connections per connector | `cluster.maximumConnections` (≤ [`MAX_CONNECTIONS`]) | `maximumConnections` |
+//!
+//! Memory and store limits (`memoryLimit`, `storeLimit`, `pendingMessageLimit`,
+//! `transactionLimit`) are `cluster.toml` settings; see `docs/security.md`.
+
+use std::fmt;
+
+/// Longest destination name (without `/queue/`, `/topic/` or `queue://`), in bytes.
+pub const MAX_DESTINATION_NAME: usize = 200;
+/// Longest client id, durable subscription name or username, in bytes.
+pub const MAX_CLIENT_ID: usize = 128;
+/// Longest producer, message or transaction id, in bytes.
+pub const MAX_ID: usize = 200;
+/// Longest selector text, in bytes.
+pub const MAX_SELECTOR: usize = 4096;
+/// Evaluation steps one selector may spend on one message before it counts as not matching.
+pub const SELECTOR_STEPS: u32 = 10_000;
+/// The most `cluster.maxFrameSize` may be set to (ActiveMQ's default is 100 MiB).
+pub const MAX_FRAME_SIZE: usize = 256 << 20;
+/// The most `cluster.maximumConnections` may be set to (the connection semaphore's size).
+pub const MAX_CONNECTIONS: usize = 100_000;
+
+/// What kind of name a check was about, for the error text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Destination,
+    ClientId,
+    Subscription,
+    ProducerId,
+    MessageId,
+    TransactionId,
+    Username,
+    Selector,
+}
+
+impl NameKind {
+    pub fn max(self) -> usize {
+        match self {
+            NameKind::Destination => MAX_DESTINATION_NAME,
+            NameKind::ClientId | NameKind::Subscription | NameKind::Username => MAX_CLIENT_ID,
+            NameKind::ProducerId | NameKind::MessageId | NameKind::TransactionId => MAX_ID,
+            NameKind::Selector => MAX_SELECTOR,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            NameKind::Destination => "destination name",
+            NameKind::ClientId => "client id",
+            NameKind::Subscription => "subscription name",
+            NameKind::ProducerId => "producer id",
+            NameKind::MessageId => "message id",
+            NameKind::TransactionId => "transaction id",
+            NameKind::Username => "username",
+            NameKind::Selector => "selector",
+        }
+    }
+}
+
+/// A name a client sent that mqsim will not take; its `Display` is the text of the STOMP
+/// ERROR / OpenWire exception / HTTP 400 the client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameError {
+    Empty(NameKind),
+    TooLong { kind: NameKind, len: usize },
+    /// A NUL or other control character (they would break keys and header framing).
+    Control(NameKind),
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameError::Empty(k) => write!(f, "the {} must not be empty", k.label()),
+            NameError::TooLong { kind, len } => {
+                write!(f, "the {} is {len} bytes long; the limit is {} bytes", kind.label(), kind.max())
+            }
+            NameError::Control(k) => write!(f, "the {} must not contain control characters", k.label()),
+        }
+    }
+}
+
+impl std::error::Error for NameError {}
+
+/// Checks one client-supplied name: not empty, at most `kind.max()` bytes, no control
+/// characters (a selector may hold tabs and newlines).
+pub fn check(kind: NameKind, name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty(kind));
+    }
+    if name.len() > kind.max() {
+        return Err(NameError::TooLong { kind, len: name.len() });
+    }
+    let control = |c: char| c.is_control() && !(kind == NameKind::Selector && matches!(c, '\t' | '\n' | '\r'));
+    if name.chars().any(control) {
+        return Err(NameError::Control(kind));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_bounded() {
+        assert!(check(NameKind::Destination, "orders").is_ok());
+        assert_eq!(check(NameKind::Destination, ""), Err(NameError::Empty(NameKind::Destination)));
+        let long = "q".repeat(MAX_DESTINATION_NAME + 1);
+        assert!(matches!(check(NameKind::Destination, &long), Err(NameError::TooLong { len: 201, .. })));
+        assert!(check(NameKind::Destination, &"q".repeat(MAX_DESTINATION_NAME)).is_ok());
+        assert_eq!(check(NameKind::ClientId, "a\0b"), Err(NameError::Control(NameKind::ClientId)));
+        assert!(check(NameKind::Selector, "a = 1\nAND b = 2").is_ok());
+        assert!(check(NameKind::Subscription, "x\ny").is_err());
+    }
+
+    #[test]
+    fn the_longest_names_make_a_storable_key() {
+        // `sub:<clientId>:<name>` + NUL + 8-byte sequence must fit LMDB's 511-byte keys.
+        let key = 4 + MAX_CLIENT_ID + 1 + MAX_CLIENT_ID + 1 + 8;
+        assert!(key <= 511 && "/queue/".len() + MAX_DESTINATION_NAME + 9 <= 511 && MAX_ID <= 511);
+    }
+}

@@ -1,0 +1,4 @@
+//! Hostile input: stomp (see tests/hostile.rs).
+
+#[allow(unused_imports)]
+use super::*;

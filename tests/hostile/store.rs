@@ -1,0 +1,4 @@
+//! Hostile input: store (see tests/hostile.rs).
+
+#[allow(unused_imports)]
+use super::*;
