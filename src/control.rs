@@ -116,6 +116,15 @@ async fn read_request_within<R: AsyncRead + Unpin>(r: R, limit: Duration) -> std
     serde_json::from_slice(&line).map_err(|e| format!("bad request: {e}"))
 }
 
+/// After an error reply to a refused request: ends our side and discards what the client
+/// still sends (at most 1 MiB, 1 s), so that closing with unread bytes does not reset the
+/// connection before the client has read the reply.
+pub async fn linger<R: AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin>(r: &mut R, w: &mut W) {
+    let _ = w.shutdown().await;
+    let (mut rest, mut sink) = (r.take(1 << 20), tokio::io::sink());
+    let _ = tokio::time::timeout(Duration::from_secs(1), tokio::io::copy(&mut rest, &mut sink)).await;
+}
+
 /// Sends one request to the supervisor of `state_dir`.
 pub async fn request(state_dir: &Path, req: &Request) -> Result<Response> {
     let path = socket_path(state_dir);

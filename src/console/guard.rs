@@ -74,7 +74,11 @@ impl HostAllowlist {
 
     /// `Ok` if a request with this `Host` header may be served, else the 403 text.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), String> {
-        let Some(value) = headers.get(header::HOST) else { return Ok(()) };
+        let mut all = headers.get_all(header::HOST).iter();
+        let Some(value) = all.next() else { return Ok(()) };
+        if all.next().is_some() {
+            return Err("403: more than one Host header\n".into());
+        }
         let Ok(host) = value.to_str() else { return Err("403: the Host header is not ASCII\n".into()) };
         if self.any {
             return Ok(());
@@ -166,6 +170,9 @@ mod tests {
             assert!(e.starts_with("403") && e.contains("allowedHosts"), "{bad}: {e}");
         }
         assert!(list.check(&HeaderMap::new()).is_ok(), "HTTP/1.0 without Host");
+        let mut two = headers(&[("host", "127.0.0.1")]);
+        two.append(header::HOST, HeaderValue::from_static("evil.example"));
+        assert!(list.check(&two).is_err(), "two Host headers");
         let any = HostAllowlist::of(["*".to_string()]);
         assert!(any.check(&headers(&[("host", "evil.example")])).is_ok());
     }

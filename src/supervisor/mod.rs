@@ -179,8 +179,10 @@ async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
         }
         let sup = sup.clone();
         tokio::spawn(async move {
-            let (r, mut w) = stream.into_split();
-            let (reply, exit) = match crate::control::read_request(r).await {
+            let (mut r, mut w) = stream.into_split();
+            let request = crate::control::read_request(&mut r).await;
+            let refused = request.is_err();
+            let (reply, exit) = match request {
                 Ok(Request::Status) => (Response::Status(Box::new(sup.status().await)), false),
                 Ok(Request::Act { verb, target }) => match sup.act(verb, &target).await {
                     Ok(lines) => (Response::Done { lines }, false),
@@ -203,6 +205,9 @@ async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
             let mut out = serde_json::to_vec(&reply).expect("serializes");
             out.push(b'\n');
             let _ = w.write_all(&out).await;
+            if refused {
+                crate::control::linger(&mut r, &mut w).await;
+            }
             if exit {
                 let _ = sup.shutdown.send(true);
             }
