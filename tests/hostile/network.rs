@@ -68,13 +68,39 @@ fn timed_send(port: u16, i: usize) -> Duration {
     start.elapsed()
 }
 
+/// `(soft, hard)` from `/proc/<pid>/limits`' "Max open files" line.
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    (f[3].to_string(), f[4].to_string())
+}
+
 #[test]
 fn idle_and_partial_console_connections_are_dropped_without_spinning_or_blocking_clients() {
     let mut c = TestCluster::new(85);
-    c.up();
+    // Started with a soft open-file limit of 512 (a login shell's 1024, lower): the
+    // supervisor and the nodes raise it to the hard limit.
+    let (_, hard) = open_file_limits(std::process::id());
+    let out = std::process::Command::new("prlimit")
+        .arg(format!("--nofile=512:{hard}"))
+        .arg(common::MQSIM)
+        .arg("--config")
+        .arg(&c.config)
+        .arg("up")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("prlimit (util-linux)");
+    assert!(out.status.success(), "mqsim up: {}", String::from_utf8_lossy(&out.stderr));
     let canary = Canary::seed(&c, 20);
     let st = c.status();
     let (console, stomp, pid) = (master_port(&st, "console"), master_port(&st, "stomp"), master_pid(&st));
+    let supervisor: u32 =
+        std::fs::read_to_string(c.state_dir().join("supervisor.pid")).unwrap().trim().parse().unwrap();
+    for (who, p) in [("master", pid), ("supervisor", supervisor)] {
+        let (soft, h) = open_file_limits(p);
+        assert_eq!((soft.as_str(), h.as_str()), (hard.as_str(), hard.as_str()), "the {who}'s open-file limit");
+    }
 
     // One half-sent request first (it must get a slot), then 299 more idle or half-sent.
     let mut partial = TcpStream::connect(("127.0.0.1", console)).unwrap();
