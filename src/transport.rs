@@ -186,6 +186,25 @@ mod tests {
         assert_eq!(b.streak, 0);
     }
 
+    #[tokio::test]
+    async fn any_maximum_connections_value_serves_instead_of_panicking() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (_stop_tx, stop) = watch::channel(false);
+        let (served_tx, mut served) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(accept_loop(listener, usize::MAX, stop, move |_socket, peer, _stop| {
+            let served_tx = served_tx.clone();
+            async move {
+                let _ = served_tx.send(peer);
+            }
+        }));
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let peer = tokio::time::timeout(Duration::from_secs(5), served.recv()).await;
+        assert!(matches!(peer, Ok(Some(_))), "the connection was not handed over");
+        assert!(!task.is_finished(), "the accept loop ended");
+        task.abort();
+    }
+
     #[test]
     fn the_open_file_limit_is_raised_to_the_hard_limit() {
         let (_, after) = raise_open_file_limit().unwrap();
