@@ -135,11 +135,20 @@ pub struct Console {
     /// BASIC auth user for every console page, API and the dashboard.
     pub user: String,
     pub password: String,
+    /// Extra names browsers may use in `Host` for the consoles and the dashboard (beyond IP
+    /// addresses, `localhost`, this machine's hostname and every node's `hostname`); `"*"`
+    /// turns the check (the DNS-rebinding defence) off. See `console::guard`.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for Console {
     fn default() -> Self {
-        Console { host: IpAddr::V4(Ipv4Addr::LOCALHOST), user: "admin".into(), password: "admin".into() }
+        Console {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            user: "admin".into(),
+            password: "admin".into(),
+            allowed_hosts: Vec::new(),
+        }
     }
 }
 

@@ -16,11 +16,16 @@
 //! | frame | `cluster.maxFrameSize` (≤ [`MAX_FRAME_SIZE`]) | `wireFormat.maxFrameSize` |
 //! | OpenWire collection counts | never more than the bytes left in the frame | none |
 //! | connections per connector | `cluster.maximumConnections` (≤ [`MAX_CONNECTIONS`]) | `maximumConnections` |
+//! | console / dashboard connections | [`MAX_HTTP_CONNECTIONS`] each (fewer under a low open-file limit) | Jetty's thread pool |
+//! | HTTP request head | [`MAX_HTTP_HEAD`] bytes, sent within [`HTTP_HEADER_READ_TIMEOUT`] | Jetty's `requestHeaderSize` (8 KiB) |
+//! | HTTP request body | `cluster.maxFrameSize`, sent within [`HTTP_BODY_READ_TIMEOUT`] | none |
+//! | control socket request line | [`MAX_CONTROL_REQUEST`] bytes within [`CONTROL_READ_TIMEOUT`] | n/a |
 //!
 //! Memory and store limits (`memoryLimit`, `storeLimit`, `pendingMessageLimit`,
 //! `transactionLimit`) are `cluster.toml` settings; see `docs/security.md`.
 
 use std::fmt;
+use std::time::Duration;
 
 /// Longest destination name (without `/queue/`, `/topic/` or `queue://`), in bytes.
 pub const MAX_DESTINATION_NAME: usize = 200;
@@ -36,6 +41,21 @@ pub const SELECTOR_STEPS: u32 = 10_000;
 pub const MAX_FRAME_SIZE: usize = 256 << 20;
 /// The most `cluster.maximumConnections` may be set to (the connection semaphore's size).
 pub const MAX_CONNECTIONS: usize = 100_000;
+
+/// Open connections each web console (and the dashboard) serves at once; more are closed
+/// at accept with a 503. Capped further to a quarter of the open-file limit.
+pub const MAX_HTTP_CONNECTIONS: usize = 256;
+/// Longest HTTP request line + headers (hyper's read buffer) on the consoles and dashboard.
+pub const MAX_HTTP_HEAD: usize = 64 * 1024;
+/// A connection that has not sent a complete request head this long after connecting (or
+/// after its previous response) is closed: partial requests and idle keep-alives.
+pub const HTTP_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request body must arrive within this long (408 otherwise).
+pub const HTTP_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest request line the supervisor's control socket reads.
+pub const MAX_CONTROL_REQUEST: usize = 64 * 1024;
+/// The control socket's request line must arrive within this long.
+pub const CONTROL_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What kind of name a check was about, for the error text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,14 +15,28 @@
 //!
 //! Every request needs BASIC auth (`[console] user/password`, admin/admin by default), and
 //! the console binds `[console] host` (127.0.0.1). Forms carry a per-process secret, like
-//! ActiveMQ's `secret` parameter, and cross-site POSTs are refused. Every string that comes
-//! from a user (destination names, message bodies and headers) is HTML-escaped.
+//! ActiveMQ's `secret` parameter. Every string that comes from a user (destination names,
+//! message bodies and headers) is HTML-escaped.
+//!
+//! # Hostile clients
+//!
+//! * A `Host` that is not ours (DNS rebinding) gets 403, and so does every state-changing
+//!   request a browser marks as cross-site: all POSTs and the consuming
+//!   `GET /api/message` ([`guard`] explains both rules).
+//! * At most [`crate::limits::MAX_HTTP_CONNECTIONS`] connections at once; a request head
+//!   must arrive within [`crate::limits::HTTP_HEADER_READ_TIMEOUT`] (idle and partial
+//!   connections are closed), a body within [`crate::limits::HTTP_BODY_READ_TIMEOUT`] and
+//!   at most `cluster.maxFrameSize` long ([`web::serve`]).
+//! * REST destination names pass [`crate::limits::check`], and query parameters that would
+//!   set headers the broker owns (`content-length`, `receipt`, `message-id`...) get 400
+//!   ([`rest`]).
 //!
 //! A slave's pages say that it is a slave, of which master, at which position, and link to
 //! the master's console. Real ActiveMQ serves nothing on a slave (its broker, and with it
 //! the web console, starts only when the node becomes master); the page says so too.
 //! The queue pages and the message API answer 503 on a slave.
 
+pub mod guard;
 mod pages;
 mod rest;
 pub mod web;
@@ -41,6 +55,7 @@ use crate::config::{Config, Node, parse_bind};
 use crate::error::{Error, Result};
 use crate::status::NodeReport;
 use crate::store::Store;
+use guard::HostAllowlist;
 use web::{Body, Credentials};
 
 /// The realm browsers show in the login dialog (ActiveMQ's name).
@@ -76,6 +91,8 @@ struct Inner {
     config: Config,
     name: String,
     credentials: Credentials,
+    /// The `Host` names this console answers to (DNS-rebinding defence).
+    hosts: HostAllowlist,
     /// Put in every form and checked on every form POST (CSRF), like ActiveMQ's `secret`.
     secret: String,
     view: Mutex<NodeView>,
@@ -98,7 +115,8 @@ impl Console {
         let rnd = || std::collections::hash_map::RandomState::new().build_hasher().finish();
         let secret = format!("{:016x}{:016x}", rnd(), rnd());
         let view = Mutex::new(NodeView::default());
-        let inner = Inner { config, name: name.to_string(), credentials, secret, view, store };
+        let hosts = HostAllowlist::new(&config);
+        let inner = Inner { config, name: name.to_string(), credentials, hosts, secret, view, store };
         Console { inner: Arc::new(inner) }
     }
 
@@ -138,7 +156,7 @@ impl Console {
 
     /// Serves the console until the task is aborted.
     pub async fn serve(self, listener: TcpListener) {
-        web::serve(listener, move |req| {
+        web::serve(listener, "web console", move |req| {
             let c = self.clone();
             async move { c.handle(req).await }
         })
@@ -151,12 +169,14 @@ impl Console {
         B: HttpBody<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        if let Some(refused) = web::refuse(&self.inner.credentials, REALM, &req) {
+        let path = req.uri().path().to_string();
+        let get = req.method() == Method::GET || req.method() == Method::HEAD;
+        // ActiveMQ's `GET /api/message` consumes a message: it changes state like a POST.
+        let mutating = !get || path == "/api/message" || path.starts_with("/api/message/");
+        if let Some(refused) = web::refuse(&self.inner.credentials, REALM, &self.inner.hosts, mutating, &req) {
             return refused;
         }
         let view = self.view();
-        let path = req.uri().path().to_string();
-        let get = req.method() == Method::GET || req.method() == Method::HEAD;
         let post = req.method() == Method::POST;
         match path.as_str() {
             "/" | "/admin" | "/admin/index.html" if get => web::redirect("/admin/"),

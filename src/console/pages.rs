@@ -462,9 +462,7 @@ pub(super) fn check_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("the destination name is empty".into());
     }
-    if name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err("the destination name must be at most 200 characters, without control characters".into());
-    }
+    crate::limits::check(crate::limits::NameKind::Destination, name).map_err(|e| e.to_string())?;
     if name.starts_with("sub:") {
         return Err("names starting with `sub:` are durable subscription stores, not destinations".into());
     }

@@ -9,6 +9,20 @@
 //!
 //! As in ActiveMQ, `type` defaults to `topic`, and `?destination=queue://FOO` may name the
 //! destination instead of the path. On a topic, GET waits for the next message published.
+//!
+//! # What a POST may not do
+//!
+//! * Name a destination [`crate::limits::check`] refuses (empty, over 200 bytes, control
+//!   characters) or a durable subscription's store (`sub:...`): 400.
+//! * Set a header the broker owns on delivery (`content-length`, `receipt`, `receipt-id`,
+//!   `message-id`, `subscription`, `ack`, `transaction`): 400 naming it, rather than
+//!   storing a header a STOMP consumer could take for framing (ActiveMQ stored any
+//!   parameter as a message property). `destination` names the destination instead.
+//! * Send more than [`MAX_HEADERS`] headers, a header over [`MAX_HEADER`] bytes, a header
+//!   name with `:` or control characters, or a value with control characters: 400.
+//! * Send a body over `cluster.maxFrameSize`: 413 ([`web::read_body`]).
+//!
+//! `GET` consumes a message, so browsers may only do it same-origin ([`super::guard`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,6 +43,13 @@ use crate::store::record::StoredMessage;
 /// Parameters that steer the servlet rather than becoming message headers.
 const RESERVED: [&str; 8] =
     ["type", "body", "destination", "readTimeout", "persistent", "JMSDeliveryMode", "secret", "clientId"];
+/// Headers the broker sets on delivery (or that frame a STOMP message); a POST may not.
+const BROKER_HEADERS: [&str; 8] =
+    ["content-length", "receipt", "receipt-id", "message-id", "subscription", "ack", "transaction", "destination"];
+/// At most this many headers per message, each name + value at most [`MAX_HEADER`] bytes
+/// (the bounds STOMP frames have, `crate::limits`).
+pub const MAX_HEADERS: usize = 1000;
+pub const MAX_HEADER: usize = 10 * 1024;
 const DEFAULT_READ_TIMEOUT: u64 = 20_000;
 const MAX_READ_TIMEOUT: u64 = 60_000;
 
@@ -145,8 +166,10 @@ where
     };
     let persistent = !(q.get("persistent").is_some_and(|p| p == "false")
         || q.get("JMSDeliveryMode").is_some_and(|m| m.eq_ignore_ascii_case("non_persistent") || m == "1"));
-    let headers =
-        q.iter().filter(|(k, _)| !RESERVED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let headers = match message_headers(&q) {
+        Ok(h) => h,
+        Err(e) => return web::text(StatusCode::BAD_REQUEST, &format!("400: {e}\n")),
+    };
     let stomp_prefix = if dest.kind == Kind::Queue { "/queue/" } else { "/topic/" };
     let msg = StoredMessage {
         seq: 0,
@@ -162,6 +185,31 @@ where
         Ok(_) => web::text(StatusCode::OK, "Message sent\n"),
         Err(e) => web::text(StatusCode::SERVICE_UNAVAILABLE, &format!("503: not sent: {e}\n")),
     }
+}
+
+/// The parameters that become message headers, checked (see the module docs).
+fn message_headers(q: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, String> {
+    let mut headers = Vec::new();
+    for (k, v) in q.iter().filter(|(k, _)| !RESERVED.contains(&k.as_str())) {
+        let lower = k.to_ascii_lowercase();
+        if BROKER_HEADERS.contains(&lower.as_str()) {
+            return Err(format!("`{lower}` is a header the broker sets; it cannot be sent as a parameter"));
+        }
+        if k.is_empty() || k.contains(':') || k.chars().any(char::is_control) {
+            return Err("a header name must be non-empty, without `:` or control characters".into());
+        }
+        if v.chars().any(char::is_control) {
+            return Err(format!("the value of header `{k}` contains control characters"));
+        }
+        if k.len() + v.len() > MAX_HEADER {
+            return Err(format!("header `{k}` is over {MAX_HEADER} bytes"));
+        }
+        headers.push((k.clone(), v.clone()));
+        if headers.len() > MAX_HEADERS {
+            return Err(format!("more than {MAX_HEADERS} headers"));
+        }
+    }
+    Ok(headers)
 }
 
 async fn consume(c: &Console, broker: &Arc<Broker>, dest: Destination, wait: Duration) -> Response<Body> {
@@ -234,6 +282,51 @@ async fn consume(c: &Console, broker: &Arc<Broker>, dest: Destination, wait: Dur
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn posts_cannot_set_the_brokers_headers() {
+        let ok = message_headers(&params(&[("type", "queue"), ("priority", "4"), ("JMSType", "x")])).unwrap();
+        assert_eq!(ok, [("JMSType".to_string(), "x".to_string()), ("priority".into(), "4".into())]);
+        for reserved in [
+            "content-length",
+            "Content-Length",
+            "receipt",
+            "receipt-id",
+            "message-id",
+            "subscription",
+            "ack",
+            "transaction",
+        ] {
+            let e = message_headers(&params(&[(reserved, "5")])).unwrap_err();
+            assert!(e.contains("the broker sets"), "{reserved}: {e}");
+        }
+        assert!(message_headers(&params(&[("a:b", "1")])).is_err());
+        assert!(message_headers(&params(&[("a", "x\ny")])).is_err());
+        assert!(message_headers(&params(&[("a", "x\0y")])).is_err());
+        assert!(message_headers(&params(&[("a", &"v".repeat(MAX_HEADER))])).is_err());
+        let many: BTreeMap<String, String> = (0..=MAX_HEADERS).map(|i| (format!("h{i}"), "v".into())).collect();
+        assert!(message_headers(&many).unwrap_err().contains("more than"));
+    }
+
+    #[test]
+    fn destination_names_are_bounded() {
+        let req = |uri: &str| Request::builder().uri(uri).body(()).unwrap();
+        let long = format!("/api/message/{}?type=queue", "q".repeat(crate::limits::MAX_DESTINATION_NAME + 1));
+        let r = req(&long);
+        assert!(destination(&r, &web::query(&r)).unwrap_err().contains("limit is 200 bytes"));
+        let r = req("/api/message/a%00b?type=queue");
+        assert!(destination(&r, &web::query(&r)).unwrap_err().contains("control"));
+        let r = req("/api/message/?type=queue");
+        assert!(destination(&r, &web::query(&r)).is_err());
+        let r = req("/api/message/x?destination=queue://sub:alice:mine");
+        assert!(destination(&r, &web::query(&r)).is_err());
+        let r = req("/api/message/orders?type=queue");
+        assert_eq!(destination(&r, &web::query(&r)).unwrap().name, "orders");
+    }
 
     #[test]
     fn path_names_are_percent_decoded() {

@@ -1,10 +1,12 @@
 //! Small HTTP helpers shared by the node console and the dashboard: BASIC auth, HTML
-//! escaping, query/form parsing, same-origin checks for POSTs, responses, and a tiny
+//! escaping, query/form parsing, the checks of [`super::guard`], the bounded server loop, responses, and a tiny
 //! HTTP/1.1 client (the dashboard reads the master console's JSON with it).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -14,6 +16,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Body as HttpBody;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
+
+use super::guard::HostAllowlist;
+use crate::limits;
 
 /// Every response body: a full buffer, or a stream (server-sent events).
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -55,19 +60,29 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// 401 with a BASIC challenge; the browser asks for the user and password.
-/// The checks every request of the console and the dashboard passes first: BASIC auth, and
-/// for a POST the same-origin rule. `Some(response)` refuses the request.
-pub fn refuse<B>(credentials: &Credentials, realm: &str, req: &hyper::Request<B>) -> Option<Response<Body>> {
+/// The checks every request of the console and the dashboard passes first (see
+/// [`super::guard`]): its `Host` is one of ours, BASIC auth, and if it changes state
+/// (`mutating`) it is not cross-site. `Some(response)` refuses the request.
+pub fn refuse<B>(
+    credentials: &Credentials,
+    realm: &str,
+    hosts: &HostAllowlist,
+    mutating: bool,
+    req: &hyper::Request<B>,
+) -> Option<Response<Body>> {
+    if let Err(e) = hosts.check(req.headers()) {
+        return Some(text(StatusCode::FORBIDDEN, &e));
+    }
     if !credentials.check(req.headers()) {
         return Some(unauthorized(realm));
     }
-    if req.method() == hyper::Method::POST && !same_origin(req.headers()) {
-        return Some(text(hyper::StatusCode::FORBIDDEN, "403: cross-site request refused\n"));
+    if mutating && let Err(e) = super::guard::same_origin(req.headers()) {
+        return Some(text(StatusCode::FORBIDDEN, &e));
     }
     None
 }
 
+/// 401 with a BASIC challenge; the browser asks for the user and password.
 pub fn unauthorized(realm: &str) -> Response<Body> {
     let mut r =
         text(StatusCode::UNAUTHORIZED, "401 Unauthorized: this console needs the [console] user and password\n");
@@ -116,7 +131,15 @@ where
     B: HttpBody<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    match Limited::new(body, max).collect().await {
+    let read = tokio::time::timeout(limits::HTTP_BODY_READ_TIMEOUT, Limited::new(body, max).collect());
+    let Ok(read) = read.await else {
+        let limit = limits::HTTP_BODY_READ_TIMEOUT.as_secs();
+        return Err(text(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!("408: the request body did not arrive within {limit} s\n"),
+        ));
+    };
+    match read {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => {
             let too_big = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
@@ -127,22 +150,6 @@ where
             })
         }
     }
-}
-
-/// A browser's cross-site POST (CSRF: BASIC credentials are sent automatically) is refused:
-/// `Sec-Fetch-Site: cross-site`, or an `Origin` whose host differs from `Host`. Clients that
-/// send neither (curl, scripts) pass.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && site.eq_ignore_ascii_case("cross-site")
-    {
-        return false;
-    }
-    let Some(origin) = headers.get(header::ORIGIN) else { return true };
-    let Ok(origin) = origin.to_str() else { return false };
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
-    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest).trim_end_matches('/');
-    origin_host.eq_ignore_ascii_case(host)
 }
 
 /// The host part of the request's `Host` header (for links to sibling consoles).
@@ -211,32 +218,78 @@ pub fn method_not_allowed(allow: &str) -> Response<Body> {
     r
 }
 
-/// Serves one listener with `handler` until the task is aborted.
-pub async fn serve<F, Fut>(listener: tokio::net::TcpListener, handler: F)
+/// Serves one listener with `handler` until the task is aborted; `what` names it in logs.
+///
+/// Bounds (from [`limits`]): at most [`connection_cap`] connections at once (more are
+/// answered 503 and closed at accept); a request head must be complete within
+/// [`limits::HTTP_HEADER_READ_TIMEOUT`] of connecting or of the previous response, so a
+/// partial request or an idle keep-alive is closed then; a head is at most
+/// [`limits::MAX_HTTP_HEAD`] bytes. Accept errors back off ([`crate::transport`]).
+pub async fn serve<F, Fut>(listener: tokio::net::TcpListener, what: &'static str, handler: F)
 where
     F: Fn(Request<hyper::body::Incoming>) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
 {
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut backoff = crate::transport::AcceptBackoff::new(what);
+    let mut refusing = false;
     loop {
-        let (socket, _) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
+        let (socket, peer) = crate::transport::accept(&listener, &mut backoff).await;
+        let cap = connection_cap();
+        if active.load(Ordering::Relaxed) >= cap {
+            if !refusing {
+                tracing::warn!("{what}: {cap} connections open, the most it serves; closing new ones (first {peer})");
+                refusing = true;
             }
-        };
+            // Best effort, without waiting: the socket's buffer is empty.
+            let _ = socket.try_write(BUSY);
+            continue;
+        }
+        refusing = false;
+        let open = OpenConnection::new(&active);
         let handler = handler.clone();
         tokio::spawn(async move {
+            let _open = open;
             let io = hyper_util::rt::TokioIo::new(socket);
             let svc = hyper::service::service_fn(move |req| {
                 let fut = handler(req);
                 async move { Ok::<_, Infallible>(fut.await) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await {
-                tracing::debug!("http connection: {e}");
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits::HTTP_HEADER_READ_TIMEOUT)
+                .max_buf_size(limits::MAX_HTTP_HEAD)
+                .serve_connection(io, svc);
+            if let Err(e) = conn.await {
+                tracing::debug!("http connection from {peer}: {e}");
             }
         });
+    }
+}
+
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 43\r\nConnection: close\r\n\r\n503: too many connections; try again later\n";
+
+/// How many connections one console (or the dashboard) serves at once:
+/// [`limits::MAX_HTTP_CONNECTIONS`], or a quarter of the open-file limit if that is less
+/// (so a flood of web connections cannot take the descriptors the broker's clients need).
+pub fn connection_cap() -> usize {
+    let by_files = crate::transport::open_file_limit().map_or(usize::MAX, |n| (n / 4) as usize);
+    limits::MAX_HTTP_CONNECTIONS.min(by_files).max(4)
+}
+
+/// Counts one open connection while it lives.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl OpenConnection {
+    fn new(active: &Arc<AtomicUsize>) -> OpenConnection {
+        active.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(active.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -298,21 +351,5 @@ mod tests {
         assert!(!c.check(&h));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("basic YWRtaW46YWRtaW4="));
         assert!(c.check(&h));
-    }
-
-    #[test]
-    fn cross_site_posts_are_refused() {
-        let mut h = HeaderMap::new();
-        assert!(same_origin(&h), "curl sends no Origin");
-        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8161"));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8161"));
-        assert!(same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example"));
-        assert!(!same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
-        assert!(!same_origin(&h));
-        h.remove(header::ORIGIN);
-        h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
-        assert!(!same_origin(&h));
     }
 }

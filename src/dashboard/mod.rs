@@ -13,7 +13,9 @@
 //! reload to update); the script only polls `/api/status` once a second, listens to
 //! `/events`, draws the rate chart and posts the buttons without leaving the page. The
 //! chart plots the master's enqueued/dequeued counters (read from its console's
-//! `/api/status.json`) as messages per second. Same BASIC auth as the consoles.
+//! `/api/status.json`) as messages per second. Same BASIC auth as the consoles, the same
+//! Host allowlist and cross-site rule for `POST /action` ([`crate::console::guard`]), and
+//! the same connection cap and timeouts ([`web::serve`]).
 
 mod render;
 pub mod timeline;
@@ -32,6 +34,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::console::guard::HostAllowlist;
 use crate::console::web::{self, Body, Credentials};
 use crate::control::Verb;
 use crate::error::{Error, Result};
@@ -84,6 +87,7 @@ struct Inner {
     config: Config,
     control: Arc<dyn Control>,
     credentials: Credentials,
+    hosts: HostAllowlist,
     znodes: Znodes,
     events: PathBuf,
 }
@@ -102,7 +106,8 @@ impl Dashboard {
     fn build(config: Config, control: Arc<dyn Control>, znodes: Znodes) -> Dashboard {
         let credentials = Credentials::new(&config.console.user, &config.console.password);
         let events = config.state_dir().join("events.jsonl");
-        Dashboard { inner: Arc::new(Inner { config, control, credentials, znodes, events }) }
+        let hosts = HostAllowlist::new(&config);
+        Dashboard { inner: Arc::new(Inner { config, control, credentials, hosts, znodes, events }) }
     }
 
     pub fn config(&self) -> &Config {
@@ -116,7 +121,7 @@ impl Dashboard {
     }
 
     pub async fn serve(self, listener: TcpListener) {
-        web::serve(listener, move |req| {
+        web::serve(listener, "dashboard", move |req| {
             let d = self.clone();
             async move { d.handle(req).await }
         })
@@ -129,10 +134,10 @@ impl Dashboard {
         B: HttpBody<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        if let Some(refused) = web::refuse(&self.inner.credentials, REALM, &req) {
+        let get = req.method() == Method::GET || req.method() == Method::HEAD;
+        if let Some(refused) = web::refuse(&self.inner.credentials, REALM, &self.inner.hosts, !get, &req) {
             return refused;
         }
-        let get = req.method() == Method::GET || req.method() == Method::HEAD;
         let path = req.uri().path().to_string();
         match path.as_str() {
             "/" | "/index.html" if get => {

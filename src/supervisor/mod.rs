@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -66,7 +66,7 @@ pub async fn run(config: Config) -> Result<()> {
         return Err(Error::Other(format!("a supervisor is already running for {}", state_dir.display())));
     }
     let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock).map_err(Error::io(format!("binding {}", sock.display())))?;
+    let listener = crate::control::bind(&sock).map_err(Error::io(format!("binding {}", sock.display())))?;
     let install = if config.zookeeper.connect.is_none() { Some(Install::find(&config)?) } else { None };
     let events = EventLog::new(&state_dir, "supervisor");
     let (shutdown, mut shutdown_rx) = watch::channel(false);
@@ -161,19 +161,28 @@ async fn boot(sup: Arc<Shared>) {
     }
 }
 
+/// Serves the control socket (`crate::control`: owner-only, bounded request line).
 async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
+    let mut backoff = crate::transport::AcceptBackoff::new("control socket");
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                backoff.failed(&e).await;
+                continue;
+            }
         };
+        backoff.accepted();
+        if !crate::control::same_user(&stream) {
+            tracing::warn!("control socket: refused a client running as another user");
+            continue;
+        }
         let sup = sup.clone();
         tokio::spawn(async move {
-            let (r, mut w) = stream.into_split();
-            let mut line = String::new();
-            if BufReader::new(r).read_line(&mut line).await.is_err() {
-                return;
-            }
-            let (reply, exit) = match serde_json::from_str::<Request>(&line) {
+            let (mut r, mut w) = stream.into_split();
+            let request = crate::control::read_request(&mut r).await;
+            let refused = request.is_err();
+            let (reply, exit) = match request {
                 Ok(Request::Status) => (Response::Status(Box::new(sup.status().await)), false),
                 Ok(Request::Act { verb, target }) => match sup.act(verb, &target).await {
                     Ok(lines) => (Response::Done { lines }, false),
@@ -191,11 +200,14 @@ async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
                     sup.teardown("mqsim down").await;
                     (Response::Done { lines: vec!["cluster stopped; no process left".into()] }, true)
                 }
-                Err(e) => (Response::Error { message: format!("bad request: {e}") }, false),
+                Err(message) => (Response::Error { message }, false),
             };
             let mut out = serde_json::to_vec(&reply).expect("serializes");
             out.push(b'\n');
             let _ = w.write_all(&out).await;
+            if refused {
+                crate::control::linger(&mut r, &mut w).await;
+            }
             if exit {
                 let _ = sup.shutdown.send(true);
             }
