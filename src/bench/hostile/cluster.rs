@@ -223,6 +223,30 @@ impl Cluster {
         walk(&self.state_dir().join(format!("mq_{node}")).join("activemq-data"))
     }
 
+    /// On Ctrl-C (SIGINT) or SIGTERM: stop this cluster and exit, so an interrupted run
+    /// leaves no process behind.
+    pub fn stop_on_interrupt(&self) {
+        let copy =
+            Cluster { exe: self.exe.clone(), dir: self.dir.clone(), config: self.config.clone(), base: self.base };
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+                else {
+                    return;
+                };
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            });
+            eprintln!("  interrupted: stopping the bench cluster");
+            copy.remove();
+            std::process::exit(130);
+        });
+    }
+
     /// Stops the cluster and removes the temporary directory.
     pub fn remove(self) {
         self.stop();

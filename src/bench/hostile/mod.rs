@@ -111,6 +111,7 @@ pub fn run(opts: &Options, host: String, commit: String) -> Result<Run> {
         .unwrap_or_default();
     let t0 = Instant::now();
     let cluster = Cluster::new(opts.base)?;
+    cluster.stop_on_interrupt();
     eprintln!("  starting the bench cluster (ports {}..{})", opts.base, opts.base + 22);
     let results = cluster.up().map(|()| {
         let mut results: Vec<ProbeResult> = Vec::new();

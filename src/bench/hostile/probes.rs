@@ -168,7 +168,8 @@ fn heartbeat_overflow(c: &Ctx) -> Result<Outcome, String> {
     if matches!(&first, Got::Frame(f) if f.command == "CONNECTED") {
         offender += &match s.send_persistent("/queue/hostile.heartbeat", b"x", "hb", Duration::from_secs(3)) {
             Ok(()) => ", then a receipted SEND on it".to_string(),
-            Err(e) => format!(", then a SEND on it: {e}"),
+            Err(e) if e.starts_with("ERROR") => format!(", then a SEND on it: {e}"),
+            Err(e) => format!(", then a SEND on it: **{e}**, no ERROR"),
         };
     }
     Ok(Outcome { offender, result: "–".into() })
@@ -178,7 +179,13 @@ fn wrong_credentials(c: &Ctx) -> Result<Outcome, String> {
     let t = Duration::from_secs(5);
     let (_, wrong) = Stomp::connect(c.master.stomp, &[("login", "nobody"), ("passcode", "wrong")], t)?;
     let (_, none) = Stomp::connect(c.master.stomp, &[], t)?;
-    Ok(Outcome { offender: format!("wrong password: {}; no login: {}", got(&wrong), got(&none)), result: "–".into() })
+    let mark = |g: &Got| match g {
+        Got::Frame(f) if f.command == "CONNECTED" => "**CONNECTED**".to_string(),
+        g => got(g),
+    };
+    Ok(Outcome {
+        offender: format!("wrong password: {}; no login: {}", mark(&wrong), mark(&none)), result: "–".into()
+    })
 }
 
 fn forged_receipt(c: &Ctx) -> Result<Outcome, String> {
@@ -223,7 +230,8 @@ fn cross_site(c: &Ctx) -> Result<Outcome, String> {
         b"",
     );
     let get = match wire::http(port, &get, Duration::from_secs(5)) {
-        Ok((code, text)) if text.contains("take me") => format!("{code} (it consumed the message)"),
+        Ok((code, text)) if text.contains("take me") => format!("**{code}** (it consumed the message)"),
+        Ok((code, _)) if code < 300 => format!("**{code}**"),
         Ok((code, _)) => format!("{code}"),
         Err(e) => e,
     };
@@ -237,6 +245,7 @@ fn cross_site(c: &Ctx) -> Result<Outcome, String> {
         b"rebound",
     );
     let post = match wire::http(port, &post, Duration::from_secs(5)) {
+        Ok((code, _)) if code < 300 => format!("**{code}**"),
         Ok((code, _)) => format!("{code}"),
         Err(e) => e,
     };
@@ -515,7 +524,7 @@ fn console_flood(c: &Ctx) -> Result<Outcome, String> {
     let req = wire::http_request("GET", "/admin/", &format!("127.0.0.1:{port}"), CONSOLE_AUTH, &[], b"");
     let console = match wire::http(port, &req, Duration::from_secs(2)) {
         Ok((code, _)) => format!("HTTP {code}"),
-        Err(e) => e,
+        Err(e) => format!("**{e}**"),
     };
     std::thread::sleep(Duration::from_secs(5).saturating_sub(t0.elapsed()));
     // Which flood connections did the master close (or answer)?
@@ -634,17 +643,30 @@ fn long_queue_name(c: &Ctx) -> Result<Outcome, String> {
             format!("after restarting every node, {} serves again after {:.1} s", m.name, t0.elapsed().as_secs_f64())
         }
         (Ok(_), None) => {
-            let nodes = c.cluster.status().map_or("no status".into(), |st| {
+            let st = c.cluster.status().ok();
+            let nodes = st.as_ref().map_or("no status".into(), |st| {
                 st.nodes
                     .iter()
                     .map(|n| format!("{} {}", n.name, n.role.as_deref().unwrap_or(&n.state)))
                     .collect::<Vec<_>>()
                     .join(", ")
             });
-            format!("**no master within 30 s of restarting every node** ({nodes})")
+            let exit = st
+                .iter()
+                .flat_map(|st| &st.nodes)
+                .filter(|n| n.state == "down")
+                .find_map(|n| exit_message(&n.log))
+                .map_or(String::new(), |e| format!("; a node exited with `{e}`"));
+            format!("**no master within 30 s of restarting every node** ({nodes}{exit})")
         }
     };
     Ok(Outcome { offender: sent, result })
+}
+
+/// The message a node printed when it exited (`error: ...`, its log's last such line).
+fn exit_message(log: &str) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines().rev().find_map(|l| l.strip_prefix("error:")).map(|m| short(m.trim(), 90))
 }
 
 fn store_fill(c: &Ctx) -> Result<Outcome, String> {

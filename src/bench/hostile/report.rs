@@ -135,7 +135,9 @@ pub fn section(runs: &[Run]) -> String {
          whichever node is master then deliver every canary message. Legitimate clients and the attackers (except \
          probe 6) log in with the cluster's user: the attacks are by a client that has credentials. Bold marks \
          harm: RSS growth of 100 MiB or more, a stall of a second or more, a failover, a lost canary, an attack \
-         that worked. Row 10 of the issue (journal corruption) is covered by the store's tests, not probed here.\n\n\
+         that worked. Row 10 of the issue (journal corruption) is covered by the store's tests, not probed here. The \
+         section keeps the first run written (*before*: the build without the defences) and the latest, each \
+         labelled with the commit it ran at, and compares the two.\n\n\
          | # | probe | what is sent |\n|---|---|---|\n",
         SETTLE.as_secs()
     );

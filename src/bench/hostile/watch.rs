@@ -111,10 +111,13 @@ impl Producer {
     }
 }
 
-fn connect_any(ports: &[u16], login: &[(String, String)], queue: &str) -> Result<Stomp, String> {
+fn connect_any(ports: &[u16], login: &[(String, String)], queue: &str, stop: &AtomicBool) -> Result<Stomp, String> {
     let headers: Vec<(&str, &str)> = login.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut last = String::from("no STOMP port");
     for &port in ports {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         match Stomp::login(port, &headers) {
             Ok(mut s) => {
                 let sub = [("id", "own"), ("destination", queue), ("ack", "auto")];
@@ -141,7 +144,7 @@ fn produce(ports: &[u16], login: &[(String, String)], queue: &str, stop: &Atomic
     let mut seq = 0u64;
     'outer: while !stop.load(Ordering::Relaxed) {
         let Some(c) = conn.as_mut() else {
-            match connect_any(ports, login, queue) {
+            match connect_any(ports, login, queue, stop) {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     waiting_since.get_or_insert_with(Instant::now);

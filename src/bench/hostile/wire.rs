@@ -352,6 +352,8 @@ mod tests {
         assert_eq!((forged.command.as_str(), forged.get("receipt-id")), ("RECEIPT", Some("forged")));
         assert_eq!(used + used2, wire.len());
         assert!(parse_frame(b"MESSAGE\ncontent-length:9\n\nabc").is_none(), "incomplete");
+        let (bin, used) = parse_frame(b"MESSAGE\ncontent-length:3\n\na\0b\0\n").unwrap();
+        assert_eq!((&bin.body[..], used), (&b"a\0b"[..], 30), "a NUL inside content-length is body");
         assert!(parse_frame(b"\n\n").is_none());
         assert_eq!(parse_frame(b"ERROR\r\nmessage:no\r\n\r\nx\0").unwrap().0.describe(), "ERROR `no`");
     }
