@@ -25,6 +25,7 @@
 pub mod cluster;
 pub mod probes;
 pub mod report;
+pub mod resources;
 pub mod watch;
 pub mod wire;
 
