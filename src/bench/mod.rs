@@ -6,8 +6,11 @@
 //!   `scripts/bench-stomp.sh`).
 //! * [`disk`]: the cost of a durable journal append on this disk, alone and contended
 //!   (`mqsim bench disk`), which bounds the `*_disk` sync modes; in the same STOMP report.
+//! * [`hostile`]: issue 11's attacks against a private cluster, with the master's peak RSS,
+//!   an unrelated producer's longest stall and any failover per probe (`mqsim bench hostile`).
 
 pub mod disk;
+pub mod hostile;
 pub mod lifecycle;
 pub mod stomp;
 

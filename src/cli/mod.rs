@@ -234,6 +234,48 @@ pub enum BenchOp {
         #[arg(long)]
         json: bool,
     },
+    /// Issue 11's attacks on a private cluster: per probe the master's peak RSS, an unrelated
+    /// producer's longest stall, any failover, what the offender got, and whether acknowledged
+    /// messages survived; writes the `hostile` section of docs/benchmarks.md.
+    ///
+    /// Starts its own 3-node cluster (real ZooKeeper; ports BASE..BASE+22; a temporary state
+    /// directory; one [[user]]; storeLimit 64 MiB; nodes at a soft limit of 1024 open files),
+    /// then for each probe: seeds a canary (20 persistent sends acknowledged by RECEIPT), starts
+    /// an unrelated STOMP producer (small persistent sends with receipts; its longest wait for a
+    /// receipt is the stall) and a 50 ms sampler of the master's RSS, runs the probe (bounded,
+    /// 5-40 s), waits 3 s, then records the figures, whether the master changed, and whether the
+    /// canary is intact. The probes are the rows of `issues show 11`: 1 zk-set, 2 long-queue-name
+    /// (restarts every node), 3 replication-login, 4 openwire-null-list, 5 selector-flood,
+    /// 6 wrong-credentials, 7 forged-receipt, 8 idle-console-flood, 9 slow-subscriber,
+    /// 11 cross-site, 12 namespace, 13 store-fill, 14 heartbeat-overflow (10, journal
+    /// corruption, is left to the store's tests), plus an idle baseline. A probe that fails or
+    /// takes the master down is recorded and the run goes on (the cluster is rebuilt if no
+    /// master returns); everything is stopped at the end. About 4 minutes.
+    ///
+    /// The section keeps the first run written (the "before") and the latest, with a comparison;
+    /// each is labelled with its commit. A run of only some probes (--probes) prints its table
+    /// and leaves the file alone.
+    Hostile {
+        /// First of the 23 consecutive ports the bench cluster uses.
+        #[arg(long, default_value_t = 26000)]
+        base: u16,
+        /// Only these probes, by row number or name (e.g. `5,selector-flood`); the idle
+        /// baseline always runs.
+        #[arg(long, value_delimiter = ',')]
+        probes: Vec<String>,
+        /// Drop the runs already in the section (start a new "before").
+        #[arg(long)]
+        fresh: bool,
+        /// The label of this run (default: `git rev-parse --short HEAD`, `+changes` if src/ differs).
+        #[arg(long)]
+        commit: Option<String>,
+        /// Print the run as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Markdown file whose `hostile` section is rewritten.
+        #[arg(long, default_value = "docs/benchmarks.md")]
+        out: PathBuf,
+    },
     /// Prints a cluster.toml on 23 consecutive ports from `base` with the given `sync` mode.
     #[command(hide = true)]
     ClusterToml {
@@ -355,6 +397,10 @@ verdict: {}",
                 println!("{}", serde_json::to_string_pretty(&run)?);
             }
             Ok(())
+        }
+        Command::Bench { what: BenchOp::Hostile { base, probes, fresh, commit, json, out } } => {
+            let opts = crate::bench::hostile::Options { base, only: probes };
+            crate::bench::hostile::command(&opts, &out, fresh, commit, json, host())
         }
         Command::Bench { what: BenchOp::ClusterToml { base, sync } } => {
             crate::config::SyncMode::parse(&sync).map_err(Error::Other)?;
