@@ -55,6 +55,7 @@
 //!   which STOMP consumers see too; a lone UTF-16 surrogate in text becomes U+FFFD.
 
 pub mod advisory;
+pub mod checks;
 pub mod codec;
 pub mod command;
 pub mod conn;
