@@ -15,6 +15,7 @@
 //! | STOMP headers | 1000 per frame, 10 KiB each, command line 1 KiB | `maxDataLength` only |
 //! | frame | `cluster.maxFrameSize` (≤ [`MAX_FRAME_SIZE`]) | `wireFormat.maxFrameSize` |
 //! | OpenWire collection counts | never more than the bytes left in the frame | none |
+//! | OpenWire frame before the WireFormatInfo handshake | [`OPENWIRE_HANDSHAKE_FRAME`] (64 KiB); decoded maps, lists, arrays ≤ 8 bytes per frame byte + 64 KiB | none (`maxFrameSize` only) |
 //! | connections per connector | `cluster.maximumConnections` (≤ [`MAX_CONNECTIONS`]) | `maximumConnections` |
 //! | console / dashboard connections | [`MAX_HTTP_CONNECTIONS`] each (fewer under a low open-file limit) | Jetty's thread pool |
 //! | HTTP request head | [`MAX_HTTP_HEAD`] bytes, sent within [`HTTP_HEADER_READ_TIMEOUT`] | Jetty's `requestHeaderSize` (8 KiB) |
@@ -39,6 +40,9 @@ pub const MAX_SELECTOR: usize = 4096;
 pub const SELECTOR_STEPS: u32 = 10_000;
 /// The most `cluster.maxFrameSize` may be set to (ActiveMQ's default is 100 MiB).
 pub const MAX_FRAME_SIZE: usize = 256 << 20;
+/// The largest OpenWire frame taken before the WireFormatInfo handshake (a real one is
+/// about 300 bytes).
+pub const OPENWIRE_HANDSHAKE_FRAME: usize = 64 << 10;
 /// The most `cluster.maximumConnections` may be set to (the connection semaphore's size).
 pub const MAX_CONNECTIONS: usize = 100_000;
 

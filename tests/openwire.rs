@@ -237,6 +237,7 @@ fn golden_vectors_from_the_real_jar_decode_and_reencode_byte_for_byte() {
         max_connections: 10,
         node: "node01".into(),
         broker_name: "localhost".into(),
+        users: Vec::new(),
     };
     add("BrokerInfo", Body::BrokerInfo(Box::new(server::broker_info(&settings, None))));
     add("Response", Body::Response { correlation_id: 41 });

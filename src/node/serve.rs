@@ -167,6 +167,7 @@ async fn open_client_ports(
         max_connections: config.cluster.maximum_connections,
         node: name.to_string(),
         broker_name: config.cluster.broker_name.clone(),
+        users: config.users.clone(),
     };
     let tasks = vec![
         tokio::spawn(crate::stomp::server::serve(stomp, broker.clone(), settings, stop.clone())),

@@ -4,6 +4,21 @@
 //!
 //! Every read is bounds-checked; a short or inconsistent buffer is a [`CodecError`], never a
 //! panic, so a malformed frame only closes its own connection.
+//!
+//! # What a frame can make mqsim allocate
+//!
+//! Nothing is allocated from a count or length the peer sent beyond the bytes it sent:
+//! a length must fit in what is left of the frame, and a count of `n` map entries, list
+//! values or commands needs at least one byte per entry. That alone is not enough, since
+//! a one-byte NULL in a list becomes a 32-byte [`Value`]: 20 M of them in a 20 MB frame
+//! were 640 MiB. So each [`Reader`] also has a memory budget of [`DECODE_FACTOR`] bytes
+//! of decoded structure per byte of its buffer (plus [`DECODE_SLACK`]), and
+//! [`Reader::charge`] takes every vector's and boxed command's size from it *before* the
+//! allocation; a frame that would need more is malformed. Strings and byte arrays are
+//! copied at most byte for byte (modified UTF-8 never decodes longer than it was) and are
+//! not charged. Maps and lists nest at most [`MAX_DEPTH`] deep. The length prefix is
+//! checked against the frame limit before anything is buffered, and the buffer only grows
+//! as bytes arrive.
 
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::Decoder;
@@ -22,15 +37,45 @@ pub fn malformed(what: impl Into<String>) -> CodecError {
     CodecError::Malformed(what.into())
 }
 
-/// A cursor over one frame's bytes.
+/// Bytes of decoded structure a frame may make mqsim hold per byte of the frame.
+pub const DECODE_FACTOR: usize = 8;
+/// Decoded structure any buffer may use whatever its size (a small frame's few maps).
+pub const DECODE_SLACK: usize = 64 << 10;
+
+/// A cursor over one frame's bytes, with the frame's memory budget (see the module docs).
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    budget: usize,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf, pos: 0 }
+        let budget = buf.len().saturating_mul(DECODE_FACTOR).saturating_add(DECODE_SLACK);
+        Reader { buf, pos: 0, budget }
+    }
+
+    /// Accounts for `count` decoded elements of `size` bytes each, which take at least
+    /// `min_wire` bytes each of what is left: an error, before anything is allocated, if
+    /// the frame does not have those bytes or its memory budget is spent.
+    pub fn charge(&mut self, count: usize, min_wire: usize, size: usize, what: &str) -> Result<(), CodecError> {
+        if count.saturating_mul(min_wire) > self.remaining() {
+            return Err(malformed(format!(
+                "{what} of {count} entries at offset {} with {} bytes left",
+                self.pos,
+                self.remaining()
+            )));
+        }
+        let cost = count.saturating_mul(size);
+        if cost > self.budget {
+            return Err(malformed(format!(
+                "{what} of {count} entries would take {cost} bytes of memory; a frame of {} bytes may take {}",
+                self.buf.len(),
+                self.buf.len().saturating_mul(DECODE_FACTOR).saturating_add(DECODE_SLACK)
+            )));
+        }
+        self.budget -= cost;
+        Ok(())
     }
 
     pub fn remaining(&self) -> usize {
@@ -236,21 +281,22 @@ pub enum Value {
 pub type PrimitiveMap = Vec<(String, Value)>;
 
 /// Nesting limit for maps and lists inside property values.
-const MAX_DEPTH: usize = 16;
+pub const MAX_DEPTH: usize = 16;
 
 pub fn read_map(r: &mut Reader) -> Result<Option<PrimitiveMap>, CodecError> {
     read_map_at(r, 0)
 }
 
 fn read_map_at(r: &mut Reader, depth: usize) -> Result<Option<PrimitiveMap>, CodecError> {
+    if depth > MAX_DEPTH {
+        return Err(malformed("primitive map nested too deeply"));
+    }
     let n = r.i32()?;
     if n < 0 {
         return Ok(None);
     }
-    // Each entry takes at least 3 bytes: a bound on what a hostile count can allocate.
-    if n as usize > r.remaining() / 3 {
-        return Err(malformed(format!("primitive map of {n} entries in {} bytes", r.remaining())));
-    }
+    // Each entry takes at least 3 bytes: a u16 key length and a type byte.
+    r.charge(n as usize, 3, size_of::<(String, Value)>(), "primitive map")?;
     let mut m = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let k = r.utf()?;
@@ -282,9 +328,10 @@ pub fn read_value(r: &mut Reader, depth: usize) -> Result<Value, CodecError> {
         11 => Value::Map(read_map_at(r, depth + 1)?.unwrap_or_default()),
         12 => {
             let n = r.i32()?;
-            if n < 0 || n as usize > r.remaining() {
+            if n < 0 {
                 return Err(malformed(format!("primitive list of {n} entries")));
             }
+            r.charge(n as usize, 1, size_of::<Value>(), "primitive list")?;
             let mut v = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 v.push(read_value(r, depth + 1)?);
@@ -379,6 +426,9 @@ pub fn write_value(w: &mut Writer, v: &Value) {
     }
 }
 
+/// The most [`FrameCodec`] reserves ahead of the bytes a peer has sent.
+const READ_AHEAD: usize = 64 << 10;
+
 /// Splits the byte stream into frames: `int32 size` (big-endian, excluding itself), then
 /// `size` bytes starting with the command type. Yields the frame without its size prefix.
 #[derive(Debug, Clone)]
@@ -403,7 +453,9 @@ impl Decoder for FrameCodec {
         }
         let size = size as usize;
         if src.len() < 4 + size {
-            src.reserve(4 + size - src.len());
+            // Room for what is still missing, but never more than a read's worth ahead of
+            // the bytes that came: a length prefix alone must not make us allocate.
+            src.reserve((4 + size - src.len()).min(READ_AHEAD));
             return Ok(None);
         }
         src.advance(4);
@@ -462,5 +514,88 @@ mod tests {
         assert!(c.decode(&mut buf).unwrap().is_none());
         buf.extend_from_slice(&[0]);
         assert_eq!(&c.decode(&mut buf).unwrap().unwrap()[..], &[10, 0]);
+    }
+
+    /// A map of one entry, `k`, holding a list that claims `count` entries, then `nulls`
+    /// NULL bytes.
+    fn null_list(count: i32, nulls: usize) -> Vec<u8> {
+        let mut b = vec![0, 0, 0, 1, 0, 1, b'k', 12];
+        b.extend_from_slice(&count.to_be_bytes());
+        b.resize(b.len() + nulls, 0);
+        b
+    }
+
+    #[test]
+    fn counts_beyond_the_bytes_sent_are_refused_before_allocating() {
+        // 1 KiB that claims 2^31 - 1 entries: refused at once, nothing allocated for them.
+        let t = std::time::Instant::now();
+        let e = read_map(&mut Reader::new(&null_list(i32::MAX, 1000))).unwrap_err().to_string();
+        assert!(e.contains("primitive list of 2147483647 entries"), "{e}");
+        let mut map = vec![0x7f, 0xff, 0xff, 0xff];
+        map.resize(1024, 0);
+        assert!(read_map(&mut Reader::new(&map)).is_err());
+        assert!(t.elapsed() < std::time::Duration::from_millis(100));
+        // As many entries as bytes is fine while small (the slack), and round-trips.
+        let ok = read_map(&mut Reader::new(&null_list(1000, 1000))).unwrap().unwrap();
+        assert!(matches!(&ok[0].1, Value::List(l) if l.len() == 1000));
+    }
+
+    #[test]
+    fn twenty_million_nulls_are_refused_by_the_memory_budget() {
+        // Row 4 of issue 11: one NULL byte each would have been a 32-byte Value (640 MiB).
+        let frame = null_list(20_000_000, 20_000_000);
+        let e = read_map(&mut Reader::new(&frame)).unwrap_err().to_string();
+        assert!(e.contains("would take") && e.contains("may take"), "{e}");
+        // What a frame may make us hold stays a small multiple of its size.
+        assert!(20_000_000 * size_of::<Value>() > frame.len() * DECODE_FACTOR + DECODE_SLACK);
+        // A list of longs (9 bytes each) the same size is fine.
+        let mut longs = vec![0, 0, 0, 1, 0, 1, b'k', 12];
+        longs.extend_from_slice(&100_000i32.to_be_bytes());
+        for i in 0..100_000i64 {
+            longs.push(6);
+            longs.extend_from_slice(&i.to_be_bytes());
+        }
+        assert!(read_map(&mut Reader::new(&longs)).is_ok());
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let nested = |depth: usize| {
+            // depth maps, each holding the next under "m".
+            let mut b = Vec::new();
+            for _ in 0..depth {
+                b.extend_from_slice(&[0, 0, 0, 1, 0, 1, b'm', 11]);
+            }
+            b.extend_from_slice(&[0, 0, 0, 0]);
+            b
+        };
+        assert!(read_map(&mut Reader::new(&nested(MAX_DEPTH))).is_ok());
+        let e = read_map(&mut Reader::new(&nested(MAX_DEPTH + 2))).unwrap_err().to_string();
+        assert!(e.contains("nested too deeply"), "{e}");
+        let lists: Vec<u8> = std::iter::repeat_n([12u8, 0, 0, 0, 1], 100).flatten().chain([0]).collect();
+        assert!(read_value(&mut Reader::new(&lists), 0).unwrap_err().to_string().contains("nested too deeply"));
+    }
+
+    #[test]
+    fn negative_lengths_are_errors() {
+        let neg = (-5i32).to_be_bytes();
+        let with = |prefix: &[u8]| -> Vec<u8> { prefix.iter().chain(&neg).chain(&[0u8; 16]).copied().collect() };
+        assert!(Reader::new(&with(&[1])).bytes().is_err(), "byte array");
+        for ty in [10u8, 12, 13] {
+            assert!(read_value(&mut Reader::new(&with(&[ty])), 0).is_err(), "type {ty}");
+        }
+        assert_eq!(read_map(&mut Reader::new(&(-1i32).to_be_bytes())).unwrap(), None, "-1 is a null map");
+        let mut c = FrameCodec { max_frame_size: 1 << 20 };
+        for size in [0i32, -1, i32::MIN] {
+            assert!(c.decode(&mut BytesMut::from(&size.to_be_bytes()[..])).is_err(), "frame size {size}");
+        }
+    }
+
+    #[test]
+    fn a_length_prefix_alone_allocates_little() {
+        let mut c = FrameCodec { max_frame_size: 100 << 20 };
+        let mut buf = BytesMut::from(&(90u32 << 20).to_be_bytes()[..]);
+        assert!(c.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() <= 2 * READ_AHEAD, "reserved {} bytes for a 4-byte prefix", buf.capacity());
     }
 }

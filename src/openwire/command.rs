@@ -226,7 +226,7 @@ pub struct ConnectionInfo {
     pub client_ip: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConsumerInfo {
     pub consumer_id: Option<ConsumerId>,
     pub browser: bool,
@@ -249,7 +249,7 @@ pub struct ConsumerInfo {
     pub network_consumer_path: Array,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProducerInfo {
     pub producer_id: Option<ProducerId>,
     pub destination: Option<Destination>,

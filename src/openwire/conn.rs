@@ -1,6 +1,7 @@
 //! One OpenWire connection's state and how each client command maps onto the broker core.
 //! [`super::server`] owns the socket and calls [`Conn::handle`] per command and
 //! [`Conn::dispatch`] per delivery; everything to write goes to [`Conn::out`].
+//! Each command first passes [`super::checks`] (names within limits, credentials).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -10,10 +11,15 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::advisory::{self, Advisories};
+use super::checks;
 use super::command::*;
 use super::convert::{self, split_composite, to_core};
 use super::marshal;
 use crate::broker::{AckMode, Broker, Delivery, Selector, Subscription, TxOp, subscription_selector};
+use crate::config::User;
+
+/// The largest prefetch taken (ActiveMQ's `MAX_PREFETCH_SIZE`, `Short.MAX_VALUE`).
+const MAX_PREFETCH: i32 = i16::MAX as i32;
 
 /// What a handler answers a `responseRequired` command with.
 type Reply = Result<Option<Body>, Throwable>;
@@ -56,6 +62,10 @@ pub struct Conn {
     /// Encoded frames waiting to be written.
     pub out: Vec<u8>,
     next_id: i32,
+    /// Names and credentials every command passes first.
+    gate: checks::Gate,
+    /// The most a message body may inflate to (`maxFrameSize`).
+    max_body: usize,
 }
 
 /// Whether the connection goes on after a command.
@@ -90,7 +100,15 @@ impl Conn {
             pulls: HashMap::new(),
             out: Vec::new(),
             next_id: 0,
+            gate: checks::Gate::default(),
+            max_body: crate::limits::MAX_FRAME_SIZE,
         }
+    }
+
+    /// Credentials to require (none if empty) and the frame size, from the connector.
+    pub fn set_limits(&mut self, users: Vec<User>, max_frame_size: usize) {
+        self.gate = checks::Gate::new(users);
+        self.max_body = max_frame_size;
     }
 
     /// Queues a command for writing, with the next broker-side command id.
@@ -104,6 +122,17 @@ impl Conn {
         let (id, rr) = (cmd.id, cmd.response_required);
         let name = cmd.body.name();
         let mut flow = Flow::Continue;
+        if let Err((e, close)) = self.gate.admit(&cmd.body) {
+            debug!("OpenWire {name} refused: {:?}", e.message);
+            if rr {
+                self.send(Body::ExceptionResponse { correlation_id: id, exception: Some(e) });
+            } else {
+                // The Java client hands this to the connection's exception listener.
+                let connection_id = self.connection_id.clone();
+                self.send(Body::ConnectionError(ConnectionError { exception: Some(e), connection_id }));
+            }
+            return if close { Flow::Close } else { Flow::Continue };
+        }
         let reply: Reply = match cmd.body {
             Body::WireFormatInfo(_) => return Flow::Continue,
             Body::KeepAliveInfo => {
@@ -213,7 +242,7 @@ impl Conn {
         if info.browser {
             return self.browse(id, info, parts, selector);
         }
-        let prefetch = info.prefetch_size;
+        let prefetch = info.prefetch_size.min(MAX_PREFETCH);
         self.consumers.insert(
             id.clone(),
             Consumer { info, parts, selector, core: Vec::new(), advisory: false, dispatched: VecDeque::new() },
@@ -365,7 +394,7 @@ impl Conn {
             self.remove_consumer(&id);
         } else if c.prefetch > 0 {
             // The failover restore: consumers come back with prefetch 0, then this.
-            self.subscribe(&id, c.prefetch as usize).await?;
+            self.subscribe(&id, c.prefetch.min(MAX_PREFETCH) as usize).await?;
         }
         Ok(None)
     }
@@ -376,12 +405,7 @@ impl Conn {
             return Ok(None);
         }
         self.subscribe(&id, 1).await?;
-        let deadline = match p.timeout {
-            0 => None,
-            t if t < 0 => Some(Instant::now() + Duration::from_millis(20)),
-            t => Some(Instant::now() + Duration::from_millis(t as u64)),
-        };
-        self.pulls.insert(id, deadline);
+        self.pulls.insert(id, pull_deadline(Instant::now(), p.timeout));
         Ok(None)
     }
 
@@ -410,7 +434,7 @@ impl Conn {
         let now = crate::events::now_ms();
         let mut ops = Vec::new();
         for part in split_composite(&dest) {
-            let mut stored = convert::to_stored(&m, &part, now).map_err(jms_error)?;
+            let mut stored = convert::to_stored_within(&m, &part, now, self.max_body).map_err(jms_error)?;
             if part.kind.is_temp() {
                 stored.persistent = false;
             }
@@ -596,6 +620,32 @@ impl Conn {
     }
 }
 
+/// When a MessagePull with `timeout` ms (any i64) gives up: 0 never, below 0 at once
+/// (`receiveNoWait`, after 20 ms for deliveries in flight); a timeout past what an
+/// Instant can hold never.
+fn pull_deadline(now: Instant, timeout: i64) -> Option<Instant> {
+    match timeout {
+        0 => None,
+        t if t < 0 => Some(now + Duration::from_millis(20)),
+        t => now.checked_add(Duration::from_millis(t as u64)),
+    }
+}
+
 fn not_started(tx: &TransactionId) -> Throwable {
     jms_error(format!("Transaction '{tx:?}' has not been started."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_timeouts_never_overflow() {
+        let now = Instant::now();
+        assert_eq!(pull_deadline(now, 0), None);
+        assert!(pull_deadline(now, i64::MAX).is_none_or(|d| d > now), "no overflow");
+        assert_eq!(pull_deadline(now, i64::MIN), Some(now + Duration::from_millis(20)));
+        assert_eq!(pull_deadline(now, 1500), Some(now + Duration::from_millis(1500)));
+        assert_eq!(MAX_PREFETCH, 32767);
+    }
 }

@@ -20,6 +20,9 @@
 //!
 //! The producer id and sequence go to `StoredMessage::producer`: the producer audit drops a
 //! resend, and the consumer sees the producer's own JMSMessageID.
+//!
+//! Compressed content inflates to at most `maxFrameSize` bytes (what the body could have
+//! been uncompressed), so a small zlib bomb is an error, not gigabytes.
 
 use std::io::Read;
 
@@ -125,25 +128,30 @@ fn kind_of(name: &str) -> Option<u8> {
     })
 }
 
+/// `zlib` inflated, at most `max` bytes of it.
+fn inflate(z: &[u8], max: usize, what: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(z)
+        .take((max as u64).saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| format!("{what}: {e}"))?;
+    if out.len() > max {
+        return Err(format!("{what} inflates to more than {max} bytes (maxFrameSize)"));
+    }
+    Ok(out)
+}
+
 /// The body of a message as the core keeps it: the text of a TextMessage, else the
-/// content; compressed content is inflated.
-fn body_of(m: &Message) -> Result<Vec<u8>, String> {
+/// content; compressed content is inflated (to at most `max` bytes).
+fn body_of(m: &Message, max: usize) -> Result<Vec<u8>, String> {
     let Some(content) = &m.content else { return Ok(Vec::new()) };
     let raw = if !m.compressed {
         content.clone()
     } else if m.kind == types::TEXT_MESSAGE {
-        let mut out = Vec::new();
-        flate2::read::ZlibDecoder::new(&content[..])
-            .read_to_end(&mut out)
-            .map_err(|e| format!("compressed text: {e}"))?;
-        out
+        inflate(content, max, "compressed text")?
     } else {
         // BytesMessage and friends: int32 original length, then a zlib stream.
-        let mut out = Vec::new();
-        flate2::read::ZlibDecoder::new(content.get(4..).unwrap_or_default())
-            .read_to_end(&mut out)
-            .map_err(|e| format!("compressed content: {e}"))?;
-        out
+        inflate(content.get(4..).unwrap_or_default(), max, "compressed content")?
     };
     if m.kind != types::TEXT_MESSAGE {
         return Ok(raw);
@@ -227,6 +235,16 @@ fn typed_value(text: &str, tag: char) -> Option<Value> {
 
 /// An OpenWire message sent to `dest` (one part of a composite) as the core stores it.
 pub fn to_stored(m: &Message, dest: &Destination, now_ms: u64) -> Result<StoredMessage, String> {
+    to_stored_within(m, dest, now_ms, crate::limits::MAX_FRAME_SIZE)
+}
+
+/// [`to_stored`], with compressed content inflating to at most `max_body` bytes.
+pub fn to_stored_within(
+    m: &Message,
+    dest: &Destination,
+    now_ms: u64,
+    max_body: usize,
+) -> Result<StoredMessage, String> {
     let mut headers: Vec<(String, String)> = Vec::new();
     if let Some(name) = kind_name(m.kind) {
         headers.push((MSG_TYPE.into(), name.into()));
@@ -272,7 +290,7 @@ pub fn to_stored(m: &Message, dest: &Destination, now_ms: u64) -> Result<StoredM
         seq: 0,
         destination: stomp_name(dest),
         headers,
-        body: body_of(m)?,
+        body: body_of(m, max_body)?,
         persistent: m.persistent,
         timestamp: if m.timestamp > 0 { m.timestamp as u64 } else { now_ms },
         redelivery_count: 0,
@@ -365,7 +383,7 @@ pub fn to_openwire(s: &StoredMessage, fallback: &Destination, redelivered: bool,
         jms_type: header(s, "type").map(str::to_string),
         content,
         properties,
-        redelivery_counter: (s.redelivery_count + redelivered as u32) as i32,
+        redelivery_counter: s.redelivery_count.saturating_add(redelivered as u32).min(i32::MAX as u32) as i32,
         user_id: header(s, "JMSXUserID").map(str::to_string),
         broker_in_time: s.timestamp as i64,
         broker_out_time: now_ms as i64,
@@ -451,6 +469,19 @@ mod tests {
         assert_eq!(m.message_id.unwrap().text_view.as_deref(), Some("ID:mqsim-3"));
         let map = read_map(&mut Reader::new(m.properties.as_ref().unwrap())).unwrap().unwrap();
         assert_eq!(map, vec![("color".to_string(), Value::String("red".into()))]);
+    }
+
+    #[test]
+    fn compressed_content_inflates_within_the_frame_limit() {
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(vec![0, 0, 0, 0], flate2::Compression::best());
+        z.write_all(&vec![0u8; 4 << 20]).unwrap();
+        let content = z.finish().unwrap();
+        assert!(content.len() < 16 << 10, "a small bomb: {} bytes", content.len());
+        let m = Message { kind: types::BYTES_MESSAGE, compressed: true, content: Some(content), ..Message::default() };
+        let e = to_stored_within(&m, &queue("q"), 0, 1 << 20).err().expect("a 4 MiB bomb refused at 1 MiB");
+        assert!(e.contains("inflates to more than 1048576 bytes"), "{e}");
+        assert_eq!(to_stored_within(&m, &queue("q"), 0, 4 << 20).unwrap().body.len(), 4 << 20);
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //! * [`decode`] takes one frame without its size prefix (type byte first) and must consume
 //!   it exactly; anything else is [`CodecError::Malformed`].
 //! * [`encode`] appends one frame with its size prefix.
+//!
+//! Arrays of objects and commands nested in commands are charged to the frame's memory
+//! budget before they are allocated ([`Reader::charge`]), so a frame of `n` bytes decodes
+//! to at most a small multiple of `n`, whatever counts it claims; objects nest at most
+//! [`MAX_DEPTH`] deep.
 
 use super::codec::{CodecError, Reader, Writer, malformed, read_map};
 use super::command::*;
@@ -11,7 +16,11 @@ use super::encode::write_command;
 
 /// Nesting limit for objects inside objects (a MessageDispatch holds a Message, which may
 /// hold a DestinationInfo...).
-const MAX_DEPTH: usize = 8;
+pub const MAX_DEPTH: usize = 8;
+
+/// What a command nested in another costs: the box of the [`Command`] and, at most, the
+/// box of its body (a [`Message`] is the largest).
+const NESTED_COMMAND: usize = size_of::<Command>() + size_of::<Message>();
 
 /// Decodes one frame body (`type` byte, then fields).
 pub fn decode(frame: &[u8]) -> Result<Command, CodecError> {
@@ -91,7 +100,10 @@ fn read_object(r: &mut Reader, ty: u8, depth: usize) -> Result<Data, CodecError>
             session: r.i64()?,
         }),
         BROKER_ID => Data::BrokerId(r.string()?.unwrap_or_default()),
-        _ => Data::Command(Box::new(read_command(r, ty, depth)?)),
+        _ => {
+            r.charge(1, 1, NESTED_COMMAND, "nested command")?;
+            Data::Command(Box::new(read_command(r, ty, depth)?))
+        }
     })
 }
 
@@ -121,9 +133,10 @@ fn array(r: &mut Reader, depth: usize) -> Result<Array, CodecError> {
         return Ok(None);
     }
     let n = r.i16()?;
-    if n < 0 || n as usize > r.remaining() {
+    if n < 0 {
         return Err(malformed(format!("object array of {n} entries")));
     }
+    r.charge(n as usize, 1, size_of::<Option<Data>>(), "object array")?;
     let mut v = Vec::with_capacity(n as usize);
     for _ in 0..n {
         v.push(read_nested(r, depth)?);
@@ -406,5 +419,38 @@ mod tests {
         let mut long = frame[4..].to_vec();
         long.push(0);
         assert!(decode(&long).is_err(), "trailing bytes");
+    }
+
+    #[test]
+    fn hostile_arrays_and_nesting_are_refused() {
+        // A ConnectionInfo whose brokerPath claims 32767 entries in a few bytes.
+        let mut f = vec![types::CONNECTION_INFO, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0x7f, 0xff];
+        f.extend_from_slice(&[0; 16]);
+        let e = decode(&f).unwrap_err().to_string();
+        assert!(e.contains("object array of 32767 entries"), "{e}");
+        f[11..13].copy_from_slice(&(-1i16).to_be_bytes());
+        assert!(decode(&f).is_err(), "negative count");
+        // DataResponses nested in DataResponses.
+        let nested = |depth: usize| {
+            let mut f = vec![types::DATA_RESPONSE, 0, 0, 0, 1, 0, 0, 0, 0, 2];
+            for _ in 0..depth {
+                f.extend_from_slice(&[1, types::DATA_RESPONSE, 0, 0, 0, 1, 0, 0, 0, 0, 2]);
+            }
+            f.push(0);
+            f
+        };
+        assert!(decode(&nested(MAX_DEPTH - 1)).is_ok());
+        let e = decode(&nested(MAX_DEPTH + 5)).unwrap_err().to_string();
+        assert!(e.contains("nested too deeply"), "{e}");
+        // A WireFormatInfo whose properties hold a list of NULLs: its own budget refuses it.
+        let mut props = vec![0, 0, 0, 1, 0, 1, b'k', 12];
+        props.extend_from_slice(&1_000_000i32.to_be_bytes());
+        props.resize(props.len() + 1_000_000, 0);
+        let mut w = Writer::default();
+        w.u8(types::WIRE_FORMAT_INFO);
+        w.buf.extend_from_slice(&MAGIC);
+        w.i32(12);
+        w.bytes(Some(&props));
+        assert!(decode(&w.buf).unwrap_err().to_string().contains("would take"));
     }
 }

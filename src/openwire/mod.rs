@@ -26,6 +26,16 @@
 //! journal record. Every command with `responseRequired` gets a Response (or an
 //! ExceptionResponse), which the client's synchronous calls wait for forever.
 //!
+//! # Hostile input
+//!
+//! Before the WireFormatInfo a frame may be 64 KiB at most; after it `maxFrameSize`. No
+//! count or length a peer sends allocates beyond the bytes it sent, and decoded maps,
+//! lists and arrays stay within a memory budget per frame ([`codec`]). Every command then
+//! passes [`checks`]: names within [`crate::limits`] (else an ExceptionResponse) and, with
+//! `[[user]]`s in `cluster.toml`, an authenticated ConnectionInfo before anything else
+//! (else a SecurityException and a closed connection). Prefetch is capped at 32767 and
+//! compressed bodies inflate to `maxFrameSize` at most.
+//!
 //! # Failover
 //!
 //! Slaves do not open the port, so the client's connect is refused and it moves down its
@@ -55,6 +65,7 @@
 //!   which STOMP consumers see too; a lone UTF-16 surrogate in text becomes U+FFFD.
 
 pub mod advisory;
+pub mod checks;
 pub mod codec;
 pub mod command;
 pub mod conn;

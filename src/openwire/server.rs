@@ -1,6 +1,10 @@
 //! The OpenWire transport connector: accept loop, handshake, keep-alives, and the loop
 //! that interleaves client commands with deliveries. Command semantics live in
 //! [`super::conn`].
+//!
+//! Until the client's WireFormatInfo has come, frames may be at most
+//! [`limits::OPENWIRE_HANDSHAKE_FRAME`] (64 KiB): a peer that has not even said which
+//! protocol it speaks cannot make the broker buffer and decode `maxFrameSize` (100 MiB).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +24,8 @@ use super::command::{Body, BrokerInfo, Command, DestinationInfo, MAGIC, WireForm
 use super::conn::{Conn, Flow};
 use super::marshal;
 use crate::broker::{Broker, Delivery};
+use crate::config::User;
+use crate::limits;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -31,6 +37,14 @@ pub struct Settings {
     pub node: String,
     /// The cluster's brokerName.
     pub broker_name: String,
+    /// `[[user]]`: when not empty, ConnectionInfo must name one of them.
+    pub users: Vec<User>,
+}
+
+/// The frame codec for a new connection: frames up to the handshake limit (or the
+/// configured maximum if it is smaller) until the WireFormatInfo has been read.
+pub fn handshake_codec(max_frame_size: usize) -> FrameCodec {
+    FrameCodec { max_frame_size: max_frame_size.min(limits::OPENWIRE_HANDSHAKE_FRAME) }
 }
 
 /// The protocol version mqsim speaks and the oldest it accepts (v10–v12 share field lists).
@@ -88,6 +102,7 @@ pub async fn serve(listener: TcpListener, broker: Arc<Broker>, settings: Setting
             let (tx, rx) = mpsc::unbounded_channel();
             let (adv_tx, adv_rx) = mpsc::unbounded_channel();
             let mut conn = Conn::new(broker, advisories, tx, adv_tx);
+            conn.set_limits(settings.users.clone(), settings.max_frame_size);
             tokio::select! {
                 _ = connection(socket, peer, &settings, &mut conn, rx, adv_rx) => {}
                 _ = stop.changed() => {}
@@ -117,12 +132,19 @@ async fn connection(
 ) {
     let local = socket.local_addr().ok();
     let (rd, mut wr) = socket.into_split();
-    let mut frames = FramedRead::new(rd, FrameCodec { max_frame_size: settings.max_frame_size });
+    let mut frames = FramedRead::new(rd, handshake_codec(settings.max_frame_size));
     match run(&mut frames, &mut wr, &mut rx, &mut adv_rx, conn, settings, local).await {
         Ok(()) => debug!("OpenWire connection from {peer} closed"),
         Err(e) => debug!("OpenWire connection from {peer} closed: {e}"),
     }
     let _ = wr.shutdown().await;
+}
+
+/// How long a client may stay silent, from the MaxInactivityDuration it sent (any i64):
+/// the smaller of its and ours plus the initial delay; `None` (no check) for 0 or less.
+pub fn read_limit(theirs: i64) -> Option<Duration> {
+    let inactivity = theirs.min(MAX_INACTIVITY_MS);
+    (inactivity > 0).then(|| Duration::from_millis(inactivity.saturating_add(INITIAL_DELAY_MS) as u64))
 }
 
 async fn run(
@@ -162,8 +184,9 @@ async fn run(
         .find(|(k, _)| k == "MaxInactivityDuration")
         .map(|(_, v)| if let Value::Long(l) = v { *l } else { 0 })
         .unwrap_or(0);
-    let inactivity = theirs.min(MAX_INACTIVITY_MS);
-    let read_limit = (inactivity > 0).then(|| Duration::from_millis((inactivity + INITIAL_DELAY_MS) as u64));
+    // Only now may frames be as large as the cluster allows.
+    frames.decoder_mut().max_frame_size = settings.max_frame_size;
+    let read_limit = read_limit(theirs);
     conn.send(Body::BrokerInfo(Box::new(broker_info(settings, local))));
     flush(wr, conn).await?;
 
@@ -216,5 +239,34 @@ async fn run(
             flush(wr, conn).await?;
             last_write = Instant::now();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use tokio_util::codec::Decoder;
+
+    use super::*;
+
+    #[test]
+    fn before_the_handshake_frames_are_small() {
+        let mut c = handshake_codec(100 << 20);
+        assert_eq!(c.max_frame_size, limits::OPENWIRE_HANDSHAKE_FRAME);
+        let mut twenty_mb = BytesMut::from(&(20u32 << 20).to_be_bytes()[..]);
+        assert!(matches!(c.decode(&mut twenty_mb), Err(CodecError::TooLarge { .. })));
+        assert_eq!(handshake_codec(1024).max_frame_size, 1024, "a smaller maxFrameSize wins");
+        // The real WireFormatInfo fits with room to spare.
+        let ours = marshal::to_frame(&Command::new(Body::WireFormatInfo(wire_format_info(100 << 20))));
+        assert!(ours.len() < limits::OPENWIRE_HANDSHAKE_FRAME / 64);
+    }
+
+    #[test]
+    fn inactivity_from_any_i64() {
+        assert_eq!(read_limit(0), None);
+        assert_eq!(read_limit(-1), None);
+        assert_eq!(read_limit(i64::MIN), None);
+        assert_eq!(read_limit(i64::MAX), Some(Duration::from_millis((MAX_INACTIVITY_MS + INITIAL_DELAY_MS) as u64)));
+        assert_eq!(read_limit(1000), Some(Duration::from_millis(1000 + INITIAL_DELAY_MS as u64)));
     }
 }
