@@ -278,7 +278,7 @@ impl Store {
     }
 
     /// **Test-only hook** (`MQSIM_TEST_FAIL_FSYNC_AFTER`, see [`crate::node::serve`]): the
-    /// journal's fsync after the next `n` fails as a disk error would.
+    /// journal's fsync after the next `n` fails (once) as a disk error would.
     pub fn fail_fsync_after(&self, n: u64) {
         self.journal.fail_fsync_after(n)
     }

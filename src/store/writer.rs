@@ -363,7 +363,6 @@ mod tests {
         }
         fault.wait_for(Option::is_some).await.unwrap();
         assert!(!w.lease_valid(), "the term ends with the failed fsync");
-        store.fail_fsync_after(u64::MAX);
         assert!(w.write(vec![enqueue(9)], true).await.is_err(), "no later synced write either");
         assert!(w.write(vec![enqueue(10)], false).await.is_err(), "nor any append");
         assert!(w.write_nowait(vec![Record::Dequeue { store: "q".into(), seq: 1 }]).is_err());
