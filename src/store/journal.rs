@@ -157,6 +157,13 @@ impl Journal {
     /// Opens (or creates) the journal at `path` and finds its end (see the module essay
     /// for what happens to a torn tail and to damage in the middle).
     pub fn open(path: &Path) -> Result<Journal> {
+        Journal::open_with(path, |_| Ok(()))
+    }
+
+    /// [`Journal::open`], calling `on_damage` once damage in the middle has been found and
+    /// the file kept, before the journal is cut: whatever it records (the store's mark)
+    /// is on disk before the shorter journal is, so no crash can leave a silently cut one.
+    pub fn open_with(path: &Path, on_damage: impl FnOnce(&Recovery) -> Result<()>) -> Result<Journal> {
         let open = |path: &Path| {
             std::fs::OpenOptions::new()
                 .read(true)
@@ -176,8 +183,12 @@ impl Journal {
         match (next_valid, torn) {
             (Some(next_valid), torn) => {
                 let why = torn.unwrap_or_else(|| "zeros where a record should start".into());
-                let copy = recovery::set_aside(path, &file, end)?;
+                let copy = recovery::keep_copy(path)?;
+                let recovery = Recovery { at: end, why, next_valid, was: allocated, copy };
+                on_damage(&recovery)?;
+                recovery::cut(path, &file, end)?;
                 file = open(path)?;
+                let (why, copy) = (&recovery.why, &recovery.copy);
                 tracing::error!(
                     "{}: the record at position {end} is damaged ({why}) but a valid record follows at \
                      {next_valid}: this is damage in the middle of the journal, not a torn write. Nothing is \
@@ -186,7 +197,7 @@ impl Journal {
                     path.display(),
                     copy.display()
                 );
-                recovered = Some(Recovery { at: end, why, next_valid, was: allocated, copy });
+                recovered = Some(recovery);
                 allocated = end;
             }
             (None, Some(why)) => {

@@ -22,9 +22,44 @@
 //! the index was opened (the kernel's boot id changed), the index is rebuilt from the whole
 //! journal; the journal itself holds what was fsynced, and a torn tail ends it.
 //!
+//! **Storage faults are loud, never silent** (issue 11). Each fault stops only what it must:
+//!
+//! * *A record the index cannot store* (a name longer than an LMDB key, an empty key):
+//!   [`Store::append`] refuses it before the journal, so the write fails and the client gets
+//!   an error, never a receipt ([`Record::check_storable`]; the entry points bound names
+//!   tighter still, with `crate::limits`). A journal that already holds one (written before
+//!   this check), or a record that does not decode, does not stop the store: the index skips
+//!   it (in a batch, only the bad part), keeps its bytes in `quarantine/<position>.record`
+//!   with a `.why`, logs a warning with the position, counts it ([`Store::quarantined`]),
+//!   and opens. Every node applies the same bytes the same way, so their indexes agree.
+//! * *Damage in the middle of the journal* (a valid record follows the first invalid one):
+//!   nothing is zeroed. The file is kept as `quarantine/<journal>.corrupt-<ms>`, the store is
+//!   cut to end before the damage, and a `resync-needed` file says why
+//!   ([`Store::resync_needed`]). As a slave the node logs in with that shorter journal; its
+//!   last record is the master's too, so the master streams from the damaged record on and
+//!   the slave's journal is whole again; once it is attached the mark goes
+//!   ([`Store::resynced`]). It must never be master meanwhile: the cut store lacks what
+//!   followed the damage, which may be acknowledged messages. A lower position already keeps
+//!   it from winning against any healthy peer (the highest position wins); it is elected
+//!   only when no live member of the quorum holds more, i.e. when what it lacks may exist
+//!   nowhere else, and then the node refuses and exits (`crate::node`), and the cluster
+//!   waits for a healthy node or for the operator (the mark names the copy).
+//! * *A torn tail* (nothing valid after the first invalid record) is a write cut short by a
+//!   crash: the tail is zeroed, as ActiveMQ and LevelDB truncate their logs.
+//! * *A failed fsync* poisons the journal for good: every write waiting for it and every
+//!   later one fails, no fsync is retried (after Linux has reported a writeback error, a
+//!   later fsync can succeed with the pages lost), and [`Store::fault`] fires: the node
+//!   gives up its mastership and exits (see [`writer`] and `crate::node`).
+//!
 //! Caveats: the journal is never compacted (a teaching cluster's journal stays small; a
 //! real store rolls journal files and garbage-collects them, as ActiveMQ did), so a rebuild
-//! replays everything ever written.
+//! replays everything ever written. The search for a valid record past a bad one cannot
+//! tell damage from a torn record whose data happens to hold a framed record (a message
+//! body can), nor from unsynced pages an OS crash wrote out of order (`*_mem` modes): those
+//! are treated as damage, the safe side, and cost a resync (or, if every node has one, the
+//! operator's decision). Records the index skipped stay in the journal and are replicated
+//! with it; a queue never sees them. The quarantine count is per process (a rebuild counts
+//! the same record again).
 
 pub mod index;
 pub mod journal;
@@ -91,27 +126,28 @@ impl Store {
         if dir.join("data.mdb").exists() && !journal_path.exists() {
             migrate(dir, &journal_path)?;
         }
-        let journal = Journal::open(&journal_path)?;
         let marker = dir.join(RESYNC_NEEDED);
-        if let Some(r) = journal.recovered() {
+        let journal = Journal::open_with(&journal_path, |r| {
             let why = format!(
                 "{} was damaged at position {} ({}; a valid record follows at {}), and is kept unchanged as {}; \
                  the store was cut to {} and must catch up with an elected master before this node may be \
-                 master. If no healthy node is left, restore the records from that copy, or delete this file \
-                 to accept the loss of everything after position {}",
+                 master. If no healthy node is left, restore the records from that copy, or delete {} to \
+                 accept the loss of everything after position {}",
                 journal_path.display(),
                 r.at,
                 r.why,
                 r.next_valid,
                 r.copy.display(),
                 r.at,
+                marker.display(),
                 r.at
             );
             let file = std::fs::File::create(&marker).map_err(Error::io(format!("creating {}", marker.display())))?;
             std::io::Write::write_all(&mut &file, why.as_bytes())
                 .and_then(|_| file.sync_all())
-                .map_err(Error::io(format!("writing {}", marker.display())))?;
-        }
+                .and_then(|_| std::fs::File::open(dir)?.sync_all())
+                .map_err(Error::io(format!("writing {}", marker.display())))
+        })?;
         let resync_needed = std::fs::read_to_string(&marker).ok().map(|s| s.trim().to_string());
         let index_dir = dir.join("index");
         let boot = boot_id();
@@ -292,9 +328,14 @@ impl Store {
     /// The store has caught up with an elected master: it may be master again.
     pub fn resynced(&self) -> Result<()> {
         let mut needed = self.resync_needed.lock().unwrap();
-        if needed.take().is_some() {
+        if needed.is_some() {
             let marker = self.dir.join(RESYNC_NEEDED);
-            std::fs::remove_file(&marker).map_err(Error::io(format!("removing {}", marker.display())))?;
+            match std::fs::remove_file(&marker) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(format!("removing {}", marker.display()))(e));
+                }
+                _ => *needed = None,
+            }
             tracing::info!(
                 "{}: caught up with the master after the journal damage; it may be master again",
                 self.dir.display()

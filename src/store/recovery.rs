@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::journal::{HEADER, KIND_RECORD, MAGIC, MAX_DATA, Next, QUARANTINE_DIR, next_record};
 use crate::error::{Error, Result};
 
-/// What [`Journal::open`] did about damage in the middle of the journal.
+/// What [`super::journal::Journal::open`] did about damage in the middle of the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovery {
     /// Where the first invalid record starts: the journal now ends there.
@@ -134,9 +134,8 @@ fn record_in_file(file: &File, at: u64, len: u64) -> std::io::Result<bool> {
 }
 
 /// Keeps the damaged journal at `path` as `quarantine/<name>.corrupt-<ms>` (a hard link to
-/// the same inode, or a copy where links are not possible) and puts a new file holding its
-/// first `end` bytes in its place: written and fsynced aside, then renamed over it.
-pub(super) fn set_aside(path: &Path, file: &File, end: u64) -> Result<PathBuf> {
+/// the same inode, or a copy where links are not possible); returns the copy's path.
+pub(super) fn keep_copy(path: &Path) -> Result<PathBuf> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let quarantine = dir.join(QUARANTINE_DIR);
     std::fs::create_dir_all(&quarantine).map_err(Error::io(format!("creating {}", quarantine.display())))?;
@@ -149,9 +148,14 @@ pub(super) fn set_aside(path: &Path, file: &File, end: u64) -> Result<PathBuf> {
             copy.display()
         )))?;
     }
-    let sync_dir =
-        |d: &Path| File::open(d).and_then(|d| d.sync_all()).map_err(Error::io(format!("syncing {}", d.display())));
     sync_dir(&quarantine)?;
+    Ok(copy)
+}
+
+/// Puts a new file holding the first `end` bytes of `file` (the journal at `path`) in its
+/// place: written and fsynced aside, then renamed over it. The old inode is left as it was.
+pub(super) fn cut(path: &Path, file: &File, end: u64) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let mut partial = path.as_os_str().to_owned();
     partial.push(".recovering");
     let partial = PathBuf::from(partial);
@@ -167,8 +171,11 @@ pub(super) fn set_aside(path: &Path, file: &File, end: u64) -> Result<PathBuf> {
     }
     new.sync_all().map_err(writing())?;
     std::fs::rename(&partial, path).map_err(Error::io(format!("renaming {} into place", partial.display())))?;
-    sync_dir(dir)?;
-    Ok(copy)
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(format!("syncing {}", dir.display())))
 }
 
 #[cfg(test)]
