@@ -150,8 +150,9 @@ impl Master {
 
 /// **Test-only fault hook**, never to be set outside tests: `MQSIM_TEST_FAIL_FSYNC_AFTER=<n>`
 /// (every node) or `=<node>:<n>` (that node only) makes a master's journal fsync after its
-/// next `n` fail (once) as a disk error would, read once as the term starts. The e2e test of issue
-/// 11 uses it to show that a failed fsync ends the node's mastership.
+/// next `n` fail, once, as a disk error would; read once as the term starts. The e2e test
+/// of issue 11 (tests/hostile/store.rs) uses it to show that a failed fsync ends the
+/// node's mastership.
 pub const FAIL_FSYNC_ENV: &str = "MQSIM_TEST_FAIL_FSYNC_AFTER";
 
 fn test_fail_fsync_after(node: &str) -> Option<u64> {
