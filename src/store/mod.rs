@@ -57,9 +57,14 @@
 //! tell damage from a torn record whose data happens to hold a framed record (a message
 //! body can), nor from unsynced pages an OS crash wrote out of order (`*_mem` modes): those
 //! are treated as damage, the safe side, and cost a resync (or, if every node has one, the
-//! operator's decision). Records the index skipped stay in the journal and are replicated
-//! with it; a queue never sees them. The quarantine count is per process (a rebuild counts
-//! the same record again).
+//! operator's decision). The refusal guards acknowledged messages where the `sync` mode
+//! put them on a quorum (`quorum_*`: master and `replicas/2` slaves): a damaged slave is
+//! elected only with the master gone, and then the remaining members lack a quorum without
+//! it, so nobody serves until a healthy node returns. Under `local_*` an acknowledged
+//! message may be on the master alone, and staler peers may be elected once the damaged
+//! node has left, as after any master loss. Records the index skipped stay in the journal
+//! and are replicated with it; a queue never sees them. The quarantine count is per process
+//! (a rebuild counts the same record again).
 
 pub mod index;
 pub mod journal;
