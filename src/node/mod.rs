@@ -6,6 +6,18 @@
 //! and restarts the node as a new group member, as ActiveMQ restarted its BrokerService.
 //! A slave opens no client port: connecting to it is refused by the kernel. Every node,
 //! whatever its role, serves its web console ([`crate::console`]) from start to exit.
+//!
+//! **Store faults end the node** (issue 11), with exit code [`EXIT_STORE_FAULT`] and an
+//! `error` event saying why, after leaving the group cleanly so the others elect at once:
+//!
+//! * a failed journal fsync ([`Store::fault`]): a master must not go on acknowledging, and
+//!   a slave must not go on acking; neither may trust a later fsync.
+//! * elected while its store still needs a resync ([`Store::resync_needed`]: it was cut
+//!   short by damage in the middle of its journal): serving would silently drop what
+//!   followed the damage. A node cut that way has a lower position than every healthy peer,
+//!   so it is only elected when no live quorum member holds more; it then refuses, and the
+//!   operator decides (the message names the kept copy). Once it has caught up with an
+//!   elected master as a slave, the mark goes and it is an ordinary node again.
 
 pub mod serve;
 
@@ -66,7 +78,13 @@ enum SessionEnd {
     Restart,
     /// SIGTERM: leave the group cleanly and exit.
     Shutdown,
+    /// The store cannot go on (see the module essay): leave the group and exit with
+    /// [`EXIT_STORE_FAULT`].
+    StoreFault(String),
 }
+
+/// The exit code of a node that stopped because of its store (sysexits' `EX_IOERR`).
+pub const EXIT_STORE_FAULT: i32 = 74;
 
 /// Runs the node until SIGTERM/SIGINT.
 pub async fn run(config: Config, name: String) -> Result<()> {
@@ -94,10 +112,28 @@ pub async fn run(config: Config, name: String) -> Result<()> {
             "started",
             format!("{name} started (pid {}), store position {}", std::process::id(), node.store.position()?),
         );
+        if let Some(why) = node.store.resync_needed() {
+            node.events.emit("store-damaged", format!("{name}: {why}"));
+        }
+        if node.store.quarantined() > 0 {
+            node.events.emit(
+                "store-quarantine",
+                format!(
+                    "{name}: the index skipped {} journal record(s) it cannot store; they are kept in {}",
+                    node.store.quarantined(),
+                    node.layout.data.join(crate::store::journal::QUARANTINE_DIR).display()
+                ),
+            );
+        }
         loop {
             match node.session(stop_rx.clone()).await {
                 Ok(SessionEnd::Shutdown) => break,
                 Ok(SessionEnd::Restart) => info!("rejoining the group as a new member"),
+                Ok(SessionEnd::StoreFault(why)) => {
+                    tracing::error!("{why}; exiting with code {EXIT_STORE_FAULT}");
+                    node.events.emit("error", format!("{name} exits (code {EXIT_STORE_FAULT}): {why}"));
+                    std::process::exit(EXIT_STORE_FAULT);
+                }
                 Err(e) => {
                     warn!("ZooKeeper session failed: {e}; retrying in 1 s");
                     node.report(&Elector::new(&node.config.cluster.broker_name, 1, 1), None, false, None);
@@ -192,6 +228,7 @@ impl Node {
         let lease = Arc::new(Lease::new(c.zk_session_timeout));
         let mut rewatch = false;
         let mut view: Option<Vec<Member>> = None;
+        let mut fault = self.store.fault();
         let end = loop {
             if rewatch && connected {
                 // Persistent watches may not survive a reconnect; events during the gap are lost anyway.
@@ -222,8 +259,14 @@ impl Node {
             let members = view.as_deref();
             let position = self.store.position()?;
             let mut restart = false;
+            let mut refused = None;
             for action in elector.step(members, position) {
                 match action {
+                    Action::Promote if self.store.resync_needed().is_some() => {
+                        let why = self.store.resync_needed().unwrap_or_default();
+                        refused = Some(format!("{} was elected but refuses to be master: {why}", self.name));
+                        break;
+                    }
                     Action::Promote => {
                         self.events.emit("elected", format!("{} was elected master", self.name));
                         let m = serve::Master::start(
@@ -287,9 +330,27 @@ impl Node {
                     }
                 }
             }
+            if let Some(why) = refused {
+                break SessionEnd::StoreFault(why);
+            }
             if restart {
                 self.report(&elector, None, connected, None);
                 break SessionEnd::Restart;
+            }
+            // A store cut short by damage may be master again once it has caught up.
+            if self.store.resync_needed().is_some()
+                && slave.as_ref().is_some_and(|l| l.state.lock().unwrap().phase == "attached")
+            {
+                match self.store.resynced() {
+                    Ok(()) => self.events.emit(
+                        "resynced",
+                        format!(
+                            "{} caught up with the master after its journal damage; it may be master again",
+                            self.name
+                        ),
+                    ),
+                    Err(e) => warn!("{e}"),
+                }
             }
             if connected && elector.needs_write(&written) {
                 match tokio::time::timeout(c.zk_session_timeout, group.publish(elector.state())).await {
@@ -339,14 +400,19 @@ impl Node {
                 // Safety net: re-read the group even if a watch event was lost.
                 _ = tokio::time::sleep(resync) => {}
                 _ = stop.changed() => break SessionEnd::Shutdown,
+                why = async { fault.wait_for(Option::is_some).await.ok().and_then(|w| w.clone()) } => {
+                    let why = why.unwrap_or_else(|| "the store failed".into());
+                    break SessionEnd::StoreFault(format!("{}'s store failed: {why}", self.name));
+                }
             }
         };
         if let Some(m) = master.take() {
             lease.revoke();
             m.stop().await;
-            let why = match end {
+            let why = match &end {
                 SessionEnd::Shutdown => "the node is stopping",
                 SessionEnd::Restart => "its ZooKeeper session ended",
+                SessionEnd::StoreFault(why) => why,
             };
             self.events.emit("demoted", format!("{} stepped down as master: {why}", self.name));
         }

@@ -62,6 +62,10 @@ impl Master {
         let mode = SyncMode::parse(&config.cluster.sync).map_err(Error::Other)?;
         let need = config.cluster.replicas / 2;
         let (quorum_tx, quorum_rx) = ReplicationServer::quorum_channel(need);
+        if let Some(n) = test_fail_fsync_after(name) {
+            tracing::warn!("test hook {FAIL_FSYNC_ENV}: the journal's fsync after the next {n} fails on purpose");
+            store.fail_fsync_after(n);
+        }
         let writer = Writer::start(store.clone(), mode, quorum_rx, lease)?;
         let s = store.clone();
         let snapshot =
@@ -142,6 +146,23 @@ impl Master {
             let _ = t.await;
         }
     }
+}
+
+/// **Test-only fault hook**, never to be set outside tests: `MQSIM_TEST_FAIL_FSYNC_AFTER=<n>`
+/// (every node) or `=<node>:<n>` (that node only) makes a master's journal fsync after its
+/// next `n` fail, once, as a disk error would; read once as the term starts. The e2e test
+/// of issue 11 (tests/hostile/store.rs) uses it to show that a failed fsync ends the
+/// node's mastership.
+pub const FAIL_FSYNC_ENV: &str = "MQSIM_TEST_FAIL_FSYNC_AFTER";
+
+fn test_fail_fsync_after(node: &str) -> Option<u64> {
+    let value = std::env::var(FAIL_FSYNC_ENV).ok()?;
+    let n = match value.split_once(':') {
+        Some((name, n)) if name == node => n,
+        Some(_) => return None,
+        None => &value,
+    };
+    n.trim().parse().ok()
 }
 
 async fn open_client_ports(

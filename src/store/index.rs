@@ -6,6 +6,11 @@
 //! records and moving `applied` happen in one LMDB transaction, so the index always stands
 //! for a prefix of the journal. The environment never fsyncs: it is rebuilt from the
 //! journal whenever it cannot be trusted (see [`super::Store::open`]).
+//!
+//! One record never fails the index: a record (or a record inside a batch) whose keys LMDB
+//! could not hold ([`Record::check_storable`]) is skipped, and [`Index::apply`] says which,
+//! for the store to quarantine. Every other error is the environment's (disk full, I/O),
+//! and fails the whole transaction, loudly.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,6 +25,15 @@ use crate::error::{Error, Result};
 type Blobs = Database<'static, Bytes, Bytes>;
 type Strs = Database<'static, Str, Str>;
 type Audit = Database<'static, Str, U64<BigEndian>>;
+
+/// What [`Index::apply`] did.
+#[derive(Debug)]
+pub struct Applied {
+    /// The journal position the index has reached.
+    pub applied: u64,
+    /// Records left out, in whole or in part: (index in the slice applied, why).
+    pub skipped: Vec<(usize, String)>,
+}
 
 pub struct Index {
     env: Env,
@@ -68,27 +82,41 @@ impl Index {
     }
 
     /// Applies `records`, which the journal holds from `from` to `to`, unless the index is
-    /// no longer at `from` (someone else applied them meanwhile). Returns `applied`.
-    pub fn apply(&self, from: u64, to: u64, records: &[Record]) -> Result<u64> {
+    /// no longer at `from` (someone else applied them meanwhile). Returns `applied`, and
+    /// which records (by their index in `records`) were skipped in whole or in part, and why.
+    pub fn apply(&self, from: u64, to: u64, records: &[Record]) -> Result<Applied> {
         let mut wtxn = self.env.write_txn()?;
         let applied = self.meta.get(&wtxn, "applied")?.unwrap_or(0);
         if applied != from {
-            return Ok(applied);
+            return Ok(Applied { applied, skipped: Vec::new() });
         }
-        for r in records {
-            self.apply_one(&mut wtxn, r)?;
+        let mut skipped = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let mut why = Vec::new();
+            self.apply_one(&mut wtxn, r, &mut why)?;
+            if !why.is_empty() {
+                skipped.push((i, why.join("; ")));
+            }
         }
         self.meta.put(&mut wtxn, "applied", &to)?;
         wtxn.commit()?;
-        Ok(to)
+        Ok(Applied { applied: to, skipped })
     }
 
-    fn apply_one(&self, wtxn: &mut RwTxn, record: &Record) -> Result<()> {
+    /// Applies one record; an unstorable one (or one inside a batch: the rest of the batch
+    /// is applied) is left out, with the reason pushed on `skipped`.
+    fn apply_one(&self, wtxn: &mut RwTxn, record: &Record, skipped: &mut Vec<String>) -> Result<()> {
+        if !matches!(record, Record::Batch(_))
+            && let Err(why) = record.check_storable()
+        {
+            skipped.push(why);
+            return Ok(());
+        }
         match record {
             Record::Enqueue { store, msg } => {
                 let bytes = postcard::to_allocvec(msg).expect("message serializes");
                 self.msgs.put(wtxn, &msg_key(store, msg.seq), &bytes)?;
-                let next = self.meta.get(wtxn, "next_seq")?.unwrap_or(0).max(msg.seq + 1);
+                let next = self.meta.get(wtxn, "next_seq")?.unwrap_or(0).max(msg.seq.saturating_add(1));
                 self.meta.put(wtxn, "next_seq", &next)?;
                 if let Some((producer, seq)) = &msg.producer {
                     let last = self.audit.get(wtxn, producer)?.unwrap_or(0);
@@ -116,7 +144,7 @@ impl Index {
             }
             Record::Batch(records) => {
                 for r in records {
-                    self.apply_one(wtxn, r)?;
+                    self.apply_one(wtxn, r, skipped)?;
                 }
             }
         }
@@ -157,5 +185,23 @@ impl Index {
             snap.audit.insert(k.to_string(), v);
         }
         Ok(snap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::record::{MAX_KEY, MAX_STORE_NAME};
+
+    #[test]
+    fn the_key_bound_is_lmdbs() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(dir.path()).unwrap();
+        assert_eq!(index.env.max_key_size(), MAX_KEY);
+        let mut wtxn = index.env.write_txn().unwrap();
+        // The longest storable name makes a key LMDB takes; one byte more, it refuses.
+        assert!(index.msgs.put(&mut wtxn, &msg_key(&"q".repeat(MAX_STORE_NAME), 1), b"m").is_ok());
+        assert!(index.msgs.put(&mut wtxn, &msg_key(&"q".repeat(MAX_STORE_NAME + 1), 1), b"m").is_err());
+        assert!(index.audit.put(&mut wtxn, "", &1).is_err(), "empty keys are refused too");
     }
 }

@@ -10,29 +10,52 @@
 //! file. Reading stops at the first byte that does not start a valid record: a zero (the
 //! reserve) or a torn write.
 //!
-//! Recovery at open scans the whole file, checking every CRC; the first invalid record is the
-//! end. Whatever follows a torn record is zeroed, so no stale bytes can ever be read as
-//! records after later appends. [`Journal::clear`] truncates the file (a slave resyncing).
+//! **Recovery** at open scans the whole file, checking every CRC; the first invalid record
+//! is the end. What happens next depends on what lies beyond it, searched byte by byte for
+//! any valid record (a `'*'`, the kind, a length that fits, a matching CRC):
+//!
+//! * nothing valid: a **torn tail** (a write cut short by a crash). The tail is zeroed, as
+//!   ActiveMQ and LevelDB truncate their logs there, so no stale bytes can ever be read as
+//!   records after later appends.
+//! * a valid record follows: **damage in the middle** (a flipped bit, a lost page), or,
+//!   after an OS crash, unsynced pages that reached the disk out of order. Valid records are
+//!   never zeroed: the file is kept byte for byte as `quarantine/<name>.corrupt-<ms>` (a
+//!   hard link to the very inode), and a new file holding the valid prefix takes its place
+//!   (written and fsynced aside, then renamed over it). [`Journal::recovered`] reports it,
+//!   and the store marks itself as needing a resync (see the store's essay).
+//!
+//! **A failed fsync poisons the journal** ([`Journal::failed`]): after Linux reports a
+//! writeback error once, the dirty pages may be dropped and a later fsync may "succeed"
+//! without them (PostgreSQL's "fsyncgate"), so an fsync is never retried. Every later sync,
+//! append and clear fails, and [`Journal::fault`] tells whoever watches (the node exits).
+//! [`Journal::fail_fsync_after`] is a test-only hook that makes an fsync fail on purpose.
+//!
+//! [`Journal::clear`] truncates the file (a slave resyncing).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
+use tokio::sync::watch;
+
+use super::recovery::{self, Recovery, Scanned};
 use crate::error::{Error, Result};
 
 /// The one journal file of a store.
 pub const FILE_NAME: &str = "0000000000000000.log";
 /// `'*'`, kind, CRC32, length.
 pub const HEADER: usize = 10;
-const MAGIC: u8 = b'*';
+pub(super) const MAGIC: u8 = b'*';
 /// The only kind of record mqsim writes: a postcard-encoded [`super::record::Record`].
 pub const KIND_RECORD: u8 = 1;
 /// The largest record data accepted (a message can be up to `maxFrameSize`, 100 MiB).
 pub const MAX_DATA: usize = 256 << 20;
 /// Written zeros kept past the end by a journal that fsyncs (topped up when half is used).
 pub const RESERVE: u64 = 16 << 20;
+/// Where damaged journals and records that cannot be indexed are kept, beside the journal.
+pub const QUARANTINE_DIR: &str = "quarantine";
 
 /// What the bytes at the front of a buffer hold.
 #[derive(Debug, PartialEq, Eq)]
@@ -119,28 +142,136 @@ pub struct Journal {
     /// The end, readable without the lock (`position`, replication reads).
     end: AtomicU64,
     tail: Mutex<Tail>,
+    /// Set by the first failed fsync, never cleared: see the module essay.
+    failed: OnceLock<String>,
+    /// `Some(why)` once `failed` is set, for whoever must stop (the node).
+    fault: watch::Sender<Option<String>>,
+    /// fsyncs attempted, and the count at which one fails on purpose (test-only hook).
+    fsyncs: AtomicU64,
+    fail_fsync_at: AtomicU64,
+    /// Damage in the middle of the file found at open, if any.
+    recovered: Option<Recovery>,
 }
 
 impl Journal {
-    /// Opens (or creates) the journal at `path` and finds its end.
+    /// Opens (or creates) the journal at `path` and finds its end (see the module essay
+    /// for what happens to a torn tail and to damage in the middle).
     pub fn open(path: &Path) -> Result<Journal> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(Error::io(format!("opening {}", path.display())))?;
-        let allocated = file.metadata().map_err(Error::io(format!("reading {}", path.display())))?.len();
-        let Scanned { end, last, torn } =
-            scan(&file, allocated).map_err(Error::io(format!("reading {}", path.display())))?;
-        if let Some(why) = torn {
-            tracing::warn!("{}: the journal ends at {end}: {why}; the rest is zeroed", path.display());
-            zero(&file, end, allocated).map_err(Error::io(format!("writing {}", path.display())))?;
-            file.sync_data().map_err(Error::io(format!("syncing {}", path.display())))?;
+        Journal::open_with(path, |_| Ok(()))
+    }
+
+    /// [`Journal::open`], calling `on_damage` once damage in the middle has been found and
+    /// the file kept, before the journal is cut: whatever it records (the store's mark)
+    /// is on disk before the shorter journal is, so no crash can leave a silently cut one.
+    pub fn open_with(path: &Path, on_damage: impl FnOnce(&Recovery) -> Result<()>) -> Result<Journal> {
+        let open = |path: &Path| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(Error::io(format!("opening {}", path.display())))
+        };
+        let mut file = open(path)?;
+        let reading = || Error::io(format!("reading {}", path.display()));
+        let mut allocated = file.metadata().map_err(reading())?.len();
+        let Scanned { end, last, torn } = recovery::scan(&file, allocated).map_err(reading())?;
+        let next_valid =
+            if end < allocated { recovery::find_record(&file, end + 1, allocated).map_err(reading())? } else { None };
+        let mut recovered = None;
+        match (next_valid, torn) {
+            (Some(next_valid), torn) => {
+                let why = torn.unwrap_or_else(|| "zeros where a record should start".into());
+                let copy = recovery::keep_copy(path)?;
+                let recovery = Recovery { at: end, why, next_valid, was: allocated, copy };
+                on_damage(&recovery)?;
+                recovery::cut(path, &file, end)?;
+                file = open(path)?;
+                let (why, copy) = (&recovery.why, &recovery.copy);
+                tracing::error!(
+                    "{}: the record at position {end} is damaged ({why}) but a valid record follows at \
+                     {next_valid}: this is damage in the middle of the journal, not a torn write. Nothing is \
+                     zeroed: the journal as it was ({allocated} bytes) is kept as {}; this store now ends at \
+                     {end} and must resync from the master before it may be master again",
+                    path.display(),
+                    copy.display()
+                );
+                recovered = Some(recovery);
+                allocated = end;
+            }
+            (None, Some(why)) => {
+                tracing::warn!(
+                    "{}: the journal ends at {end}: {why}, and no valid record follows (a torn write); the \
+                     rest is zeroed",
+                    path.display()
+                );
+                recovery::zero(&file, end, allocated).map_err(Error::io(format!("writing {}", path.display())))?;
+                file.sync_data().map_err(Error::io(format!("syncing {}", path.display())))?;
+            }
+            (None, None) => {}
         }
         let tail = Tail { end, last, allocated, reserving: false };
-        Ok(Journal { file, end: AtomicU64::new(end), tail: Mutex::new(tail) })
+        Ok(Journal {
+            file,
+            end: AtomicU64::new(end),
+            tail: Mutex::new(tail),
+            failed: OnceLock::new(),
+            fault: watch::channel(None).0,
+            fsyncs: AtomicU64::new(0),
+            fail_fsync_at: AtomicU64::new(u64::MAX),
+            recovered,
+        })
+    }
+
+    /// Damage in the middle of the journal found at open (the file was set aside), if any.
+    pub fn recovered(&self) -> Option<&Recovery> {
+        self.recovered.as_ref()
+    }
+
+    /// Why the journal refuses every write, if an fsync failed.
+    pub fn failed(&self) -> Option<&str> {
+        self.failed.get().map(String::as_str)
+    }
+
+    /// Becomes `Some(why)` when an fsync fails.
+    pub fn fault(&self) -> watch::Receiver<Option<String>> {
+        self.fault.subscribe()
+    }
+
+    /// **Test-only hook**: the fsync after the next `n` fails as a disk error would, once:
+    /// the fsyncs after it would succeed, as Linux's do after a writeback error.
+    pub fn fail_fsync_after(&self, n: u64) {
+        self.fail_fsync_at.store(self.fsyncs.load(Ordering::SeqCst).saturating_add(n), Ordering::SeqCst);
+    }
+
+    fn check_healthy(&self) -> Result<()> {
+        match self.failed.get() {
+            Some(why) => Err(Error::Other(format!("the journal refuses writes after a failed fsync ({why})"))),
+            None => Ok(()),
+        }
+    }
+
+    /// The one place the journal fsyncs. A failure poisons the journal for good: it is
+    /// never retried (see the module essay).
+    fn fsync(&self) -> Result<()> {
+        self.check_healthy()?;
+        let n = self.fsyncs.fetch_add(1, Ordering::SeqCst);
+        let result = if n == self.fail_fsync_at.load(Ordering::SeqCst) {
+            Err(std::io::Error::other("injected by the test hook Journal::fail_fsync_after"))
+        } else {
+            self.file.sync_data()
+        };
+        result.map_err(|e| {
+            let why = format!("fsync of the journal failed: {e}");
+            tracing::error!(
+                "{why}. What the kernel had not written may be lost, and a retried fsync could not tell: \
+                 the journal accepts no more writes"
+            );
+            let _ = self.failed.set(why.clone());
+            self.fault.send_replace(Some(why.clone()));
+            Error::Other(why)
+        })
     }
 
     /// Bytes ever appended: the next record's position.
@@ -155,6 +286,7 @@ impl Journal {
 
     /// Appends records (their data); returns each one's end position.
     pub fn append<'a>(&self, records: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<u64>> {
+        self.check_healthy()?;
         let mut tail = self.tail.lock().unwrap();
         let mut buf = Vec::new();
         let (mut ends, mut last) = (Vec::new(), tail.last);
@@ -176,6 +308,7 @@ impl Journal {
     /// Appends bytes the master shipped: whole records starting at `start`, which must be
     /// this journal's end. Returns the new end.
     pub fn append_raw(&self, start: u64, bytes: &[u8]) -> Result<u64> {
+        self.check_healthy()?;
         let mut tail = self.tail.lock().unwrap();
         if start != tail.end {
             return Err(Error::Other(format!("replicated records at {start} but the journal ends at {}", tail.end)));
@@ -206,8 +339,8 @@ impl Journal {
             return Ok(());
         }
         let to = tail.end + more + RESERVE;
-        zero(&self.file, tail.allocated, to).map_err(Error::io("reserving journal space"))?;
-        self.file.sync_data().map_err(Error::io("syncing the journal"))?;
+        recovery::zero(&self.file, tail.allocated, to).map_err(Error::io("reserving journal space"))?;
+        self.fsync()?;
         tail.allocated = to;
         Ok(())
     }
@@ -221,7 +354,7 @@ impl Journal {
                 self.reserve(&mut tail, 0)?;
             }
         }
-        self.file.sync_data().map_err(Error::io("syncing the journal"))
+        self.fsync()
     }
 
     /// Whole records from `from` (a record start), about `max` bytes of them (at least one
@@ -278,6 +411,7 @@ impl Journal {
 
     /// Forgets everything: the file is truncated (and re-reserved if it fsyncs).
     pub fn clear(&self) -> Result<()> {
+        self.check_healthy()?;
         let mut tail = self.tail.lock().unwrap();
         self.file.set_len(0).map_err(Error::io("truncating the journal"))?;
         tail.end = 0;
@@ -285,64 +419,8 @@ impl Journal {
         tail.allocated = 0;
         self.end.store(0, Ordering::Release);
         self.reserve(&mut tail, 0)?;
-        self.file.sync_all().map_err(Error::io("syncing the journal"))
+        self.fsync()
     }
-}
-
-/// What a scan found.
-struct Scanned {
-    end: u64,
-    last: Option<(u64, u32)>,
-    /// Why the scan stopped, if not at the end of the data (a torn or foreign tail).
-    torn: Option<String>,
-}
-
-/// Finds the end of the valid records in the first `len` bytes of `file`.
-fn scan(file: &File, len: u64) -> std::io::Result<Scanned> {
-    const CHUNK: usize = 1 << 20;
-    let (mut pos, mut last, mut want) = (0u64, None, CHUNK);
-    let mut buf = Vec::new();
-    while pos < len {
-        let n = (len - pos).min(want as u64) as usize;
-        buf.resize(n, 0);
-        file.read_exact_at(&mut buf, pos)?;
-        let mut at = 0;
-        loop {
-            match next_record(&buf[at..]) {
-                Next::Record { len, crc, .. } => {
-                    last = Some((pos + at as u64, crc));
-                    at += len;
-                }
-                Next::Partial => break,
-                Next::Zero => return Ok(Scanned { end: pos + at as u64, last, torn: None }),
-                Next::Corrupt(why) => return Ok(Scanned { end: pos + at as u64, last, torn: Some(why) }),
-            }
-        }
-        if at == 0 {
-            // The buffer holds part of one record: the file's last bytes, or a record
-            // larger than the buffer (read it whole next).
-            if n as u64 == len - pos {
-                return Ok(Scanned { end: pos, last, torn: Some("the last record is cut short".into()) });
-            }
-            want = HEADER + u32::from_be_bytes(buf[6..10].try_into().expect("a whole header")) as usize;
-            continue;
-        }
-        pos += at as u64;
-        want = CHUNK;
-    }
-    Ok(Scanned { end: pos, last, torn: None })
-}
-
-/// Writes zeros over `[from, to)` of `file`.
-fn zero(file: &File, from: u64, to: u64) -> std::io::Result<()> {
-    let zeros = vec![0u8; 1 << 20];
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(zeros.len() as u64) as usize;
-        file.write_all_at(&zeros[..n], at)?;
-        at += n as u64;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -373,36 +451,22 @@ mod tests {
     }
 
     #[test]
-    fn reopening_finds_the_end_and_zeroes_a_torn_tail() {
+    fn a_failed_fsync_poisons_the_journal_for_good() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE_NAME);
-        let ends;
-        {
-            let j = Journal::open(&path).unwrap();
-            ends = records(&j, 10, 100);
-            j.sync().unwrap();
-            assert!(std::fs::metadata(&path).unwrap().len() >= RESERVE, "a syncing journal reserves zeros");
-        }
-        let j = Journal::open(&path).unwrap();
-        assert_eq!(j.end(), ends[9]);
-        assert_eq!(j.last().unwrap().0, ends[8]);
-        assert_eq!(j.record_at(ends[3]).unwrap().unwrap().0, ends[4]);
-        assert_eq!(j.record_at(ends[3] + 1).unwrap(), None);
-        drop(j);
-        // A torn write: half a record at the end, then old bytes that look like a record.
-        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        let mut torn = Vec::new();
-        frame(&[7u8; 500], &mut torn);
-        file.write_all_at(&torn[..300], ends[9]).unwrap();
-        let mut stale = Vec::new();
-        frame(b"stale", &mut stale);
-        file.write_all_at(&stale, ends[9] + 600).unwrap();
-        let j = Journal::open(&path).unwrap();
-        assert_eq!(j.end(), ends[9], "the torn record is not part of the journal");
+        let j = Journal::open(&dir.path().join(FILE_NAME)).unwrap();
+        let fault = j.fault();
         records(&j, 1, 10);
-        drop(j);
-        let j = Journal::open(&path).unwrap();
-        assert_eq!(j.end(), ends[9] + HEADER as u64 + 10, "nothing stale after the new record");
+        j.sync().unwrap();
+        j.fail_fsync_after(1);
+        j.sync().unwrap();
+        records(&j, 1, 10);
+        assert!(j.sync().is_err(), "the injected failure");
+        assert!(j.failed().unwrap().contains("fsync"));
+        assert!(fault.borrow().is_some(), "the fault is announced");
+        assert!(j.sync().is_err(), "never retried: a later fsync fails too, though the disk would take it");
+        assert!(j.append([b"x".as_slice()]).is_err(), "no more appends");
+        assert!(j.append_raw(j.end(), &[]).is_err());
+        assert!(j.clear().is_err());
     }
 
     #[test]

@@ -22,13 +22,54 @@
 //! the index was opened (the kernel's boot id changed), the index is rebuilt from the whole
 //! journal; the journal itself holds what was fsynced, and a torn tail ends it.
 //!
+//! **Storage faults are loud, never silent** (issue 11). Each fault stops only what it must:
+//!
+//! * *A record the index cannot store* (a name longer than an LMDB key, an empty key):
+//!   [`Store::append`] refuses it before the journal, so the write fails and the client gets
+//!   an error, never a receipt ([`Record::check_storable`]; the entry points bound names
+//!   tighter still, with `crate::limits`). A journal that already holds one (written before
+//!   this check), or a record that does not decode, does not stop the store: the index skips
+//!   it (in a batch, only the bad part), keeps its bytes in `quarantine/<position>.record`
+//!   with a `.why`, logs a warning with the position, counts it ([`Store::quarantined`]),
+//!   and opens. Every node applies the same bytes the same way, so their indexes agree.
+//! * *Damage in the middle of the journal* (a valid record follows the first invalid one):
+//!   nothing is zeroed. The file is kept as `quarantine/<journal>.corrupt-<ms>`, the store is
+//!   cut to end before the damage, and a `resync-needed` file says why
+//!   ([`Store::resync_needed`]). As a slave the node logs in with that shorter journal; its
+//!   last record is the master's too, so the master streams from the damaged record on and
+//!   the slave's journal is whole again; once it is attached the mark goes
+//!   ([`Store::resynced`]). It must never be master meanwhile: the cut store lacks what
+//!   followed the damage, which may be acknowledged messages. A lower position already keeps
+//!   it from winning against any healthy peer (the highest position wins); it is elected
+//!   only when no live member of the quorum holds more, i.e. when what it lacks may exist
+//!   nowhere else, and then the node refuses and exits (`crate::node`), and the cluster
+//!   waits for a healthy node or for the operator (the mark names the copy).
+//! * *A torn tail* (nothing valid after the first invalid record) is a write cut short by a
+//!   crash: the tail is zeroed, as ActiveMQ and LevelDB truncate their logs.
+//! * *A failed fsync* poisons the journal for good: every write waiting for it and every
+//!   later one fails, no fsync is retried (after Linux has reported a writeback error, a
+//!   later fsync can succeed with the pages lost), and [`Store::fault`] fires: the node
+//!   gives up its mastership and exits (see [`writer`] and `crate::node`).
+//!
 //! Caveats: the journal is never compacted (a teaching cluster's journal stays small; a
 //! real store rolls journal files and garbage-collects them, as ActiveMQ did), so a rebuild
-//! replays everything ever written.
+//! replays everything ever written. The search for a valid record past a bad one cannot
+//! tell damage from a torn record whose data happens to hold a framed record (a message
+//! body can), nor from unsynced pages an OS crash wrote out of order (`*_mem` modes): those
+//! are treated as damage, the safe side, and cost a resync (or, if every node has one, the
+//! operator's decision). The refusal guards acknowledged messages where the `sync` mode
+//! put them on a quorum (`quorum_*`: master and `replicas/2` slaves): a damaged slave is
+//! elected only with the master gone, and then the remaining members lack a quorum without
+//! it, so nobody serves until a healthy node returns. Under `local_*` an acknowledged
+//! message may be on the master alone, and staler peers may be elected once the damaged
+//! node has left, as after any master loss. Records the index skipped stay in the journal
+//! and are replicated with it; a queue never sees them. The quarantine count is per process
+//! (a rebuild counts the same record again).
 
 pub mod index;
 pub mod journal;
 pub mod record;
+pub mod recovery;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -50,6 +91,10 @@ pub struct Store {
     /// Held by [`Store::catch_up`] and [`Store::clear`]: a catch-up (a slave's runs in the
     /// background) never sees half a clear, so `applied` never outruns the journal.
     indexing: Mutex<()>,
+    /// Records the index skipped (and quarantined) since the store was opened.
+    quarantined: AtomicU64,
+    /// Why this store may not be master before it has resynced (the [`RESYNC_NEEDED`] file).
+    resync_needed: Mutex<Option<String>>,
 }
 
 /// Everything the broker core needs at promotion.
@@ -70,6 +115,10 @@ const CATCH_UP_CHUNK: usize = 1 << 20;
 /// Where the boot id the index was last opened under is kept.
 const INDEX_BOOT: &str = "index.boot";
 
+/// Present while the store, cut short by damage in the middle of its journal, has not yet
+/// caught up with an elected master: it says why, and the node refuses to be master.
+pub const RESYNC_NEEDED: &str = "resync-needed";
+
 fn boot_id() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
 }
@@ -82,7 +131,29 @@ impl Store {
         if dir.join("data.mdb").exists() && !journal_path.exists() {
             migrate(dir, &journal_path)?;
         }
-        let journal = Journal::open(&journal_path)?;
+        let marker = dir.join(RESYNC_NEEDED);
+        let journal = Journal::open_with(&journal_path, |r| {
+            let why = format!(
+                "{} was damaged at position {} ({}; a valid record follows at {}), and is kept unchanged as {}; \
+                 the store was cut to {} and must catch up with an elected master before this node may be \
+                 master. If no healthy node is left, restore the records from that copy, or delete {} to \
+                 accept the loss of everything after position {}",
+                journal_path.display(),
+                r.at,
+                r.why,
+                r.next_valid,
+                r.copy.display(),
+                r.at,
+                marker.display(),
+                r.at
+            );
+            let file = std::fs::File::create(&marker).map_err(Error::io(format!("creating {}", marker.display())))?;
+            std::io::Write::write_all(&mut &file, why.as_bytes())
+                .and_then(|_| file.sync_all())
+                .and_then(|_| std::fs::File::open(dir)?.sync_all())
+                .map_err(Error::io(format!("writing {}", marker.display())))
+        })?;
+        let resync_needed = std::fs::read_to_string(&marker).ok().map(|s| s.trim().to_string());
         let index_dir = dir.join("index");
         let boot = boot_id();
         let boot_file = dir.join(INDEX_BOOT);
@@ -109,6 +180,8 @@ impl Store {
             index,
             applied: AtomicU64::new(applied),
             indexing: Mutex::new(()),
+            quarantined: AtomicU64::new(0),
+            resync_needed: Mutex::new(resync_needed),
         };
         if applied > store.journal.end() {
             let why = format!("the index is ahead of the journal ({applied} > {})", store.journal.end());
@@ -123,12 +196,20 @@ impl Store {
     /// The same store with its index replayed from the whole journal.
     fn rebuilt(self, why: &str) -> Result<Store> {
         tracing::warn!("{}: {why}; rebuilding the index from the journal", self.dir.display());
-        let Store { dir, journal, index, .. } = self;
+        let Store { dir, journal, index, quarantined, resync_needed, .. } = self;
         drop(index);
         let index_dir = dir.join("index");
         remove_index(&index_dir)?;
         let index = Index::open(&index_dir)?;
-        let store = Store { index, dir, journal, applied: AtomicU64::new(0), indexing: Mutex::new(()) };
+        let store = Store {
+            index,
+            dir,
+            journal,
+            applied: AtomicU64::new(0),
+            indexing: Mutex::new(()),
+            quarantined,
+            resync_needed,
+        };
         store.catch_up()?;
         Ok(store)
     }
@@ -140,8 +221,14 @@ impl Store {
 
     /// Appends records to the journal (the master's write path); returns each one's end.
     /// The index follows with [`Store::catch_up`].
+    /// A record the index could not store is refused, with nothing appended (so nothing is
+    /// acknowledged): [`Record::check_storable`].
     pub fn append<'a>(&self, records: impl IntoIterator<Item = &'a Record>) -> Result<Vec<u64>> {
-        let encoded: Vec<Vec<u8>> = records.into_iter().map(Record::encode).collect();
+        let mut encoded = Vec::new();
+        for r in records {
+            r.check_storable().map_err(|why| Error::Other(format!("the store refuses the write: {why}")))?;
+            encoded.push(r.encode());
+        }
         self.journal.append(encoded.iter().map(Vec::as_slice))
     }
 
@@ -160,18 +247,54 @@ impl Store {
                 return Ok(from);
             }
             let bytes = self.journal.read(from, CATCH_UP_CHUNK)?;
-            let mut records = Vec::new();
+            // Each decoded record with its offset in `bytes`; one that does not decode is
+            // quarantined and skipped, like one the index cannot store.
+            let (mut records, mut starts) = (Vec::new(), Vec::new());
             let mut at = 0;
             while let Next::Record { data, len, .. } = journal::next_record(&bytes[at..]) {
-                let pos = from + at as u64;
-                records.push(
-                    Record::decode(data).map_err(|e| Error::Other(format!("corrupt journal record at {pos}: {e}")))?,
-                );
+                match Record::decode(data) {
+                    Ok(r) => {
+                        records.push(r);
+                        starts.push(at);
+                    }
+                    Err(e) => self.quarantine(from + at as u64, data, &format!("it cannot be decoded: {e}")),
+                }
                 at += len;
             }
             let applied = self.index.apply(from, from + at as u64, &records)?;
-            self.applied.store(applied, Ordering::Release);
+            for (i, why) in applied.skipped {
+                let start = starts[i];
+                if let Next::Record { data, .. } = journal::next_record(&bytes[start..]) {
+                    self.quarantine(from + start as u64, data, &why);
+                }
+            }
+            self.applied.store(applied.applied, Ordering::Release);
         }
+    }
+
+    /// Keeps a record the index skipped in `quarantine/<position>.record` (its data, as in
+    /// the journal) and `.why`, and says so: it stops only itself, never the store.
+    fn quarantine(&self, pos: u64, data: &[u8], why: &str) {
+        self.quarantined.fetch_add(1, Ordering::Relaxed);
+        let dir = self.dir.join(journal::QUARANTINE_DIR);
+        let base = dir.join(format!("{pos:016}"));
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(base.with_extension("record"), data))
+            .and_then(|_| std::fs::write(base.with_extension("why"), format!("journal position {pos}: {why}\n")));
+        let kept = match written {
+            Ok(()) => format!("kept in {}.record", base.display()),
+            Err(e) => format!("not copied ({e}); it stays in the journal"),
+        };
+        tracing::warn!(
+            "{}: the journal record at position {pos} is skipped by the index, which goes on without it: {why} \
+             ({kept})",
+            self.dir.display()
+        );
+    }
+
+    /// Records the index skipped and quarantined since the store was opened.
+    pub fn quarantined(&self) -> u64 {
+        self.quarantined.load(Ordering::Relaxed)
     }
 
     /// The journal position the index has reached.
@@ -179,9 +302,51 @@ impl Store {
         self.applied.load(Ordering::Acquire)
     }
 
-    /// fsyncs the journal (the DISK bit of the `sync` mode).
+    /// fsyncs the journal (the DISK bit of the `sync` mode). Once one has failed, this and
+    /// every append fail for good (see [`journal`]).
     pub fn sync(&self) -> Result<()> {
         self.journal.sync()
+    }
+
+    /// Why the store refuses every write (a failed fsync), if it does.
+    pub fn failed(&self) -> Option<String> {
+        self.journal.failed().map(str::to_string)
+    }
+
+    /// Becomes `Some(why)` when an fsync fails: the node must stop being master (or slave).
+    pub fn fault(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.journal.fault()
+    }
+
+    /// **Test-only hook** (`MQSIM_TEST_FAIL_FSYNC_AFTER`, see [`crate::node::serve`]): the
+    /// journal's fsync after the next `n` fails (once) as a disk error would.
+    pub fn fail_fsync_after(&self, n: u64) {
+        self.journal.fail_fsync_after(n)
+    }
+
+    /// Why this store may not be master yet, if it was cut short by damage in the middle of
+    /// its journal and has not caught up with an elected master since.
+    pub fn resync_needed(&self) -> Option<String> {
+        self.resync_needed.lock().unwrap().clone()
+    }
+
+    /// The store has caught up with an elected master: it may be master again.
+    pub fn resynced(&self) -> Result<()> {
+        let mut needed = self.resync_needed.lock().unwrap();
+        if needed.is_some() {
+            let marker = self.dir.join(RESYNC_NEEDED);
+            match std::fs::remove_file(&marker) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(format!("removing {}", marker.display()))(e));
+                }
+                _ => *needed = None,
+            }
+            tracing::info!(
+                "{}: caught up with the master after the journal damage; it may be master again",
+                self.dir.display()
+            );
+        }
+        Ok(())
     }
 
     /// Whole journal records from `from` (a record start), about `max` bytes of them.

@@ -2,6 +2,11 @@
 //!
 //! A record is postcard-encoded. Applying a record to the index is deterministic, so a
 //! slave that appends the same bytes at the same position ends with the same index.
+//!
+//! A record is *storable* when every index key it makes fits LMDB's keys (1 to
+//! [`MAX_KEY`] bytes): [`Record::check_storable`]. The store refuses an unstorable record
+//! before it reaches the journal, and the index skips (quarantines) one it finds in an old
+//! journal, so a name no entry point bounded can never stop a store from opening.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +44,46 @@ pub enum Record {
     Batch(Vec<Record>),
 }
 
+/// LMDB's largest key, in bytes (heed's `Env::max_key_size` of the default build).
+pub const MAX_KEY: usize = 511;
+/// Bytes a message key adds to its store name: a NUL and the big-endian sequence.
+pub const MSG_KEY_SUFFIX: usize = 9;
+/// The longest store name (queue, or `sub:<clientId>:<name>`) whose message keys fit.
+pub const MAX_STORE_NAME: usize = MAX_KEY - MSG_KEY_SUFFIX;
+
 impl Record {
+    /// Whether the index can store every key this record makes (for a batch: every
+    /// record in it); the error says which name does not fit, and why.
+    pub fn check_storable(&self) -> Result<(), String> {
+        fn name(what: &str, name: &str, max: usize) -> Result<(), String> {
+            if name.is_empty() {
+                return Err(format!("the {what} is empty"));
+            }
+            if name.len() > max {
+                let head: String = name.chars().take(32).collect();
+                return Err(format!(
+                    "the {what} `{head}…` is {} bytes long; the store keeps names of at most {max} bytes",
+                    name.len()
+                ));
+            }
+            Ok(())
+        }
+        match self {
+            Record::Enqueue { store, msg } => {
+                name("destination (store) name", store, MAX_STORE_NAME)?;
+                match &msg.producer {
+                    Some((producer, _)) => name("producer id", producer, MAX_KEY),
+                    None => Ok(()),
+                }
+            }
+            Record::Dequeue { store, .. } => name("destination (store) name", store, MAX_STORE_NAME),
+            Record::Subscribe { key, .. } | Record::Unsubscribe { key } => {
+                name("durable subscription key", key, MAX_STORE_NAME)
+            }
+            Record::Batch(records) => records.iter().try_for_each(Record::check_storable),
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         postcard::to_allocvec(self).expect("records serialize")
     }
@@ -72,5 +116,35 @@ mod tests {
             Record::Dequeue { store: "q".into(), seq: 6 },
         ]);
         assert_eq!(Record::decode(&r.encode()).unwrap(), r);
+    }
+
+    #[test]
+    fn storable_names_fit_the_index_keys() {
+        let enqueue = |store: &str, producer: Option<&str>| Record::Enqueue {
+            store: store.into(),
+            msg: StoredMessage {
+                seq: 1,
+                destination: format!("/queue/{store}"),
+                headers: vec![],
+                body: vec![],
+                persistent: true,
+                timestamp: 0,
+                redelivery_count: 0,
+                producer: producer.map(|p| (p.to_string(), 1)),
+            },
+        };
+        assert!(enqueue(&"q".repeat(MAX_STORE_NAME), Some(&"p".repeat(MAX_KEY))).check_storable().is_ok());
+        // Row 2 of issue 11: `/queue/` + 600 × `q`.
+        let why = enqueue(&"q".repeat(600), None).check_storable().unwrap_err();
+        assert!(why.contains("600 bytes") && why.contains("502"), "{why}");
+        assert!(enqueue(&"q".repeat(MAX_STORE_NAME + 1), None).check_storable().is_err());
+        assert!(enqueue("q", Some(&"p".repeat(MAX_KEY + 1))).check_storable().is_err());
+        assert!(enqueue("q", Some("")).check_storable().is_err(), "LMDB refuses empty keys");
+        assert!(enqueue("", None).check_storable().is_err());
+        assert!(Record::Unsubscribe { key: String::new() }.check_storable().is_err());
+        assert!(Record::Dequeue { store: "q".repeat(600), seq: 1 }.check_storable().is_err());
+        let batch =
+            Record::Batch(vec![enqueue("ok", None), Record::Subscribe { key: "k".repeat(503), topic: "t".into() }]);
+        assert!(batch.check_storable().is_err(), "one bad record spoils its batch");
     }
 }

@@ -144,7 +144,7 @@ fn an_index_that_does_not_follow_the_journal_is_rebuilt() {
         {
             let index = index::Index::open(&dir.path().join("index")).unwrap();
             let applied = index.applied().unwrap();
-            assert_eq!(index.apply(applied, bad, &[]).unwrap(), bad);
+            assert_eq!(index.apply(applied, bad, &[]).unwrap().applied, bad);
         }
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.indexed(), end, "rebuilt from position {bad}");
@@ -189,4 +189,99 @@ fn a_store_from_before_the_journal_file_is_migrated() {
     drop(s);
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(s.snapshot().unwrap().stores["a"].len(), 1, "and the migration is not repeated");
+}
+
+fn enqueue_to(store: &str, seq: u64) -> Record {
+    Record::Enqueue { store: store.into(), msg: StoredMessage { destination: format!("/queue/{store}"), ..msg(seq) } }
+}
+
+/// Row 2 of issue 11: `/queue/` + 600 × `q` was acknowledged, then broke the index.
+#[test]
+fn a_record_the_index_cannot_store_is_refused_before_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    s.append(&[enqueue(1)]).unwrap();
+    let end = s.position().unwrap();
+    let long = "q".repeat(600);
+    let e = s.append(&[enqueue(2), enqueue_to(&long, 3)]).unwrap_err().to_string();
+    assert!(e.contains("600 bytes"), "{e}");
+    let e = s.append(&[Record::Batch(vec![enqueue(4), Record::Dequeue { store: long, seq: 1 }])]).unwrap_err();
+    assert!(e.to_string().contains("600 bytes"), "{e}");
+    assert_eq!(s.position().unwrap(), end, "nothing of a refused write reaches the journal");
+    s.catch_up().unwrap();
+    assert_eq!(s.quarantined(), 0);
+}
+
+/// A journal written by mqsim before the check (or by a peer that lacks it) still opens:
+/// the records the index cannot take are skipped and kept aside, every other one counts.
+#[test]
+fn a_journal_holding_records_the_index_cannot_take_opens_with_them_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "q".repeat(600);
+    let bad_at;
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.append(&[enqueue(1)]).unwrap();
+        bad_at = s.position().unwrap() as u64;
+        // Straight into the journal, as the old code appended them.
+        let records = [
+            enqueue_to(&long, 2).encode(),
+            b"\x09not a record".to_vec(),
+            Record::Batch(vec![enqueue(3), Record::Subscribe { key: long.clone(), topic: "t".into() }, enqueue(4)])
+                .encode(),
+            Record::Enqueue { store: "a".into(), msg: StoredMessage { seq: u64::MAX, ..msg(5) } }.encode(),
+        ];
+        s.journal.append(records.iter().map(Vec::as_slice)).unwrap();
+        s.append(&[enqueue(6)]).unwrap();
+        s.sync().unwrap();
+    }
+    // As after the crash of row 2: a new boot, so the index is rebuilt from the journal.
+    std::fs::write(dir.path().join(INDEX_BOOT), "an-earlier-boot").unwrap();
+    let s = Store::open(dir.path()).expect("one bad record never stops a store from opening");
+    assert_eq!(s.indexed(), s.position().unwrap() as u64);
+    assert_eq!(s.quarantined(), 3, "the long name, the undecodable record and the batch's bad part");
+    let seqs: Vec<u64> = s.snapshot().unwrap().stores["a"].iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, vec![1, 3, 4, 6, u64::MAX], "the rest of a batch is kept");
+    let quarantine = dir.path().join(journal::QUARANTINE_DIR);
+    let why = std::fs::read_to_string(quarantine.join(format!("{bad_at:016}.why"))).unwrap();
+    assert!(why.contains("600 bytes"), "{why}");
+    let kept = std::fs::read(quarantine.join(format!("{bad_at:016}.record"))).unwrap();
+    assert_eq!(Record::decode(&kept).unwrap(), enqueue_to(&long, 2));
+    assert_eq!(std::fs::read_dir(&quarantine).unwrap().count(), 6);
+    // And it stays open: a reopen in the same boot replays nothing, a write goes on.
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
+    s.append(&[enqueue(7)]).unwrap();
+    assert_eq!(s.snapshot().unwrap().stores["a"].len(), 6);
+}
+
+/// Row 10 of issue 11 at the store: damage in the middle of the journal cuts the store
+/// there, keeps the file, and marks the store as needing a resync until it has one.
+#[test]
+fn damage_in_the_middle_marks_the_store_until_it_has_resynced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ends, damaged_at);
+    {
+        let s = Store::open(dir.path()).unwrap();
+        ends = s.append(&(1..=80).map(enqueue).collect::<Vec<_>>()).unwrap();
+        s.sync().unwrap();
+        s.catch_up().unwrap();
+        assert!(s.resync_needed().is_none());
+    }
+    let path = dir.path().join(journal::FILE_NAME);
+    damaged_at = ends[39];
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, b"\xff", damaged_at + 30).unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.position().unwrap() as u64, damaged_at);
+    assert_eq!(s.snapshot().unwrap().stores["a"].len(), 40, "the index stands for the cut journal");
+    let why = s.resync_needed().expect("marked");
+    assert!(why.contains(&format!("position {damaged_at}")) && why.contains(".corrupt-"), "{why}");
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.resync_needed().as_deref(), Some(why.as_str()), "the mark outlives a restart");
+    s.resynced().unwrap();
+    assert!(s.resync_needed().is_none());
+    drop(s);
+    assert!(Store::open(dir.path()).unwrap().resync_needed().is_none());
 }

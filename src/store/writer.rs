@@ -16,6 +16,12 @@
 //! after each fsync, and at most [`INDEX_LAG`] behind other appends (which nudge it once,
 //! not on every write). Writes nobody waits for ([`Writer::write_nowait`]: acks) are
 //! appended by the thread, in batches.
+//!
+//! **A failed fsync ends the term.** The journal is poisoned at the first failure and never
+//! fsyncs again (see [`super::journal`]): every write waiting for that fsync, or for any
+//! later one, fails, no append is taken any more, and [`Writer::lease_valid`] turns false,
+//! so the client connectors drop their clients (who fail over and resend) instead of
+//! acknowledging. The node watches [`Store::fault`] and exits (see [`crate::node`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self as std_mpsc, RecvTimeoutError};
@@ -119,12 +125,18 @@ impl Writer {
         self.tx.send(Job::Append(records)).map_err(|_| closed())
     }
 
-    /// Whether this term's master lease still holds.
+    /// Whether this term's master lease still holds (and its store still takes writes: a
+    /// failed fsync ends the term).
     pub fn lease_valid(&self) -> bool {
-        self.lease.valid()
+        self.lease.valid() && self.shared.store.failed().is_none()
     }
 
     fn check_lease(&self) -> Result<()> {
+        if let Some(why) = self.shared.store.failed() {
+            return Err(Error::Other(format!(
+                "this node's store failed ({why}): it stops being master, so the write is not acknowledged"
+            )));
+        }
         if self.lease.valid() {
             Ok(())
         } else {
@@ -228,6 +240,16 @@ fn write_loop(s: &Shared, rx: std_mpsc::Receiver<Job>) {
                 next = rx.try_recv().ok();
             }
         }
+        // One unstorable record must not take the others of the batch with it.
+        for records in appends.iter_mut() {
+            records.retain(|r| match r.check_storable() {
+                Ok(()) => true,
+                Err(why) => {
+                    tracing::error!("a record queued for the journal is refused: {why}");
+                    false
+                }
+            });
+        }
         if !appends.is_empty()
             && let Err(e) = s.append(appends.iter().flatten())
         {
@@ -315,6 +337,35 @@ mod tests {
             let len = std::fs::metadata(dir.path().join(crate::store::journal::FILE_NAME)).unwrap().len();
             assert_eq!(len >= crate::store::journal::RESERVE, fsyncs, "{name}, synced {synced}: {len} bytes");
         }
+    }
+
+    #[tokio::test]
+    async fn a_failed_fsync_fails_every_pending_and_later_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let (_ack_tx, ack_rx) = watch::channel(u64::MAX);
+        let lease = Arc::new(Lease::new(std::time::Duration::from_secs(60)));
+        lease.renew();
+        let w = Writer::start(store.clone(), SyncMode::parse("local_disk").unwrap(), ack_rx, lease).unwrap();
+        let mut fault = store.fault();
+        w.write(vec![enqueue(1)], true).await.unwrap();
+        store.fail_fsync_after(0);
+        // Several writes in flight when the fsync fails: none is acknowledged.
+        let pending: Vec<_> = (2..6)
+            .map(|seq| {
+                let w = w.clone();
+                tokio::spawn(async move { w.write(vec![enqueue(seq)], true).await })
+            })
+            .collect();
+        for p in pending {
+            let e = p.await.unwrap().unwrap_err().to_string();
+            assert!(e.contains("fsync"), "{e}");
+        }
+        fault.wait_for(Option::is_some).await.unwrap();
+        assert!(!w.lease_valid(), "the term ends with the failed fsync");
+        assert!(w.write(vec![enqueue(9)], true).await.is_err(), "no later synced write either");
+        assert!(w.write(vec![enqueue(10)], false).await.is_err(), "nor any append");
+        assert!(w.write_nowait(vec![Record::Dequeue { store: "q".into(), seq: 1 }]).is_err());
     }
 
     #[tokio::test]
