@@ -11,8 +11,11 @@
 //! | destination name | 200 bytes | none (KahaDB/LevelDB keys grew with it) |
 //! | client id, subscription name, username | 128 bytes each | none |
 //! | producer id, message id, transaction id | 200 bytes | none |
+//! | STOMP subscription id (`id`), receipt id (`receipt`) | 200 bytes each | none |
 //! | selector text | 4096 bytes, [`SELECTOR_STEPS`] evaluation steps per message | none |
 //! | STOMP headers | 1000 per frame, 10 KiB each, command line 1 KiB | `maxDataLength` only |
+//! | STOMP `heart-beat` | each interval at most [`MAX_HEART_BEAT_MS`] (1 day), else ERROR | a Java `long` |
+//! | STOMP `activemq.prefetchSize` | 1 to [`MAX_PREFETCH`]; larger values are clamped | 32767 (`Short.MAX_VALUE`) |
 //! | frame | `cluster.maxFrameSize` (≤ [`MAX_FRAME_SIZE`]) | `wireFormat.maxFrameSize` |
 //! | OpenWire collection counts | never more than the bytes left in the frame | none |
 //! | connections per connector | `cluster.maximumConnections` (≤ [`MAX_CONNECTIONS`]) | `maximumConnections` |
@@ -32,6 +35,10 @@ pub const MAX_ID: usize = 200;
 pub const MAX_SELECTOR: usize = 4096;
 /// Evaluation steps one selector may spend on one message before it counts as not matching.
 pub const SELECTOR_STEPS: u32 = 10_000;
+/// The longest STOMP heart-beat interval a client may ask for, in ms (1 day).
+pub const MAX_HEART_BEAT_MS: u64 = 86_400_000;
+/// The largest prefetch a STOMP subscription gets (ActiveMQ's `MAX_PREFETCH_SIZE`).
+pub const MAX_PREFETCH: usize = 32_767;
 /// The most `cluster.maxFrameSize` may be set to (ActiveMQ's default is 100 MiB).
 pub const MAX_FRAME_SIZE: usize = 256 << 20;
 /// The most `cluster.maximumConnections` may be set to (the connection semaphore's size).
@@ -48,6 +55,10 @@ pub enum NameKind {
     TransactionId,
     Username,
     Selector,
+    /// A STOMP subscription's `id`.
+    SubscriptionId,
+    /// A STOMP frame's `receipt`.
+    ReceiptId,
 }
 
 impl NameKind {
@@ -56,6 +67,7 @@ impl NameKind {
             NameKind::Destination => MAX_DESTINATION_NAME,
             NameKind::ClientId | NameKind::Subscription | NameKind::Username => MAX_CLIENT_ID,
             NameKind::ProducerId | NameKind::MessageId | NameKind::TransactionId => MAX_ID,
+            NameKind::SubscriptionId | NameKind::ReceiptId => MAX_ID,
             NameKind::Selector => MAX_SELECTOR,
         }
     }
@@ -70,6 +82,8 @@ impl NameKind {
             NameKind::TransactionId => "transaction id",
             NameKind::Username => "username",
             NameKind::Selector => "selector",
+            NameKind::SubscriptionId => "subscription id",
+            NameKind::ReceiptId => "receipt id",
         }
     }
 }
@@ -79,7 +93,10 @@ impl NameKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameError {
     Empty(NameKind),
-    TooLong { kind: NameKind, len: usize },
+    TooLong {
+        kind: NameKind,
+        len: usize,
+    },
     /// A NUL or other control character (they would break keys and header framing).
     Control(NameKind),
 }

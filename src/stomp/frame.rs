@@ -8,8 +8,8 @@
 //!   are needed, `Ok(Some(Parsed::HeartBeat))` for a bare EOL between frames, or a frame.
 //!   It errors ([`FrameError`]) on anything malformed or over [`Limits`]; the caller then
 //!   sends an ERROR frame and closes.
-//! * [`encode`] appends one frame (with escaping per version, `content-length` added for
-//!   bodies when absent, trailing NUL).
+//! * [`encode`] appends one frame (with escaping per version, `content-length` always the
+//!   body's true length, trailing NUL).
 //! * [`StompCodec`]: tokio-util `Decoder<Item = Parsed>` / `Encoder<Frame>`; `set_version`
 //!   after CONNECT negotiation; heart-beats are sent with `Encoder<HeartBeat>`.
 
@@ -330,8 +330,10 @@ fn parse_content_length(v: &str) -> Result<usize, FrameError> {
 /// Headers are escaped per `version` (never for CONNECT/CONNECTED). Where escaping is not
 /// available (1.0, CONNECT, CONNECTED) CR and LF in names and values cannot be carried and
 /// are written as spaces, so that a value can never inject headers or end the header
-/// block. In 1.1 a CR is written raw (1.1 has no escape for it). `content-length` is added
-/// for a non-empty body unless the frame already has one (which is then trusted).
+/// block; a NUL (which would end the frame) is written as a space in every version. In 1.1 a CR is written raw (1.1 has no escape for it). `content-length` is always
+/// the body's true length: a carried `content-length` header (from a stored message, say)
+/// is never trusted; it is rewritten in place, repeats are dropped, and one is added for a
+/// non-empty body that has none. So whatever a frame carries, it encodes to exactly one frame.
 pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
     let escaped = version != Version::V1_0 && frame.command != "CONNECT" && frame.command != "CONNECTED";
     let v12 = version == Version::V1_2;
@@ -343,6 +345,8 @@ pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
                 b':' if escaped => out.put_slice(b"\\c"),
                 b'\\' if escaped => out.put_slice(b"\\\\"),
                 b'\n' | b'\r' if !escaped => out.put_u8(b' '),
+                // No version can carry a NUL in a header: the reader would end the frame there.
+                0 => out.put_u8(b' '),
                 _ => out.put_u8(b),
             }
         }
@@ -351,14 +355,28 @@ pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
     out.reserve(frame.command.len() + header_bytes + frame.body.len() + 40);
     out.put_slice(frame.command.as_bytes());
     out.put_u8(b'\n');
+    let true_length = format!("{}", frame.body.len());
+    let mut length_written = false;
     for (name, value) in &frame.headers {
+        // The body's length, never a carried value: the first `content-length` header keeps
+        // its place with the true length, later ones are dropped.
+        let value = if name == "content-length" {
+            if std::mem::replace(&mut length_written, true) {
+                continue;
+            }
+            &true_length
+        } else {
+            value
+        };
         put_text(out, name);
         out.put_u8(b':');
         put_text(out, value);
         out.put_u8(b'\n');
     }
-    if !frame.body.is_empty() && frame.get("content-length").is_none() {
-        out.put_slice(format!("content-length:{}\n", frame.body.len()).as_bytes());
+    if !frame.body.is_empty() && !length_written {
+        out.put_slice(b"content-length:");
+        out.put_slice(true_length.as_bytes());
+        out.put_u8(b'\n');
     }
     out.put_u8(b'\n');
     out.put_slice(&frame.body);
@@ -483,6 +501,32 @@ mod tests {
         assert_eq!(&enc(&Frame::new("DISCONNECT"), Version::V1_2)[..], b"DISCONNECT\n\n\0");
         let explicit = Frame::new("SEND").header("content-length", "2").body("hi");
         assert_eq!(&enc(&explicit, Version::V1_0)[..], b"SEND\ncontent-length:2\n\nhi\0");
+    }
+
+    #[test]
+    fn carried_content_length_is_never_trusted() {
+        // A stored message whose headers claim 5 bytes of a body that holds a forged frame.
+        let body = &b"hello\0RECEIPT\nreceipt-id:forged\n\n\0"[..];
+        for v in ALL {
+            let f = Frame::new("MESSAGE")
+                .header("destination", "/queue/a")
+                .header("content-length", "5")
+                .header("k", "x\0RECEIPT\n")
+                .header("content-length", "0")
+                .body(body);
+            let mut wire = enc(&f, v);
+            let got = drain(&mut wire, v, &lim());
+            assert_eq!(got.len(), 1, "exactly one frame: {got:?}");
+            let Parsed::Frame(back) = &got[0] else { panic!() };
+            assert_eq!(back.command, "MESSAGE");
+            assert_eq!(back.body, Bytes::from_static(body), "the whole body, {v:?}");
+            let lengths: Vec<_> = back.headers.iter().filter(|(k, _)| k == "content-length").collect();
+            assert_eq!(lengths, [&("content-length".to_string(), body.len().to_string())]);
+            assert!(!back.get("k").unwrap().contains('\0'), "a NUL in a header cannot end the frame");
+        }
+        // An empty body keeps a carried header's place, with the true length 0.
+        let f = Frame::new("MESSAGE").header("content-length", "7");
+        assert_eq!(&enc(&f, Version::V1_2)[..], b"MESSAGE\ncontent-length:0\n\n\0");
     }
 
     #[test]
@@ -792,6 +836,7 @@ mod tests {
             for _ in 0..rng.below(6) {
                 let piece = rng.pick(&alphabet);
                 let carried = match piece {
+                    "\0" => false,
                     "\n" => escapable,
                     "\r" => escapable && v == Version::V1_2,
                     ":" => escapable || !name,
