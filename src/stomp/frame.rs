@@ -12,6 +12,13 @@
 //!   body's true length, trailing NUL).
 //! * [`StompCodec`]: tokio-util `Decoder<Item = Parsed>` / `Encoder<Frame>`; `set_version`
 //!   after CONNECT negotiation; heart-beats are sent with `Encoder<HeartBeat>`.
+//!
+//! Hostile input: every length and count is checked before anything is allocated for it
+//! ([`Limits`], values in [`crate::limits`]); a `content-length` too large for the frame
+//! limit is refused as soon as the headers are in, before its body is buffered; the codec
+//! resumes an incomplete frame where it stopped, so a trickled frame costs one scan, not
+//! one per read; and the encoder never trusts a carried `content-length` or lets a header
+//! value end the frame.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
