@@ -13,7 +13,7 @@
 //! | producer id, message id, transaction id | 200 bytes | none |
 //! | STOMP subscription id (`id`), receipt id (`receipt`) | 200 bytes each | none |
 //! | selector text | 4096 bytes, [`SELECTOR_STEPS`] evaluation steps per message | none |
-//! | STOMP headers | 1000 per frame, 10 KiB each, command line 1 KiB | `maxDataLength` only |
+//! | STOMP headers (`STOMP_MAX_*`) | 1000 per frame, 10 KiB each, command line 1 KiB | `maxDataLength` only |
 //! | STOMP `heart-beat` | each interval at most [`MAX_HEART_BEAT_MS`] (1 day), else ERROR | a Java `long` |
 //! | STOMP `activemq.prefetchSize` | 1 to [`MAX_PREFETCH`]; larger values are clamped | 32767 (`Short.MAX_VALUE`) |
 //! | frame | `cluster.maxFrameSize` (≤ [`MAX_FRAME_SIZE`]) | `wireFormat.maxFrameSize` |
@@ -35,6 +35,12 @@ pub const MAX_ID: usize = 200;
 pub const MAX_SELECTOR: usize = 4096;
 /// Evaluation steps one selector may spend on one message before it counts as not matching.
 pub const SELECTOR_STEPS: u32 = 10_000;
+/// Headers one STOMP frame may carry (ActiveMQ's `StompWireFormat` limit).
+pub const STOMP_MAX_HEADERS: usize = 1000;
+/// Longest STOMP header line, in bytes (ActiveMQ: 10 KiB).
+pub const STOMP_MAX_HEADER_LINE: usize = 10 * 1024;
+/// Longest STOMP command line, in bytes (ActiveMQ: 1 KiB).
+pub const STOMP_MAX_COMMAND_LINE: usize = 1024;
 /// The longest STOMP heart-beat interval a client may ask for, in ms (1 day).
 pub const MAX_HEART_BEAT_MS: u64 = 86_400_000;
 /// The largest prefetch a STOMP subscription gets (ActiveMQ's `MAX_PREFETCH_SIZE`).

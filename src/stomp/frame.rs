@@ -93,7 +93,13 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_frame_size: 104_857_600, max_command_len: 1024, max_header_len: 10 * 1024, max_headers: 1000 }
+        use crate::limits::{STOMP_MAX_COMMAND_LINE, STOMP_MAX_HEADER_LINE, STOMP_MAX_HEADERS};
+        Limits {
+            max_frame_size: 104_857_600,
+            max_command_len: STOMP_MAX_COMMAND_LINE,
+            max_header_len: STOMP_MAX_HEADER_LINE,
+            max_headers: STOMP_MAX_HEADERS,
+        }
     }
 }
 
