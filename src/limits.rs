@@ -11,8 +11,11 @@
 //! | destination name | 200 bytes | none (KahaDB/LevelDB keys grew with it) |
 //! | client id, subscription name, username | 128 bytes each | none |
 //! | producer id, message id, transaction id | 200 bytes | none |
+//! | STOMP subscription id (`id`), receipt id (`receipt`) | 200 bytes each | none |
 //! | selector text | 4096 bytes, [`SELECTOR_STEPS`] evaluation steps per message | none |
-//! | STOMP headers | 1000 per frame, 10 KiB each, command line 1 KiB | `maxDataLength` only |
+//! | STOMP headers (`STOMP_MAX_*`) | 1000 per frame, 10 KiB each, command line 1 KiB | `maxDataLength` only |
+//! | STOMP `heart-beat` | each interval at most [`MAX_HEART_BEAT_MS`] (1 day), else ERROR | a Java `long` |
+//! | STOMP `activemq.prefetchSize` | 1 to [`MAX_PREFETCH`]; larger values are clamped | 32767 (`Short.MAX_VALUE`) |
 //! | frame | `cluster.maxFrameSize` (≤ [`MAX_FRAME_SIZE`]) | `wireFormat.maxFrameSize` |
 //! | OpenWire collection counts | never more than the bytes left in the frame | none |
 //! | OpenWire frame before the WireFormatInfo handshake | [`OPENWIRE_HANDSHAKE_FRAME`] (64 KiB); decoded maps, lists, arrays ≤ 8 bytes per frame byte + 64 KiB | none (`maxFrameSize` only) |
@@ -38,6 +41,16 @@ pub const MAX_ID: usize = 200;
 pub const MAX_SELECTOR: usize = 4096;
 /// Evaluation steps one selector may spend on one message before it counts as not matching.
 pub const SELECTOR_STEPS: u32 = 10_000;
+/// Headers one STOMP frame may carry (ActiveMQ's `StompWireFormat` limit).
+pub const STOMP_MAX_HEADERS: usize = 1000;
+/// Longest STOMP header line, in bytes (ActiveMQ: 10 KiB).
+pub const STOMP_MAX_HEADER_LINE: usize = 10 * 1024;
+/// Longest STOMP command line, in bytes (ActiveMQ: 1 KiB).
+pub const STOMP_MAX_COMMAND_LINE: usize = 1024;
+/// The longest STOMP heart-beat interval a client may ask for, in ms (1 day).
+pub const MAX_HEART_BEAT_MS: u64 = 86_400_000;
+/// The largest prefetch a STOMP subscription gets (ActiveMQ's `MAX_PREFETCH_SIZE`).
+pub const MAX_PREFETCH: usize = 32_767;
 /// The most `cluster.maxFrameSize` may be set to (ActiveMQ's default is 100 MiB).
 pub const MAX_FRAME_SIZE: usize = 256 << 20;
 /// The largest OpenWire frame taken before the WireFormatInfo handshake (a real one is
@@ -72,6 +85,10 @@ pub enum NameKind {
     TransactionId,
     Username,
     Selector,
+    /// A STOMP subscription's `id`.
+    SubscriptionId,
+    /// A STOMP frame's `receipt`.
+    ReceiptId,
 }
 
 impl NameKind {
@@ -80,6 +97,7 @@ impl NameKind {
             NameKind::Destination => MAX_DESTINATION_NAME,
             NameKind::ClientId | NameKind::Subscription | NameKind::Username => MAX_CLIENT_ID,
             NameKind::ProducerId | NameKind::MessageId | NameKind::TransactionId => MAX_ID,
+            NameKind::SubscriptionId | NameKind::ReceiptId => MAX_ID,
             NameKind::Selector => MAX_SELECTOR,
         }
     }
@@ -94,6 +112,8 @@ impl NameKind {
             NameKind::TransactionId => "transaction id",
             NameKind::Username => "username",
             NameKind::Selector => "selector",
+            NameKind::SubscriptionId => "subscription id",
+            NameKind::ReceiptId => "receipt id",
         }
     }
 }

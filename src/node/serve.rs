@@ -182,6 +182,7 @@ async fn open_client_ports(
         limits: Limits { max_frame_size: config.cluster.max_frame_size, ..Limits::default() },
         max_connections: config.cluster.maximum_connections,
         node: name.to_string(),
+        users: config.users.clone(),
     };
     let openwire_settings = crate::openwire::server::Settings {
         max_frame_size: config.cluster.max_frame_size,

@@ -8,10 +8,17 @@
 //!   are needed, `Ok(Some(Parsed::HeartBeat))` for a bare EOL between frames, or a frame.
 //!   It errors ([`FrameError`]) on anything malformed or over [`Limits`]; the caller then
 //!   sends an ERROR frame and closes.
-//! * [`encode`] appends one frame (with escaping per version, `content-length` added for
-//!   bodies when absent, trailing NUL).
+//! * [`encode`] appends one frame (with escaping per version, `content-length` always the
+//!   body's true length, trailing NUL).
 //! * [`StompCodec`]: tokio-util `Decoder<Item = Parsed>` / `Encoder<Frame>`; `set_version`
 //!   after CONNECT negotiation; heart-beats are sent with `Encoder<HeartBeat>`.
+//!
+//! Hostile input: every length and count is checked before anything is allocated for it
+//! ([`Limits`], values in [`crate::limits`]); a `content-length` too large for the frame
+//! limit is refused as soon as the headers are in, before its body is buffered; the codec
+//! resumes an incomplete frame where it stopped, so a trickled frame costs one scan, not
+//! one per read; and the encoder never trusts a carried `content-length` or lets a header
+//! value end the frame.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
@@ -86,7 +93,13 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_frame_size: 104_857_600, max_command_len: 1024, max_header_len: 10 * 1024, max_headers: 1000 }
+        use crate::limits::{STOMP_MAX_COMMAND_LINE, STOMP_MAX_HEADER_LINE, STOMP_MAX_HEADERS};
+        Limits {
+            max_frame_size: 104_857_600,
+            max_command_len: STOMP_MAX_COMMAND_LINE,
+            max_header_len: STOMP_MAX_HEADER_LINE,
+            max_headers: STOMP_MAX_HEADERS,
+        }
     }
 }
 
@@ -145,7 +158,48 @@ const QUOTE_MAX: usize = 128;
 ///   than `max_frame_size`, a content-length announcing too much, a command line that can
 ///   no longer become a known command), so a peer cannot make us buffer without bound.
 /// * On `Err` the stream is unusable (nothing is consumed); send ERROR and close.
+///
+/// This stateless form rescans an incomplete frame from its start on every call; a stream
+/// should use [`StompCodec`], which resumes where the last call stopped.
 pub fn decode(buf: &mut BytesMut, version: Version, limits: &Limits) -> Result<Option<Parsed>, FrameError> {
+    decode_resuming(buf, version, limits, &mut Progress::default())
+}
+
+/// How far the scan of an incomplete frame at the front of a buffer got, so that the next
+/// call resumes there: while `Ok(None)` is returned nothing is consumed and bytes are only
+/// appended, so what was scanned stays valid. Without it a frame that arrives in `k` reads
+/// costs `k` scans of everything buffered so far: a 100 MiB body trickled in small
+/// segments would cost terabytes of scanning (a CPU attack by one client).
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    /// The command, and where its headers start, once the command line is complete.
+    command: Option<(&'static str, usize)>,
+    /// Start of the first header line not yet complete, and the complete ones so far.
+    line: usize,
+    count: usize,
+    /// Once the header block is complete.
+    head: Option<Head>,
+    /// No LF (in the header block) or NUL (in a body without content-length) before here.
+    searched: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Head {
+    frame: Frame,
+    body_start: usize,
+    content_length: Option<usize>,
+}
+
+fn decode_resuming(
+    buf: &mut BytesMut,
+    version: Version,
+    limits: &Limits,
+    progress: &mut Progress,
+) -> Result<Option<Parsed>, FrameError> {
+    if buf.len() < progress.searched {
+        // Not the buffer the progress was made on: start over.
+        *progress = Progress::default();
+    }
     match (buf.first(), buf.get(1)) {
         (None, _) | (Some(b'\r'), None) => return Ok(None),
         (Some(b'\n'), _) => {
@@ -158,7 +212,11 @@ pub fn decode(buf: &mut BytesMut, version: Version, limits: &Limits) -> Result<O
         }
         _ => {}
     }
-    match scan(buf, version, limits)? {
+    let scanned = scan(buf, version, limits, progress);
+    if !matches!(scanned, Ok(None)) {
+        *progress = Progress::default();
+    }
+    match scanned? {
         Some(found) => {
             let whole = buf.split_to(found.total).freeze();
             let mut frame = found.frame;
@@ -166,6 +224,7 @@ pub fn decode(buf: &mut BytesMut, version: Version, limits: &Limits) -> Result<O
             Ok(Some(Parsed::Frame(frame)))
         }
         None if buf.len() > limits.max_frame_size => {
+            *progress = Progress::default();
             Err(FrameError::TooLarge { size: buf.len(), max: limits.max_frame_size })
         }
         None => Ok(None),
@@ -180,67 +239,85 @@ struct Found {
     total: usize,
 }
 
-fn scan(buf: &[u8], version: Version, limits: &Limits) -> Result<Option<Found>, FrameError> {
-    // Command line.
-    let Some(eol) = find(buf, 0, b'\n') else {
-        let partial = strip_cr(buf);
-        if partial.len() > limits.max_command_len {
-            return Err(FrameError::CommandTooLong);
+fn scan(buf: &[u8], version: Version, limits: &Limits, p: &mut Progress) -> Result<Option<Found>, FrameError> {
+    // Command line (at most max_command_len bytes are ever rescanned).
+    let (command, headers_start) = match p.command {
+        Some(c) => c,
+        None => {
+            let Some(eol) = find(buf, 0, b'\n') else {
+                let partial = strip_cr(buf);
+                if partial.len() > limits.max_command_len {
+                    return Err(FrameError::CommandTooLong);
+                }
+                if !COMMANDS.iter().any(|c| c.as_bytes().starts_with(partial)) {
+                    return Err(FrameError::UnknownCommand(quote(partial)));
+                }
+                return Ok(None);
+            };
+            let cmd = strip_cr(&buf[..eol]);
+            if cmd.len() > limits.max_command_len {
+                return Err(FrameError::CommandTooLong);
+            }
+            let Some(command) = COMMANDS.iter().copied().find(|c| c.as_bytes() == cmd) else {
+                return Err(FrameError::UnknownCommand(quote(cmd)));
+            };
+            p.command = Some((command, eol + 1));
+            p.line = eol + 1;
+            p.searched = eol + 1;
+            (command, eol + 1)
         }
-        if !COMMANDS.iter().any(|c| c.as_bytes().starts_with(partial)) {
-            return Err(FrameError::UnknownCommand(quote(partial)));
-        }
-        return Ok(None);
-    };
-    let cmd = strip_cr(&buf[..eol]);
-    if cmd.len() > limits.max_command_len {
-        return Err(FrameError::CommandTooLong);
-    }
-    let Some(command) = COMMANDS.iter().copied().find(|c| c.as_bytes() == cmd) else {
-        return Err(FrameError::UnknownCommand(quote(cmd)));
     };
 
     // Header block: find its end, checking the limits line by line.
-    let headers_start = eol + 1;
-    let mut pos = headers_start;
-    let mut count = 0;
-    let body_start = loop {
-        let Some(eol) = find(buf, pos, b'\n') else {
-            if strip_cr(&buf[pos..]).len() > limits.max_header_len {
+    if p.head.is_none() {
+        let body_start = loop {
+            let Some(eol) = find(buf, p.searched.max(p.line), b'\n') else {
+                p.searched = buf.len();
+                if strip_cr(&buf[p.line..]).len() > limits.max_header_len {
+                    return Err(FrameError::HeaderTooLong);
+                }
+                return Ok(None);
+            };
+            let line = strip_cr(&buf[p.line..eol]);
+            p.line = eol + 1;
+            p.searched = eol + 1;
+            if line.is_empty() {
+                break eol + 1;
+            }
+            if line.len() > limits.max_header_len {
                 return Err(FrameError::HeaderTooLong);
             }
-            return Ok(None);
+            p.count += 1;
+            if p.count > limits.max_headers {
+                return Err(FrameError::TooManyHeaders);
+            }
         };
-        let line = strip_cr(&buf[pos..eol]);
-        pos = eol + 1;
-        if line.is_empty() {
-            break pos;
-        }
-        if line.len() > limits.max_header_len {
-            return Err(FrameError::HeaderTooLong);
-        }
-        count += 1;
-        if count > limits.max_headers {
-            return Err(FrameError::TooManyHeaders);
-        }
-    };
 
-    // Headers proper (the block is complete now).
-    let escaped = version != Version::V1_0 && command != "CONNECT" && command != "CONNECTED";
-    let v12 = version == Version::V1_2;
-    let mut headers = Vec::with_capacity(count);
-    for line in buf[headers_start..body_start].split(|&b| b == b'\n').map(strip_cr) {
-        if !line.is_empty() {
-            headers.push(parse_header(line, escaped, v12)?);
+        // Headers proper (the block is complete now), parsed once.
+        let escaped = version != Version::V1_0 && command != "CONNECT" && command != "CONNECTED";
+        let v12 = version == Version::V1_2;
+        let mut headers = Vec::with_capacity(p.count);
+        for line in buf[headers_start..body_start].split(|&b| b == b'\n').map(strip_cr) {
+            if !line.is_empty() {
+                headers.push(parse_header(line, escaped, v12)?);
+            }
         }
+        let content_length = match headers.iter().find(|(k, _)| k == "content-length") {
+            Some((_, v)) => Some(parse_content_length(v)?),
+            None => None,
+        };
+        let frame = Frame { command: command.to_owned(), headers, body: Bytes::new() };
+        p.head = Some(Head { frame, body_start, content_length });
+        p.searched = body_start;
     }
+    let Some(head) = &p.head else { unreachable!("set above") };
 
     // Body.
     let max = limits.max_frame_size;
-    let content_length = headers.iter().find(|(k, _)| k == "content-length").map(|(_, v)| v.as_str());
-    let body_end = match content_length {
-        Some(v) => {
-            let n = parse_content_length(v)?;
+    let body_start = head.body_start;
+    let body_end = match head.content_length {
+        Some(n) => {
+            // Refused before the body arrives if it could never fit.
             let Some(total) = body_start.checked_add(n).and_then(|e| e.checked_add(1)) else {
                 return Err(FrameError::TooLarge { size: usize::MAX, max });
             };
@@ -255,17 +332,20 @@ fn scan(buf: &[u8], version: Version, limits: &Limits) -> Result<Option<Found>, 
             }
             total - 1
         }
-        None => match find(buf, body_start, 0) {
+        None => match find(buf, p.searched.max(body_start), 0) {
             Some(nul) => nul,
-            None => return Ok(None),
+            None => {
+                p.searched = buf.len();
+                return Ok(None);
+            }
         },
     };
     let total = body_end + 1;
     if total > max {
         return Err(FrameError::TooLarge { size: total, max });
     }
-    let frame = Frame { command: command.to_owned(), headers, body: Bytes::new() };
-    Ok(Some(Found { frame, body: body_start..body_end, total }))
+    let Some(head) = p.head.take() else { unreachable!("checked above") };
+    Ok(Some(Found { frame: head.frame, body: body_start..body_end, total }))
 }
 
 fn find(buf: &[u8], from: usize, byte: u8) -> Option<usize> {
@@ -330,8 +410,10 @@ fn parse_content_length(v: &str) -> Result<usize, FrameError> {
 /// Headers are escaped per `version` (never for CONNECT/CONNECTED). Where escaping is not
 /// available (1.0, CONNECT, CONNECTED) CR and LF in names and values cannot be carried and
 /// are written as spaces, so that a value can never inject headers or end the header
-/// block. In 1.1 a CR is written raw (1.1 has no escape for it). `content-length` is added
-/// for a non-empty body unless the frame already has one (which is then trusted).
+/// block; a NUL (which would end the frame) is written as a space in every version. In 1.1 a CR is written raw (1.1 has no escape for it). `content-length` is always
+/// the body's true length: a carried `content-length` header (from a stored message, say)
+/// is never trusted; it is rewritten in place, repeats are dropped, and one is added for a
+/// non-empty body that has none. So whatever a frame carries, it encodes to exactly one frame.
 pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
     let escaped = version != Version::V1_0 && frame.command != "CONNECT" && frame.command != "CONNECTED";
     let v12 = version == Version::V1_2;
@@ -343,6 +425,8 @@ pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
                 b':' if escaped => out.put_slice(b"\\c"),
                 b'\\' if escaped => out.put_slice(b"\\\\"),
                 b'\n' | b'\r' if !escaped => out.put_u8(b' '),
+                // No version can carry a NUL in a header: the reader would end the frame there.
+                0 => out.put_u8(b' '),
                 _ => out.put_u8(b),
             }
         }
@@ -351,30 +435,46 @@ pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
     out.reserve(frame.command.len() + header_bytes + frame.body.len() + 40);
     out.put_slice(frame.command.as_bytes());
     out.put_u8(b'\n');
+    let true_length = format!("{}", frame.body.len());
+    let mut length_written = false;
     for (name, value) in &frame.headers {
+        // The body's length, never a carried value: the first `content-length` header keeps
+        // its place with the true length, later ones are dropped.
+        let value = if name == "content-length" {
+            if std::mem::replace(&mut length_written, true) {
+                continue;
+            }
+            &true_length
+        } else {
+            value
+        };
         put_text(out, name);
         out.put_u8(b':');
         put_text(out, value);
         out.put_u8(b'\n');
     }
-    if !frame.body.is_empty() && frame.get("content-length").is_none() {
-        out.put_slice(format!("content-length:{}\n", frame.body.len()).as_bytes());
+    if !frame.body.is_empty() && !length_written {
+        out.put_slice(b"content-length:");
+        out.put_slice(true_length.as_bytes());
+        out.put_u8(b'\n');
     }
     out.put_u8(b'\n');
     out.put_slice(&frame.body);
     out.put_u8(0);
 }
 
-/// tokio-util codec over [`decode`]/[`encode`].
+/// tokio-util codec over [`decode`]/[`encode`]; it remembers how far an incomplete frame
+/// was scanned, so each buffered byte is scanned about once however the frame arrives.
 #[derive(Debug, Clone, Default)]
 pub struct StompCodec {
     pub version: Version,
     pub limits: Limits,
+    progress: Progress,
 }
 
 impl StompCodec {
     pub fn new(limits: Limits) -> StompCodec {
-        StompCodec { version: Version::V1_0, limits }
+        StompCodec { version: Version::V1_0, limits, progress: Progress::default() }
     }
     pub fn set_version(&mut self, v: Version) {
         self.version = v;
@@ -394,7 +494,7 @@ impl Decoder for StompCodec {
     type Item = Parsed;
     type Error = CodecError;
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Parsed>, CodecError> {
-        Ok(decode(src, self.version, &self.limits)?)
+        Ok(decode_resuming(src, self.version, &self.limits, &mut self.progress)?)
     }
 }
 
@@ -415,417 +515,5 @@ impl Encoder<HeartBeat> for StompCodec {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ALL: [Version; 3] = [Version::V1_0, Version::V1_1, Version::V1_2];
-
-    fn lim() -> Limits {
-        Limits::default()
-    }
-
-    fn dec(input: &[u8], v: Version) -> Result<Option<Parsed>, FrameError> {
-        decode(&mut BytesMut::from(input), v, &lim())
-    }
-
-    fn frame_of(input: &[u8], v: Version) -> Frame {
-        match dec(input, v) {
-            Ok(Some(Parsed::Frame(f))) => f,
-            other => panic!("expected a frame from {input:?}, got {other:?}"),
-        }
-    }
-
-    fn enc(f: &Frame, v: Version) -> BytesMut {
-        let mut out = BytesMut::new();
-        encode(f, v, &mut out);
-        out
-    }
-
-    /// Decodes everything in `buf`, which must end exactly at a frame boundary.
-    fn drain(buf: &mut BytesMut, v: Version, l: &Limits) -> Vec<Parsed> {
-        let mut got = Vec::new();
-        while let Some(p) = decode(buf, v, l).unwrap() {
-            got.push(p);
-        }
-        assert!(buf.is_empty(), "left over: {buf:?}");
-        got
-    }
-
-    #[test]
-    fn builders_and_first_wins() {
-        let f = Frame::new("SEND").header("a", "1").header("a", "2").body("x");
-        assert_eq!(f.get("a"), Some("1"));
-        assert_eq!(f.get("b"), None);
-        assert_eq!(f.body, Bytes::from_static(b"x"));
-        let d = frame_of(b"SEND\na:1\na:2\n\n\0", Version::V1_2);
-        assert_eq!(d.get("a"), Some("1"));
-        assert_eq!(d.headers.len(), 2, "repeated headers are kept in wire order");
-    }
-
-    #[test]
-    fn round_trip_each_version() {
-        for v in ALL {
-            let f = Frame::new("MESSAGE")
-                .header("destination", "/queue/a")
-                .header("message-id", "ID:1")
-                .header("content-length", "5")
-                .body("hello");
-            let mut buf = enc(&f, v);
-            assert_eq!(decode(&mut buf, v, &lim()).unwrap(), Some(Parsed::Frame(f)));
-            assert!(buf.is_empty());
-        }
-    }
-
-    #[test]
-    fn encode_exact_bytes_and_content_length() {
-        let f = Frame::new("SEND").header("destination", "/q").body("hi");
-        assert_eq!(&enc(&f, Version::V1_2)[..], b"SEND\ndestination:/q\ncontent-length:2\n\nhi\0");
-        assert_eq!(&enc(&Frame::new("DISCONNECT"), Version::V1_2)[..], b"DISCONNECT\n\n\0");
-        let explicit = Frame::new("SEND").header("content-length", "2").body("hi");
-        assert_eq!(&enc(&explicit, Version::V1_0)[..], b"SEND\ncontent-length:2\n\nhi\0");
-    }
-
-    #[test]
-    fn escaping_1_1_and_1_2() {
-        let f = Frame::new("SEND").header("a:b", "x:y\nz\\w");
-        let wire = enc(&f, Version::V1_1);
-        assert_eq!(&wire[..], b"SEND\na\\cb:x\\cy\\nz\\\\w\n\n\0");
-        assert_eq!(frame_of(&wire, Version::V1_1), f);
-        assert_eq!(frame_of(&wire, Version::V1_2), f);
-        // A colon in a value does not need escaping to be read: split at the first colon.
-        assert_eq!(frame_of(b"SEND\nk:a:b\n\n\0", Version::V1_1).get("k"), Some("a:b"));
-        // \r is a 1.2 escape only.
-        let cr = b"SEND\nk:a\\rb\n\n\0";
-        assert_eq!(frame_of(cr, Version::V1_2).get("k"), Some("a\rb"));
-        assert_eq!(dec(cr, Version::V1_1), Err(FrameError::BadEscape('r')));
-        assert_eq!(&enc(&Frame::new("SEND").header("k", "a\rb"), Version::V1_2)[..], b"SEND\nk:a\\rb\n\n\0");
-        // Unknown or dangling escapes are fatal.
-        assert_eq!(dec(b"SEND\nk:\\t\n\n\0", Version::V1_2), Err(FrameError::BadEscape('t')));
-        assert_eq!(dec(b"SEND\nk\\x:v\n\n\0", Version::V1_1), Err(FrameError::BadEscape('x')));
-        assert!(matches!(dec(b"SEND\nk:v\\\n\n\0", Version::V1_2), Err(FrameError::BadHeader(_))));
-        // Values are not trimmed.
-        assert_eq!(frame_of(b"SEND\nk: v \n\n\0", Version::V1_2).get("k"), Some(" v "));
-    }
-
-    #[test]
-    fn version_1_0_and_connect_are_raw() {
-        let raw = b"SEND\nk:a\\nb\n\n\0";
-        assert_eq!(frame_of(raw, Version::V1_0).get("k"), Some("a\\nb"));
-        for cmd in ["CONNECT", "CONNECTED"] {
-            let wire = format!("{cmd}\npasscode:p\\c\\q\n\n\0");
-            assert_eq!(frame_of(wire.as_bytes(), Version::V1_2).get("passcode"), Some("p\\c\\q"));
-            let f = Frame::new(cmd).header("passcode", "a:b\\c");
-            let out = enc(&f, Version::V1_2);
-            assert_eq!(&out[..], format!("{cmd}\npasscode:a:b\\c\n\n\0").as_bytes());
-            assert_eq!(frame_of(&out, Version::V1_2), f);
-        }
-        assert_eq!(&enc(&Frame::new("SEND").header("k", "a\\b:c"), Version::V1_0)[..], b"SEND\nk:a\\b:c\n\n\0");
-        // CR/LF cannot be carried unescaped: they become spaces instead of injecting headers.
-        let inj = Frame::new("MESSAGE").header("k", "x\ncontent-length:0\r");
-        assert_eq!(&enc(&inj, Version::V1_0)[..], b"MESSAGE\nk:x content-length:0 \n\n\0");
-    }
-
-    #[test]
-    fn content_length_body_with_nul() {
-        let f = Frame::new("SEND").body(&b"a\0b\0"[..]);
-        let mut buf = enc(&f, Version::V1_2);
-        buf.extend_from_slice(b"\n");
-        assert_eq!(
-            decode(&mut buf, Version::V1_2, &lim()).unwrap(),
-            Some(Parsed::Frame(f.header("content-length", "4")))
-        );
-        assert_eq!(&buf[..], b"\n", "trailing EOL left for the next call");
-        // Without content-length the body stops at the first NUL.
-        let mut buf = BytesMut::from(&b"SEND\n\nab\0cd\0"[..]);
-        let Some(Parsed::Frame(first)) = decode(&mut buf, Version::V1_2, &lim()).unwrap() else { panic!() };
-        assert_eq!(first.body, Bytes::from_static(b"ab"));
-        assert_eq!(&buf[..], b"cd\0");
-        assert!(matches!(decode(&mut buf, Version::V1_2, &lim()), Err(FrameError::UnknownCommand(_))));
-    }
-
-    #[test]
-    fn content_length_errors() {
-        assert_eq!(dec(b"SEND\ncontent-length:2\n\nabc\0", Version::V1_2), Err(FrameError::MissingNul(2)));
-        for bad in ["x", "", "-1", "+1", "1 2", "99999999999999999999999999"] {
-            let wire = format!("SEND\ncontent-length:{bad}\n\n\0");
-            assert!(matches!(dec(wire.as_bytes(), Version::V1_2), Err(FrameError::BadContentLength(_))), "{bad}");
-        }
-        assert_eq!(frame_of(b"SEND\ncontent-length: 1 \n\nx\0", Version::V1_0).body, Bytes::from_static(b"x"));
-        // First occurrence decides.
-        assert_eq!(
-            frame_of(b"SEND\ncontent-length:1\ncontent-length:x\n\nx\0", Version::V1_2).body,
-            Bytes::from_static(b"x")
-        );
-    }
-
-    #[test]
-    fn partial_input_byte_by_byte() {
-        let frames = [
-            Frame::new("CONNECTED").header("version", "1.2").header("heart-beat", "0,0"),
-            Frame::new("MESSAGE").header("destination", "/q/a:b").body(&b"x\0y"[..]),
-            Frame::new("RECEIPT").header("receipt-id", "77"),
-        ];
-        let mut wire = BytesMut::new();
-        for f in &frames {
-            encode(f, Version::V1_2, &mut wire);
-            wire.extend_from_slice(b"\r\n\n");
-        }
-        let mut buf = BytesMut::new();
-        let mut got = Vec::new();
-        for &b in wire.iter() {
-            buf.put_u8(b);
-            loop {
-                let before = buf.clone();
-                match decode(&mut buf, Version::V1_2, &lim()).unwrap() {
-                    Some(p) => got.push(p),
-                    None => {
-                        assert_eq!(buf, before, "Ok(None) consumes nothing");
-                        break;
-                    }
-                }
-            }
-        }
-        assert!(buf.is_empty());
-        let mut expect = Vec::new();
-        for f in frames {
-            let cl = f.body.len();
-            let f = if cl > 0 { f.header("content-length", cl.to_string()) } else { f };
-            expect.extend([Parsed::Frame(f), Parsed::HeartBeat, Parsed::HeartBeat]);
-        }
-        assert_eq!(got, expect);
-    }
-
-    #[test]
-    fn heart_beats_between_frames() {
-        let mut buf = BytesMut::from(&b"\n\r\nSEND\n\n\0\n\nACK\nid:1\n\n\0\r"[..]);
-        let got = {
-            let mut got = Vec::new();
-            while let Some(p) = decode(&mut buf, Version::V1_1, &lim()).unwrap() {
-                got.push(p);
-            }
-            got
-        };
-        use Parsed::HeartBeat as H;
-        assert_eq!(
-            got,
-            vec![H, H, Parsed::Frame(Frame::new("SEND")), H, H, Parsed::Frame(Frame::new("ACK").header("id", "1"))]
-        );
-        assert_eq!(&buf[..], b"\r", "a lone CR waits for its LF");
-        buf.put_u8(b'\n');
-        assert_eq!(decode(&mut buf, Version::V1_1, &lim()).unwrap(), Some(H));
-        assert_eq!(dec(b"\rX", Version::V1_1), Err(FrameError::UnknownCommand("\rX".into())));
-    }
-
-    #[test]
-    fn crlf_frames_all_versions() {
-        for v in ALL {
-            let f = frame_of(b"SEND\r\ndestination:/q\r\nk:v\r\n\r\nbody\0", v);
-            assert_eq!(f, Frame::new("SEND").header("destination", "/q").header("k", "v").body("body"));
-        }
-    }
-
-    #[test]
-    fn header_errors() {
-        assert_eq!(dec(b"SEND\nnocolon\n\n\0", Version::V1_2), Err(FrameError::BadHeader("nocolon".into())));
-        assert_eq!(dec(b"SEND\nk:\xff\n\n\0", Version::V1_2), Err(FrameError::InvalidUtf8));
-        assert_eq!(
-            frame_of(b"SEND\n:v\nk:\n\n\0", Version::V1_2).headers,
-            vec![("".into(), "v".into()), ("k".into(), "".into())]
-        );
-        // Body bytes need not be UTF-8.
-        assert_eq!(frame_of(b"SEND\n\n\xff\xfe\0", Version::V1_2).body, Bytes::from_static(b"\xff\xfe"));
-    }
-
-    #[test]
-    fn unknown_command() {
-        assert_eq!(dec(b"FOO\n\n\0", Version::V1_2), Err(FrameError::UnknownCommand("FOO".into())));
-        assert_eq!(dec(b"send\n\n\0", Version::V1_2), Err(FrameError::UnknownCommand("send".into())));
-        // Rejected as soon as the partial line can no longer become a command.
-        assert_eq!(dec(b"GET / HTT", Version::V1_2), Err(FrameError::UnknownCommand("GET / HTT".into())));
-        assert_eq!(dec(b"SUBSC", Version::V1_2), Ok(None));
-        for c in COMMANDS {
-            assert_eq!(frame_of(format!("{c}\n\n\0").as_bytes(), Version::V1_2).command, c);
-        }
-    }
-
-    #[test]
-    fn limits_complete_frames() {
-        let l = Limits { max_frame_size: 64, max_command_len: 7, max_header_len: 8, max_headers: 2 };
-        let d = |b: &[u8]| decode(&mut BytesMut::from(b), Version::V1_2, &l);
-        assert_eq!(d(b"UNSUBSCRIBE\n\n\0"), Err(FrameError::CommandTooLong));
-        assert!(matches!(d(b"MESSAGE\n\n\0"), Ok(Some(_))));
-        assert!(matches!(d(b"SEND\nk:123456\n\n\0"), Ok(Some(_))), "8 bytes is allowed");
-        assert!(matches!(d(b"SEND\nk:123456\r\n\r\n\0"), Ok(Some(_))), "the CR is not counted");
-        assert_eq!(d(b"SEND\nk:1234567\n\n\0"), Err(FrameError::HeaderTooLong));
-        assert!(matches!(d(b"SEND\na:1\nb:2\n\n\0"), Ok(Some(_))));
-        assert_eq!(d(b"SEND\na:1\nb:2\nc:3\n\n\0"), Err(FrameError::TooManyHeaders));
-        let body = vec![b'x'; 64 - 7];
-        let mut ok = b"SEND\n\n".to_vec();
-        ok.extend_from_slice(&body);
-        ok.push(0);
-        assert_eq!(ok.len(), 64);
-        assert!(matches!(d(&ok), Ok(Some(_))), "exactly max_frame_size is allowed");
-        ok.insert(7, b'y');
-        assert_eq!(d(&ok), Err(FrameError::TooLarge { size: 65, max: 64 }));
-        // Heart-beats and later frames are not counted into a frame's size.
-        let mut buf = BytesMut::from(&b"\n\n\n"[..]);
-        buf.extend_from_slice(&ok[..ok.len() - 2]);
-        buf.extend_from_slice(b"\0SEND\n\n\0");
-        assert_eq!(drain(&mut buf, Version::V1_2, &l).len(), 5);
-    }
-
-    #[test]
-    fn limits_enforced_on_incomplete_frames() {
-        let l = Limits { max_frame_size: 64, max_command_len: 7, max_header_len: 8, max_headers: 2 };
-        let d = |b: &[u8]| decode(&mut BytesMut::from(b), Version::V1_2, &l);
-        assert_eq!(d(b"UNSUBSCR"), Err(FrameError::CommandTooLong));
-        assert_eq!(d(b"MESSAGE"), Ok(None));
-        assert_eq!(d(b"MESSAGE\r"), Ok(None));
-        assert_eq!(d(b"SEND\nk:1234567"), Err(FrameError::HeaderTooLong));
-        assert_eq!(d(b"SEND\nk:123456\r"), Ok(None));
-        assert_eq!(d(b"SEND\na:1\nb:2\nc:3\n"), Err(FrameError::TooManyHeaders));
-        // A body that never ends: refused once more than max_frame_size bytes are buffered.
-        let mut endless = b"SEND\n\n".to_vec();
-        endless.resize(64, b'x');
-        assert_eq!(d(&endless), Ok(None));
-        endless.push(b'x');
-        assert_eq!(d(&endless), Err(FrameError::TooLarge { size: 65, max: 64 }));
-        // A content-length announcing too much is refused before the body arrives.
-        let l = Limits { max_header_len: 64, ..l };
-        let d = |b: &[u8]| decode(&mut BytesMut::from(b), Version::V1_2, &l);
-        assert_eq!(d(b"SEND\ncontent-length:60\n\n"), Err(FrameError::TooLarge { size: 85, max: 64 }));
-        assert!(matches!(d(b"SEND\ncontent-length:18446744073709551615\n\n"), Err(FrameError::TooLarge { .. })));
-        assert_eq!(d(b"SEND\ncontent-length:30\n\n"), Ok(None));
-    }
-
-    #[test]
-    fn codec_decodes_and_encodes() {
-        let mut codec = StompCodec::new(lim());
-        assert_eq!(codec.version, Version::V1_0);
-        let mut out = BytesMut::new();
-        codec.encode(Frame::new("CONNECT").header("accept-version", "1.2"), &mut out).unwrap();
-        codec.encode(HeartBeat, &mut out).unwrap();
-        codec.set_version(Version::V1_2);
-        codec.encode(Frame::new("SEND").header("k", "a:b").body("z"), &mut out).unwrap();
-        assert_eq!(&out[..], b"CONNECT\naccept-version:1.2\n\n\0\nSEND\nk:a\\cb\ncontent-length:1\n\nz\0");
-        assert!(matches!(codec.decode(&mut out), Ok(Some(Parsed::Frame(f))) if f.command == "CONNECT"));
-        assert!(matches!(codec.decode(&mut out), Ok(Some(Parsed::HeartBeat))));
-        assert!(matches!(codec.decode(&mut out), Ok(Some(Parsed::Frame(f))) if f.get("k") == Some("a:b")));
-        assert!(matches!(codec.decode(&mut out), Ok(None)));
-        let mut bad = BytesMut::from(&b"BOGUS\n"[..]);
-        assert!(matches!(codec.decode(&mut bad), Err(CodecError::Frame(FrameError::UnknownCommand(_)))));
-        let io: CodecError = std::io::Error::other("x").into();
-        assert!(matches!(io, CodecError::Io(_)));
-        // A truncated frame at EOF is an error, not silently dropped.
-        let mut cut = BytesMut::from(&b"SEND\n\nabc"[..]);
-        assert!(matches!(codec.decode_eof(&mut cut), Err(CodecError::Io(_))));
-    }
-
-    /// xorshift64*: deterministic, dependency-free randomness for the fuzz tests.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-        fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-            items[self.below(items.len())]
-        }
-    }
-
-    #[test]
-    fn fuzz_random_bytes_never_panic() {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let pieces: [&[u8]; 16] = [
-            b"SEND",
-            b"CONNECT",
-            b"MESSAGE",
-            b"\n",
-            b"\r\n",
-            b"\r",
-            b":",
-            b"\\",
-            b"\\c",
-            b"\\r",
-            b"\0",
-            b"content-length:",
-            b"3",
-            b"18446744073709551616",
-            b"\xff",
-            b"abc",
-        ];
-        let limits = [lim(), Limits { max_frame_size: 40, max_command_len: 8, max_header_len: 12, max_headers: 3 }];
-        for i in 0..5000 {
-            let mut input = Vec::new();
-            for _ in 0..rng.below(24) {
-                if rng.below(3) == 0 {
-                    input.push(rng.next() as u8);
-                } else {
-                    input.extend_from_slice(rng.pick(&pieces));
-                }
-            }
-            let l = limits[i % 2];
-            let v = ALL[i % 3];
-            let mut buf = BytesMut::from(&input[..]);
-            // Decode until stuck; every step must consume something or stop.
-            while let Ok(Some(_)) = decode(&mut buf, v, &l) {}
-            // Byte-at-a-time feeding must never panic either.
-            let mut buf = BytesMut::new();
-            for &b in &input {
-                buf.put_u8(b);
-                while let Ok(Some(_)) = decode(&mut buf, v, &l) {}
-            }
-        }
-    }
-
-    #[test]
-    fn fuzz_encode_decode_round_trip() {
-        let mut rng = Rng(42);
-        let alphabet = ["a", "Z", "0", ":", "\\", "\n", "\r", "\0", " ", "é", "\\n", "\\c", "☃"];
-        let text = |rng: &mut Rng, escapable: bool, name: bool, v: Version| {
-            let mut s = String::new();
-            for _ in 0..rng.below(6) {
-                let piece = rng.pick(&alphabet);
-                let carried = match piece {
-                    "\n" => escapable,
-                    "\r" => escapable && v == Version::V1_2,
-                    ":" => escapable || !name,
-                    _ => true,
-                };
-                if carried {
-                    s.push_str(piece);
-                }
-            }
-            s
-        };
-        for i in 0..3000 {
-            let v = ALL[i % 3];
-            let command = rng.pick(&COMMANDS);
-            let escapable = v != Version::V1_0 && command != "CONNECT" && command != "CONNECTED";
-            let mut f = Frame::new(command);
-            for _ in 0..rng.below(5) {
-                let name = text(&mut rng, escapable, true, v);
-                if name != "content-length" {
-                    let value = text(&mut rng, escapable, false, v);
-                    f = f.header(&name, value);
-                }
-            }
-            let body: Vec<u8> = (0..rng.below(20)).map(|_| rng.next() as u8).collect();
-            f = f.body(body.clone());
-            let mut wire = BytesMut::new();
-            if rng.below(2) == 0 {
-                wire.put_u8(b'\n');
-            }
-            encode(&f, v, &mut wire);
-            let got = drain(&mut wire, v, &lim());
-            let Some(Parsed::Frame(back)) = got.last() else { panic!("{got:?}") };
-            let expect = if body.is_empty() { f } else { f.header("content-length", body.len().to_string()) };
-            assert_eq!(back, &expect, "version {v:?}");
-        }
-    }
-}
+#[path = "frame_tests.rs"]
+mod tests;

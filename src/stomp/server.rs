@@ -9,12 +9,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_util::codec::Framed;
-use tracing::debug;
+use tracing::{debug, info};
 
 use super::frame::{Frame, HeartBeat, Limits, Parsed, StompCodec, Version};
+use super::headers::{self, check_names, message_frame};
 use crate::broker::{
     AckMode, Broker, Delivery, Destination, Kind, Selector, Subscription, TxOp, subscription_selector,
 };
+use crate::config::User;
+use crate::limits::{self, NameKind};
 use crate::store::record::StoredMessage;
 
 #[derive(Debug, Clone)]
@@ -24,6 +27,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// For CONNECTED's `server` and the session id.
     pub node: String,
+    /// `cluster.toml`'s `[[user]]` entries: when any, CONNECT must name one ([`headers::login`]).
+    pub users: Vec<User>,
 }
 
 /// Accepts STOMP clients until `stop` flips; closing drops every connection.
@@ -126,8 +131,13 @@ async fn run(
         }
     };
     conn.version = negotiate(connect.get("accept-version")).ok_or("Supported protocol versions are 1.0,1.1,1.2")?;
+    if let Err(e) = headers::login(&settings.users, &connect) {
+        info!("STOMP connection {} refused: {e}", conn.id);
+        return Err(e.into());
+    }
+    check_names(&connect)?;
     conn.client_id = connect.get("client-id").unwrap_or("").to_string();
-    let (cx, cy) = parse_heart_beat(connect.get("heart-beat"));
+    let (cx, cy) = headers::heart_beat(connect.get("heart-beat"))?;
     framed.codec_mut().set_version(conn.version);
     let mut connected = Frame::new("CONNECTED")
         .header("version", conn.version.as_str())
@@ -139,8 +149,9 @@ async fn run(
     }
     framed.send(connected).await?;
 
-    // We send every cy ms and expect something every cx ms (with grace).
-    let read_timeout = (cx > 0).then(|| Duration::from_millis(cx * 3 / 2));
+    // We send every cy ms and expect something every cx ms (with grace). Both are at most a
+    // day (headers::heart_beat), and the arithmetic saturates all the same.
+    let read_timeout = (cx > 0).then(|| Duration::from_millis(cx.saturating_mul(3) / 2));
     let mut beat = tokio::time::interval(Duration::from_millis(if cy > 0 { cy } else { 3_600_000 }));
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -158,7 +169,9 @@ async fn run(
                     Ok(Some(Ok(Parsed::HeartBeat))) => continue,
                     Ok(Some(Ok(Parsed::Frame(f)))) => f,
                 };
-                let receipt = frame.get("receipt").map(str::to_string);
+                // Echoed on the RECEIPT or ERROR only if it is a valid receipt id.
+                let receipt =
+                    frame.get("receipt").filter(|r| limits::check(NameKind::ReceiptId, r).is_ok()).map(str::to_string);
                 let done = match handle(frame, conn, broker).await {
                     Ok(done) => done,
                     // No longer master: drop the client (no ERROR), so it fails over and resends.
@@ -214,11 +227,6 @@ fn negotiate(accept: Option<&str>) -> Option<Version> {
     [Version::V1_2, Version::V1_1, Version::V1_0].into_iter().find(|v| offered.contains(&v.as_str()))
 }
 
-fn parse_heart_beat(h: Option<&str>) -> (u64, u64) {
-    let mut parts = h.unwrap_or("0,0").split(',').map(|p| p.trim().parse::<u64>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
-}
-
 /// `/queue/a` → queue a; `/topic/a` → topic a (temp destinations map to plain ones).
 pub fn parse_destination(d: &str) -> Result<Destination, String> {
     let (kind, name) = if let Some(n) = d.strip_prefix("/queue/").or_else(|| d.strip_prefix("/temp-queue/")) {
@@ -231,34 +239,13 @@ pub fn parse_destination(d: &str) -> Result<Destination, String> {
     if name.is_empty() {
         return Err(format!("destination {d} has no name"));
     }
+    limits::check(NameKind::Destination, name).map_err(|e| format!("Invalid destination: {e}"))?;
     Ok(Destination { kind, name: name.to_string() })
-}
-
-/// Headers that are STOMP plumbing, not message properties.
-const PLUMBING: [&str; 6] = ["destination", "content-length", "receipt", "transaction", "persistent", "message-id"];
-
-fn message_frame(d: &Delivery, sub_id: &str, destination: &str) -> Frame {
-    let m = &d.msg;
-    let mut f = Frame::new("MESSAGE")
-        .header("destination", destination)
-        .header("message-id", format!("ID:mqsim-{}", m.seq))
-        .header("subscription", sub_id)
-        .header("ack", format!("{}:{}", d.consumer, m.seq));
-    if m.persistent {
-        f = f.header("persistent", "true");
-    }
-    if d.redelivered || m.redelivery_count > 0 {
-        f = f.header("redelivered", "true");
-    }
-    f = f.header("timestamp", m.timestamp.to_string());
-    for (k, v) in &m.headers {
-        f = f.header(k, v.clone());
-    }
-    f.body(m.body.clone())
 }
 
 /// Handles one client frame; `Ok(true)` ends the connection cleanly.
 async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, String> {
+    check_names(&frame)?;
     match frame.command.as_str() {
         "SEND" => {
             let dest = frame.get("destination").ok_or("SEND needs a destination header")?;
@@ -266,7 +253,7 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             let msg = StoredMessage {
                 seq: 0,
                 destination: dest.to_string(),
-                headers: frame.headers.iter().filter(|(k, _)| !PLUMBING.contains(&k.as_str())).cloned().collect(),
+                headers: headers::stored_headers(&frame),
                 body: frame.body.to_vec(),
                 persistent: frame.get("persistent") == Some("true"),
                 timestamp: crate::events::now_ms(),
@@ -305,12 +292,7 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
                 other => return Err(format!("unsupported ack mode {other}")),
             };
             let default_prefetch = if destination.kind == Kind::Queue { 1000 } else { 32766 };
-            let prefetch = match frame.get("activemq.prefetchSize") {
-                Some(p) => {
-                    p.parse::<usize>().ok().filter(|p| *p > 0).ok_or(format!("invalid activemq.prefetchSize {p}"))?
-                }
-                None => default_prefetch,
-            };
+            let prefetch = headers::prefetch(frame.get("activemq.prefetchSize"), default_prefetch)?;
             let durable = match (destination.kind, frame.get("activemq.subscriptionName")) {
                 (Kind::Topic, Some(name)) => {
                     if conn.client_id.is_empty() {
