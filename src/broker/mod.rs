@@ -25,6 +25,7 @@
 
 mod admin;
 pub use admin::MAX_BROWSE;
+mod like;
 mod openwire_support;
 pub mod selector;
 mod state;
