@@ -21,8 +21,9 @@ use crate::limits::SELECTOR_STEPS;
 
 /// The most waiting messages one dispatch pass looks at.
 pub(super) const PASS_MESSAGES: usize = 1024;
-/// The most selector steps one dispatch pass spends (a few milliseconds).
-pub(super) const PASS_STEPS: usize = 20 * SELECTOR_STEPS as usize;
+/// The most selector steps one dispatch pass spends (about half a millisecond in a release
+/// build), so five costly judgements at most.
+pub(super) const PASS_STEPS: usize = 5 * SELECTOR_STEPS as usize;
 
 impl State {
     /// Hands waiting messages of `store` to consumers with prefetch credit, round robin.
