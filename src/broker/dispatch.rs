@@ -2,8 +2,10 @@
 //! does while it holds the broker's lock.
 //!
 //! Without selectors a pass is round robin among the consumers with prefetch credit and
-//! costs what it delivers. With a selector, a waiting message goes to the next consumer
-//! (round robin) with credit that it matches, oldest message first; one nobody matches stays.
+//! costs what it delivers (at most [`PASS_MESSAGES`]: a consumer with a huge prefetch on a
+//! deep queue is filled in several passes). With a selector, a waiting message goes to the
+//! next consumer (round robin) with credit that it matches, oldest message first; one nobody
+//! matches stays.
 //! That used to be a scan of every waiting message on every enqueue, ack and subscribe —
 //! quadratic, and with slow selectors it stalled every other client for seconds (issue 11,
 //! row 5). Now:
@@ -19,7 +21,7 @@
 use super::state::{Consumer, State, deliver};
 use crate::limits::SELECTOR_STEPS;
 
-/// The most waiting messages one dispatch pass looks at.
+/// The most waiting messages one dispatch pass looks at (or, without selectors, hands out).
 pub(super) const PASS_MESSAGES: usize = 1024;
 /// The most selector steps one dispatch pass spends (about half a millisecond in a release
 /// build), so five costly judgements at most.
@@ -36,7 +38,13 @@ impl State {
             }
             return;
         }
+        let mut handed = 0;
         while !q.pending.is_empty() && !q.consumers.is_empty() {
+            if handed == PASS_MESSAGES {
+                self.backlog.insert(store.to_string());
+                return;
+            }
+            handed += 1;
             let n = q.consumers.len();
             let chosen = (0..n)
                 .map(|i| (q.rr + i) % n)

@@ -11,7 +11,12 @@
 //!   head of the queue, marked `redelivered`.
 //! * **Topics**: fan-out to every subscriber; a *durable* subscription (client id +
 //!   subscription name) is a queue of its own (`sub:<clientId>:<name>`) that keeps messages
-//!   while its subscriber is away.
+//!   while its subscriber is away. A plain subscriber's deliveries are in flight too (its
+//!   credit is its prefetch; in auto mode the adapter acks each as it writes it out).
+//! * **Store keys**: a queue's store is its name, unless the name could be taken for a
+//!   durable subscription's key (`sub:…`, or `queue:`… then `sub:…`): then `queue:<name>`
+//!   ([`queue_key`]). So `/queue/sub:alice:mine` is a queue of its own and never alice's
+//!   subscription (issue 11, row 12: they shared one namespace).
 //! * **Persistence**: a persistent message is written to the store (and replicated per
 //!   `sync`) *before* it is enqueued, so a RECEIPT means durable. Acks are written lazily
 //!   (not synced): an ack lost in a failover means a redelivery, never a loss.
@@ -22,6 +27,61 @@
 //! * **Selectors** ([`selector`]): a queue consumer with one gets only the waiting messages
 //!   it matches, in order (the others wait for another consumer); a topic subscriber only
 //!   the messages it matches. Durable subscriptions take no selector.
+//!
+//! # What a client can make it hold, and for how long it holds the lock
+//!
+//! The state is one `std::sync::Mutex`, taken on the tokio worker threads of the node's
+//! runtime, which the node's ZooKeeper session shares: a long hold stalls every client and
+//! can cost the master its session (issue 11, row 5: a failover caused by one client's
+//! selectors). So no operation holds it for more than bounded work:
+//!
+//! * a selector is at most `limits::MAX_SELECTOR` bytes and spends at most
+//!   `limits::SELECTOR_STEPS` steps on a message (running out is no match, logged once per
+//!   consumer); `LIKE` has no backtracking (`like.rs`);
+//! * a dispatch pass (`dispatch.rs`) judges or hands out at most 1,024
+//!   messages and spends at most 5 × `SELECTOR_STEPS`; a consumer judges a waiting message
+//!   once, not on every pass; what a pass leaves is continued by a task of its own, one pass
+//!   per lock;
+//! * a topic's subscribers' selectors are judged before the lock is taken; a browse spends
+//!   at most 100 × `SELECTOR_STEPS`.
+//!
+//! Resources, from `cluster.toml` ([`Limits`], ActiveMQ's names):
+//!
+//! * **`memoryLimit`** (`systemUsage/memoryUsage`): every message held in memory — waiting,
+//!   in flight, waiting for a slow topic subscriber, buffered in a transaction — counts (its
+//!   body and headers, once however many hold it; see `usage.rs`). A send past
+//!   the limit waits, holding no lock, and after **`sendFailIfNoSpaceAfterTimeout`** fails
+//!   with ActiveMQ's "Usage Manager Memory Limit reached. Stopping producer (…) to prevent
+//!   flooding queue://…" (0: fails at once). Nothing held is ever dropped to make room, except
+//!   what waits for a slow plain topic subscriber.
+//! * **`pendingMessageLimit`** (`constantPendingMessageLimitStrategy`): a plain (non-durable)
+//!   topic subscriber gets at most its prefetch in flight; at most this many more wait for
+//!   it, the oldest discarded past that, and those waiting are the first discarded when memory
+//!   is full. Durable subscriptions are stored and never discarded.
+//! * **`transactionLimit`**: messages (sent or acked) one transaction may hold; its sends'
+//!   bytes count against memory as they are buffered ([`Transaction`]). Past either, the
+//!   transaction is rolled back and the client gets the error (and again at COMMIT).
+//! * **`storeLimit`** (`systemUsage/storeUsage`): a persistent write that would take the
+//!   journal past it is refused with ActiveMQ's "Persistent store is Full, 100% of N.
+//!   Stopping producer (…)". Acks, consumption and non-persistent sends go on.
+//!
+//! Caveats:
+//!
+//! * Unlike ActiveMQ, which pages persistent messages out to its store, mqsim holds every
+//!   waiting message in memory: a persistent backlog counts against `memoryLimit` (it is what
+//!   mqsim's memory holds), so a backlog larger than the limit holds producers up. A promoted
+//!   master counts its store's messages without waiting and may start over the limit.
+//! * The journal is not reclaimed yet: `storeLimit` is the journal's length, and once it is
+//!   reached persistent sends are refused until the journal is reclaimed (a later issue);
+//!   refused at once, since waiting (as ActiveMQ does) could not help.
+//! * In-flight messages cannot be discarded: a plain topic subscriber with a large prefetch
+//!   that never reads holds up to `memoryLimit`, and producers then wait and fail (ActiveMQ
+//!   does the same). A connection's delivery channel is an unbounded type but holds only
+//!   in-flight deliveries, so it is bounded by its consumers' prefetch and by `memoryLimit`.
+//! * One message larger than `memoryLimit` is let through when nothing at all is held.
+//! * Stores written before queue keys were split: a queue whose name had the shape of a
+//!   durable key kept its messages under its plain name, which no queue reaches now (it
+//!   shows in the console as a store of its own, which can be browsed and purged there).
 
 mod admin;
 pub use admin::MAX_BROWSE;

@@ -74,6 +74,24 @@ fn a_selective_pass_is_bounded_and_judges_each_message_once() {
     assert_eq!(rx.try_recv().unwrap().msg.seq, 3);
 }
 
+#[test]
+fn a_plain_pass_is_bounded_too() {
+    let usage = Usage::new(u64::MAX);
+    let mut st = State::new(usage.clone(), 1000);
+    let q = Destination::queue("q");
+    for seq in 1..=3_000 {
+        let mut m = colored("m", "red");
+        m.seq = seq;
+        st.enqueue(&q, Arc::new(m), Arc::new(usage.force(1)), &HashMap::new());
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    st.add_consumer(7, 1, sub(q.clone(), AckMode::Client, 1_000_000), tx).unwrap();
+    let count = |rx: &mut mpsc::UnboundedReceiver<Delivery>| std::iter::from_fn(|| rx.try_recv().ok()).count();
+    assert_eq!(count(&mut rx), PASS_MESSAGES);
+    while st.continue_backlog() {}
+    assert_eq!(count(&mut rx), 3_000 - PASS_MESSAGES);
+}
+
 #[tokio::test]
 async fn the_broker_continues_a_bounded_pass_by_itself() {
     let f = fixture_with(Limits::default());

@@ -12,19 +12,20 @@
 //! Caveats: string ordering (`<`, `BETWEEN` on strings, as ActiveMQ allows) is by code point,
 //! not Java's UTF-16 units; comparisons do not chain (`a = b = c` is an error); integer literals
 //! with a leading zero are decimal (no octal); any division by zero is UNKNOWN (Java would give
-//! Infinity for doubles); `IN` lists take string literals only, as in JMS. `LIKE` works on chars
-//! ([`super::like`]: linear for patterns without `_`). With `convert_strings` a string meeting a number is read as a number (integer
-//! if it parses as one, else double) and a string meeting a boolean as `true`/`false`
-//! (case-insensitive); a string that does not convert is UNKNOWN.
+//! Infinity for doubles); `IN` lists take string literals only, as in JMS. `LIKE` works on
+//! chars (`like.rs`: linear for patterns without `_`). With `convert_strings` a string meeting
+//! a number is read as a number (integer if it parses as one, else double) and a string
+//! meeting a boolean as `true`/`false` (case-insensitive); a string that does not convert is
+//! UNKNOWN.
 //!
 //! **Bounded work.** The text is at most [`limits::MAX_SELECTOR`] bytes, and evaluating it
 //! against one message may take at most a budget of steps ([`limits::SELECTOR_STEPS`] for
 //! [`Selector::matches`]): a step is one expression node evaluated, 64 bytes of text a `LIKE`
 //! searches for a literal run, or 8 characters it compares one by one (a run with `_`), so
-//! 10,000 steps are about 0.1 ms of a release build's time. A selector that runs out is [`Verdict::OverBudget`], which counts as not
-//! matching; the broker logs it once per consumer. So a client's selector costs the broker
-//! (which evaluates under its lock) a bounded, small amount of work per message, however long
-//! the message's properties are.
+//! 10,000 steps are about 0.1 ms of a release build's time. A selector that runs out is
+//! [`Verdict::OverBudget`], which counts as not matching; the broker logs it once per
+//! consumer. So a client's selector costs the broker (which evaluates under its lock) a
+//! bounded, small amount of work per message, however long the message's properties are.
 
 /// A value a selector reads from a message (a header field or a property).
 #[derive(Debug, Clone, PartialEq)]
