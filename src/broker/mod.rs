@@ -471,11 +471,12 @@ impl Broker {
         self.stamp(&mut dead);
         let dlq = Destination::queue(DLQ);
         if msg.persistent {
-            let batch = Record::Batch(vec![
-                Record::Dequeue { store, seq },
-                Record::Enqueue { store: queue_key(DLQ).into_owned(), msg: dead.clone() },
-            ]);
-            self.writer.write(vec![batch], true).await?;
+            let mut batch = vec![Record::Enqueue { store: queue_key(DLQ).into_owned(), msg: dead.clone() }];
+            // A plain topic subscriber's message was never stored for it (no store to dequeue).
+            if !store.is_empty() {
+                batch.insert(0, Record::Dequeue { store, seq });
+            }
+            self.writer.write(vec![Record::Batch(batch)], true).await?;
         }
         self.enqueue(&dlq, Arc::new(dead), p.ticket);
         Ok(())
