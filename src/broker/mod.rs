@@ -49,8 +49,8 @@
 //!
 //! * **`memoryLimit`** (`systemUsage/memoryUsage`): every message held in memory — waiting,
 //!   in flight, waiting for a slow topic subscriber, buffered in a transaction — counts (its
-//!   body and headers, once however many hold it; see `usage.rs`). A send past
-//!   the limit waits, holding no lock, and after **`sendFailIfNoSpaceAfterTimeout`** fails
+//!   body and headers plus 128 bytes, once however many hold it; see `usage.rs`). A send
+//!   past the limit waits, holding no lock, and after **`sendFailIfNoSpaceAfterTimeout`** fails
 //!   with ActiveMQ's "Usage Manager Memory Limit reached. Stopping producer (…) to prevent
 //!   flooding queue://…" (0: fails at once). Nothing held is ever dropped to make room, except
 //!   what waits for a slow plain topic subscriber.

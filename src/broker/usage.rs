@@ -3,7 +3,8 @@
 //!
 //! Every message the broker holds in memory — waiting in a queue or a durable subscription,
 //! in flight on a consumer, waiting for a slow topic subscriber, or buffered in a
-//! transaction — is covered by a [`Ticket`] for its size (body plus header text). One
+//! transaction — is covered by a [`Ticket`] for its size ([`size_of`]: body, header text and
+//! a fixed estimate of the bookkeeping). One
 //! message fanned out to several holders shares one ticket, so it counts once; the bytes are
 //! given back when the last holder lets go of it (acked, discarded, purged, rolled back).
 //!
@@ -166,10 +167,15 @@ impl Drop for Ticket {
     }
 }
 
-/// What a message counts for: its body and its header text.
+/// What one message costs beyond its text: the broker's own bookkeeping (the message,
+/// its map entries and deliveries), an estimate. ActiveMQ counts at least 1 KiB a message.
+const OVERHEAD: usize = 128;
+
+/// What a message counts for: its body, its header text and [`OVERHEAD`] (so a flood of
+/// empty messages is bounded too).
 pub(super) fn size_of(msg: &StoredMessage) -> u64 {
     let headers: usize = msg.headers.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-    (msg.body.len() + headers + msg.destination.len()) as u64
+    (msg.body.len() + headers + msg.destination.len() + OVERHEAD) as u64
 }
 
 #[cfg(test)]
