@@ -1,9 +1,13 @@
 //! Console operations on the broker core: browse a queue and purge it, as ActiveMQ's
-//! web console does (`browse.jsp`, "Purge"). Kept apart from the messaging paths.
+//! web console does (`browse.jsp`, "Purge"), and the queue browsers of STOMP and OpenWire.
+//! Kept apart from the messaging paths.
+//!
+//! A browse judges its selector against the waiting messages under the broker's lock, so
+//! it stops after [`BROWSE_STEPS`] selector steps in all, like a dispatch pass.
 
 use std::sync::Arc;
 
-use super::{Broker, Selector};
+use super::{Broker, Selector, queue_key};
 use crate::error::Result;
 use crate::store::record::{Record, StoredMessage};
 
@@ -11,18 +15,33 @@ use crate::store::record::{Record, StoredMessage};
 /// ActiveMQ's default `maxBrowsePageSize`.
 pub const MAX_BROWSE: usize = 400;
 
+/// The most selector steps one browse spends (about what 100 messages may cost).
+pub const BROWSE_STEPS: usize = 100 * crate::limits::SELECTOR_STEPS as usize;
+
 impl Broker {
-    /// Up to `max` pending (not yet delivered) messages of a queue or durable subscription
-    /// store that pass `selector`, oldest first, with their `redelivered` flag. Messages in
-    /// flight on a consumer are not shown.
-    pub fn browse(&self, store: &str, max: usize, selector: Option<&Selector>) -> Vec<(Arc<StoredMessage>, bool)> {
-        self.state.lock().unwrap().pending(store, max, selector)
+    /// Up to `max` pending (not yet delivered) messages of the queue `queue` that pass
+    /// `selector`, oldest first, with their `redelivered` flag. Messages in flight on a
+    /// consumer are not shown.
+    pub fn browse(&self, queue: &str, max: usize, selector: Option<&Selector>) -> Vec<(Arc<StoredMessage>, bool)> {
+        self.browse_store(&queue_key(queue), max, selector)
     }
 
-    /// Deletes every pending message of a queue; returns how many. The persistent ones are
-    /// dequeued in the journal (one synced batch through the writer), so the slaves follow.
+    /// [`Broker::browse`] by store key, as [`Broker::stats`] names stores: a queue's
+    /// ([`queue_key`]) or a durable subscription's (`sub:<clientId>:<name>`).
+    pub fn browse_store(
+        &self,
+        store: &str,
+        max: usize,
+        selector: Option<&Selector>,
+    ) -> Vec<(Arc<StoredMessage>, bool)> {
+        self.lock().pending(store, max, selector, BROWSE_STEPS)
+    }
+
+    /// Deletes every pending message of a store (by key, as [`Broker::stats`] names it);
+    /// returns how many. The persistent ones are dequeued in the journal (one synced batch
+    /// through the writer), so the slaves follow.
     pub async fn purge(&self, store: &str) -> Result<usize> {
-        let taken = self.state.lock().unwrap().take_pending(store);
+        let taken = self.lock().take_pending(store);
         let records: Vec<Record> = taken
             .iter()
             .filter(|m| m.persistent)

@@ -11,7 +11,12 @@
 //!   head of the queue, marked `redelivered`.
 //! * **Topics**: fan-out to every subscriber; a *durable* subscription (client id +
 //!   subscription name) is a queue of its own (`sub:<clientId>:<name>`) that keeps messages
-//!   while its subscriber is away.
+//!   while its subscriber is away. A plain subscriber's deliveries are in flight too (its
+//!   credit is its prefetch; in auto mode the adapter acks each as it writes it out).
+//! * **Store keys**: a queue's store is its name, unless the name could be taken for a
+//!   durable subscription's key (`sub:…`, or `queue:`… then `sub:…`): then `queue:<name>`
+//!   ([`queue_key`]). So `/queue/sub:alice:mine` is a queue of its own and never alice's
+//!   subscription (issue 11, row 12: they shared one namespace).
 //! * **Persistence**: a persistent message is written to the store (and replicated per
 //!   `sync`) *before* it is enqueued, so a RECEIPT means durable. Acks are written lazily
 //!   (not synced): an ack lost in a failover means a redelivery, never a loss.
@@ -22,27 +27,89 @@
 //! * **Selectors** ([`selector`]): a queue consumer with one gets only the waiting messages
 //!   it matches, in order (the others wait for another consumer); a topic subscriber only
 //!   the messages it matches. Durable subscriptions take no selector.
+//!
+//! # What a client can make it hold, and for how long it holds the lock
+//!
+//! The state is one `std::sync::Mutex`, taken on the tokio worker threads of the node's
+//! runtime, which the node's ZooKeeper session shares: a long hold stalls every client and
+//! can cost the master its session (issue 11, row 5: a failover caused by one client's
+//! selectors). So no operation holds it for more than bounded work:
+//!
+//! * a selector is at most `limits::MAX_SELECTOR` bytes and spends at most
+//!   `limits::SELECTOR_STEPS` steps on a message (running out is no match, logged once per
+//!   consumer); `LIKE` has no backtracking (`like.rs`);
+//! * a dispatch pass (`dispatch.rs`) judges or hands out at most 1,024
+//!   messages and spends at most 5 × `SELECTOR_STEPS`; a consumer judges a waiting message
+//!   once, not on every pass; what a pass leaves is continued by a task of its own, one pass
+//!   per lock;
+//! * a topic's subscribers' selectors are judged before the lock is taken; a browse spends
+//!   at most 100 × `SELECTOR_STEPS`.
+//!
+//! Resources, from `cluster.toml` ([`Limits`], ActiveMQ's names):
+//!
+//! * **`memoryLimit`** (`systemUsage/memoryUsage`): every message held in memory — waiting,
+//!   in flight, waiting for a slow topic subscriber, buffered in a transaction — counts (its
+//!   body and headers plus 128 bytes, once however many hold it; see `usage.rs`). A send
+//!   past the limit waits, holding no lock, and after **`sendFailIfNoSpaceAfterTimeout`** fails
+//!   with ActiveMQ's "Usage Manager Memory Limit reached. Stopping producer (…) to prevent
+//!   flooding queue://…" (0: fails at once). Nothing held is ever dropped to make room, except
+//!   what waits for a slow plain topic subscriber.
+//! * **`pendingMessageLimit`** (`constantPendingMessageLimitStrategy`): a plain (non-durable)
+//!   topic subscriber gets at most its prefetch in flight; at most this many more wait for
+//!   it, the oldest discarded past that, and those waiting are the first discarded when memory
+//!   is full. Durable subscriptions are stored and never discarded.
+//! * **`transactionLimit`**: messages (sent or acked) one transaction may hold; its sends'
+//!   bytes count against memory as they are buffered ([`Transaction`]). Past either, the
+//!   transaction is rolled back and the client gets the error (and again at COMMIT).
+//! * **`storeLimit`** (`systemUsage/storeUsage`): a persistent write that would take the
+//!   journal past it is refused with ActiveMQ's "Persistent store is Full, 100% of N.
+//!   Stopping producer (…)". Acks, consumption and non-persistent sends go on.
+//!
+//! Caveats:
+//!
+//! * Unlike ActiveMQ, which pages persistent messages out to its store, mqsim holds every
+//!   waiting message in memory: a persistent backlog counts against `memoryLimit` (it is what
+//!   mqsim's memory holds), so a backlog larger than the limit holds producers up. A promoted
+//!   master counts its store's messages without waiting and may start over the limit.
+//! * The journal is not reclaimed yet: `storeLimit` is the journal's length, and once it is
+//!   reached persistent sends are refused until the journal is reclaimed (a later issue);
+//!   refused at once, since waiting (as ActiveMQ does) could not help.
+//! * In-flight messages cannot be discarded: a plain topic subscriber with a large prefetch
+//!   that never reads holds up to `memoryLimit`, and producers then wait and fail (ActiveMQ
+//!   does the same). A connection's delivery channel is an unbounded type but holds only
+//!   in-flight deliveries, so it is bounded by its consumers' prefetch and by `memoryLimit`.
+//! * One message larger than `memoryLimit` is let through when nothing at all is held.
+//! * Stores written before queue keys were split: a queue whose name had the shape of a
+//!   durable key kept its messages under its plain name, which no queue reaches now (it
+//!   shows in the console as a store of its own, which can be browsed and purged there).
 
 mod admin;
 pub use admin::MAX_BROWSE;
+mod dispatch;
+mod like;
 mod openwire_support;
 pub mod selector;
 mod state;
+mod transaction;
+mod usage;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use selector::Selector;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::error::{Error, Result};
 use crate::store::Snapshot;
 use crate::store::record::{Record, StoredMessage};
 use crate::store::writer::Writer;
-pub use state::{DestStats, Destination, Kind};
-use state::{State, StateError};
+use state::State;
+pub use state::{DestStats, Destination, Kind, StateError, queue_key};
+pub use transaction::Transaction;
+pub use usage::Limits;
+use usage::{Ticket, Usage, size_of};
 
 /// The dead-letter queue, as ActiveMQ names it.
 pub const DLQ: &str = "ActiveMQ.DLQ";
@@ -94,24 +161,96 @@ pub enum TxOp {
 }
 
 pub struct Broker {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     writer: Writer,
     /// producer → the last sequence stored for it.
     audit: Mutex<HashMap<String, u64>>,
     next_seq: AtomicU64,
     next_id: AtomicU64,
+    limits: Limits,
+    usage: Arc<Usage>,
+    /// The journal's end (its length in bytes), for the store limit.
+    journal_end: watch::Receiver<u64>,
+    /// A task is continuing the dispatch backlog.
+    draining: Arc<AtomicBool>,
 }
 
 impl Broker {
-    pub fn new(writer: Writer, mut snapshot: Snapshot) -> Broker {
+    /// A broker with the default [`Limits`].
+    pub fn new(writer: Writer, snapshot: Snapshot) -> Broker {
+        Broker::with_limits(writer, snapshot, Limits::default())
+    }
+
+    pub fn with_limits(writer: Writer, mut snapshot: Snapshot, limits: Limits) -> Broker {
         let next_seq = AtomicU64::new(snapshot.next_seq.max(1));
         let audit = Mutex::new(std::mem::take(&mut snapshot.audit).into_iter().collect());
+        let usage = Usage::new(limits.memory);
+        let state = State::from_snapshot(snapshot, usage.clone(), limits.pending_messages);
         Broker {
-            state: Mutex::new(State::from_snapshot(snapshot)),
+            state: Arc::new(Mutex::new(state)),
+            journal_end: writer.end(),
             writer,
             audit,
             next_seq,
             next_id: AtomicU64::new(1),
+            limits,
+            usage,
+            draining: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Bytes of messages held in memory now (against `memoryLimit`).
+    pub fn memory_used(&self) -> u64 {
+        self.usage.used()
+    }
+
+    /// The state, locked. Every method holds it only for bounded work (see
+    /// [`dispatch`]); what a pass leaves for later is continued by [`Broker::drain_backlog`]
+    /// when the guard is dropped by [`Broker::with_state`].
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` on the locked state, then continues any dispatch it left unfinished.
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let (r, backlog) = {
+            let mut st = self.lock();
+            let r = f(&mut st);
+            (r, !st.backlog.is_empty())
+        };
+        if backlog {
+            self.drain_backlog();
+        }
+        r
+    }
+
+    /// Continues unfinished dispatch passes in a task of their own, one bounded pass per
+    /// lock, yielding in between (inline, pass by pass, outside a runtime).
+    fn drain_backlog(&self) {
+        if self.draining.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (state, draining) = (self.state.clone(), self.draining.clone());
+        let run = async move {
+            loop {
+                let more = state.lock().unwrap_or_else(|p| p.into_inner()).continue_backlog();
+                if !more {
+                    draining.store(false, Ordering::SeqCst);
+                    // A pass that stopped after the last check left its store for us.
+                    let again = !state.lock().unwrap_or_else(|p| p.into_inner()).backlog.is_empty();
+                    if !again || draining.swap(true, Ordering::SeqCst) {
+                        return;
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn(run)),
+            Err(_) => {
+                while self.lock().continue_backlog() {}
+                self.draining.store(false, Ordering::SeqCst);
+            }
         }
     }
 
@@ -133,7 +272,9 @@ impl Broker {
     }
 
     /// Sends one message (stamped or not). Persistent sends return once durable per `sync`.
-    /// Returns false if it was dropped as a duplicate.
+    /// Returns false if it was dropped as a duplicate. Waits (holding no lock) while the
+    /// broker's memory is full, and fails after `sendFailIfNoSpaceAfterTimeout`; a persistent
+    /// send fails at once while the store is past `storeLimit`.
     pub async fn send(&self, dest: &Destination, mut msg: StoredMessage) -> Result<bool> {
         if msg.seq == 0 {
             self.stamp(&mut msg);
@@ -141,13 +282,63 @@ impl Broker {
         if self.is_duplicate(&msg) {
             return Ok(false);
         }
-        let records = self.state.lock().unwrap().enqueue_records(dest, &msg);
+        let size = size_of(&msg);
+        let ticket = self.reserve(dest, &msg, size).await?;
+        let records = self.lock().enqueue_records(dest, &msg);
         if msg.persistent && !records.is_empty() {
+            self.check_store(dest, &msg, size)?;
             self.write_audited(records).await?;
         }
-        let mut st = self.state.lock().unwrap();
-        st.enqueue(dest, Arc::new(msg));
+        self.enqueue(dest, Arc::new(msg), Arc::new(ticket));
         Ok(true)
+    }
+
+    /// Enqueues a stored (or non-persistent) message: a topic's subscribers' selectors are
+    /// judged first, outside the lock.
+    fn enqueue(&self, dest: &Destination, msg: Arc<StoredMessage>, ticket: Arc<Ticket>) {
+        let mut verdicts = HashMap::new();
+        if dest.kind == Kind::Topic {
+            for (id, sel) in self.lock().topic_selectors(&dest.name) {
+                let lookup = |name: &str| state::message_value(&msg, name);
+                verdicts.insert(id, sel.evaluate(&lookup, crate::limits::SELECTOR_STEPS as usize).0);
+            }
+        }
+        self.with_state(|st| st.enqueue(dest, msg, ticket, &verdicts));
+    }
+
+    /// Reserves memory for a message, waiting for space (see [`usage`]).
+    async fn reserve(&self, dest: &Destination, msg: &StoredMessage, size: u64) -> Result<Ticket> {
+        if let Some(t) = self.usage.try_reserve(size) {
+            return Ok(t);
+        }
+        let wait = self.limits.send_timeout;
+        match self.usage.reserve(size, wait, |want| self.lock().shed(want)).await {
+            Some(t) => Ok(t),
+            None => Err(StateError::MemoryFull {
+                producer: producer_of(msg),
+                destination: dest.qualified(),
+                waited_ms: wait.as_millis(),
+                used: self.usage.used(),
+                limit: self.usage.limit(),
+            }
+            .into()),
+        }
+    }
+
+    /// Refuses a persistent write of `size` bytes that would take the journal past
+    /// `storeLimit` (the journal is never reclaimed yet, so waiting would not help).
+    fn check_store(&self, dest: &Destination, msg: &StoredMessage, size: u64) -> Result<()> {
+        let used = *self.journal_end.borrow();
+        if used.saturating_add(size) > self.limits.store {
+            return Err(StateError::StoreFull {
+                producer: producer_of(msg),
+                destination: dest.qualified(),
+                used,
+                limit: self.limits.store,
+            }
+            .into());
+        }
+        Ok(())
     }
 
     fn is_duplicate(&self, msg: &StoredMessage) -> bool {
@@ -190,25 +381,25 @@ impl Broker {
         let id = self.new_id();
         if let (Kind::Topic, Some((client, name))) = (sub.destination.kind, &sub.durable) {
             let key = durable_key(client, name);
-            let new = self.state.lock().unwrap().durable_topic(&key).is_none();
+            let new = self.lock().durable_topic(&key).is_none();
             if new {
                 let record = Record::Subscribe { key: key.clone(), topic: sub.destination.name.clone() };
                 self.writer.write(vec![record], true).await?;
             }
         }
-        self.state.lock().unwrap().add_consumer(id, conn, sub, tx)?;
+        self.with_state(|st| st.add_consumer(id, conn, sub, tx))?;
         Ok(id)
     }
 
     /// Removes a consumer; its unacked messages are redelivered to others.
     pub fn unsubscribe(&self, consumer: u64) {
-        self.state.lock().unwrap().remove_consumer(consumer);
+        self.with_state(|st| st.remove_consumer(consumer));
     }
 
     /// Removes a durable subscription and its messages.
     pub async fn remove_durable(&self, client: &str, name: &str) -> Result<()> {
         let key = durable_key(client, name);
-        if self.state.lock().unwrap().remove_durable(&key) {
+        if self.with_state(|st| st.remove_durable(&key)) {
             self.writer.write(vec![Record::Unsubscribe { key }], true).await?;
         }
         Ok(())
@@ -216,12 +407,12 @@ impl Broker {
 
     /// Every consumer of a closed connection goes away.
     pub fn disconnect(&self, conn: u64) {
-        self.state.lock().unwrap().remove_connection(conn);
+        self.with_state(|st| st.remove_connection(conn));
     }
 
     /// Acks messages (by seq) of one consumer; `cumulative` acks every earlier delivery too.
     pub async fn ack(&self, consumer: u64, seq: u64, cumulative: bool) -> Result<()> {
-        let records = self.state.lock().unwrap().ack(consumer, seq, cumulative)?;
+        let records = self.with_state(|st| st.ack(consumer, seq, cumulative))?;
         self.write_acks(records).await
     }
 
@@ -234,7 +425,7 @@ impl Broker {
     /// Like [`Broker::ack`], but the dequeue records are queued to the store without waiting
     /// for them: acks are not synced anyway, and any later write lands after them.
     pub fn ack_nowait(&self, consumer: u64, seq: u64, cumulative: bool) -> Result<()> {
-        let records = self.state.lock().unwrap().ack(consumer, seq, cumulative)?;
+        let records = self.with_state(|st| st.ack(consumer, seq, cumulative))?;
         self.queue_acks(records)
     }
 
@@ -245,12 +436,13 @@ impl Broker {
     }
 
     fn ack_records(&self, consumer: u64, seqs: &[u64]) -> Vec<Record> {
-        let mut records = Vec::new();
-        let mut st = self.state.lock().unwrap();
-        for &seq in seqs {
-            records.extend(st.ack(consumer, seq, false).unwrap_or_default());
-        }
-        records
+        self.with_state(|st| {
+            let mut records = Vec::new();
+            for &seq in seqs {
+                records.extend(st.ack(consumer, seq, false).unwrap_or_default());
+            }
+            records
+        })
     }
 
     fn queue_acks(&self, records: Vec<Record>) -> Result<()> {
@@ -267,9 +459,10 @@ impl Broker {
         Ok(())
     }
 
-    /// Poison: the message goes to `ActiveMQ.DLQ`.
+    /// Poison: the message goes to `ActiveMQ.DLQ` (keeping its memory ticket).
     pub async fn nack(&self, consumer: u64, seq: u64) -> Result<()> {
-        let (msg, store) = self.state.lock().unwrap().take_inflight(consumer, seq)?;
+        let (p, store) = self.with_state(|st| st.take_inflight(consumer, seq))?;
+        let msg = p.msg;
         let mut dead = (*msg).clone();
         dead.headers.retain(|(k, _)| k != "original-destination");
         dead.headers.push(("original-destination".into(), msg.destination.clone()));
@@ -278,18 +471,25 @@ impl Broker {
         self.stamp(&mut dead);
         let dlq = Destination::queue(DLQ);
         if msg.persistent {
-            let batch = Record::Batch(vec![
-                Record::Dequeue { store, seq },
-                Record::Enqueue { store: DLQ.to_string(), msg: dead.clone() },
-            ]);
-            self.writer.write(vec![batch], true).await?;
+            let mut batch = vec![Record::Enqueue { store: queue_key(DLQ).into_owned(), msg: dead.clone() }];
+            // A plain topic subscriber's message was never stored for it (no store to dequeue).
+            if !store.is_empty() {
+                batch.insert(0, Record::Dequeue { store, seq });
+            }
+            self.writer.write(vec![Record::Batch(batch)], true).await?;
         }
-        self.state.lock().unwrap().enqueue(&dlq, Arc::new(dead));
+        self.enqueue(&dlq, Arc::new(dead), p.ticket);
         Ok(())
     }
 
-    /// Commits a local transaction: one journal record for all its persistent sends and acks.
-    pub async fn commit(&self, ops: Vec<TxOp>) -> Result<()> {
+    /// Commits a local transaction (or a composite send's batch, `Vec<TxOp>`): one journal
+    /// record for all its persistent sends and acks. A transaction that was rolled back
+    /// (see [`Transaction`]) fails here too.
+    pub async fn commit(&self, tx: impl Into<Transaction>) -> Result<()> {
+        let (ops, held, rolled_back) = tx.into().into_parts();
+        if let Some(why) = rolled_back {
+            return Err(StateError::RolledBack(why).into());
+        }
         let mut records = Vec::new();
         let mut sends = Vec::new();
         let mut acks = Vec::new();
@@ -302,36 +502,65 @@ impl Broker {
                     if self.is_duplicate(&msg) {
                         continue;
                     }
-                    if msg.persistent {
-                        records.extend(self.state.lock().unwrap().enqueue_records(&dest, &msg));
-                    }
                     sends.push((dest, msg));
                 }
                 TxOp::Ack(consumer, seqs) => acks.push((consumer, seqs)),
             }
         }
-        {
-            let mut st = self.state.lock().unwrap();
+        // The sends' memory: what the transaction held, and the rest reserved now.
+        let sizes: Vec<u64> = sends.iter().map(|(_, m)| size_of(m)).collect();
+        let need: u64 = sizes.iter().sum();
+        let mut pool = held;
+        let have = pool.as_ref().map_or(0, Ticket::bytes);
+        if let Some((dest, msg)) = sends.first().filter(|_| need > have) {
+            let more = self.reserve(dest, msg, need - have).await?;
+            match &mut pool {
+                Some(p) => p.merge(more),
+                None => pool = Some(more),
+            }
+        }
+        let mut stored = 0;
+        for (dest, msg) in &sends {
+            if msg.persistent {
+                let mine = self.lock().enqueue_records(dest, msg);
+                if !mine.is_empty() {
+                    stored += size_of(msg);
+                    records.extend(mine);
+                }
+            }
+        }
+        if let Some((dest, msg)) = sends.iter().find(|(_, m)| m.persistent).filter(|_| stored > 0) {
+            self.check_store(dest, msg, stored)?;
+        }
+        self.with_state(|st| {
             for (consumer, seqs) in &acks {
                 for seq in seqs {
                     records.extend(st.ack(*consumer, *seq, false).unwrap_or_default());
                 }
             }
-        }
+        });
         if !records.is_empty() {
             self.write_audited(vec![Record::Batch(records)]).await?;
         }
-        let mut st = self.state.lock().unwrap();
-        for (dest, msg) in sends {
-            st.enqueue(&dest, Arc::new(msg));
+        for ((dest, msg), size) in sends.into_iter().zip(sizes) {
+            let ticket = match &mut pool {
+                Some(p) => p.split(size),
+                None => self.usage.force(0),
+            };
+            self.enqueue(&dest, Arc::new(msg), Arc::new(ticket));
         }
         Ok(())
     }
 
     /// Queue and topic counters for the console and status.
     pub fn stats(&self) -> Vec<DestStats> {
-        self.state.lock().unwrap().stats()
+        self.lock().stats()
     }
+}
+
+/// The producer an error names: its id, as ActiveMQ's do (a STOMP or REST send has none).
+fn producer_of(msg: &StoredMessage) -> String {
+    msg.producer.as_ref().map_or_else(|| "a producer with no id".to_string(), |(id, _)| id.clone())
 }
 
 pub fn durable_key(client: &str, name: &str) -> String {
@@ -344,5 +573,7 @@ impl From<StateError> for Error {
     }
 }
 
+#[cfg(test)]
+mod resource_tests;
 #[cfg(test)]
 mod tests;

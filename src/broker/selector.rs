@@ -12,11 +12,20 @@
 //! Caveats: string ordering (`<`, `BETWEEN` on strings, as ActiveMQ allows) is by code point,
 //! not Java's UTF-16 units; comparisons do not chain (`a = b = c` is an error); integer literals
 //! with a leading zero are decimal (no octal); any division by zero is UNKNOWN (Java would give
-//! Infinity for doubles); `IN` lists take string literals only, as in JMS. `LIKE` works on chars
-//! with a greedy matcher that keeps one backtrack point: O(text × pattern) at worst, never
-//! exponential. With `convert_strings` a string meeting a number is read as a number (integer
-//! if it parses as one, else double) and a string meeting a boolean as `true`/`false`
-//! (case-insensitive); a string that does not convert is UNKNOWN.
+//! Infinity for doubles); `IN` lists take string literals only, as in JMS. `LIKE` works on
+//! chars (`like.rs`: linear for patterns without `_`). With `convert_strings` a string meeting
+//! a number is read as a number (integer if it parses as one, else double) and a string
+//! meeting a boolean as `true`/`false` (case-insensitive); a string that does not convert is
+//! UNKNOWN.
+//!
+//! **Bounded work.** The text is at most [`limits::MAX_SELECTOR`] bytes, and evaluating it
+//! against one message may take at most a budget of steps ([`limits::SELECTOR_STEPS`] for
+//! [`Selector::matches`]): a step is one expression node evaluated, 64 bytes of text a `LIKE`
+//! searches for a literal run, or 8 characters it compares one by one (a run with `_`), so
+//! 10,000 steps are about 0.1 ms of a release build's time. A selector that runs out is
+//! [`Verdict::OverBudget`], which counts as not matching; the broker logs it once per
+//! consumer. So a client's selector costs the broker (which evaluates under its lock) a
+//! bounded, small amount of work per message, however long the message's properties are.
 
 /// A value a selector reads from a message (a header field or a property).
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +34,39 @@ pub enum Value {
     Long(i64),
     Double(f64),
     Str(String),
+}
+
+use std::cell::Cell;
+
+use super::like::Like;
+use crate::limits;
+
+/// What evaluating a selector against one message came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Match,
+    NoMatch,
+    /// It ran out of steps before it was decided (treated as no match).
+    OverBudget,
+}
+
+/// The steps an evaluation may still take; `spend` is `None` once they run out.
+pub(super) struct Budget {
+    left: Cell<usize>,
+    exhausted: Cell<bool>,
+}
+
+impl Budget {
+    pub(super) fn new(steps: usize) -> Budget {
+        Budget { left: Cell::new(steps), exhausted: Cell::new(false) }
+    }
+
+    pub(super) fn spend(&self, steps: usize) -> Option<()> {
+        let left = self.left.get();
+        self.left.set(left.saturating_sub(steps));
+        self.exhausted.set(self.exhausted.get() || left < steps);
+        (!self.exhausted.get()).then_some(())
+    }
 }
 
 /// A parsed selector.
@@ -50,6 +92,10 @@ impl Selector {
         if text.trim().is_empty() {
             return Err(format!("invalid selector {text:?}: the selector is empty"));
         }
+        if let Err(e) = limits::check(limits::NameKind::Selector, text) {
+            let head: String = text.chars().take(40).collect();
+            return Err(format!("invalid selector {head:?}…: {e}"));
+        }
         let mut p = Parser { toks: tokenize(text).map_err(fail)?, i: 0, nesting: 0 };
         let expr = p.or().map_err(fail)?;
         if p.peek() != &Tok::End {
@@ -66,8 +112,22 @@ impl Selector {
     /// Whether a message matches: the expression evaluates to TRUE (UNKNOWN and FALSE do not match).
     /// `lookup(identifier)` gives the value of an identifier, `None` when the message has no such
     /// field/property (SQL NULL). Identifiers are case-sensitive, passed through as written.
+    /// At most [`limits::SELECTOR_STEPS`] steps; running out counts as not matching.
     pub fn matches(&self, lookup: &dyn Fn(&str) -> Option<Value>) -> bool {
-        Ctx { lookup, convert: self.convert }.truth(&self.expr) == Some(true)
+        self.evaluate(lookup, limits::SELECTOR_STEPS as usize).0 == Verdict::Match
+    }
+
+    /// [`Selector::matches`] with a budget of `steps`; also returns the steps it took.
+    pub fn evaluate(&self, lookup: &dyn Fn(&str) -> Option<Value>, steps: usize) -> (Verdict, usize) {
+        let budget = Budget::new(steps);
+        let truth = Ctx { lookup, convert: self.convert, budget: &budget }.truth(&self.expr);
+        let used = steps - budget.left.get();
+        let verdict = match truth {
+            _ if budget.exhausted.get() => Verdict::OverBudget,
+            Some(true) => Verdict::Match,
+            _ => Verdict::NoMatch,
+        };
+        (verdict, used)
     }
 }
 
@@ -183,14 +243,6 @@ fn number(text: &str) -> Result<Tok, &'static str> {
 // ---------------------------------------------------------------------------------------------
 // AST and parser
 
-/// One element of a compiled LIKE pattern.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Pat {
-    Any,
-    One,
-    Char(char),
-}
-
 /// `NOT BETWEEN`, `NOT IN`, `NOT LIKE` and `IS NOT NULL` are parsed as `Not` around the
 /// positive form, which is the same thing in three-valued logic.
 #[derive(Debug, Clone)]
@@ -205,7 +257,7 @@ enum Expr {
     Cmp(&'static str, Box<Expr>, Box<Expr>),
     Between(Box<Expr>, Box<Expr>, Box<Expr>),
     In(Box<Expr>, Vec<String>),
-    Like(Box<Expr>, Vec<Pat>),
+    Like(Box<Expr>, Box<Like>),
     IsNull(Box<Expr>),
     Not(Box<Expr>),
     And(Vec<Expr>),
@@ -326,7 +378,7 @@ impl Parser {
                     }
                     escape = chars.pop();
                 }
-                Expr::Like(e, compile_like(&pattern, escape).map_err(|m| (m, at))?)
+                Expr::Like(e, Box::new(Like::compile(&pattern, escape).map_err(|m| (m, at))?))
             }
             Tok::Kw("IS") if !negated => {
                 self.bump();
@@ -404,205 +456,9 @@ impl Parser {
     }
 }
 
-fn compile_like(pattern: &str, escape: Option<char>) -> Result<Vec<Pat>, String> {
-    let mut out = Vec::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        let p = match c {
-            _ if Some(c) == escape => match chars.next() {
-                Some(next) => Pat::Char(next),
-                None => return Err("the LIKE pattern ends with its escape character".into()),
-            },
-            '%' if out.last() == Some(&Pat::Any) => continue,
-            '%' => Pat::Any,
-            '_' => Pat::One,
-            _ => Pat::Char(c),
-        };
-        out.push(p);
-    }
-    Ok(out)
-}
-
-/// Whole-string match. On a mismatch it retries from the last `%`, one char further: the
-/// classic wildcard algorithm, O(text × pattern) at worst.
-fn like(pattern: &[Pat], text: &[char]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut retry: Option<(usize, usize)> = None; // (pattern index after the last %, text index)
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(Pat::Any) => {
-                p += 1;
-                retry = Some((p, t));
-            }
-            Some(Pat::One) => (p, t) = (p + 1, t + 1),
-            Some(Pat::Char(c)) if *c == text[t] => (p, t) = (p + 1, t + 1),
-            _ => match retry {
-                Some((rp, rt)) => {
-                    (p, t) = (rp, rt + 1);
-                    retry = Some((rp, rt + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|x| *x == Pat::Any)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Evaluation: `None` is SQL NULL (for values) or UNKNOWN (for truth).
-
-struct Ctx<'a> {
-    lookup: &'a dyn Fn(&str) -> Option<Value>,
-    convert: bool,
-}
-
-fn float(v: &Value) -> f64 {
-    match v {
-        Value::Long(n) => *n as f64,
-        Value::Double(d) => *d,
-        _ => f64::NAN,
-    }
-}
-
-fn parse_number(s: &str) -> Option<Value> {
-    let s = s.trim();
-    s.parse().map(Value::Long).or_else(|_| s.parse().map(Value::Double)).ok()
-}
-
-fn parse_bool(s: &str) -> Option<bool> {
-    ["false", "true"].iter().position(|b| b.eq_ignore_ascii_case(s)).map(|i| i == 1)
-}
-
-/// SQL AND of two truth values.
-fn and3(a: Option<bool>, b: Option<bool>) -> Option<bool> {
-    match (a, b) {
-        (Some(false), _) | (_, Some(false)) => Some(false),
-        (Some(true), Some(true)) => Some(true),
-        _ => None,
-    }
-}
-
-impl Ctx<'_> {
-    fn value(&self, e: &Expr) -> Option<Value> {
-        match e {
-            Expr::Lit(v) => Some(v.clone()),
-            Expr::Null => None,
-            Expr::Ident(name) => (self.lookup)(name),
-            Expr::Neg(x) => match self.number(self.value(x)?)? {
-                Value::Long(n) => Some(Value::Long(n.wrapping_neg())),
-                v => Some(Value::Double(-float(&v))),
-            },
-            Expr::Arith(first, rest) => {
-                let mut acc = self.value(first)?;
-                for (op, x) in rest {
-                    acc = self.arith(op, acc, self.value(x)?)?;
-                }
-                Some(acc)
-            }
-            _ => self.truth(e).map(Value::Bool),
-        }
-    }
-
-    fn truth(&self, e: &Expr) -> Option<bool> {
-        match e {
-            Expr::Not(x) => self.truth(x).map(|b| !b),
-            // Both stop at the first operand that decides.
-            Expr::And(items) => items
-                .iter()
-                .try_fold(Some(true), |acc, x| match self.truth(x) {
-                    Some(false) => Err(()),
-                    r => Ok(and3(acc, r)),
-                })
-                .unwrap_or(Some(false)),
-            Expr::Or(items) => items
-                .iter()
-                .try_fold(Some(false), |acc, x| match self.truth(x) {
-                    Some(true) => Err(()),
-                    r => Ok(acc.and(r)),
-                })
-                .unwrap_or(Some(true)),
-            Expr::Cmp(op, l, r) => self.compare(op, self.value(l), self.value(r)),
-            Expr::Between(x, lo, hi) => {
-                let v = self.value(x);
-                and3(self.compare("<=", self.value(lo), v.clone()), self.compare("<=", v, self.value(hi)))
-            }
-            Expr::In(x, list) => match self.value(x)? {
-                Value::Str(s) => Some(list.contains(&s)),
-                _ => None,
-            },
-            Expr::Like(x, pattern) => match self.value(x)? {
-                Value::Str(s) => Some(like(pattern, &s.chars().collect::<Vec<_>>())),
-                _ => None,
-            },
-            Expr::IsNull(x) => Some(self.value(x).is_none()),
-            Expr::Lit(_) | Expr::Null | Expr::Ident(_) | Expr::Neg(_) | Expr::Arith(..) => match self.value(e)? {
-                Value::Bool(b) => Some(b),
-                Value::Str(s) if self.convert => parse_bool(&s),
-                _ => None,
-            },
-        }
-    }
-
-    /// A number, or a string read as one in `convert` mode.
-    fn number(&self, v: Value) -> Option<Value> {
-        match v {
-            Value::Long(_) | Value::Double(_) => Some(v),
-            Value::Str(s) if self.convert => parse_number(&s),
-            _ => None,
-        }
-    }
-
-    fn arith(&self, op: &str, l: Value, r: Value) -> Option<Value> {
-        match (self.number(l)?, self.number(r)?) {
-            (Value::Long(a), Value::Long(b)) => Some(Value::Long(match op {
-                "+" => a.wrapping_add(b),
-                "-" => a.wrapping_sub(b),
-                "*" => a.wrapping_mul(b),
-                _ if b == 0 => return None,
-                _ => a.wrapping_div(b), // Java's: truncating, and MIN / -1 == MIN
-            })),
-            (l, r) => {
-                let (a, b) = (float(&l), float(&r));
-                Some(Value::Double(match op {
-                    "+" => a + b,
-                    "-" => a - b,
-                    "*" => a * b,
-                    _ if b == 0.0 => return None,
-                    _ => a / b,
-                }))
-            }
-        }
-    }
-
-    fn compare(&self, op: &str, l: Option<Value>, r: Option<Value>) -> Option<bool> {
-        use Value::*;
-        let (mut l, mut r) = (l?, r?);
-        if self.convert {
-            match (&l, &r) {
-                (Str(s), Long(_) | Double(_)) => l = parse_number(s)?,
-                (Long(_) | Double(_), Str(s)) => r = parse_number(s)?,
-                (Str(s), Bool(_)) => l = Bool(parse_bool(s)?),
-                (Bool(_), Str(s)) => r = Bool(parse_bool(s)?),
-                _ => {}
-            }
-        }
-        let ord = match (&l, &r) {
-            (Long(a), Long(b)) => a.cmp(b),
-            (Long(_) | Double(_), Long(_) | Double(_)) => float(&l).partial_cmp(&float(&r))?,
-            (Str(a), Str(b)) => a.cmp(b),
-            (Bool(a), Bool(b)) if matches!(op, "=" | "<>") => a.cmp(b),
-            _ => return None,
-        };
-        Some(match op {
-            "=" => ord.is_eq(),
-            "<>" => ord.is_ne(),
-            "<" => ord.is_lt(),
-            "<=" => ord.is_le(),
-            ">" => ord.is_gt(),
-            _ => ord.is_ge(),
-        })
-    }
-}
+#[path = "selector_eval.rs"]
+mod eval;
+use eval::Ctx;
 
 #[cfg(test)]
 #[path = "selector_tests.rs"]

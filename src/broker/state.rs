@@ -1,14 +1,20 @@
 //! The in-memory side of the broker: pending messages, consumers, in-flight deliveries.
 //! Plain data and synchronous methods; [`super::Broker`] adds the store writes around them.
+//!
+//! Stores are keyed by [`queue_key`] (a queue) or [`durable_key`] (a durable subscription),
+//! two namespaces that cannot meet. Every message held carries its memory [`Ticket`].
+//! Handing messages to consumers is in [`super::dispatch`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::selector::{Selector, Value};
-use super::{AckMode, Delivery, Subscription, durable_key};
+use super::selector::{Selector, Value, Verdict};
+use super::usage::{Ticket, Usage, size_of};
+use super::{Delivery, Subscription, durable_key};
 use crate::store::Snapshot;
 use crate::store::record::{Record, StoredMessage};
 
@@ -32,7 +38,30 @@ impl Destination {
     pub fn topic(name: &str) -> Destination {
         Destination { kind: Kind::Topic, name: name.to_string() }
     }
+
+    /// ActiveMQ's qualified name, as its errors show it: `queue://name`, `topic://name`.
+    pub fn qualified(&self) -> String {
+        match self.kind {
+            Kind::Queue => format!("queue://{}", self.name),
+            Kind::Topic => format!("topic://{}", self.name),
+        }
+    }
 }
+
+/// The store key of a queue. Durable subscriptions are stored as `sub:<clientId>:<name>`
+/// ([`durable_key`]), so a queue whose name has that shape (or the shape of an escaped one,
+/// `queue:`… followed by `sub:`) is stored as `queue:<name>` instead: the two namespaces
+/// never meet, and every other queue keeps the key it always had (stores written before
+/// the split load unchanged; see the module essay of [`super`] for the one exception).
+pub fn queue_key(name: &str) -> Cow<'_, str> {
+    let mut rest = name;
+    while let Some(r) = rest.strip_prefix(QUEUE_ESCAPE) {
+        rest = r;
+    }
+    if rest.starts_with("sub:") { Cow::Owned(format!("{QUEUE_ESCAPE}{name}")) } else { Cow::Borrowed(name) }
+}
+
+const QUEUE_ESCAPE: &str = "queue:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -44,6 +73,26 @@ pub enum StateError {
     DurableNeedsClientId,
     #[error("mqsim does not support a selector on a durable subscription (selector: {0})")]
     DurableSelector(String),
+    /// ActiveMQ's text for `sendFailIfNoSpaceAfterTimeout` on a full `memoryUsage`.
+    #[error(
+        "Usage Manager Memory Limit reached. Stopping producer ({producer}) to prevent flooding {destination}. \
+         See http://activemq.apache.org/producer-flow-control.html for more info (waited {waited_ms} ms for \
+         space: {used} of the broker's memoryLimit of {limit} bytes are held)"
+    )]
+    MemoryFull { producer: String, destination: String, waited_ms: u128, used: u64, limit: u64 },
+    /// ActiveMQ's text for a full `storeUsage`.
+    #[error(
+        "Persistent store is Full, 100% of {limit}. Stopping producer ({producer}) to prevent flooding \
+         {destination}. See http://activemq.apache.org/producer-flow-control.html for more info (the journal \
+         holds {used} bytes; storeLimit is {limit})"
+    )]
+    StoreFull { producer: String, destination: String, used: u64, limit: u64 },
+    #[error(
+        "transaction rolled back: it would hold {count} messages, more than this broker's transactionLimit of {limit}"
+    )]
+    TransactionLimit { count: usize, limit: usize },
+    #[error("transaction rolled back earlier: {0}")]
+    RolledBack(String),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,18 +106,21 @@ pub struct DestStats {
     pub dequeued: u64,
 }
 
+/// A message held for a store or a consumer, with its memory ticket (shared by every holder
+/// of the same message).
 #[derive(Debug, Clone)]
-struct Pending {
-    msg: Arc<StoredMessage>,
-    redelivered: bool,
+pub(super) struct Pending {
+    pub(super) msg: Arc<StoredMessage>,
+    pub(super) redelivered: bool,
+    pub(super) ticket: Arc<Ticket>,
 }
 
 /// A queue, or a durable subscription's store.
 #[derive(Debug, Default)]
-struct Queue {
-    pending: BTreeMap<u64, Pending>,
-    consumers: Vec<u64>,
-    rr: usize,
+pub(super) struct Queue {
+    pub(super) pending: BTreeMap<u64, Pending>,
+    pub(super) consumers: Vec<u64>,
+    pub(super) rr: usize,
     enqueued: u64,
     dequeued: u64,
     /// For durable subscription stores: the topic.
@@ -83,32 +135,61 @@ struct Topic {
 }
 
 #[derive(Debug)]
-struct Consumer {
+pub(super) struct Consumer {
     conn: u64,
     /// The queue or durable store it consumes from; `None` for a plain topic subscriber.
-    store: Option<String>,
+    pub(super) store: Option<String>,
     topic: Option<String>,
-    ack: AckMode,
     prefetch: usize,
-    selector: Option<Arc<Selector>>,
-    /// Delivered, not acked, in delivery order.
-    inflight: Vec<(u64, Pending)>,
+    pub(super) selector: Option<Arc<Selector>>,
+    /// Delivered, not acked (or, in auto mode, not yet written out), in delivery order.
+    pub(super) inflight: VecDeque<(u64, Pending)>,
     tx: mpsc::UnboundedSender<Delivery>,
+    /// With a selector, on a queue: every message waiting in its store with a sequence up to
+    /// this one has been judged and does not match it (so a pass need not judge it again).
+    pub(super) scanned: u64,
+    /// A plain topic subscriber's messages beyond its prefetch, oldest first: at most
+    /// `pendingMessageLimit`, the oldest discarded past that.
+    waiting: VecDeque<Pending>,
+    discarded: u64,
+    /// Whether its selector's running out of steps was logged.
+    over_budget_logged: bool,
 }
 
 impl Consumer {
-    fn accepts(&self, msg: &StoredMessage) -> bool {
-        selects(self.selector.as_deref(), msg)
+    pub(super) fn has_credit(&self) -> bool {
+        self.inflight.len() < self.prefetch
     }
 
-    fn has_credit(&self) -> bool {
-        self.inflight.len() < self.prefetch
+    /// Whether `msg` passes its selector (within `steps`), and the steps that took.
+    pub(super) fn judge(&mut self, id: u64, msg: &StoredMessage, steps: usize) -> (bool, usize) {
+        let Some(sel) = &self.selector else { return (true, 0) };
+        let (verdict, used) = sel.evaluate(&|name| message_value(msg, name), steps);
+        (self.note(id, verdict), used)
+    }
+
+    /// Takes a verdict reached elsewhere; logs the first time the selector ran out of steps.
+    fn note(&mut self, id: u64, verdict: Verdict) -> bool {
+        if verdict == Verdict::OverBudget && !self.over_budget_logged {
+            self.over_budget_logged = true;
+            let text: String = self.selector.as_ref().map(|s| s.text().chars().take(80).collect()).unwrap_or_default();
+            tracing::warn!(
+                consumer = id,
+                "a selector ran out of its {} evaluation steps on a message, which counts as no match (logged once \
+                 per consumer): {text:?}…",
+                crate::limits::SELECTOR_STEPS
+            );
+        }
+        verdict == Verdict::Match
     }
 }
 
 /// Whether `msg` passes `selector` (no selector: every message does).
-fn selects(selector: Option<&Selector>, msg: &StoredMessage) -> bool {
-    selector.is_none_or(|s| s.matches(&|name| message_value(msg, name)))
+fn selects(selector: Option<&Selector>, msg: &StoredMessage, budget: &mut usize) -> bool {
+    let Some(s) = selector else { return true };
+    let (verdict, used) = s.evaluate(&|name| message_value(msg, name), crate::limits::SELECTOR_STEPS as usize);
+    *budget = budget.saturating_sub(used);
+    verdict == Verdict::Match
 }
 
 /// What a selector reads of a message: the JMS header fields JMSDeliveryMode, JMSPriority,
@@ -136,16 +217,34 @@ pub fn message_value(msg: &StoredMessage, name: &str) -> Option<Value> {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct State {
-    stores: HashMap<String, Queue>,
+    pub(super) stores: HashMap<String, Queue>,
     topics: HashMap<String, Topic>,
-    consumers: HashMap<u64, Consumer>,
+    pub(super) consumers: HashMap<u64, Consumer>,
+    pub(super) usage: Arc<Usage>,
+    pending_limit: usize,
+    /// Stores whose last dispatch pass stopped at its bound with messages left to judge.
+    pub(super) backlog: BTreeSet<String>,
+    /// Selector judgements made by dispatch passes (for tests and the curious).
+    pub(super) judged: u64,
 }
 
 impl State {
-    pub fn from_snapshot(snap: Snapshot) -> State {
-        let mut st = State::default();
+    pub fn new(usage: Arc<Usage>, pending_limit: usize) -> State {
+        State {
+            stores: HashMap::new(),
+            topics: HashMap::new(),
+            consumers: HashMap::new(),
+            usage,
+            pending_limit: pending_limit.max(1),
+            backlog: BTreeSet::new(),
+            judged: 0,
+        }
+    }
+
+    pub fn from_snapshot(snap: Snapshot, usage: Arc<Usage>, pending_limit: usize) -> State {
+        let mut st = State::new(usage, pending_limit);
         for (key, topic) in snap.subs {
             st.stores.entry(key).or_default().topic = Some(topic);
         }
@@ -153,7 +252,8 @@ impl State {
             let q = st.stores.entry(name).or_default();
             for m in msgs {
                 let redelivered = m.redelivery_count > 0;
-                q.pending.insert(m.seq, Pending { msg: Arc::new(m), redelivered });
+                let ticket = Arc::new(st.usage.force(size_of(&m)));
+                q.pending.insert(m.seq, Pending { msg: Arc::new(m), redelivered, ticket });
             }
         }
         st
@@ -169,7 +269,7 @@ impl State {
             return Vec::new();
         }
         match dest.kind {
-            Kind::Queue => vec![Record::Enqueue { store: dest.name.clone(), msg: msg.clone() }],
+            Kind::Queue => vec![Record::Enqueue { store: queue_key(&dest.name).into_owned(), msg: msg.clone() }],
             Kind::Topic => self
                 .durable_stores_of(&dest.name)
                 .into_iter()
@@ -185,75 +285,62 @@ impl State {
         v
     }
 
-    pub fn enqueue(&mut self, dest: &Destination, msg: Arc<StoredMessage>) {
+    /// The selectors of a topic's plain subscribers, to judge a message outside the lock.
+    pub fn topic_selectors(&self, topic: &str) -> Vec<(u64, Arc<Selector>)> {
+        let Some(t) = self.topics.get(topic) else { return Vec::new() };
+        t.consumers.iter().filter_map(|id| Some((*id, self.consumers.get(id)?.selector.clone()?))).collect()
+    }
+
+    /// Enqueues a message held by `ticket`. `verdicts`: the topic subscribers' selectors
+    /// already judged (by [`State::topic_selectors`]); any other is judged here.
+    pub fn enqueue(
+        &mut self,
+        dest: &Destination,
+        msg: Arc<StoredMessage>,
+        ticket: Arc<Ticket>,
+        verdicts: &HashMap<u64, Verdict>,
+    ) {
         match dest.kind {
-            Kind::Queue => self.enqueue_store(&dest.name, msg),
+            Kind::Queue => self.enqueue_store(&queue_key(&dest.name), msg, ticket),
             Kind::Topic => {
                 for store in self.durable_stores_of(&dest.name) {
-                    self.enqueue_store(&store, msg.clone());
+                    self.enqueue_store(&store, msg.clone(), ticket.clone());
                 }
                 let topic = self.topics.entry(dest.name.clone()).or_default();
                 topic.enqueued += 1;
+                let limit = self.pending_limit;
                 for id in topic.consumers.clone() {
-                    if let Some(c) = self.consumers.get_mut(&id)
-                        && c.accepts(&msg)
-                    {
-                        deliver(id, c, Pending { msg: msg.clone(), redelivered: false });
+                    let Some(c) = self.consumers.get_mut(&id) else { continue };
+                    let accepted = match verdicts.get(&id) {
+                        Some(v) => c.note(id, *v),
+                        None => c.judge(id, &msg, crate::limits::SELECTOR_STEPS as usize).0,
+                    };
+                    if accepted {
+                        offer(id, c, Pending { msg: msg.clone(), redelivered: false, ticket: ticket.clone() }, limit);
                     }
                 }
             }
         }
     }
 
-    fn enqueue_store(&mut self, store: &str, msg: Arc<StoredMessage>) {
-        let q = self.stores.entry(store.to_string()).or_default();
-        q.enqueued += 1;
-        q.pending.insert(msg.seq, Pending { msg, redelivered: false });
+    fn enqueue_store(&mut self, store: &str, msg: Arc<StoredMessage>, ticket: Arc<Ticket>) {
+        self.stores.entry(store.to_string()).or_default().enqueued += 1;
+        self.insert_pending(store, Pending { msg, redelivered: false, ticket });
         self.dispatch(store);
     }
 
-    /// Hands pending messages to consumers with prefetch credit, round robin.
-    fn dispatch(&mut self, store: &str) {
-        let Some(q) = self.stores.get_mut(store) else { return };
-        if q.consumers.iter().any(|id| self.consumers.get(id).is_some_and(|c| c.selector.is_some())) {
-            return self.dispatch_selective(store);
-        }
-        while !q.pending.is_empty() && !q.consumers.is_empty() {
-            let n = q.consumers.len();
-            let chosen = (0..n)
-                .map(|i| (q.rr + i) % n)
-                .find(|&i| self.consumers.get(&q.consumers[i]).is_some_and(Consumer::has_credit));
-            let Some(i) = chosen else { break };
-            q.rr = (i + 1) % n;
-            let id = q.consumers[i];
-            let (_, p) = q.pending.pop_first().expect("not empty");
-            let c = self.consumers.get_mut(&id).expect("checked");
-            deliver(id, c, p);
-        }
-    }
-
-    /// [`State::dispatch`] when a consumer of the store has a selector: each waiting message,
-    /// oldest first, goes to the next consumer (round robin) with credit that matches it; a
-    /// message nobody matches stays where it is. Scans the waiting messages on every call.
-    fn dispatch_selective(&mut self, store: &str) {
-        let Some(q) = self.stores.get_mut(store) else { return };
-        let seqs: Vec<u64> = q.pending.keys().copied().collect();
-        for seq in seqs {
-            let n = q.consumers.len();
-            if !q.consumers.iter().any(|id| self.consumers.get(id).is_some_and(Consumer::has_credit)) {
-                break;
+    /// Puts a message (back) among a store's waiting ones. A consumer that already judged
+    /// the messages past it judges again from there (a concurrent send may arrive out of
+    /// sequence order, a consumer that goes away puts its messages back).
+    fn insert_pending(&mut self, store: &str, p: Pending) {
+        let q = self.stores.entry(store.to_string()).or_default();
+        let seq = p.msg.seq;
+        for id in &q.consumers {
+            if let Some(c) = self.consumers.get_mut(id) {
+                c.scanned = c.scanned.min(seq.saturating_sub(1));
             }
-            let msg = &q.pending[&seq].msg;
-            let chosen = (0..n)
-                .map(|i| (q.rr + i) % n)
-                .find(|&i| self.consumers.get(&q.consumers[i]).is_some_and(|c| c.has_credit() && c.accepts(msg)));
-            let Some(i) = chosen else { continue };
-            q.rr = (i + 1) % n;
-            let id = q.consumers[i];
-            let p = q.pending.remove(&seq).expect("listed");
-            let c = self.consumers.get_mut(&id).expect("checked");
-            deliver(id, c, p);
         }
+        q.pending.insert(seq, p);
     }
 
     pub fn add_consumer(
@@ -264,7 +351,7 @@ impl State {
         tx: mpsc::UnboundedSender<Delivery>,
     ) -> Result<(), StateError> {
         let (store, topic) = match (sub.destination.kind, &sub.durable) {
-            (Kind::Queue, _) => (Some(sub.destination.name.clone()), None),
+            (Kind::Queue, _) => (Some(queue_key(&sub.destination.name).into_owned()), None),
             (Kind::Topic, Some((client, name))) => {
                 if client.is_empty() {
                     return Err(StateError::DurableNeedsClientId);
@@ -279,11 +366,14 @@ impl State {
             conn,
             store: store.clone(),
             topic: topic.clone(),
-            ack: sub.ack,
             prefetch: sub.prefetch.max(1),
             selector: sub.selector,
-            inflight: Vec::new(),
+            inflight: VecDeque::new(),
             tx,
+            scanned: 0,
+            waiting: VecDeque::new(),
+            discarded: 0,
+            over_budget_logged: false,
         };
         self.consumers.insert(id, consumer);
         match (store, topic) {
@@ -297,18 +387,29 @@ impl State {
         Ok(())
     }
 
-    /// Removes a consumer; its in-flight messages go back to the head of its store.
+    /// Removes a consumer; its in-flight messages go back to the head of its store (a plain
+    /// topic subscriber's are dropped, with what was waiting for it).
     pub fn remove_consumer(&mut self, id: u64) {
         let Some(c) = self.consumers.remove(&id) else { return };
         if let Some(t) = c.topic.as_ref().and_then(|t| self.topics.get_mut(t)) {
             t.consumers.retain(|x| *x != id);
+            if c.discarded > 0 {
+                tracing::info!(
+                    consumer = id,
+                    "a slow topic subscriber left; {} of its messages were discarded (pendingMessageLimit {})",
+                    c.discarded,
+                    self.pending_limit
+                );
+            }
         }
         if let Some(store) = &c.store {
             if let Some(q) = self.stores.get_mut(store) {
                 q.consumers.retain(|x| *x != id);
-                for (seq, mut p) in c.inflight {
+            }
+            if self.stores.contains_key(store) {
+                for (_, mut p) in c.inflight {
                     p.redelivered = true;
-                    q.pending.insert(seq, p);
+                    self.insert_pending(store, p);
                 }
             }
             self.dispatch(store);
@@ -327,6 +428,7 @@ impl State {
         for id in consumers {
             self.remove_consumer(id);
         }
+        self.backlog.remove(key);
         self.stores.remove(key).is_some()
     }
 
@@ -336,51 +438,59 @@ impl State {
         let c = self.consumers.get_mut(&id).ok_or(StateError::NoConsumer(id))?;
         let at = c.inflight.iter().position(|(s, _)| *s == seq).ok_or(StateError::NotInflight(seq))?;
         let acked: Vec<(u64, Pending)> =
-            if cumulative { c.inflight.drain(..=at).collect() } else { vec![c.inflight.remove(at)] };
-        let store = c.store.clone();
-        let mut records = Vec::new();
-        if let Some(store) = &store {
-            if let Some(q) = self.stores.get_mut(store) {
-                q.dequeued += acked.len() as u64;
-            }
-            records = acked
-                .iter()
-                .filter(|(_, p)| p.msg.persistent)
-                .map(|(s, _)| Record::Dequeue { store: store.clone(), seq: *s })
-                .collect();
-            self.dispatch(store);
+            if cumulative { c.inflight.drain(..=at).collect() } else { c.inflight.remove(at).into_iter().collect() };
+        let Some(store) = c.store.clone() else {
+            refill(id, c);
+            return Ok(Vec::new());
+        };
+        if let Some(q) = self.stores.get_mut(&store) {
+            q.dequeued += acked.len() as u64;
         }
+        let records = acked
+            .iter()
+            .filter(|(_, p)| p.msg.persistent)
+            .map(|(s, _)| Record::Dequeue { store: store.clone(), seq: *s })
+            .collect();
+        self.dispatch(&store);
         Ok(records)
     }
 
     /// Takes one in-flight message off a consumer (for NACK); returns it and its store.
-    pub fn take_inflight(&mut self, id: u64, seq: u64) -> Result<(Arc<StoredMessage>, String), StateError> {
+    pub(super) fn take_inflight(&mut self, id: u64, seq: u64) -> Result<(Pending, String), StateError> {
         let c = self.consumers.get_mut(&id).ok_or(StateError::NoConsumer(id))?;
         let at = c.inflight.iter().position(|(s, _)| *s == seq).ok_or(StateError::NotInflight(seq))?;
-        let (_, p) = c.inflight.remove(at);
-        let store = c.store.clone().unwrap_or_default();
+        let (_, p) = c.inflight.remove(at).expect("found");
+        let Some(store) = c.store.clone() else {
+            refill(id, c);
+            return Ok((p, String::new()));
+        };
         if let Some(q) = self.stores.get_mut(&store) {
             q.dequeued += 1;
         }
         self.dispatch(&store);
-        Ok((p.msg, store))
+        Ok((p, store))
     }
 
     /// For `admin.rs`: up to `max` pending messages of a store that pass `selector`, oldest
-    /// first, with their redelivered flag.
+    /// first, with their redelivered flag. Judging stops after `steps` selector steps in all.
     pub(super) fn pending(
         &self,
         store: &str,
         max: usize,
         selector: Option<&Selector>,
+        mut steps: usize,
     ) -> Vec<(Arc<StoredMessage>, bool)> {
         let Some(q) = self.stores.get(store) else { return Vec::new() };
-        q.pending
-            .values()
-            .filter(|p| selects(selector, &p.msg))
-            .take(max)
-            .map(|p| (p.msg.clone(), p.redelivered))
-            .collect()
+        let mut out = Vec::new();
+        for p in q.pending.values() {
+            if out.len() >= max || steps == 0 {
+                break;
+            }
+            if selects(selector, &p.msg, &mut steps) {
+                out.push((p.msg.clone(), p.redelivered));
+            }
+        }
+        out
     }
 
     /// For `admin.rs`: removes every pending message of a store (counted as dequeued).
@@ -389,6 +499,24 @@ impl State {
         let taken = std::mem::take(&mut q.pending);
         q.dequeued += taken.len() as u64;
         taken.into_values().map(|p| p.msg).collect()
+    }
+
+    /// Drops messages waiting for slow topic subscribers (the longest backlog's oldest
+    /// first) while `want` more bytes would not fit in memory; at most 1,000 per call.
+    pub(super) fn shed(&mut self, want: u64) {
+        for _ in 0..1_000 {
+            if !self.usage.full_for(want) {
+                return;
+            }
+            let Some((&id, _)) =
+                self.consumers.iter().filter(|(_, c)| !c.waiting.is_empty()).max_by_key(|(_, c)| c.waiting.len())
+            else {
+                return;
+            };
+            let c = self.consumers.get_mut(&id).expect("found");
+            c.waiting.pop_front();
+            discarded(id, c, "memoryLimit is reached");
+        }
     }
 
     pub fn stats(&self) -> Vec<DestStats> {
@@ -404,14 +532,17 @@ impl State {
                 enqueued: q.enqueued,
                 dequeued: q.dequeued,
             })
-            .chain(self.topics.iter().map(|(name, t)| DestStats {
-                kind: Kind::Topic,
-                name: name.clone(),
-                pending: 0,
-                inflight: 0,
-                consumers: t.consumers.len(),
-                enqueued: t.enqueued,
-                dequeued: 0,
+            .chain(self.topics.iter().map(|(name, t)| {
+                let subs = || t.consumers.iter().filter_map(|id| self.consumers.get(id));
+                DestStats {
+                    kind: Kind::Topic,
+                    name: name.clone(),
+                    pending: subs().map(|c| c.waiting.len()).sum(),
+                    inflight: subs().map(|c| c.inflight.len()).sum(),
+                    consumers: t.consumers.len(),
+                    enqueued: t.enqueued,
+                    dequeued: 0,
+                }
             }))
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
@@ -419,11 +550,46 @@ impl State {
     }
 }
 
-/// Sends to the consumer's connection; a plain topic subscriber in auto mode is not tracked
-/// beyond the channel (there is nothing to redeliver it to).
-fn deliver(id: u64, c: &mut Consumer, p: Pending) {
+/// A message for a plain topic subscriber: delivered if it has credit, else it waits, and
+/// past `limit` waiting the oldest is discarded (ActiveMQ's constantPendingMessageLimitStrategy).
+fn offer(id: u64, c: &mut Consumer, p: Pending, limit: usize) {
+    if c.waiting.is_empty() && c.has_credit() {
+        return deliver(id, c, p);
+    }
+    c.waiting.push_back(p);
+    while c.waiting.len() > limit {
+        c.waiting.pop_front();
+        discarded(id, c, "its pendingMessageLimit is reached");
+    }
+}
+
+fn discarded(id: u64, c: &mut Consumer, why: &str) {
+    c.discarded += 1;
+    if c.discarded == 1 {
+        tracing::warn!(
+            consumer = id,
+            "a slow topic subscriber ({} messages in flight, {} waiting): its oldest waiting messages are discarded \
+             because {why} (logged once per subscriber)",
+            c.inflight.len(),
+            c.waiting.len()
+        );
+    }
+}
+
+/// Hands a plain topic subscriber what waits for it, as far as its credit goes.
+fn refill(id: u64, c: &mut Consumer) {
+    while c.has_credit() {
+        let Some(p) = c.waiting.pop_front() else { return };
+        deliver(id, c, p);
+    }
+}
+
+/// Sends to the consumer's connection and keeps the message in flight until it is acked
+/// (in auto mode the adapter acks once it has written it out), which is what bounds what a
+/// connection's channel holds: the prefetch of each of its consumers.
+pub(super) fn deliver(id: u64, c: &mut Consumer, p: Pending) {
     let d = Delivery { consumer: id, msg: p.msg.clone(), redelivered: p.redelivered };
-    if c.tx.send(d).is_ok() && (c.store.is_some() || c.ack != AckMode::Auto) {
-        c.inflight.push((p.msg.seq, p));
+    if c.tx.send(d).is_ok() {
+        c.inflight.push_back((p.msg.seq, p));
     }
 }

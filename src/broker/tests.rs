@@ -25,25 +25,30 @@ pub(super) struct Fixture {
     _dir: tempfile::TempDir,
     pub(super) store: Arc<Store>,
     pub(super) broker: Broker,
-    writer: Writer,
+    pub(super) writer: Writer,
 }
 
 pub(super) fn fixture() -> Fixture {
+    fixture_with(Limits::default())
+}
+
+/// [`fixture`] with the given limits.
+pub(super) fn fixture_with(limits: Limits) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let (_tx, acked) = watch::channel(u64::MAX);
     let lease = Arc::new(crate::election::lease::Lease::new(Duration::from_secs(60)));
     lease.renew();
     let writer = Writer::start(store.clone(), SyncMode::parse("local_mem").unwrap(), acked, lease).unwrap();
-    let broker = Broker::new(writer.clone(), store.snapshot().unwrap());
+    let broker = Broker::with_limits(writer.clone(), store.snapshot().unwrap(), limits);
     Fixture { _dir: dir, store, broker, writer }
 }
 
-fn sub(dest: Destination, ack: AckMode, prefetch: usize) -> Subscription {
+pub(super) fn sub(dest: Destination, ack: AckMode, prefetch: usize) -> Subscription {
     Subscription { destination: dest, ack, prefetch, durable: None, selector: None }
 }
 
-async fn next(rx: &mut mpsc::UnboundedReceiver<Delivery>) -> Delivery {
+pub(super) async fn next(rx: &mut mpsc::UnboundedReceiver<Delivery>) -> Delivery {
     tokio::time::timeout(Duration::from_secs(1), rx.recv()).await.unwrap().unwrap()
 }
 

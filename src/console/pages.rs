@@ -360,7 +360,7 @@ pub(super) fn browse<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Respo
         );
     };
     let pending = b.stats().into_iter().find(|d| &d.name == name).map_or(0, |d| d.pending);
-    let msgs = b.browse(name, BROWSE_MAX, None);
+    let msgs = b.browse_store(name, BROWSE_MAX, None);
     let mut body = flash(&q);
     let _ = write!(body, "<h2>Browse <span id=\"dest\">{}</span></h2>", esc(name));
     let _ = write!(
@@ -404,7 +404,7 @@ pub(super) fn message<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Resp
     let q = web::query(req);
     let name = q.get("JMSDestination").cloned().unwrap_or_default();
     let id = q.get("id").cloned().unwrap_or_default();
-    let found = b.browse(&name, usize::MAX, None).into_iter().find(|(m, _)| message_id(m) == id);
+    let found = b.browse_store(&name, usize::MAX, None).into_iter().find(|(m, _)| message_id(m) == id);
     let Some((m, redelivered)) = found else {
         let body = format!(
             "<p>No pending message <code>{}</code> in <code>{}</code> (consumed, or in flight).</p>",

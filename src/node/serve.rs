@@ -70,7 +70,8 @@ impl Master {
         let s = store.clone();
         let snapshot =
             tokio::task::spawn_blocking(move || s.snapshot()).await.map_err(|e| Error::Other(e.to_string()))??;
-        let broker = Arc::new(Broker::new(writer.clone(), snapshot));
+        let limits = crate::broker::Limits::of(&config.cluster);
+        let broker = Arc::new(Broker::with_limits(writer.clone(), snapshot, limits));
         let settings =
             ReplSettings { token: config.cluster.security_token.clone(), remote_disk: mode.remote_disk, need };
         let replication = ReplicationServer::start(

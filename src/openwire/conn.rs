@@ -15,7 +15,7 @@ use super::checks;
 use super::command::*;
 use super::convert::{self, split_composite, to_core};
 use super::marshal;
-use crate::broker::{AckMode, Broker, Delivery, Selector, Subscription, TxOp, subscription_selector};
+use crate::broker::{AckMode, Broker, Delivery, Selector, Subscription, Transaction, TxOp, subscription_selector};
 use crate::config::User;
 
 /// The largest prefetch taken (ActiveMQ's `MAX_PREFETCH_SIZE`, `Short.MAX_VALUE`).
@@ -52,7 +52,7 @@ pub struct Conn {
     producers: HashSet<ProducerId>,
     consumers: HashMap<ConsumerId, Consumer>,
     by_core: HashMap<u64, ConsumerId>,
-    txs: HashMap<TransactionId, Vec<TxOp>>,
+    txs: HashMap<TransactionId, Transaction>,
     temps: Vec<Destination>,
     deliveries: mpsc::UnboundedSender<Delivery>,
     advisory_tx: mpsc::UnboundedSender<DestinationInfo>,
@@ -442,7 +442,7 @@ impl Conn {
         }
         if let Some(tx) = &m.transaction_id {
             let ops_of = self.txs.get_mut(tx).ok_or_else(|| not_started(tx))?;
-            ops_of.extend(ops);
+            self.broker.transact(ops_of, ops).await.map_err(|e| jms_error(e.to_string()))?;
             return Ok(None);
         }
         let result = if ops.len() == 1 {
@@ -534,7 +534,8 @@ impl Conn {
                     None => by_core.push((core, vec![seq])),
                 }
             }
-            ops.extend(by_core.into_iter().map(|(core, seqs)| TxOp::Ack(core, seqs)));
+            let acks = by_core.into_iter().map(|(core, seqs)| TxOp::Ack(core, seqs));
+            self.broker.transact(ops, acks).await.map_err(|e| jms_error(e.to_string()))?;
             return Ok(None);
         }
         c.dispatched.retain(|e| !range.contains(e));
@@ -569,7 +570,7 @@ impl Conn {
                 Ok(None)
             }
             tx::PREPARE => {
-                let empty = self.txs.get(&tx).is_none_or(Vec::is_empty);
+                let empty = self.txs.get(&tx).is_none_or(|t| t.is_empty());
                 if empty {
                     self.txs.remove(&tx);
                 }

@@ -14,7 +14,7 @@ use tracing::{debug, info};
 use super::frame::{Frame, HeartBeat, Limits, Parsed, StompCodec, Version};
 use super::headers::{self, check_names, message_frame};
 use crate::broker::{
-    AckMode, Broker, Delivery, Destination, Kind, Selector, Subscription, TxOp, subscription_selector,
+    AckMode, Broker, Delivery, Destination, Kind, Selector, Subscription, Transaction, TxOp, subscription_selector,
 };
 use crate::config::User;
 use crate::limits::{self, NameKind};
@@ -74,7 +74,7 @@ struct Conn {
     subs: HashMap<String, Sub>,
     /// consumer id → subscription id
     by_consumer: HashMap<u64, String>,
-    txs: HashMap<String, Vec<TxOp>>,
+    txs: HashMap<String, Transaction>,
     tx: mpsc::UnboundedSender<Delivery>,
     /// Frames to write after the current frame's RECEIPT (a browser's MESSAGEs).
     outbox: Vec<Frame>,
@@ -261,11 +261,10 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
                 producer: None,
             };
             match frame.get("transaction") {
-                Some(t) => conn
-                    .txs
-                    .get_mut(t)
-                    .ok_or(format!("Invalid transaction id: {t}"))?
-                    .push(TxOp::Send(destination, msg)),
+                Some(t) => {
+                    let tx = conn.txs.get_mut(t).ok_or(format!("Invalid transaction id: {t}"))?;
+                    broker.transact(tx, [TxOp::Send(destination, msg)]).await.map_err(|e| e.to_string())?;
+                }
                 None => {
                     broker.send(&destination, msg).await.map_err(|e| e.to_string())?;
                 }
@@ -336,7 +335,8 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             if frame.command == "NACK" {
                 broker.nack(consumer, seq).await.map_err(|e| e.to_string())?;
             } else if let Some(t) = frame.get("transaction") {
-                conn.txs.get_mut(t).ok_or(format!("Invalid transaction id: {t}"))?.push(TxOp::Ack(consumer, vec![seq]));
+                let tx = conn.txs.get_mut(t).ok_or(format!("Invalid transaction id: {t}"))?;
+                broker.transact(tx, [TxOp::Ack(consumer, vec![seq])]).await.map_err(|e| e.to_string())?;
             } else if sub.ack != AckMode::Auto {
                 // An ACK is not synced; only one that asks for a RECEIPT waits until it is written.
                 let cumulative = sub.ack == AckMode::Client;
@@ -349,7 +349,7 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
         }
         "BEGIN" => {
             let t = frame.get("transaction").ok_or("BEGIN needs a transaction header")?;
-            if conn.txs.insert(t.to_string(), Vec::new()).is_some() {
+            if conn.txs.insert(t.to_string(), Transaction::default()).is_some() {
                 return Err(format!("transaction {t} already started"));
             }
         }
