@@ -84,7 +84,16 @@ impl ReplicationServer {
         let ctx = Arc::new(Ctx { store, end, settings, events, slaves: slaves.clone(), quorum_tx, caught_up_tx });
         let accept = tokio::spawn(async move {
             loop {
-                let Ok((socket, peer)) = listener.accept().await else { continue };
+                let (socket, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors (EMFILE) or the like: back off instead of
+                        // spinning; every pending login ends within LOGIN_TIMEOUT anyway.
+                        debug!("replication accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
                 let _ = socket.set_nodelay(true);
                 let (ctx, mut stop, mut gate) = (ctx.clone(), stop_rx.clone(), peers.clone());
                 tokio::spawn(async move {
