@@ -70,6 +70,7 @@ pub fn up(config: Config, foreground: bool, no_wait: bool) -> Result<()> {
             if config.zookeeper.connect.is_none() { ", ZooKeeper and Java found" } else { "" }
         ));
         std::fs::create_dir_all(&state_dir).map_err(Error::io(format!("creating {}", state_dir.display())))?;
+        replication_token(&config, &state_dir)?;
 
         let mut supervisor = if foreground {
             Some(tokio::spawn(crate::supervisor::run(config.clone())))
@@ -119,6 +120,31 @@ pub fn up(config: Config, foreground: bool, no_wait: bool) -> Result<()> {
         }
         result.map(|_| ())
     })
+}
+
+/// An empty `securityToken` means the token file of this state directory: generated the
+/// first time (mode 0600), reused after. Says which, and warns loudly about the opt-out.
+fn replication_token(config: &Config, state_dir: &Path) -> Result<()> {
+    use crate::replication::auth;
+    let c = &config.cluster;
+    if c.insecure_replication {
+        anstream::println!(
+            " {BAD}!{BAD:#} insecureReplication = true: replication logins are NOT authenticated; any process that \
+             reaches the master's replication port can read every message and count as a slave"
+        );
+    } else if c.security_token.is_empty() {
+        let path = auth::token_path(state_dir);
+        if auth::ensure_token_file(state_dir)? {
+            anstream::println!(
+                " {OK}✓{OK:#} Generated a replication securityToken in {} (mode 0600; set `securityToken` in \
+                 cluster.toml to choose one)",
+                path.display()
+            );
+        } else {
+            anstream::println!(" {OK}✓{OK:#} Replication securityToken: {} (generated earlier)", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// Starts `mqsim supervise` detached (own process group, output to supervisor.log).

@@ -19,7 +19,9 @@
 //!
 //! Everybody reads `elected` from the head znode. A node that finds itself elected is
 //! *promoted*: it binds its replication port, publishes `address`, and only then opens its
-//! client ports. The others become slaves of that `address`. While a master is elected,
+//! client ports. The others become slaves of that `address`, and at login require the peer
+//! there to prove both the cluster's token and that it is the node named in the elected
+//! znode's `container` (see [`crate::replication`]). While a master is elected,
 //! every node reports `position = -1`; positions are only published while electing.
 //!
 //! A master that stops being the elected one — because the elector changed its mind, the
@@ -28,6 +30,18 @@
 //! as a new (youngest) member. That self-demotion on disconnect, before the session can
 //! expire on the server, is the only guard against two masters; there is no epoch or
 //! fencing token.
+//!
+//! # Who may write the group
+//!
+//! With `zkPassword` set (the default), every znode mqsim creates carries a digest ACL:
+//! whoever logs in with the password may do everything, anyone else may only read
+//! ([`zookeeper`]). So `zkCli get` still shows `elected`, but a process without the password
+//! can neither point the master's `address` elsewhere, nor register a fake member (one with a
+//! huge `position` would win the next election), nor delete one. ActiveMQ logged in with the
+//! same `fabric:<password>` digest but created every znode `world:anyone:cdrwa`, so its
+//! password protected nothing. Even so, a rewritten address only costs availability: the
+//! slaves refuse a peer that cannot prove the replication token (see [`crate::replication`]).
+//! The password is in `cluster.toml`, readable by whoever can read that file.
 //!
 //! # Caveats (faithful to ActiveMQ, surprising to students)
 //!
@@ -52,6 +66,8 @@ use serde::{Deserialize, Serialize};
 pub struct NodeState {
     /// The brokerName: members are grouped by it.
     pub id: String,
+    /// The node's name (`[[node]] name`), as Fabric put its container name here: a slave
+    /// checks at login that the master it dials proves to be this node.
     pub container: Option<String>,
     /// `tcp://host:port` of the master's replication server; only set on the running master.
     pub address: Option<String>,
@@ -93,8 +109,9 @@ pub fn eid_of(znode: &str) -> Option<String> {
 pub enum Role {
     /// Registered, no master known (or not yet registered).
     Electing,
-    /// Following the elected master; `target` is its published address (may still be null).
-    Slave { master: String, target: Option<String> },
+    /// Following the elected master; `target` is its published address (may still be null),
+    /// `node` the node name its znode gives (what the master must prove to be at login).
+    Slave { master: String, target: Option<String>, node: Option<String> },
     /// Elected; `address` is set once the replication port is bound.
     Master { address: Option<String> },
 }
@@ -118,10 +135,12 @@ pub enum Action {
     Demote {
         reason: String,
     },
-    /// Attach to (or stop following, when `None`) a master's replication address.
+    /// Attach to (or stop following, when `None`) a master's replication address; `node`
+    /// is the elected master's node name, which it must prove to be.
     Follow {
         master: String,
         target: Option<String>,
+        node: Option<String>,
     },
     StopSlave,
     /// The elector changed `elected` (for the event log).
@@ -166,6 +185,12 @@ impl Elector {
             },
             last_wait: None,
         }
+    }
+
+    /// Publishes this node's name as `container` (see [`NodeState::container`]).
+    pub fn with_container(mut self, name: &str) -> Elector {
+        self.state.container = Some(name.to_string());
+        self
     }
 
     /// The JSON to register with (position -1: not reported yet).
@@ -264,14 +289,16 @@ impl Elector {
             }
             (_, false) => {
                 let next = master_elected.as_ref().map(|eid| {
-                    let target = members.iter().find(|m| &m.eid == eid).and_then(|m| m.state.address.clone());
-                    (eid.clone(), target)
+                    let elected = members.iter().find(|m| &m.eid == eid);
+                    let target = elected.and_then(|m| m.state.address.clone());
+                    (eid.clone(), target, elected.and_then(|m| m.state.container.clone()))
                 });
                 match (next, &self.role) {
-                    (Some((master, target)), Role::Slave { master: m, target: t }) if *m == master && *t == target => {}
-                    (Some((master, target)), _) => {
-                        self.role = Role::Slave { master: master.clone(), target: target.clone() };
-                        actions.push(Action::Follow { master, target });
+                    (Some((master, target, node)), Role::Slave { master: m, target: t, node: n })
+                        if *m == master && *t == target && *n == node => {}
+                    (Some((master, target, node)), _) => {
+                        self.role = Role::Slave { master: master.clone(), target: target.clone(), node: node.clone() };
+                        actions.push(Action::Follow { master, target, node });
                     }
                     (None, Role::Slave { .. }) => {
                         self.role = Role::Electing;

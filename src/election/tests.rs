@@ -13,8 +13,8 @@ struct Sim {
 impl Sim {
     fn new(positions: &[i64]) -> Sim {
         let mut sim = Sim { next_seq: 0, znodes: Vec::new(), nodes: Vec::new() };
-        for &p in positions {
-            sim.nodes.push((Elector::new("localhost", 3, 1), p, false));
+        for (i, &p) in positions.iter().enumerate() {
+            sim.nodes.push((Elector::new("localhost", 3, 1).with_container(&format!("node{i}")), p, false));
         }
         sim
     }
@@ -33,7 +33,7 @@ impl Sim {
         let eid = format!("{:010}", self.next_seq);
         self.next_seq += 1;
         let e = &mut self.nodes[i].0;
-        *e = Elector::new("localhost", 3, e.state().weight);
+        *e = Elector::new("localhost", 3, e.state().weight).with_container(&format!("node{i}"));
         e.registered(eid.clone());
         self.znodes.push((eid, e.initial_state()));
         self.nodes[i].2 = true;
@@ -120,7 +120,11 @@ fn fresh_cluster_elects_exactly_one_master_and_others_follow() {
     for i in 1..3 {
         assert_eq!(
             sim.nodes[i].0.role(),
-            &Role::Slave { master: "0000000000".into(), target: Some("tcp://node0:63631".into()) }
+            &Role::Slave {
+                master: "0000000000".into(),
+                target: Some("tcp://node0:63631".into()),
+                node: Some("node0".into())
+            }
         );
     }
     // Only the elector's znode carries `elected`; positions are -1 while a master is elected.

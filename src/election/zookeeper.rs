@@ -3,7 +3,23 @@
 //! Znodes are created the Fuse-fabric way ActiveMQ inherited: `create("<zkPath>/0",
 //! EPHEMERAL_SEQUENTIAL)` yields `<zkPath>/00000000007`; only children matching `0\d+`
 //! are members. Data is the [`NodeState`] JSON, written with the last known version.
+//!
+//! # ACLs
+//!
+//! With `zkPassword` set, the session authenticates as `digest` `fabric:<password>` (as
+//! ActiveMQ did) and every znode mqsim creates — the `zkPath` parents it has to create and
+//! every member znode — gets [`acls`]: the authenticated creator (`auth` scheme: whoever
+//! logs in with the same password) may do everything, `world:anyone` may only read. So a
+//! process without the password can still `get` and watch the group (`zkCli get` shows
+//! `elected`; the supervisor's monitor, the dashboard and `mqsim zk` only read) but can
+//! neither rewrite a member's `address` nor add a fake member. A `zkPath` that already exists
+//! with an open ACL (created by an older mqsim) is tightened the same way; parents that
+//! someone else created keep theirs. Real ActiveMQ logged in with the password but created
+//! every znode `world:anyone:cdrwa`, so the password protected nothing.
+//!
+//! Without `zkPassword` the znodes stay open (`world:anyone:cdrwa`), with a warning.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use zookeeper_client as zk;
@@ -21,18 +37,45 @@ pub async fn connect(servers: &str, session_timeout: Duration, password: Option<
     Ok(connector.connect(servers).await?)
 }
 
+/// The ACL for every znode mqsim creates: creator all, anyone read; open without a password.
+pub fn acls(authenticated: bool) -> Vec<zk::Acl> {
+    if authenticated {
+        vec![
+            zk::Acl::new(zk::Permission::ALL, zk::AuthId::authed()),
+            zk::Acl::new(zk::Permission::READ, zk::AuthId::anyone()),
+        ]
+    } else {
+        zk::Acls::anyone_all().to_vec()
+    }
+}
+
+/// Whether an ACL lets someone without the password do more than read.
+fn open_to_anyone(acl: &[zk::Acl]) -> bool {
+    acl.iter().any(|a| a.scheme() == "world" && a.permission() != zk::Permission::READ)
+}
+
 /// One node's membership in the group.
 pub struct Group {
     client: zk::Client,
     zk_path: String,
+    /// The session authenticated with `zkPassword`: create znodes with [`acls`]`(true)`.
+    authenticated: bool,
     /// Full path of my znode, once registered.
     my_path: Option<String>,
     version: i32,
 }
 
 impl Group {
-    pub fn new(client: zk::Client, zk_path: &str) -> Group {
-        Group { client, zk_path: zk_path.to_string(), my_path: None, version: 0 }
+    /// `authenticated`: the client was connected with a `zkPassword`.
+    pub fn new(client: zk::Client, zk_path: &str, authenticated: bool) -> Group {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if !authenticated && !WARNED.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "no zkPassword: the election znodes are created world-writable; any process that reaches \
+                 ZooKeeper can rewrite the master's address or fake a member"
+            );
+        }
+        Group { client, zk_path: zk_path.to_string(), authenticated, my_path: None, version: 0 }
     }
 
     pub fn client(&self) -> &zk::Client {
@@ -46,9 +89,17 @@ impl Group {
     /// Creates `<zkPath>` (persistent, with parents) and my ephemeral-sequential member.
     /// Returns my eid.
     pub async fn register(&mut self, state: &NodeState) -> Result<String> {
-        let dir = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        let acls = acls(self.authenticated);
+        let dir = zk::CreateMode::Persistent.with_acls(zk::Acls::new(&acls));
         self.client.mkdir(&self.zk_path, &dir).await?;
-        let eseq = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
+        if self.authenticated {
+            let (acl, stat) = self.client.get_acl(&self.zk_path).await?;
+            if open_to_anyone(&acl) {
+                tracing::warn!("{} was world-writable; restricting it to zkPassword holders", self.zk_path);
+                self.client.set_acl(&self.zk_path, &acls, Some(stat.aversion)).await?;
+            }
+        }
+        let eseq = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::new(&acls));
         let data = serde_json::to_vec(state)?;
         let prefix = format!("{}/0", self.zk_path);
         let (stat, seq) = self.client.create(&prefix, &data, &eseq).await?;

@@ -37,6 +37,7 @@ use crate::error::Result;
 use crate::events::{EventLog, now_ms};
 use crate::faults::proxy::Proxy;
 use crate::faults::{Faults, Gates};
+use crate::replication::auth::Secret;
 use crate::replication::slave::SlaveLink;
 use crate::status::NodeReport;
 use crate::store::Store;
@@ -163,6 +164,8 @@ struct Node {
     zk_connect: String,
     /// The web console's view of this node, updated with every status report.
     console: crate::console::Console,
+    /// The replication login's secret (crate::replication::auth).
+    secret: Secret,
 }
 
 impl Node {
@@ -172,7 +175,12 @@ impl Node {
         let events = EventLog::new(&config.state_dir(), name);
         let zk_connect = config.zk_connect();
         let console = crate::console::Console::with_store(config.clone(), name, store.clone());
-        Ok(Node { config, name: name.to_string(), layout, store, events, gates: Gates::open(), zk_connect, console })
+        let secret = Secret::for_cluster(&config)?;
+        if secret.is_insecure() {
+            events.emit("warning", format!("{name}: insecureReplication: replication logins are not authenticated"));
+        }
+        let gates = Gates::open();
+        Ok(Node { config, name: name.to_string(), layout, store, events, gates, zk_connect, console, secret })
     }
 
     /// One gated proxy per ZooKeeper server (a chroot suffix on the connect string is kept).
@@ -210,8 +218,8 @@ impl Node {
             "zk-connected",
             format!("{} connected to ZooKeeper, session {session} (timeout {:?})", self.name, client.session_timeout()),
         );
-        let mut elector = Elector::new(&c.broker_name, c.replicas, node_cfg.weight);
-        let mut group = Group::new(client.clone(), &c.zk_path);
+        let mut elector = Elector::new(&c.broker_name, c.replicas, node_cfg.weight).with_container(&self.name);
+        let mut group = Group::new(client.clone(), &c.zk_path, c.zk_password.is_some());
         let eid = group.register(&elector.initial_state()).await?;
         elector.registered(eid);
         let mut written: NodeState = elector.initial_state();
@@ -277,6 +285,7 @@ impl Node {
                             self.events.clone(),
                             lease.clone(),
                             self.gates.peers.clone(),
+                            self.secret.clone(),
                         )
                         .await?;
                         lease.renew();
@@ -295,17 +304,22 @@ impl Node {
                         self.events.emit("demoted", format!("{} stepped down as master: {reason}", self.name));
                         restart = true;
                     }
-                    Action::Follow { master: m, target } => {
-                        slave = target.clone().map(|t| {
+                    Action::Follow { master: m, target, node } => {
+                        // Only the node the election named, proving it at login (replication::auth).
+                        slave = target.clone().zip(node.clone()).map(|(t, n)| {
                             SlaveLink::start(
                                 t,
+                                n,
                                 self.store.clone(),
-                                c.security_token.clone(),
+                                self.secret.clone(),
                                 self.events.clone(),
                                 self.name.clone(),
                                 self.gates.peers.clone(),
                             )
                         });
+                        if target.is_some() && node.is_none() {
+                            warn!("master {m} publishes an address but no node name (container): not following it");
+                        }
                         self.events.emit(
                             "slave",
                             match target {
@@ -433,7 +447,7 @@ impl Node {
         let term = term.unwrap_or(Term { master: None, slave: None });
         let (master, address) = match elector.role() {
             Role::Master { address } => (elector.me().map(str::to_string), address.clone()),
-            Role::Slave { master, target } => (Some(master.clone()), target.clone()),
+            Role::Slave { master, target, .. } => (Some(master.clone()), target.clone()),
             Role::Electing => (None, None),
         };
         let report = NodeReport {

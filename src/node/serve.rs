@@ -23,6 +23,7 @@ use crate::config::{Config, Node, SyncMode, parse_bind};
 use crate::election::lease::Lease;
 use crate::error::{Error, Result};
 use crate::events::EventLog;
+use crate::replication::auth::Secret;
 use crate::replication::master::{ReplicationServer, Settings as ReplSettings, SlaveInfo};
 use crate::stomp::frame::Limits;
 use crate::store::Store;
@@ -50,6 +51,7 @@ impl Master {
         events: EventLog,
         lease: Arc<Lease>,
         peers: watch::Receiver<bool>,
+        secret: Secret,
     ) -> Result<Master> {
         let (bind_addr, bind_port) = parse_bind(node.bind.get_ref()).map_err(Error::Other)?;
         // Every replication connection is gated by `peers` in place (see crate::faults).
@@ -72,8 +74,8 @@ impl Master {
             tokio::task::spawn_blocking(move || s.snapshot()).await.map_err(|e| Error::Other(e.to_string()))??;
         let limits = crate::broker::Limits::of(&config.cluster);
         let broker = Arc::new(Broker::with_limits(writer.clone(), snapshot, limits));
-        let settings =
-            ReplSettings { token: config.cluster.security_token.clone(), remote_disk: mode.remote_disk, need };
+        let nodes = config.nodes.iter().map(|n| n.name.clone()).collect();
+        let settings = ReplSettings { secret, me: name.to_string(), nodes, remote_disk: mode.remote_disk, need };
         let replication = ReplicationServer::start(
             repl_listener,
             store.clone(),

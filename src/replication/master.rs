@@ -1,6 +1,6 @@
-//! The master's replication server: logs slaves in, streams the journal, tracks their acks.
+//! The master's replication server: logs slaves in ([`super::auth`]), streams the journal,
+//! tracks their acks ([`super::votes`]).
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,8 +13,9 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
 use tracing::{debug, warn};
 
-use super::quorum_position;
-use super::wire::{Codec, Frame, LoginOk, Wal};
+use super::auth::{MasterHandshake, Secret, VerifiedSlave};
+use super::votes::{Replaced, Votes};
+use super::wire::{Codec, Frame, Login, Wal};
 use crate::events::EventLog;
 use crate::faults::gate::{Gated, wait_open};
 use crate::store::Store;
@@ -29,14 +30,22 @@ pub struct SlaveInfo {
 }
 
 pub struct Settings {
-    pub token: String,
+    /// The cluster's shared secret (see [`super::auth`]).
+    pub secret: Secret,
+    /// This master's node name.
+    pub me: String,
+    /// Every configured node name: only these may log in (never `me`).
+    pub nodes: Vec<String>,
     /// Slaves fsync before acking.
     pub remote_disk: bool,
     /// `replicas/2`: acks a synced write needs.
     pub need: usize,
 }
 
-type Slaves = Arc<Mutex<BTreeMap<String, SlaveInfo>>>;
+type Slaves = Arc<Mutex<Votes>>;
+
+/// How long a peer has to complete the login.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A slave at most this far behind is fed from the async task itself (see `stream`).
 const INLINE_READ: u64 = 256 * 1024;
@@ -75,7 +84,16 @@ impl ReplicationServer {
         let ctx = Arc::new(Ctx { store, end, settings, events, slaves: slaves.clone(), quorum_tx, caught_up_tx });
         let accept = tokio::spawn(async move {
             loop {
-                let Ok((socket, peer)) = listener.accept().await else { continue };
+                let (socket, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors (EMFILE) or the like: back off instead of
+                        // spinning; every pending login ends within LOGIN_TIMEOUT anyway.
+                        debug!("replication accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
                 let _ = socket.set_nodelay(true);
                 let (ctx, mut stop, mut gate) = (ctx.clone(), stop_rx.clone(), peers.clone());
                 tokio::spawn(async move {
@@ -96,7 +114,7 @@ impl ReplicationServer {
     }
 
     pub fn slaves(&self) -> Vec<SlaveInfo> {
-        self.slaves.lock().unwrap().values().cloned().collect()
+        self.slaves.lock().unwrap().infos()
     }
 
     pub fn stop(self) {
@@ -116,23 +134,23 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn update(&self, key: &str, f: impl FnOnce(&mut SlaveInfo)) {
+    /// Applies `f` to the votes, then republishes the quorum position and caught-up count.
+    fn update<T>(&self, f: impl FnOnce(&mut Votes) -> T) -> T {
         let mut slaves = self.slaves.lock().unwrap();
-        if let Some(s) = slaves.get_mut(key) {
-            f(s);
-        }
-        let q = quorum_position(slaves.values().map(|s| s.acked), self.settings.need);
+        let out = f(&mut slaves);
+        let q = slaves.quorum(self.settings.need);
         self.quorum_tx.send_if_modified(|v| {
             let changed = *v != q;
             *v = q;
             changed
         });
-        let n = slaves.values().filter(|s| s.caught_up).count();
+        let n = slaves.caught_up();
         self.caught_up_tx.send_if_modified(|v| {
             let changed = *v != n;
             *v = n;
             changed
         });
+        out
     }
 }
 
@@ -140,15 +158,20 @@ type Link = Framed<Gated<TcpStream>, Codec>;
 
 async fn serve(socket: Gated<TcpStream>, remote: String, ctx: Arc<Ctx>) -> crate::Result<()> {
     let mut framed = Framed::new(socket, Codec);
-    let login = match tokio::time::timeout(Duration::from_secs(10), framed.next()).await {
-        Ok(Some(Ok(Frame::Login(l)))) => l,
-        _ => return Err(crate::Error::Other("no login".into())),
+    let (slave, login) = match tokio::time::timeout(LOGIN_TIMEOUT, handshake(&mut framed, &ctx)).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(why)) => {
+            // Nothing but this one line goes back: no journal byte, no vote.
+            warn!("replication login from {remote} refused: {why}; connection closed");
+            let _ = framed.send(Frame::Error(format!("login refused: {why}"))).await;
+            return Ok(());
+        }
+        Err(_) => {
+            warn!("replication login from {remote} refused: not completed within {LOGIN_TIMEOUT:?}; connection closed");
+            return Ok(());
+        }
     };
-    if login.security_token != ctx.settings.token {
-        warn!("slave {remote} sent an invalid security_token");
-        let _ = framed.send(Frame::Error("Invalid security_token".into())).await;
-        return Ok(());
-    }
+    let node_id = slave.node_id().to_string();
     let store = ctx.store.clone();
     let master_end = *ctx.end.borrow();
     let (pos, last) = (login.position, login.last);
@@ -159,43 +182,54 @@ async fn serve(socket: Gated<TcpStream>, remote: String, ctx: Arc<Ctx>) -> crate
     .await
     .map_err(|e| crate::Error::Other(e.to_string()))??;
     let from = if prefix && login.position <= master_end { login.position } else { 0 };
-    framed.send(Frame::Ok(LoginOk { from, master_end })).await.map_err(|e| crate::Error::Other(e.to_string()))?;
+    framed.send(Frame::Ok(slave.ok(from, master_end))).await.map_err(|e| crate::Error::Other(e.to_string()))?;
+    let (conn, replaced) = ctx.update(|v| v.attach(&node_id, &remote, from, master_end));
     ctx.events.emit(
         "slave-attaching",
         format!(
-            "slave {} ({remote}) logged in at position {}; {}",
-            login.node_id,
+            "slave {node_id} ({remote}) logged in at position {}; {}{}",
             login.position,
             if from == login.position {
                 "streaming from there".to_string()
             } else {
                 "its journal diverged: full resync".into()
-            }
+            },
+            replaced.map(|r| format!(" (replaces its earlier login from {r})")).unwrap_or_default()
         ),
     );
-    // Keyed by connection: a reconnecting slave's old entry goes when its session ends.
-    let key = remote.clone();
-    ctx.slaves.lock().unwrap().insert(
-        key.clone(),
-        SlaveInfo { node_id: login.node_id.clone(), remote, acked: from, caught_up: from >= master_end },
-    );
-    ctx.update(&key, |_| {});
-    let result = stream(&mut framed, &ctx, &key, &login.node_id, from, master_end).await;
-    ctx.slaves.lock().unwrap().remove(&key);
-    ctx.update(&key, |_| {});
+    let result = stream(&mut framed, &ctx, conn, &node_id, from).await;
+    ctx.update(|v| v.detach(&node_id, conn));
     result
 }
 
-async fn stream(
-    framed: &mut Link,
-    ctx: &Ctx,
-    key: &str,
-    node_id: &str,
-    mut next: u64,
-    master_end: u64,
-) -> crate::Result<()> {
+/// The four-frame login (see [`super::auth`]). Returns the verified slave and its login,
+/// or why it was refused.
+async fn handshake(framed: &mut Link, ctx: &Ctx) -> Result<(VerifiedSlave, Login), String> {
+    let next = async |framed: &mut Link, what: &str| match framed.next().await {
+        Some(Ok(frame)) => Ok(frame),
+        Some(Err(e)) => Err(format!("{e} (expected a {what})")),
+        None => Err(format!("connection closed before the {what}")),
+    };
+    let login = match next(framed, "login").await? {
+        Frame::Login(l) => l,
+        other => return Err(format!("expected a login, got `{}`", other.action())),
+    };
+    let s = &ctx.settings;
+    let (hs, challenge) = MasterHandshake::on_login(&s.secret, &s.me, &s.nodes, &login)
+        .map_err(|e| format!("slave `{}`: {e}", login.node_id.chars().take(80).collect::<String>()))?;
+    framed.send(Frame::Challenge(challenge)).await.map_err(|e| e.to_string())?;
+    let proof = match next(framed, "proof").await? {
+        Frame::Proof(p) => p,
+        other => return Err(format!("expected a proof, got `{}`", other.action())),
+    };
+    let verified = hs.on_proof(&proof).map_err(|e| format!("slave `{}`: {e}", login.node_id))?;
+    Ok((verified, login))
+}
+
+async fn stream(framed: &mut Link, ctx: &Ctx, conn: u64, node_id: &str, mut next: u64) -> crate::Result<()> {
     let mut end = ctx.end.clone();
     let err = |e: super::wire::CodecError| crate::Error::Other(e.to_string());
+    let replaced = |_: Replaced| crate::Error::Other(format!("slave {node_id} logged in again on another connection"));
     loop {
         let target = *end.borrow_and_update();
         while next < target {
@@ -218,22 +252,18 @@ async fn stream(
             framed.feed(Frame::Wal(wal, Bytes::from(bytes))).await.map_err(err)?;
         }
         framed.flush().await.map_err(err)?;
+        // Only now do these bytes count as sent: an ack beyond them is clamped.
+        ctx.slaves.lock().unwrap().sent(node_id, conn, next).map_err(replaced)?;
         tokio::select! {
             frame = framed.next() => match frame {
                 Some(Ok(Frame::Ack(a))) => {
-                    let mut first_catch_up = false;
-                    ctx.update(key, |s| {
-                        s.acked = s.acked.max(a.position);
-                        if !s.caught_up && s.acked >= master_end {
-                            s.caught_up = true;
-                            first_catch_up = true;
-                        }
-                    });
-                    if first_catch_up {
-                        ctx.events.emit("slave-attached", format!("slave {node_id} has caught up (position {})", a.position));
+                    if ctx.update(|v| v.ack(node_id, conn, a.position)).map_err(replaced)? {
+                        ctx.events.emit("slave-attached", format!("slave {node_id} has caught up (position {})", a.position.min(next)));
                     }
                 }
-                Some(Ok(other)) => return Err(crate::Error::Other(format!("unexpected frame from slave: {other:?}"))),
+                Some(Ok(other)) => {
+                    return Err(crate::Error::Other(format!("unexpected `{}` frame from slave {node_id}", other.action())))
+                }
                 Some(Err(e)) => return Err(err(e)),
                 None => return Ok(()),
             },

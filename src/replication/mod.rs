@@ -3,13 +3,14 @@
 //! # How it works
 //!
 //! The elected master binds its replication port (`bind`) and publishes
-//! `tcp://<hostname>:<port>` as `address` in its znode. Every slave that sees the address
-//! dials it and logs in with its node id, the shared `securityToken`, its journal end and
-//! its last record's `(start, crc32)`. If that record is also in the master's journal at the
-//! same place, the slave's journal is a prefix of the master's and the master streams from
-//! the slave's end; otherwise (the slave diverged, e.g. a demoted master with writes no one
-//! acked, or it is ahead) the master answers `from: 0` and the slave clears its store and
-//! takes everything. Then the master streams `wal` frames — ActiveMQ's LogWrite, `{file,
+//! `tcp://<hostname>:<port>` as `address` in its znode, next to its node name (`container`).
+//! Every slave that sees the address dials it and logs in with its node name, its journal
+//! end and its last record's `(start, crc32)`; both sides then prove they know the shared
+//! `securityToken` ([`auth`], below). If the slave's last record is also in the master's
+//! journal at the same place, the slave's journal is a prefix of the master's and the master
+//! streams from the slave's end; otherwise (the slave diverged, e.g. a demoted master with
+//! writes no one acked, or it is ahead) the master answers `from: 0` and the slave clears its
+//! store and takes everything. Then the master streams `wal` frames — ActiveMQ's LogWrite, `{file,
 //! offset, length, sync}` in JSON, then that range of its journal file, byte for byte — as
 //! soon as a group lands in its journal. The slave checks every record's CRC, appends the
 //! bytes at the same positions, fsyncs them if `sync` says so, answers `ack {position}`, and
@@ -21,6 +22,34 @@
 //! master opens its client ports only once `replicas/2` slaves have caught up with its
 //! journal end at promotion, so a new master never serves with fewer copies than asked.
 //!
+//! # Authentication
+//!
+//! ActiveMQ sent the `securityToken` in clear in the login and, with the default empty
+//! token, let anyone in; a slave believed whatever answered at the published address. So
+//! any local process could stream every message body, count as a caught-up slave (its
+//! `ack` satisfying the quorum), or — by rewriting the master's znode — make the slaves
+//! wipe their stores on a forged `from: 0`. mqsim closes that:
+//!
+//! * The login is a challenge-response over HMAC-SHA256 ([`auth`]): the slave proves the
+//!   token first, the master proves it back over both nonces and over `from`/`master_end`.
+//!   The token never crosses the wire. The master sends no journal byte, and counts no vote,
+//!   before the slave's proof checks out; the slave acts on nothing the master says — above
+//!   all not on `from: 0` — before the master's proof checks out. A failed login is one log
+//!   line and a closed connection.
+//! * The slave follows only the master the election named: it dials the address in the
+//!   elected znode and requires the peer to prove it is the node named there.
+//! * The master counts one vote per configured node name other than its own ([`votes`]): a
+//!   second login with the same name replaces the first, and every ack is clamped to the
+//!   bytes actually sent on that connection, so `ack 2^63` is never "caught up".
+//! * An empty `securityToken` means the token `mqsim up` generates once per state directory
+//!   (`<stateDir>/security-token`, 0600). `insecureReplication = true` turns the proofs off
+//!   (never the default; logged loudly).
+//!
+//! What it does not protect: the frames after the login carry no MAC (whoever can rewrite
+//! the TCP stream between nodes can tamper with it), processes of the same user can read the
+//! token file, and a hand-chosen weak token can be guessed offline from one proof. The
+//! election itself is guarded by ZooKeeper ACLs ([`crate::election::zookeeper`]).
+//!
 //! # Caveats
 //!
 //! * No timeout: with too few slaves, synced writes block (ActiveMQ's "Store update waiting
@@ -28,9 +57,13 @@
 //! * Resync is whole-store (ActiveMQ copied only the journal files the slave lacked).
 //! * Positions are byte offsets, as in ActiveMQ; the `(start, crc32)` check at login is
 //!   what keeps a diverged slave from silently appending after a different history.
+//! * A multi-host cluster needs the same `securityToken` on every host: a generated token is
+//!   per state directory, so set one explicitly there.
 
+pub mod auth;
 pub mod master;
 pub mod slave;
+pub mod votes;
 pub mod wire;
 
 /// The highest position that at least `need` of the `acks` have reached (`u64::MAX` when

@@ -1,4 +1,10 @@
 //! The slave side: attach to the master's published address and follow its journal.
+//!
+//! The slave dials the address the elected master's znode publishes and logs in with
+//! [`SlaveHandshake`]: the peer must prove the cluster's token *and* be the node the election
+//! named, and its `ok` must carry a proof over `from`, before the slave acts on anything it
+//! says — in particular before clearing its store for a resync on `from: 0`. A refused
+//! master gets nothing but the login; the refusal is logged once (not at every retry).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,9 +15,10 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
-use tracing::debug;
+use tracing::{debug, warn};
 
-use super::wire::{Ack, Codec, Frame, Login, Wal};
+use super::auth::{Secret, SlaveHandshake};
+use super::wire::{Ack, Codec, Frame, Wal};
 use crate::error::{Error, Result};
 use crate::events::EventLog;
 use crate::faults::gate::{Gated, wait_open};
@@ -38,12 +45,14 @@ impl Drop for SlaveLink {
 }
 
 impl SlaveLink {
-    /// Follows `target` (`tcp://host:port`), reconnecting every second until dropped.
-    /// Every connection is gated by `peers` (see [`crate::faults`]).
+    /// Follows `target` (`tcp://host:port`), which must be node `master` (the node name the
+    /// elected znode publishes), reconnecting every second until dropped. `name` is this
+    /// node's name. Every connection is gated by `peers` (see [`crate::faults`]).
     pub fn start(
         target: String,
+        master: String,
         store: Arc<Store>,
-        token: String,
+        secret: Secret,
         events: EventLog,
         name: String,
         peers: tokio::sync::watch::Receiver<bool>,
@@ -51,10 +60,19 @@ impl SlaveLink {
         let state = Arc::new(Mutex::new(SlaveState { phase: "connecting".into(), master_end: 0 }));
         let st = state.clone();
         let task = tokio::spawn(async move {
+            let peer = Peer { target: &target, master: &master, secret: &secret, name: &name };
+            let mut last_refusal: Option<String> = None;
             loop {
-                match attach(&target, peers.clone(), &store, &token, &st, &events, &name).await {
+                match attach(&peer, peers.clone(), &store, &st, &events).await {
                     Ok(()) => debug!("replication connection to {target} closed"),
-                    Err(e) => debug!("replication from {target} failed: {e}"),
+                    Err(Attach::Refused(why)) => {
+                        if last_refusal.as_deref() != Some(&why) {
+                            warn!("{why}");
+                            events.emit("error", why.clone());
+                            last_refusal = Some(why);
+                        }
+                    }
+                    Err(Attach::Failed(e)) => debug!("replication from {target} failed: {e}"),
                 }
                 st.lock().unwrap().phase = "connecting".into();
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -96,15 +114,44 @@ fn wal_frame(frame: Frame) -> Result<(Wal, Bytes)> {
     }
 }
 
+type Link = Framed<Gated<TcpStream>, Codec>;
+
+/// How long the master has for each step of the login.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Who the slave dials, and as whom.
+struct Peer<'a> {
+    target: &'a str,
+    /// The node name the election named.
+    master: &'a str,
+    secret: &'a Secret,
+    /// This node's name.
+    name: &'a str,
+}
+
+/// Why an attachment ended.
+enum Attach {
+    /// The login failed: the peer is not (or could not prove to be) the elected master, or
+    /// it refused us. Logged once per distinct reason.
+    Refused(String),
+    /// Anything else (connection lost, journal error): retried quietly.
+    Failed(Error),
+}
+
+impl From<Error> for Attach {
+    fn from(e: Error) -> Attach {
+        Attach::Failed(e)
+    }
+}
+
 async fn attach(
-    target: &str,
+    peer: &Peer<'_>,
     mut gate: tokio::sync::watch::Receiver<bool>,
     store: &Arc<Store>,
-    token: &str,
     state: &Mutex<SlaveState>,
     events: &EventLog,
-    name: &str,
-) -> Result<()> {
+) -> Result<(), Attach> {
+    let (target, name) = (peer.target, peer.name);
     // A shut gate holds even the connection attempt: no dial, no refusal, just a wait.
     wait_open(&mut gate).await;
     let hostport = target.strip_prefix("tcp://").unwrap_or(target);
@@ -115,21 +162,34 @@ async fn attach(
     let _ = socket.set_nodelay(true);
     let mut framed = Framed::new(Gated::new(socket, gate), Codec);
     let s = store.clone();
-    let (node_id, position, last) =
-        blocking(move || Ok((s.node_id()?, s.position()? as u64, s.last_record()?))).await?;
+    let (position, last) = blocking(move || Ok((s.position()? as u64, s.last_record()?))).await?;
     let io = |e: super::wire::CodecError| Error::Other(e.to_string());
-    framed
-        .send(Frame::Login(Login { node_id, security_token: token.to_string(), position, last }))
-        .await
-        .map_err(io)?;
-    let ok = match tokio::time::timeout(Duration::from_secs(10), framed.next()).await {
-        Ok(Some(Ok(Frame::Ok(ok)))) => ok,
-        Ok(Some(Ok(Frame::Error(e)))) => {
-            events.emit("error", format!("{name}: master {target} refused replication login: {e}"));
-            return Err(Error::Other(e));
-        }
-        _ => return Err(Error::Other("no answer to login".into())),
+    let refused = |why: String| {
+        Attach::Refused(format!("{name}: refusing replication from {target} (the elected {}): {why}", peer.master))
     };
+    let handshake = SlaveHandshake::new(peer.secret, name, peer.master);
+    framed.send(Frame::Login(handshake.login(position, last))).await.map_err(io)?;
+    // Nothing the peer says is acted on until its `ok` proof checks out.
+    let next = async |framed: &mut Link, what: &str| match tokio::time::timeout(LOGIN_TIMEOUT, framed.next()).await {
+        Ok(Some(Ok(Frame::Error(e)))) => {
+            Err(Attach::Refused(format!("{name}: master {target} refused our replication login: {e}")))
+        }
+        Ok(Some(Ok(frame))) => Ok(frame),
+        Ok(Some(Err(e))) => Err(refused(format!("bad frame instead of a {what}: {e}"))),
+        Ok(None) => Err(Attach::Failed(Error::Other(format!("connection closed before the {what}")))),
+        Err(_) => Err(Attach::Failed(Error::Timeout(format!("no {what} from {target} within {LOGIN_TIMEOUT:?}")))),
+    };
+    let challenge = match next(&mut framed, "challenge").await? {
+        Frame::Challenge(c) => c,
+        other => return Err(refused(format!("it answered `{}` instead of proving itself", other.action()))),
+    };
+    let (waiting, proof) = handshake.on_challenge(&challenge).map_err(|e| refused(e.to_string()))?;
+    framed.send(Frame::Proof(proof)).await.map_err(io)?;
+    let ok = match next(&mut framed, "ok").await? {
+        Frame::Ok(ok) => ok,
+        other => return Err(refused(format!("it answered `{}` instead of `ok`", other.action()))),
+    };
+    waiting.on_ok(&ok, position).map_err(|e| refused(e.to_string()))?;
     if ok.from < position {
         events.emit(
             "resync",
@@ -138,8 +198,7 @@ async fn attach(
         let s = store.clone();
         blocking(move || s.clear()).await?;
     }
-    let mut position = ok.from;
-    let indexing = Arc::new(AtomicBool::new(false));
+    let position = ok.from;
     {
         let mut st = state.lock().unwrap();
         st.phase = if position >= ok.master_end { "attached" } else { "attaching" }.into();
@@ -149,6 +208,20 @@ async fn attach(
         "slave-attaching",
         format!("{name} attached to {target} at position {position} (master at {})", ok.master_end),
     );
+    Ok(follow(&mut framed, store, position, state, events, name).await?)
+}
+
+/// Appends the master's `wal` frames from `position` on, acking each group.
+async fn follow(
+    framed: &mut Link,
+    store: &Arc<Store>,
+    mut position: u64,
+    state: &Mutex<SlaveState>,
+    events: &EventLog,
+    name: &str,
+) -> Result<()> {
+    let io = |e: super::wire::CodecError| Error::Other(e.to_string());
+    let indexing = Arc::new(AtomicBool::new(false));
     while let Some(frame) = framed.next().await {
         // Group commit: the `wal` frames already received are applied together, with one
         // fsync and one ack for all of them (several producers keep several in flight).

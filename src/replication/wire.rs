@@ -3,6 +3,10 @@
 //! Like ActiveMQ's `ReplicationProtocolCodec`: an ASCII action line ending in `\n`, a JSON
 //! body, a `0x00` byte, and — for `wal` only — the raw journal bytes right after, their
 //! length given in the JSON. Header (action + JSON) is limited to 64 KiB.
+//!
+//! The login is four frames (see [`super::auth`]): the slave's `login` (its nonce), the
+//! master's `challenge` (its nonce and node id), the slave's `proof`, and the master's `ok`
+//! carrying the master's proof. Nonces and proofs are base64 text in the JSON.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
@@ -14,12 +18,29 @@ pub const MAX_PAYLOAD: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Login {
+    /// The slave's node name (`[[node]] name`); the master accepts only configured ones.
     pub node_id: String,
-    pub security_token: String,
+    /// The slave's challenge to the master: 32 random bytes, base64.
+    pub nonce: String,
     /// The slave's journal end.
     pub position: u64,
     /// The slave's last record `(start, crc32)`, so the master can tell a common prefix.
     pub last: Option<(u64, u32)>,
+}
+
+/// The master's answer to a login: who it is and its own challenge to the slave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    /// The master's node name: the slave checks it is the one the election named.
+    pub node_id: String,
+    /// 32 random bytes, base64.
+    pub nonce: String,
+}
+
+/// The slave's HMAC over both nonces and both node ids (base64).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proof {
+    pub proof: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +50,9 @@ pub struct LoginOk {
     pub from: u64,
     /// The master's journal end at login: the slave is caught up once it reaches it.
     pub master_end: u64,
+    /// The master's HMAC over both nonces, both node ids, `from` and `master_end` (base64):
+    /// the slave acts on `from` only once this checks out.
+    pub proof: String,
 }
 
 /// ActiveMQ's LogWrite: a range of the master's journal, whose bytes follow the frame.
@@ -59,14 +83,32 @@ pub struct Ack {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     Login(Login),
+    Challenge(Challenge),
+    Proof(Proof),
     Ok(LoginOk),
     Error(String),
     Wal(Wal, Bytes),
     Ack(Ack),
 }
 
-/// The login action, as ActiveMQ named it.
-pub const LOGIN: &str = "LevelDB Store Replication v1:login";
+impl Frame {
+    /// The action name, for log lines (never the body: a `wal` payload can be large).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Frame::Login(_) => LOGIN,
+            Frame::Challenge(_) => "challenge",
+            Frame::Proof(_) => "proof",
+            Frame::Ok(_) => "ok",
+            Frame::Error(_) => "error",
+            Frame::Wal(..) => "wal",
+            Frame::Ack(_) => "ack",
+        }
+    }
+}
+
+/// The login action, as ActiveMQ named it (v2: the challenge-response login; a v1 login
+/// with a clear-text `security_token` is refused as a bad body).
+pub const LOGIN: &str = "LevelDB Store Replication v2:login";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WireError {
@@ -83,6 +125,8 @@ pub enum WireError {
 pub fn encode(frame: &Frame, out: &mut BytesMut) {
     let (action, json, payload) = match frame {
         Frame::Login(l) => (LOGIN, serde_json::to_vec(l), None),
+        Frame::Challenge(c) => ("challenge", serde_json::to_vec(c), None),
+        Frame::Proof(p) => ("proof", serde_json::to_vec(p), None),
         Frame::Ok(o) => ("ok", serde_json::to_vec(o), None),
         Frame::Error(e) => ("error", serde_json::to_vec(e), None),
         Frame::Wal(w, p) => ("wal", serde_json::to_vec(w), Some(p)),
@@ -113,6 +157,8 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, WireError> {
     let bad = |e: serde_json::Error| WireError::BadBody(e.to_string());
     let frame = match action {
         LOGIN => Frame::Login(serde_json::from_slice(json).map_err(bad)?),
+        "challenge" => Frame::Challenge(serde_json::from_slice(json).map_err(bad)?),
+        "proof" => Frame::Proof(serde_json::from_slice(json).map_err(bad)?),
         "ok" => Frame::Ok(serde_json::from_slice(json).map_err(bad)?),
         "error" => Frame::Error(serde_json::from_slice(json).map_err(bad)?),
         "ack" => Frame::Ack(serde_json::from_slice(json).map_err(bad)?),
@@ -170,8 +216,10 @@ mod tests {
     #[test]
     fn frames_round_trip_and_wait_for_whole_payloads() {
         let frames = vec![
-            Frame::Login(Login { node_id: "n".into(), security_token: "".into(), position: 9, last: Some((3, 77)) }),
-            Frame::Ok(LoginOk { from: 9, master_end: 20 }),
+            Frame::Login(Login { node_id: "n".into(), nonce: "bm9uY2U".into(), position: 9, last: Some((3, 77)) }),
+            Frame::Challenge(Challenge { node_id: "m".into(), nonce: "bTI".into() }),
+            Frame::Proof(Proof { proof: "cHJvb2Y".into() }),
+            Frame::Ok(LoginOk { from: 9, master_end: 20, proof: "cA".into() }),
             Frame::Wal(Wal { file: 0, offset: 9, length: 5, sync: true }, Bytes::from_static(b"abcde")),
             Frame::Ack(Ack { position: 14 }),
             Frame::Error("Invalid security_token".into()),
@@ -200,6 +248,11 @@ mod tests {
         assert!(matches!(decode(&mut b), Err(WireError::UnknownAction(_))));
         let mut b = BytesMut::from(&vec![b'x'; MAX_HEADER + 1][..]);
         assert_eq!(decode(&mut b), Err(WireError::HeaderTooLarge));
+        // A v1 login (clear-text token, no nonce) is a bad body, not a login.
+        let mut b = BytesMut::from(
+            &b"LevelDB Store Replication v2:login\n{\"node_id\":\"x\",\"security_token\":\"\",\"position\":0,\"last\":null}\0"[..],
+        );
+        assert!(matches!(decode(&mut b), Err(WireError::BadBody(_))));
         let mut b = BytesMut::from(&b"wal\n{\"file\":0,\"offset\":0,\"length\":8589934590,\"sync\":false}\0"[..]);
         assert!(matches!(decode(&mut b), Err(WireError::PayloadTooLarge(_))));
     }

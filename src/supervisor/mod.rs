@@ -66,6 +66,10 @@ pub async fn run(config: Config) -> Result<()> {
         return Err(Error::Other(format!("a supervisor is already running for {}", state_dir.display())));
     }
     let _ = std::fs::remove_file(&sock);
+    // The nodes read the generated replication token; `mqsim up` normally made it already.
+    if config.cluster.security_token.is_empty() && !config.cluster.insecure_replication {
+        crate::replication::auth::ensure_token_file(&state_dir)?;
+    }
     let listener = crate::control::bind(&sock).map_err(Error::io(format!("binding {}", sock.display())))?;
     let install = if config.zookeeper.connect.is_none() { Some(Install::find(&config)?) } else { None };
     let events = EventLog::new(&state_dir, "supervisor");
