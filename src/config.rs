@@ -54,7 +54,8 @@ pub struct Cluster {
     #[serde(with = "humantime_serde")]
     pub zk_session_timeout: Duration,
     /// Adds ZooKeeper `digest` auth `fabric:<password>` as ActiveMQ did; mqsim also puts a
-    /// digest ACL on every znode it creates (creator writes, anyone reads).
+    /// digest ACL on every znode it creates (creator writes, anyone reads). Default
+    /// `"password"`, as the notes set it; `""` turns auth and ACLs off.
     pub zk_password: Option<String>,
     /// Shared secret the replication login proves both ways (challenge-response). Empty:
     /// `mqsim up` generates one for this state directory.
@@ -328,6 +329,10 @@ impl Config {
         let mut config: Config = toml::from_str(text)
             .map_err(|e| Error::Config { path: path.to_owned(), message: format_toml_error(&e, text) })?;
         config.source = path.to_owned();
+        // `zkPassword = ""` is the explicit opt-out: no digest auth, open znode ACLs.
+        if config.cluster.zk_password.as_deref() == Some("") {
+            config.cluster.zk_password = None;
+        }
         config.validate(text)?;
         Ok(config)
     }
@@ -375,11 +380,6 @@ impl Config {
         }
         if c.pending_message_limit == 0 || c.transaction_limit == 0 {
             return Err(bad("cluster.pendingMessageLimit and cluster.transactionLimit must be at least 1".into()));
-        }
-        if let Some(p) = &c.zk_password
-            && p.is_empty()
-        {
-            return Err(bad("cluster.zkPassword must not be empty (remove the line to run ZooKeeper without auth)".into()));
         }
         let mut users = BTreeMap::new();
         for u in &self.users {
@@ -650,6 +650,25 @@ mod tests {
             c.failover_url(),
             "failover:(tcp://127.0.0.1:61616,tcp://127.0.0.1:61617,tcp://127.0.0.1:61618)?randomize=false"
         );
+    }
+
+    #[test]
+    fn zk_password_is_on_by_default_and_empty_turns_it_off() {
+        assert_eq!(parse("").unwrap().cluster.zk_password.as_deref(), Some("password"));
+        assert_eq!(parse("[cluster]\nzkPassword = \"\"").unwrap().cluster.zk_password, None);
+        assert_eq!(parse("[cluster]\nzkPassword = \"s3cret\"").unwrap().cluster.zk_password.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
+    fn limits_are_validated_in_range() {
+        for bad in ["maximumConnections = 0", "maximumConnections = 100001", "maxFrameSize = 10", "maxFrameSize = 999999999999",
+            "memoryLimit = 5", "storeLimit = 0", "pendingMessageLimit = 0", "transactionLimit = 0"] {
+            let e = parse(&format!("[cluster]\n{bad}")).unwrap_err().to_string();
+            assert!(e.contains("cluster."), "{bad}: {e}");
+        }
+        let dup = "[[user]]\nusername = \"a\"\npassword = \"b\"\n[[user]]\nusername = \"a\"\npassword = \"c\"";
+        assert!(parse(dup).unwrap_err().to_string().contains("listed twice"));
+        assert!(parse("[[user]]\nusername = \"a\"\npassword = \"\"").is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! it still serves, and a queue of messages acknowledged *before* the attack is intact.
 //!
 //! The attacks live in one module per entry point; every test has its own port block
-//! (60..=99) and zkPath, and stops what it started by PID.
+//! (64..=99; tutorial.rs has 60..=63) and zkPath, and stops what it started by PID.
 
 mod common;
 

@@ -28,10 +28,10 @@ impl Proxy {
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
+            let mut backoff = crate::transport::AcceptBackoff::new("fault proxy");
             loop {
                 tokio::select! {
-                    accepted = listener.accept() => {
-                        let Ok((inbound, _)) = accepted else { continue };
+                    (inbound, _) = crate::transport::accept(&listener, &mut backoff) => {
                         conns.spawn(forward(inbound, target.clone(), gate.clone()));
                     }
                     Some(_) = conns.join_next(), if !conns.is_empty() => {}

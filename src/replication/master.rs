@@ -83,17 +83,11 @@ impl ReplicationServer {
         let (stop, stop_rx) = watch::channel(false);
         let ctx = Arc::new(Ctx { store, end, settings, events, slaves: slaves.clone(), quorum_tx, caught_up_tx });
         let accept = tokio::spawn(async move {
+            // Out of file descriptors (EMFILE) or the like: back off instead of spinning;
+            // every pending login ends within LOGIN_TIMEOUT anyway.
+            let mut backoff = crate::transport::AcceptBackoff::new("replication server");
             loop {
-                let (socket, peer) = match listener.accept().await {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        // Out of file descriptors (EMFILE) or the like: back off instead of
-                        // spinning; every pending login ends within LOGIN_TIMEOUT anyway.
-                        debug!("replication accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
+                let (socket, peer) = crate::transport::accept(&listener, &mut backoff).await;
                 let _ = socket.set_nodelay(true);
                 let (ctx, mut stop, mut gate) = (ctx.clone(), stop_rx.clone(), peers.clone());
                 tokio::spawn(async move {

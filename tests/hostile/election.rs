@@ -55,7 +55,7 @@ async fn master_znode(client: &zk::Client, path: &str) -> (String, Value, zk::St
 
 #[test]
 fn znodes_refuse_writes_without_the_zk_password() {
-    let mut c = TestCluster::with_toml(60, |base| common::cluster_toml(base, ""));
+    let mut c = TestCluster::with_toml(95, |base| common::cluster_toml(base, ""));
     let out = c.up();
     // An empty securityToken: `mqsim up` generated one for this state dir, mode 0600, and said so.
     let token_file = c.state_dir().join("security-token");
@@ -210,7 +210,7 @@ fn events_of(c: &TestCluster, kind: &str) -> Vec<String> {
 
 #[test]
 fn slaves_refuse_a_fake_master_and_keep_their_journal() {
-    let c = TestCluster::with_toml(61, |base| common::cluster_toml(base, ""));
+    let c = TestCluster::with_toml(96, |base| common::cluster_toml(base, ""));
     c.up();
     let canary = Canary::seed(&c, 20);
     let st = c.wait_for("both slaves at the master's position", Duration::from_secs(30), |st| {
@@ -322,7 +322,7 @@ fn listed_slaves(c: &TestCluster) -> Vec<(String, String)> {
 
 #[test]
 fn replication_logins_without_the_token_get_no_journal_and_no_vote() {
-    let c = TestCluster::with_toml(62, |base| common::cluster_toml(base, ""));
+    let c = TestCluster::with_toml(97, |base| common::cluster_toml(base, ""));
     c.up();
     let canary = Canary::seed(&c, 20);
     let st = c.status();
@@ -376,7 +376,7 @@ fn replication_logins_without_the_token_get_no_journal_and_no_vote() {
 
 #[test]
 fn garbage_on_the_replication_port_only_closes_that_connection() {
-    let c = TestCluster::with_toml(63, |base| common::cluster_toml(base, ""));
+    let c = TestCluster::with_toml(98, |base| common::cluster_toml(base, ""));
     c.up();
     let canary = Canary::seed(&c, 20);
     let st = c.status();
