@@ -225,7 +225,10 @@ fn node_settings(config: &Config, node: &Node) -> String {
         ("zkAddress", zk_address(config), String::new()),
         ("zkPath", c.zk_path.clone(), "parent znode of the election group".into()),
         ("zkSessionTimeout", duration(c.zk_session_timeout), timeout_note),
-        ("zkPassword", c.zk_password.clone().unwrap_or_else(|| "-".into()), String::new()),
+        match &c.zk_password {
+            Some(p) => ("zkPassword", p.clone(), "digest fabric:<password>; only it may write the znodes".into()),
+            None => ("zkPassword", "-".into(), "no ZooKeeper auth: anyone may rewrite the znodes".into()),
+        },
         ("sync", c.sync.clone(), sync_note),
         ("hostname", node.hostname.clone(), format!("published address tcp://{}:{bind_port}", node.hostname)),
         ("bind", node.bind.get_ref().clone(), "replication server, only while master".into()),
