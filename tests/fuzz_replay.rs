@@ -113,13 +113,13 @@ fn seeds_are_real_inputs() {
     }
     assert_eq!((frames, buf.len()), (10, 0));
 
-    let replication = seed("replication_wire", "login-ok-wal-ack-error");
+    let replication = seed("replication_wire", "wal-ack-error");
     let mut buf = BytesMut::from(&replication[..]);
     let mut frames = Vec::new();
     while let Some(f) = mqsim::replication::wire::decode(&mut buf).unwrap() {
         frames.push(f);
     }
-    let Some(mqsim::replication::wire::Frame::Wal(_, payload)) = frames.get(2) else { panic!("{frames:?}") };
+    let Some(mqsim::replication::wire::Frame::Wal(_, payload)) = frames.first() else { panic!("{frames:?}") };
     assert!(mqsim::store::journal::validate(payload).unwrap().is_some());
 
     for file in files(&fuzz_dir().join("corpus/openwire")) {
@@ -292,26 +292,30 @@ fn write_seeds() {
     for r in &records {
         journal::frame(&r.encode(), &mut payload);
     }
+    let end = payload.len() as u64;
     let frames = [
-        wire::Frame::Login(wire::Login {
-            node_id: "node02".into(),
-            security_token: "token".into(),
-            position: 0,
-            last: Some((0, 77)),
-        }),
-        wire::Frame::Ok(wire::LoginOk { from: 0, master_end: payload.len() as u64 }),
-        wire::Frame::Wal(
-            wire::Wal { file: 0, offset: 0, length: payload.len() as u64, sync: true },
-            payload.clone().into(),
-        ),
-        wire::Frame::Ack(wire::Ack { position: payload.len() as u64 }),
+        wire::Frame::Wal(wire::Wal { file: 0, offset: 0, length: end, sync: true }, payload.clone().into()),
+        wire::Frame::Ack(wire::Ack { position: end }),
         wire::Frame::Error("Invalid security_token".into()),
     ];
     let mut out = BytesMut::new();
     for f in &frames {
         wire::encode(f, &mut out);
     }
-    write("replication_wire", "login-ok-wal-ack-error", &out);
+    write("replication_wire", "wal-ack-error", &out);
+    // The logins as raw bytes, so that they outlive a change of the login structs: v1 (a
+    // clear-text token) and v2 (challenge-response: login, challenge, proof, ok with proof).
+    let v1 = format!(
+        "LevelDB Store Replication v1:login\n{{\"node_id\":\"node02\",\"security_token\":\"token\",\"position\":0,\
+         \"last\":[0,77]}}\0ok\n{{\"from\":0,\"master_end\":{end}}}\0"
+    );
+    write("replication_wire", "login-v1-ok", v1.as_bytes());
+    let v2 = format!(
+        "LevelDB Store Replication v2:login\n{{\"node_id\":\"node02\",\"nonce\":\"bm9uY2U\",\"position\":0,\"last\":null}}\0\
+         challenge\n{{\"node_id\":\"node01\",\"nonce\":\"bTI\"}}\0proof\n{{\"proof\":\"cHJvb2Y\"}}\0\
+         ok\n{{\"from\":0,\"master_end\":{end},\"proof\":\"cHJvb2Y\"}}\0"
+    );
+    write("replication_wire", "login-v2-challenge-proof-ok", v2.as_bytes());
 
     // Selectors: the first byte is convert_strings (STOMP's typing when odd).
     let selectors = [
