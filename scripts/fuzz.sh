@@ -20,6 +20,10 @@ shift $(($# < 2 ? $# : 2))
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(stomp_frame openwire replication_wire selector config_toml)
 
+if [ "$seconds" = 0 ]; then
+    echo "fuzz: 0 seconds asked for, so the fuzz targets were not run"
+    exit 0
+fi
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     echo "fuzz: no nightly toolchain here, so the fuzz targets were not run (rustup toolchain list; docs/fuzzing.md)"
     exit 0
