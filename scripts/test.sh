@@ -12,5 +12,10 @@ scripts/setup.sh openjdk-17-jdk-headless libactivemq-java chromium chromium-driv
 python3 -c 'import stomp' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check stomp.py
 # The WebDriver client of the browser test (tests/browser.rs).
 python3 -c 'import selenium' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check selenium
+# The fuzz targets (tests/fuzz, docs/fuzzing.md), about 20 s each, where a nightly toolchain
+# exists (skipped with a note otherwise); a crash fails the run. Their first build takes
+# minutes; MQSIM_FUZZ_SECONDS=0 skips them. Seeds and past crashes also replay on stable in
+# tests/fuzz_replay.rs below.
+scripts/fuzz.sh "${MQSIM_FUZZ_SECONDS:-20}"
 # Three clusters at a time: each is 3 ZooKeeper JVMs + 3 brokers on a 2-core machine.
 cargo test --locked -- --test-threads=3

@@ -56,6 +56,8 @@ pub mod error;
 pub mod events;
 pub mod explain;
 pub mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod logging;
 pub mod node;

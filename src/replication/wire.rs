@@ -164,6 +164,10 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, WireError> {
         "ack" => Frame::Ack(serde_json::from_slice(json).map_err(bad)?),
         "wal" => {
             let wal: Wal = serde_json::from_slice(json).map_err(bad)?;
+            // A range past the last position: `position()` and the slave's sums would overflow.
+            if wal.file.checked_add(wal.offset).and_then(|p| p.checked_add(wal.length)).is_none() {
+                return Err(WireError::BadBody(format!("wal range {wal:?} is past the largest position")));
+            }
             let len = wal.length;
             if len > MAX_PAYLOAD as u64 {
                 return Err(WireError::PayloadTooLarge(len));
@@ -255,5 +259,14 @@ mod tests {
         assert!(matches!(decode(&mut b), Err(WireError::BadBody(_))));
         let mut b = BytesMut::from(&b"wal\n{\"file\":0,\"offset\":0,\"length\":8589934590,\"sync\":false}\0"[..]);
         assert!(matches!(decode(&mut b), Err(WireError::PayloadTooLarge(_))));
+    }
+
+    #[test]
+    fn a_wal_range_past_the_largest_position_is_refused() {
+        for (file, offset, length) in [(u64::MAX, 1, 0), (0, u64::MAX, 1), (1, 1, u64::MAX)] {
+            let text = format!("wal\n{{\"file\":{file},\"offset\":{offset},\"length\":{length},\"sync\":false}}\0");
+            let mut b = BytesMut::from(text.as_bytes());
+            assert!(matches!(decode(&mut b), Err(WireError::BadBody(_))), "{text}");
+        }
     }
 }

@@ -41,7 +41,7 @@ pub enum Record {
     /// A durable topic subscription removed (with its messages).
     Unsubscribe { key: String },
     /// A local transaction: all or nothing.
-    Batch(Vec<Record>),
+    Batch(#[serde(deserialize_with = "batch")] Vec<Record>),
 }
 
 /// LMDB's largest key, in bytes (heed's `Env::max_key_size` of the default build).
@@ -93,9 +93,51 @@ impl Record {
     }
 }
 
+/// How deeply batches may nest in a record read back. mqsim writes batches of plain records
+/// (depth 1); a deeper one comes only from a corrupt or hostile journal or peer, and without
+/// a bound postcard would recurse once per level and overflow the stack (a 100 KB record
+/// killed the process: `tests/fuzz/artifacts/replication_wire/`).
+pub const MAX_BATCH_DEPTH: usize = 4;
+
+thread_local! {
+    static BATCH_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Deserializes a batch's records, refusing more than [`MAX_BATCH_DEPTH`] nested batches.
+fn batch<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Record>, D::Error> {
+    struct Level;
+    impl Drop for Level {
+        fn drop(&mut self) {
+            BATCH_DEPTH.with(|c| c.set(c.get() - 1));
+        }
+    }
+    let depth = BATCH_DEPTH.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    let _level = Level;
+    if depth > MAX_BATCH_DEPTH {
+        return Err(serde::de::Error::custom(format!("batches nested more than {MAX_BATCH_DEPTH} deep")));
+    }
+    Vec::<Record>::deserialize(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deeply_nested_batches_are_an_error_not_a_stack_overflow() {
+        let nested =
+            |depth: usize| (0..depth).fold(Record::Unsubscribe { key: "k".into() }, |r, _| Record::Batch(vec![r]));
+        assert_eq!(Record::decode(&nested(MAX_BATCH_DEPTH).encode()).unwrap(), nested(MAX_BATCH_DEPTH));
+        assert!(Record::decode(&nested(MAX_BATCH_DEPTH + 1).encode()).is_err());
+        // 50 000 levels in 100 KB: refused at the fifth, and the depth count starts over.
+        let mut bytes = [4u8, 1].repeat(50_000);
+        bytes.extend([3, 1, b'k']);
+        assert!(Record::decode(&bytes).is_err());
+        assert_eq!(Record::decode(&nested(MAX_BATCH_DEPTH).encode()).unwrap(), nested(MAX_BATCH_DEPTH));
+    }
 
     #[test]
     fn round_trip() {
