@@ -33,10 +33,15 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo +stable install cargo-fuzz --locked --quiet
 fi
 
+# The instrumented build is slow (minutes) and CI clones the repo afresh each time, so the
+# build lives in a cache outside the checkout; only mqsim itself is rebuilt in a new clone.
+target_dir=${MQSIM_FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mqsim/fuzz-target}
+mkdir -p "$target_dir"
+
 # Overflow checks on (-a): an arithmetic overflow a peer can cause is a finding too.
 mkdir -p tests/fuzz/target/logs
 echo "fuzz: building the targets (cargo +nightly fuzz build --fuzz-dir tests/fuzz -a)"
-if ! nice -n 19 cargo +nightly fuzz build --fuzz-dir tests/fuzz -a >tests/fuzz/target/logs/build.log 2>&1; then
+if ! nice -n 19 cargo +nightly fuzz build --fuzz-dir tests/fuzz --target-dir "$target_dir" -a >tests/fuzz/target/logs/build.log 2>&1; then
     tail -n 40 tests/fuzz/target/logs/build.log
     exit 1
 fi
@@ -53,7 +58,7 @@ run_one() {
     mkdir -p "$grown" "tests/fuzz/artifacts/$target"
     local dict=() status=0
     [ ! -f "tests/fuzz/dict/$target.dict" ] || dict=(-dict="tests/fuzz/dict/$target.dict")
-    nice -n 19 cargo +nightly fuzz run --fuzz-dir tests/fuzz -a "$target" "$grown" "tests/fuzz/corpus/$target" -- \
+    nice -n 19 cargo +nightly fuzz run --fuzz-dir tests/fuzz --target-dir "$target_dir" -a "$target" "$grown" "tests/fuzz/corpus/$target" -- \
         -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=2048 -malloc_limit_mb=2048 \
         -timeout=10 -print_final_stats=1 "${dict[@]}" >"$log" 2>&1 || status=$?
     echo "$status $max_len" >"tests/fuzz/target/logs/$target.status"

@@ -153,7 +153,8 @@ fn openwire_command(frame: &[u8]) {
     if let Body::Message(m) = &cmd.body
         && let Some(dest) = &m.destination
     {
-        let _ = convert::to_stored(m, dest, 0);
+        // As the connection handler does: compressed bodies inflate to at most a frame.
+        let _ = convert::to_stored_within(m, dest, 0, OPENWIRE_MAX_FRAME);
     }
 }
 

@@ -24,6 +24,9 @@
 //! | HTTP request head | [`MAX_HTTP_HEAD`] bytes, sent within [`HTTP_HEADER_READ_TIMEOUT`] | Jetty's `requestHeaderSize` (8 KiB) |
 //! | HTTP request body | `cluster.maxFrameSize`, sent within [`HTTP_BODY_READ_TIMEOUT`] | none |
 //! | control socket request line | [`MAX_CONTROL_REQUEST`] bytes within [`CONTROL_READ_TIMEOUT`] | n/a |
+//! | broker lock hold per dispatch pass | 1024 messages, 5 × [`SELECTOR_STEPS`] (`broker::dispatch`) | none |
+//! | index keys a record makes | 1 to 511 bytes, refused before the journal (`store::record`) | none |
+//! | replication login and frame header | 64 KiB, login within 10 s (`replication::wire`) | none |
 //!
 //! Memory and store limits (`memoryLimit`, `storeLimit`, `pendingMessageLimit`,
 //! `transactionLimit`) are `cluster.toml` settings; see `docs/security.md`.
