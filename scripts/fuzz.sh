@@ -40,7 +40,7 @@ mkdir -p "$target_dir"
 
 # Overflow checks on (-a): an arithmetic overflow a peer can cause is a finding too.
 mkdir -p tests/fuzz/target/logs
-echo "fuzz: building the targets (cargo +nightly fuzz build --fuzz-dir tests/fuzz -a)"
+echo "fuzz: building the targets (cargo +nightly fuzz build --fuzz-dir tests/fuzz -a, in $target_dir)"
 if ! nice -n 19 cargo +nightly fuzz build --fuzz-dir tests/fuzz --target-dir "$target_dir" -a >tests/fuzz/target/logs/build.log 2>&1; then
     tail -n 40 tests/fuzz/target/logs/build.log
     exit 1
