@@ -18,7 +18,18 @@
 //! every znode `world:anyone:cdrwa`, so the password protected nothing.
 //!
 //! Without `zkPassword` the znodes stay open (`world:anyone:cdrwa`), with a warning.
+//!
+//! # A thread of its own
+//!
+//! Every session (and the node's gated ZooKeeper proxies, see `node::Node::zk_proxies`)
+//! runs on [`session_runtime`], one OS thread that nothing else uses. The broker's work runs
+//! on the node's main runtime, whose two workers a burst of costly work (or a lock held too
+//! long) could keep busy past the session timeout; if the pings shared those workers, one
+//! client could cost the master its session and force a failover (issue 11, row 5). A master
+//! whose own runtime is stalled keeps its session but cannot renew its lease
+//! (`election::lease`), so it stops acknowledging: the safe direction.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -34,7 +45,32 @@ pub async fn connect(servers: &str, session_timeout: Duration, password: Option<
     if let Some(pw) = password {
         connector = connector.with_auth("digest", format!("fabric:{pw}").as_bytes());
     }
-    Ok(connector.connect(servers).await?)
+    let servers = servers.to_owned();
+    // The client's session task is spawned on the runtime it connects from.
+    session_runtime()
+        .spawn(async move { connector.connect(&servers).await })
+        .await
+        .map_err(|e| Error::Other(format!("ZooKeeper session task: {e}")))?
+        .map_err(Error::from)
+}
+
+/// The runtime ZooKeeper sessions run on: one thread of its own (see the module docs).
+pub fn session_runtime() -> tokio::runtime::Handle {
+    static SESSIONS: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+    SESSIONS
+        .get_or_init(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the ZooKeeper session runtime");
+            let handle = rt.handle().clone();
+            std::thread::Builder::new()
+                .name("zk-session".into())
+                .spawn(move || rt.block_on(std::future::pending::<()>()))
+                .expect("the ZooKeeper session thread");
+            handle
+        })
+        .clone()
 }
 
 /// The ACL for every znode mqsim creates: creator all, anyone read; open without a password.

@@ -193,8 +193,12 @@ impl Node {
         let mut proxies = Vec::new();
         for server in servers.split(',') {
             let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-            let p = Proxy::start(local, server.trim().to_string(), self.gates.zk.clone())
+            // On the sessions' own thread, like the sessions whose pings they carry.
+            let start = Proxy::start(local, server.trim().to_string(), self.gates.zk.clone());
+            let p = crate::election::zookeeper::session_runtime()
+                .spawn(start)
                 .await
+                .map_err(|e| crate::Error::Other(format!("starting a ZooKeeper proxy: {e}")))?
                 .map_err(crate::Error::io("starting a ZooKeeper proxy"))?;
             proxies.push(p);
         }
