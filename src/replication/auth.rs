@@ -289,6 +289,9 @@ impl SlaveAwaitingOk {
     }
 }
 
+/// The largest token file read (a generated token is 44 bytes).
+const MAX_TOKEN_FILE: u64 = 4096;
+
 /// `<stateDir>/security-token`.
 pub fn token_path(state_dir: &Path) -> PathBuf {
     state_dir.join(TOKEN_FILE)
@@ -327,6 +330,13 @@ pub fn read_token_file(path: &Path) -> Result<String> {
             "{} is readable by other users (mode {mode:03o}); run `chmod 600 {}`",
             path.display(),
             path.display()
+        )));
+    }
+    if meta.len() > MAX_TOKEN_FILE {
+        return Err(Error::Other(format!(
+            "{} is {} bytes; a securityToken file holds one line of at most {MAX_TOKEN_FILE} bytes",
+            path.display(),
+            meta.len()
         )));
     }
     let token = std::fs::read_to_string(path).map_err(Error::io(format!("reading {}", path.display())))?;

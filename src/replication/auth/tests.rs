@@ -144,6 +144,9 @@ fn the_token_file_is_created_once_with_mode_0600() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::write(&path, "  \n").unwrap();
     assert!(read_token_file(&path).unwrap_err().to_string().contains("empty"));
+    std::fs::write(&path, vec![b'x'; 1 << 20]).unwrap();
+    let e = read_token_file(&path).unwrap_err().to_string();
+    assert!(e.contains("at most 4096 bytes"), "an oversized token file is refused unread: {e}");
     let e = read_token_file(&dir.path().join("missing")).unwrap_err().to_string();
     assert!(e.contains("mqsim up"), "{e}");
 }
