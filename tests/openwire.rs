@@ -10,81 +10,33 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Proc, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use common::java::{self, Java};
 use common::{RawStomp, TestCluster};
 use mqsim::openwire::codec::{Reader, Value, read_map};
 use mqsim::openwire::command::*;
 use mqsim::openwire::{convert, marshal, server};
 use mqsim::store::record::StoredMessage;
 
-const JARS: [&str; 6] = [
-    "/usr/share/java/activemq-client.jar",
-    "/usr/share/java/geronimo-jms_1.1_spec.jar",
-    "/usr/share/java/geronimo-j2ee-management-1.1-spec.jar",
-    "/usr/share/java/hawtbuf.jar",
-    "/usr/share/java/slf4j-api.jar",
-    "/usr/share/java/slf4j-simple.jar",
-];
-
-struct Java {
-    classpath: String,
-}
-
-/// Compiles tests/java once per test binary; `None` (skip) only outside CI.
+/// Compiles the Java programs once per test binary; `None` (skip) only outside CI.
 fn java() -> Option<&'static Java> {
     static JAVA: OnceLock<Option<Java>> = OnceLock::new();
     JAVA.get_or_init(|| {
-        let missing: Vec<&str> = JARS.iter().copied().filter(|j| !Path::new(j).exists()).collect();
-        let javac = Proc::new("javac").arg("-version").output().is_ok_and(|o| o.status.success());
-        if !missing.is_empty() || !javac {
-            let why = format!(
-                "needs javac and Debian's libactivemq-java (apt-get install openjdk-17-jdk-headless \
-                 libactivemq-java); missing: {}{}",
-                if javac { "" } else { "javac " },
-                missing.join(" ")
-            );
-            if std::env::var_os("CI").is_some() {
-                panic!("CI must run the OpenWire tests with the real Java client: {why}");
-            }
-            eprintln!("SKIPPED: the OpenWire Java tests {why}");
-            return None;
-        }
-        let classes = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("openwire-java");
-        std::fs::create_dir_all(&classes).unwrap();
-        let classpath = JARS.join(":");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java");
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/java");
-        let out = Proc::new("javac")
-            .arg("-d")
-            .arg(&classes)
-            .arg("-cp")
-            .arg(&classpath)
-            .arg(src.join("Golden.java"))
-            .arg(src.join("JmsClient.java"))
-            .arg(docs.join("JmsProduce.java"))
-            .arg(docs.join("JmsConsumer.java"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "javac failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        Some(Java { classpath: format!("{}:{classpath}", classes.display()) })
+        let sources = [
+            "tests/java/Golden.java",
+            "tests/java/JmsClient.java",
+            "docs/java/JmsProduce.java",
+            "docs/java/JmsConsumer.java",
+        ];
+        java::compile("openwire-java", &sources, "the OpenWire Java tests")
     })
     .as_ref()
 }
 
 impl Java {
-    fn command(&self, class: &str, args: &[&str]) -> Proc {
-        let mut c = Proc::new("java");
-        c.args(["-Xmx128m", "-XX:TieredStopAtLevel=1", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp"])
-            .arg(&self.classpath)
-            .arg(class)
-            .args(args);
-        c
-    }
-
     /// Runs to completion within `limit` (killed after it), stdin from `input`.
     fn run(&self, class: &str, args: &[&str], input: &str, limit: Duration) -> Output {
         let mut child = self

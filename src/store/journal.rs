@@ -424,10 +424,11 @@ impl Journal {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn records(j: &Journal, n: usize, size: usize) -> Vec<u64> {
+    /// Appends `n` records of `size` bytes (record `i` filled with `i + 1`); their end offsets.
+    pub(crate) fn records(j: &Journal, n: usize, size: usize) -> Vec<u64> {
         let data: Vec<Vec<u8>> = (0..n).map(|i| vec![i as u8 + 1; size]).collect();
         j.append(data.iter().map(Vec::as_slice)).unwrap()
     }

@@ -181,12 +181,8 @@ fn sync_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::journal::tests::records;
     use crate::store::journal::{FILE_NAME, Journal, RESERVE, frame};
-
-    fn records(j: &Journal, n: usize, size: usize) -> Vec<u64> {
-        let data: Vec<Vec<u8>> = (0..n).map(|i| vec![i as u8 + 1; size]).collect();
-        j.append(data.iter().map(Vec::as_slice)).unwrap()
-    }
 
     #[test]
     fn reopening_finds_the_end_and_zeroes_a_torn_tail() {

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod java;
+
 pub const MQSIM: &str = env!("CARGO_BIN_EXE_mqsim");
 
 /// Each test file + test gets its own block of 40 ports: 21000 + 40 * block.
@@ -242,8 +244,22 @@ pub fn basic(user: &str, password: &str) -> String {
 }
 
 /// One request to 127.0.0.1:port (`Connection: close`); `auth` is (user, password).
+/// `headers` come after the standard ones, so a `Host` there is a second Host header.
 pub fn http(
     port: u16,
+    method: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    http_with_host(port, &format!("127.0.0.1:{port}"), method, path, auth, headers, body)
+}
+
+/// [`http`] with `host` as the (only) `Host` header instead of 127.0.0.1:port.
+pub fn http_with_host(
+    port: u16,
+    host: &str,
     method: &str,
     path: &str,
     auth: Option<(&str, &str)>,
@@ -253,10 +269,8 @@ pub fn http(
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect :{port}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     if let Some((u, p)) = auth {
         req += &format!("Authorization: {}\r\n", basic(u, p));
     }

@@ -191,24 +191,9 @@ fn rest(console: u16, method: &str, path: &str, headers: &[(&str, &str)], body: 
     http(console, method, path, Some(("admin", "admin")), headers, body)
 }
 
-/// Like `common::http` with admin's credentials, but with this `Host` header.
+/// Like `rest`, but with this `Host` header.
 fn http_as(port: u16, host: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\nAuthorization: {}\r\n",
-        body.len(),
-        common::basic("admin", "admin")
-    );
-    for (k, v) in headers {
-        req += &format!("{k}: {v}\r\n");
-    }
-    req += "\r\n";
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    common::parse_response(&raw)
+    common::http_with_host(port, host, method, path, Some(("admin", "admin")), headers, body)
 }
 
 #[test]

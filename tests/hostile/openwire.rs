@@ -6,8 +6,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::Command as Proc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -16,6 +14,7 @@ use mqsim::openwire::command::*;
 use mqsim::openwire::{marshal, server};
 
 use super::*;
+use crate::common::java::{self, Java};
 
 /// A raw OpenWire client on a socket.
 struct Ow {
@@ -392,36 +391,10 @@ fn drain(ow: &mut Ow, queue: &str) -> Vec<String> {
     got
 }
 
-const JARS: [&str; 6] = [
-    "/usr/share/java/activemq-client.jar",
-    "/usr/share/java/geronimo-jms_1.1_spec.jar",
-    "/usr/share/java/geronimo-j2ee-management-1.1-spec.jar",
-    "/usr/share/java/hawtbuf.jar",
-    "/usr/share/java/slf4j-api.jar",
-    "/usr/share/java/slf4j-simple.jar",
-];
-
-struct Java {
-    classpath: String,
-}
-
 impl Java {
     /// `java JmsAuth args...`, up to 60 s; stdout and stderr together.
     fn run(&self, args: &[&str]) -> String {
-        let out = Proc::new("timeout")
-            .args([
-                "60",
-                "java",
-                "-Xmx128m",
-                "-XX:TieredStopAtLevel=1",
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-            ])
-            .arg("-cp")
-            .arg(&self.classpath)
-            .arg("JmsAuth")
-            .args(args)
-            .output()
-            .unwrap();
+        let out = self.command_with_timeout(60, "JmsAuth", args).output().unwrap();
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     }
 }
@@ -431,18 +404,11 @@ impl Java {
 fn java() -> Option<&'static Java> {
     static JAVA: OnceLock<Option<Java>> = OnceLock::new();
     JAVA.get_or_init(|| {
-        let javac = Proc::new("javac").arg("-version").output().is_ok_and(|o| o.status.success());
-        if !javac || JARS.iter().any(|j| !Path::new(j).exists()) {
-            assert!(std::env::var_os("CI").is_none(), "CI must run the OpenWire tests with the real Java client");
-            eprintln!("SKIPPED: the Java client steps need javac and Debian's libactivemq-java");
-            return None;
-        }
-        let classes = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile-openwire-java");
-        std::fs::create_dir_all(&classes).unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/JmsAuth.java");
-        let out = Proc::new("javac").arg("-d").arg(&classes).arg("-cp").arg(JARS.join(":")).arg(src).output().unwrap();
-        assert!(out.status.success(), "javac failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        Some(Java { classpath: format!("{}:{}", classes.display(), JARS.join(":")) })
+        java::compile(
+            "hostile-openwire-java",
+            &["tests/java/JmsAuth.java"],
+            "the Java client part of the hostile OpenWire tests",
+        )
     })
     .as_ref()
 }

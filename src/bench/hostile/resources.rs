@@ -16,25 +16,13 @@ pub(super) fn openwire_null_list(c: &Ctx) -> Result<Outcome, String> {
     let t0 = Instant::now();
     let wrote = s.write_all(&frame);
     let mut got_bytes = Vec::new();
-    let mut closed = false;
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let mut chunk = [0u8; 16 * 1024];
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let _ = s.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-        match s.read(&mut chunk) {
-            Ok(0) => {
-                closed = true;
-                break;
-            }
-            Ok(n) if got_bytes.len() < 1 << 20 => got_bytes.extend_from_slice(&chunk[..n]),
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
-            Err(_) => {
-                closed = true;
-                break;
-            }
+    let keep = |b: &[u8]| {
+        if got_bytes.len() < 1 << 20 {
+            got_bytes.extend_from_slice(b);
         }
-    }
+    };
+    // A read error other than the timeout counts as closed.
+    let closed = wire::read_until_closed(&mut s, Duration::from_secs(8), keep).unwrap_or(true);
     let names = wire::openwire_frame_names(&got_bytes);
     let frames = if names.is_empty() { "no frame".to_string() } else { names.join(" + ") };
     let wrote = match wrote {

@@ -204,18 +204,8 @@ impl Stomp {
 pub fn http(port: u16, request: &[u8], timeout: Duration) -> Result<(u16, String), String> {
     let mut s = tcp(port, Duration::from_secs(2)).map_err(|e| format!("connect: {e}"))?;
     s.write_all(request).map_err(|e| format!("write: {e}"))?;
-    let deadline = Instant::now() + timeout;
     let mut resp = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let _ = s.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-        match s.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => resp.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
-            Err(e) => return Err(format!("read: {e}")),
-        }
-    }
+    read_until_closed(&mut s, timeout, |b| resp.extend_from_slice(b)).map_err(|e| format!("read: {e}"))?;
     let text = String::from_utf8_lossy(&resp).into_owned();
     let status = text
         .strip_prefix("HTTP/1.1 ")
@@ -226,6 +216,23 @@ pub fn http(port: u16, request: &[u8], timeout: Duration) -> Result<(u16, String
             if text.is_empty() { "no response".to_string() } else { format!("bad response {}", short(&text, 60)) }
         })?;
     Ok((status, text))
+}
+
+/// Reads `s` for up to `limit`, handing every chunk to `keep`, until the peer closes
+/// (`Ok(true)`), the time is up (`Ok(false)`) or a read fails otherwise (`Err`).
+pub fn read_until_closed(s: &mut TcpStream, limit: Duration, mut keep: impl FnMut(&[u8])) -> std::io::Result<bool> {
+    let deadline = Instant::now() + limit;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let _ = s.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        match s.read(&mut chunk) {
+            Ok(0) => return Ok(true),
+            Ok(n) => keep(&chunk[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }
 
 /// An HTTP/1.1 request with BASIC auth and `Connection: close`.
@@ -333,6 +340,31 @@ pub fn short(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reading_stops_at_close_or_at_the_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut closing, _) = listener.accept().unwrap();
+            closing.write_all(b"hello").unwrap();
+            drop(closing);
+            let (mut silent, _) = listener.accept().unwrap();
+            silent.write_all(b"hi").unwrap();
+            silent
+        });
+        let mut got = Vec::new();
+        let mut s = tcp(port, Duration::from_secs(2)).unwrap();
+        assert!(read_until_closed(&mut s, Duration::from_secs(5), |b| got.extend_from_slice(b)).unwrap());
+        assert_eq!(got, b"hello");
+        let mut s = tcp(port, Duration::from_secs(2)).unwrap();
+        let t0 = Instant::now();
+        got.clear();
+        assert!(!read_until_closed(&mut s, Duration::from_millis(300), |b| got.extend_from_slice(b)).unwrap());
+        assert!(t0.elapsed() >= Duration::from_millis(200), "returned before the deadline");
+        assert_eq!(got, b"hi");
+        drop(server.join().unwrap());
+    }
 
     #[test]
     fn frames_are_split_as_a_client_library_splits_them() {
