@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::cluster::{CONSOLE_AUTH, Cluster, Master, login_headers};
 use super::resources::{
-    console_flood, long_queue_name, openwire_null_list, selector_flood, slow_subscriber, store_fill,
+    console_flood, long_queue_name, openwire_null_list, selector_budget, selector_flood, slow_subscriber, store_fill,
 };
 use super::wire::{self, Got, Stomp, short};
 
@@ -46,7 +46,7 @@ pub struct Probe {
 
 /// In the order they run: harmless first, those that may leave a node unable to start
 /// or the disk full last.
-pub const PROBES: [Probe; 14] = [
+pub const PROBES: [Probe; 15] = [
     Probe {
         id: 0,
         name: "baseline",
@@ -115,6 +115,13 @@ pub const PROBES: [Probe; 14] = [
         name: "selector-flood",
         what: "10 subscriptions with a 5,000-char LIKE selector; messages with a 10,000-char header",
         run: selector_flood,
+        restarts: false,
+    },
+    Probe {
+        id: 15,
+        name: "selector-budget",
+        what: "row 5 under the limits: 10 subscriptions with a 3,814-char `LIKE '%a_a_…b%'` selector; messages with a 10,000-char header",
+        run: selector_budget,
         restarts: false,
     },
     Probe {

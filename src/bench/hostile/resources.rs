@@ -37,10 +37,22 @@ pub(super) fn openwire_null_list(c: &Ctx) -> Result<Outcome, String> {
     Ok(Outcome { offender: format!("{frames}, {end}"), result: wrote })
 }
 
+/// Row 5 as the issue ran it: a 5,000-character selector (now over `limits::MAX_SELECTOR`).
 pub(super) fn selector_flood(c: &Ctx) -> Result<Outcome, String> {
     let selector = format!("hdr LIKE '%{}b'", "a".repeat(5000 - 13));
     debug_assert_eq!(selector.len(), 5000);
-    let dest = "/queue/hostile.selector";
+    selector_attack(c, &selector, "/queue/hostile.selector")
+}
+
+/// Row 5 by an attacker who knows the limit: selectors just under it whose `_`s make LIKE
+/// try every position, so each judgement runs into the step budget (`limits::SELECTOR_STEPS`).
+pub(super) fn selector_budget(c: &Ctx) -> Result<Outcome, String> {
+    let selector = format!("hdr LIKE '%{}b%'", "a_".repeat(1_900));
+    debug_assert!(selector.len() < crate::limits::MAX_SELECTOR);
+    selector_attack(c, &selector, "/queue/hostile.budget")
+}
+
+fn selector_attack(c: &Ctx, selector: &str, dest: &str) -> Result<Outcome, String> {
     let mut subs = login(c.master.stomp)?;
     let (mut accepted, mut sub_error) = (0, None);
     for i in 0..10 {
@@ -49,7 +61,7 @@ pub(super) fn selector_flood(c: &Ctx) -> Result<Outcome, String> {
             ("id", id.as_str()),
             ("destination", dest),
             ("ack", "auto"),
-            ("selector", &selector),
+            ("selector", selector),
             ("receipt", &receipt),
         ];
         if let Err(e) = subs
