@@ -249,8 +249,9 @@ pub enum BenchOp {
     /// 6 wrong-credentials, 7 forged-receipt, 8 idle-console-flood, 9 slow-subscriber,
     /// 11 cross-site, 12 namespace, 13 store-fill, 14 heartbeat-overflow (10, journal
     /// corruption, is left to the store's tests), 15 selector-budget (row 5 with selectors
-    /// just under the limit), plus an idle baseline. A probe that fails or takes the master down is recorded and the run goes on (the cluster is rebuilt if no
-    /// master returns); everything is stopped at the end. About 4 minutes.
+    /// just under the limit), plus an idle baseline. A probe that fails or takes the master
+    /// down is recorded and the run goes on (the cluster is rebuilt if no master returns);
+    /// everything is stopped at the end. About 4 minutes.
     ///
     /// The section keeps the first run written (the "before") and the latest, with a comparison;
     /// each is labelled with its commit. A run of only some probes (--probes) prints its table
