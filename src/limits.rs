@@ -19,6 +19,8 @@
 //! | frame | `cluster.maxFrameSize` (≤ [`MAX_FRAME_SIZE`]) | `wireFormat.maxFrameSize` |
 //! | OpenWire collection counts | never more than the bytes left in the frame | none |
 //! | OpenWire frame before the WireFormatInfo handshake | [`OPENWIRE_HANDSHAKE_FRAME`] (64 KiB); decoded maps, lists, arrays ≤ 8 bytes per frame byte + 64 KiB | none (`maxFrameSize` only) |
+//! | consumers (STOMP subscriptions) per connection | [`MAX_CONSUMERS_PER_CONNECTION`] | `maximumConsumersAllowedPerConnection` |
+//! | open transactions per connection | [`MAX_TRANSACTIONS_PER_CONNECTION`] | none |
 //! | connections per connector | `cluster.maximumConnections` (≤ [`MAX_CONNECTIONS`]) | `maximumConnections` |
 //! | console / dashboard connections | [`MAX_HTTP_CONNECTIONS`] each (fewer under a low open-file limit) | Jetty's thread pool |
 //! | HTTP request head | [`MAX_HTTP_HEAD`] bytes, sent within [`HTTP_HEADER_READ_TIMEOUT`] | Jetty's `requestHeaderSize` (8 KiB) |
@@ -59,6 +61,11 @@ pub const MAX_FRAME_SIZE: usize = 256 << 20;
 /// The largest OpenWire frame taken before the WireFormatInfo handshake (a real one is
 /// about 300 bytes).
 pub const OPENWIRE_HANDSHAKE_FRAME: usize = 64 << 10;
+/// Subscriptions (STOMP) or consumers (OpenWire) one connection may hold at once (ActiveMQ's
+/// `maximumConsumersAllowedPerConnection`, unbounded by default there).
+pub const MAX_CONSUMERS_PER_CONNECTION: usize = 1000;
+/// Transactions one connection may have open at once; each buffers its sends until COMMIT.
+pub const MAX_TRANSACTIONS_PER_CONNECTION: usize = 100;
 /// The most `cluster.maximumConnections` may be set to (the connection semaphore's size).
 pub const MAX_CONNECTIONS: usize = 100_000;
 

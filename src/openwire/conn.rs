@@ -17,6 +17,7 @@ use super::convert::{self, split_composite, to_core};
 use super::marshal;
 use crate::broker::{AckMode, Broker, Delivery, Selector, Subscription, Transaction, TxOp, subscription_selector};
 use crate::config::User;
+use crate::limits;
 
 /// The largest prefetch taken (ActiveMQ's `MAX_PREFETCH_SIZE`, `Short.MAX_VALUE`).
 const MAX_PREFETCH: i32 = i16::MAX as i32;
@@ -214,6 +215,13 @@ impl Conn {
     async fn consumer_info(&mut self, info: ConsumerInfo) -> Reply {
         let id = info.consumer_id.clone().ok_or_else(|| jms_error("ConsumerInfo without a consumerId"))?;
         let dest = info.destination.clone().ok_or_else(|| jms_error("ConsumerInfo without a destination"))?;
+        if !self.consumers.contains_key(&id) && self.consumers.len() >= limits::MAX_CONSUMERS_PER_CONNECTION {
+            return Err(jms_error(format!(
+                "this connection already has {} consumers, the most one connection may hold \
+                 (maximumConsumersAllowedPerConnection)",
+                limits::MAX_CONSUMERS_PER_CONNECTION
+            )));
+        }
         let parts = split_composite(&dest);
         if parts.iter().all(|d| d.kind == DestKind::Topic && d.name.starts_with(advisory::PREFIX)) {
             let wants = advisory::wants_temp_advisories(&parts);
@@ -566,6 +574,12 @@ impl Conn {
         let Some(tx) = t.transaction_id else { return Err(jms_error("TransactionInfo without a transactionId")) };
         match t.kind {
             tx::BEGIN => {
+                if !self.txs.contains_key(&tx) && self.txs.len() >= limits::MAX_TRANSACTIONS_PER_CONNECTION {
+                    return Err(jms_error(format!(
+                        "this connection already has {} open transactions, the most one connection may hold",
+                        limits::MAX_TRANSACTIONS_PER_CONNECTION
+                    )));
+                }
                 self.txs.entry(tx).or_default();
                 Ok(None)
             }

@@ -281,6 +281,12 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             if conn.subs.contains_key(&id) {
                 return Err(format!("subscription id {id} is already in use"));
             }
+            if conn.subs.len() >= limits::MAX_CONSUMERS_PER_CONNECTION {
+                return Err(format!(
+                    "this connection already has {} subscriptions, the most one connection may hold",
+                    limits::MAX_CONSUMERS_PER_CONNECTION
+                ));
+            }
             // ActiveMQ's STOMP selectors read string headers as numbers or booleans where the
             // expression compares them so ("convert_string_expressions").
             let selector = subscription_selector(frame.get("selector"), true)?;
@@ -349,9 +355,16 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
         }
         "BEGIN" => {
             let t = frame.get("transaction").ok_or("BEGIN needs a transaction header")?;
-            if conn.txs.insert(t.to_string(), Transaction::default()).is_some() {
+            if conn.txs.contains_key(t) {
                 return Err(format!("transaction {t} already started"));
             }
+            if conn.txs.len() >= limits::MAX_TRANSACTIONS_PER_CONNECTION {
+                return Err(format!(
+                    "this connection already has {} open transactions, the most one connection may hold",
+                    limits::MAX_TRANSACTIONS_PER_CONNECTION
+                ));
+            }
+            conn.txs.insert(t.to_string(), Transaction::default());
         }
         "COMMIT" => {
             let t = frame.get("transaction").ok_or("COMMIT needs a transaction header")?;

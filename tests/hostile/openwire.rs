@@ -270,6 +270,25 @@ fn names_over_the_limits_get_an_exception_response_and_store_nothing() {
     // The connection goes on.
     ow.call(text_message("hostile.ow.names", 2, "fine", None)).expect("a good send after the bad ones");
 
+    // Per-connection state is bounded: 1000 consumers, then an ExceptionResponse.
+    let queue = Destination { kind: DestKind::Queue, name: "hostile.ow.many".into() };
+    let consumer = |value: i64| {
+        Body::ConsumerInfo(Box::new(ConsumerInfo {
+            consumer_id: Some(ConsumerId { connection: "ID:hostile-1".into(), session: 2, value }),
+            destination: Some(queue.clone()),
+            prefetch_size: 1,
+            ..Default::default()
+        }))
+    };
+    let mut many = Ow::handshake(port);
+    many.login(None, None).unwrap();
+    for value in 0..mqsim::limits::MAX_CONSUMERS_PER_CONNECTION as i64 {
+        many.call(consumer(value)).expect("consumers up to the limit");
+    }
+    let (_, message) = many.call(consumer(-1)).unwrap_err();
+    assert!(message.contains("consumers, the most one connection may hold"), "{message}");
+    drop(many);
+
     // A client id over the limit: ExceptionResponse, then the connection closes.
     let mut ow = Ow::handshake(port);
     let (class, message) = ow.call(connection_info("ID:hostile-2", &"c".repeat(129), None, None)).unwrap_err();

@@ -407,6 +407,28 @@ fn garbage_and_oversized_frames_are_refused() {
         let m = p.refused(what);
         assert!(m.is_empty() || m.to_lowercase().contains(needle), "{what}: {m}");
     }
+
+    // Per-connection state is bounded: 1000 subscriptions, then an ERROR; 100 open
+    // transactions, then an ERROR.
+    let mut many = String::new();
+    for i in 0..mqsim::limits::MAX_CONSUMERS_PER_CONNECTION {
+        many += &format!("SUBSCRIBE\nid:{i}\ndestination:/queue/hostile.many\n\n\0");
+    }
+    many += "SUBSCRIBE\nid:one-more\ndestination:/queue/hostile.many\nreceipt:one-more\n\n\0";
+    let mut p = Peer::connected(port, "");
+    p.write(many.as_bytes());
+    let m = p.refused("one subscription too many");
+    assert!(m.contains("subscriptions, the most one connection may hold"), "{m}");
+    let mut begins = String::new();
+    for i in 0..mqsim::limits::MAX_TRANSACTIONS_PER_CONNECTION {
+        begins += &format!("BEGIN\ntransaction:t{i}\n\n\0");
+    }
+    begins += "BEGIN\ntransaction:one-more\nreceipt:one-more\n\n\0";
+    let mut p = Peer::connected(port, "");
+    p.write(begins.as_bytes());
+    let m = p.refused("one transaction too many");
+    assert!(m.contains("open transactions, the most one connection may hold"), "{m}");
+
     assert_serves(&c);
     canary.assert_intact(&c);
 }
