@@ -35,7 +35,7 @@ fi
 
 # The instrumented build is slow (minutes) and CI clones the repo afresh each time, so the
 # build lives in a cache outside the checkout; only mqsim itself is rebuilt in a new clone.
-target_dir=${MQSIM_FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mqsim/fuzz-target}
+export target_dir=${MQSIM_FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mqsim/fuzz-target}
 mkdir -p "$target_dir"
 
 # Overflow checks on (-a): an arithmetic overflow a peer can cause is a finding too.
@@ -55,6 +55,7 @@ run_one() {
         *) max_len=16384 ;;
     esac
     local grown=tests/fuzz/corpus-grown/$target log=tests/fuzz/target/logs/$target.log
+    [ -n "$target_dir" ] || { echo "fuzz: no target_dir" >&2; return 2; }
     mkdir -p "$grown" "tests/fuzz/artifacts/$target"
     local dict=() status=0
     [ ! -f "tests/fuzz/dict/$target.dict" ] || dict=(-dict="tests/fuzz/dict/$target.dict")
