@@ -42,7 +42,10 @@ pub struct NodeReport {
 
 impl NodeReport {
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let tmp = path.with_extension("json.tmp");
+        // A hidden name, so `ls` of the node directory (as the tutorial runs it) never
+        // catches the file between its write and its rename.
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.tmp"));
         std::fs::write(&tmp, serde_json::to_vec_pretty(self).expect("serializes"))?;
         std::fs::rename(&tmp, path)
     }

@@ -53,7 +53,7 @@ impl Faults {
                 _ => Ok(()),
             };
         }
-        let tmp = node_dir.join("faults.json.tmp");
+        let tmp = node_dir.join(".faults.json.tmp");
         std::fs::write(&tmp, serde_json::to_vec(self).expect("serializes"))?;
         std::fs::rename(tmp, Self::path(node_dir))
     }
