@@ -31,13 +31,10 @@ pub fn authenticate(users: &[User], login: Option<&str>, passcode: Option<&str>)
     if found { Ok(Some(login.to_owned())) } else { Err(AuthError::Invalid(login.chars().take(128).collect())) }
 }
 
-/// Equal length and bytes, without returning early on the first difference.
+/// Equal length and bytes, without returning early on the first differing byte (only the
+/// length can be told from the time taken). Also used by the consoles' BASIC auth.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
-    for (x, y) in a.iter().zip(b.iter()) {
-        diff |= x ^ y;
-    }
-    diff == 0
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -16,6 +15,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Body as HttpBody;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
+use tokio::sync::Semaphore;
 
 use super::guard::HostAllowlist;
 use crate::limits;
@@ -46,7 +46,7 @@ impl Credentials {
         }
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else { return false };
         let expected = format!("{}:{}", self.user, self.password);
-        constant_time_eq(&decoded, expected.as_bytes())
+        crate::auth::constant_time_eq(&decoded, expected.as_bytes())
     }
 
     /// The `Authorization` header value for these credentials (for clients and tests).
@@ -54,10 +54,6 @@ impl Credentials {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password));
         format!("Basic {token}")
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The checks every request of the console and the dashboard passes first (see
@@ -230,13 +226,14 @@ where
     F: Fn(Request<hyper::body::Incoming>) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
 {
-    let active = Arc::new(AtomicUsize::new(0));
+    // The open-file limit is raised once at process start, so the cap is fixed from here on.
+    let cap = connection_cap();
+    let slots = Arc::new(Semaphore::new(cap));
     let mut backoff = crate::transport::AcceptBackoff::new(what);
     let mut refusing = false;
     loop {
         let (socket, peer) = crate::transport::accept(&listener, &mut backoff).await;
-        let cap = connection_cap();
-        if active.load(Ordering::Relaxed) >= cap {
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
             if !refusing {
                 tracing::warn!("{what}: {cap} connections open, the most it serves; closing new ones (first {peer})");
                 refusing = true;
@@ -244,12 +241,11 @@ where
             // Best effort, without waiting: the socket's buffer is empty.
             let _ = socket.try_write(BUSY);
             continue;
-        }
+        };
         refusing = false;
-        let open = OpenConnection::new(&active);
         let handler = handler.clone();
         tokio::spawn(async move {
-            let _open = open;
+            let _slot = slot;
             let io = hyper_util::rt::TokioIo::new(socket);
             let svc = hyper::service::service_fn(move |req| {
                 let fut = handler(req);
@@ -275,22 +271,6 @@ const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/pla
 pub fn connection_cap() -> usize {
     let by_files = crate::transport::open_file_limit().map_or(usize::MAX, |n| (n / 4) as usize);
     limits::MAX_HTTP_CONNECTIONS.min(by_files).max(4)
-}
-
-/// Counts one open connection while it lives.
-struct OpenConnection(Arc<AtomicUsize>);
-
-impl OpenConnection {
-    fn new(active: &Arc<AtomicUsize>) -> OpenConnection {
-        active.fetch_add(1, Ordering::Relaxed);
-        OpenConnection(active.clone())
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// One HTTP/1.1 request to `addr` (no TLS, no redirects); returns status, headers and body.
