@@ -31,9 +31,10 @@
 //! # What a client can make it hold, and for how long it holds the lock
 //!
 //! The state is one `std::sync::Mutex`, taken on the tokio worker threads of the node's
-//! runtime, which the node's ZooKeeper session shares: a long hold stalls every client and
-//! can cost the master its session (issue 11, row 5: a failover caused by one client's
-//! selectors). So no operation holds it for more than bounded work:
+//! runtime: a long hold stalls every client (issue 11, row 5: one client's selectors
+//! stalled all sends; then, while the ZooKeeper session still shared those threads, it cost
+//! the master its session; sessions now have a thread of their own,
+//! `election::zookeeper::session_runtime`). So no operation holds it for more than bounded work:
 //!
 //! * a selector is at most `limits::MAX_SELECTOR` bytes and spends at most
 //!   `limits::SELECTOR_STEPS` steps on a message (running out is no match, logged once per
@@ -208,7 +209,7 @@ impl Broker {
     /// [`dispatch`]); what a pass leaves for later is continued by [`Broker::drain_backlog`]
     /// when the guard is dropped by [`Broker::with_state`].
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 
     /// Runs `f` on the locked state, then continues any dispatch it left unfinished.
@@ -233,11 +234,11 @@ impl Broker {
         let (state, draining) = (self.state.clone(), self.draining.clone());
         let run = async move {
             loop {
-                let more = state.lock().unwrap_or_else(|p| p.into_inner()).continue_backlog();
+                let more = lock(&state).continue_backlog();
                 if !more {
                     draining.store(false, Ordering::SeqCst);
                     // A pass that stopped after the last check left its store for us.
-                    let again = !state.lock().unwrap_or_else(|p| p.into_inner()).backlog.is_empty();
+                    let again = !lock(&state).backlog.is_empty();
                     if !again || draining.swap(true, Ordering::SeqCst) {
                         return;
                     }
@@ -556,6 +557,11 @@ impl Broker {
     pub fn stats(&self) -> Vec<DestStats> {
         self.lock().stats()
     }
+}
+
+/// The state, locked; a panic elsewhere while it was held does not make it unusable.
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The producer an error names: its id, as ActiveMQ's do (a STOMP or REST send has none).

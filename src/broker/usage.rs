@@ -82,7 +82,12 @@ impl Usage {
 
     /// Whether `bytes` more would pass the limit.
     pub(super) fn full_for(&self, bytes: u64) -> bool {
-        let used = self.used();
+        self.over(self.used(), bytes)
+    }
+
+    /// Whether `bytes` more on top of `used` would pass the limit (one message always fits
+    /// when nothing is held).
+    fn over(&self, used: u64, bytes: u64) -> bool {
         used > 0 && used.saturating_add(bytes) > self.limit
     }
 
@@ -90,7 +95,7 @@ impl Usage {
     pub(super) fn try_reserve(self: &Arc<Self>, bytes: u64) -> Option<Ticket> {
         let mut used = self.used();
         loop {
-            if used > 0 && used.saturating_add(bytes) > self.limit {
+            if self.over(used, bytes) {
                 return None;
             }
             match self.used.compare_exchange(used, used + bytes, Ordering::SeqCst, Ordering::SeqCst) {

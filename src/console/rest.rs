@@ -18,8 +18,9 @@
 //!   `message-id`, `subscription`, `ack`, `transaction`): 400 naming it, rather than
 //!   storing a header a STOMP consumer could take for framing (ActiveMQ stored any
 //!   parameter as a message property). `destination` names the destination instead.
-//! * Send more than [`MAX_HEADERS`] headers, a header over [`MAX_HEADER`] bytes, a header
-//!   name with `:` or control characters, or a value with control characters: 400.
+//! * Send more than [`MAX_HEADERS`] headers, a header over [`MAX_HEADER`] bytes (the bounds
+//!   of a STOMP frame, [`crate::limits`]), a header name with `:` or control characters, or
+//!   a value with control characters: 400.
 //! * Send a body over `cluster.maxFrameSize`: 413 ([`web::read_body`]).
 //!
 //! `GET` consumes a message, so browsers may only do it same-origin ([`super::guard`]).
@@ -46,10 +47,10 @@ const RESERVED: [&str; 8] =
 /// Headers the broker sets on delivery (or that frame a STOMP message); a POST may not.
 const BROKER_HEADERS: [&str; 8] =
     ["content-length", "receipt", "receipt-id", "message-id", "subscription", "ack", "transaction", "destination"];
-/// At most this many headers per message, each name + value at most [`MAX_HEADER`] bytes
-/// (the bounds STOMP frames have, `crate::limits`).
-pub const MAX_HEADERS: usize = 1000;
-pub const MAX_HEADER: usize = 10 * 1024;
+/// At most this many headers per message, each name + value at most [`MAX_HEADER`] bytes:
+/// the bounds a STOMP frame has, so that whatever REST stores a STOMP client can receive.
+pub const MAX_HEADERS: usize = crate::limits::STOMP_MAX_HEADERS;
+pub const MAX_HEADER: usize = crate::limits::STOMP_MAX_HEADER_LINE;
 const DEFAULT_READ_TIMEOUT: u64 = 20_000;
 const MAX_READ_TIMEOUT: u64 = 60_000;
 
