@@ -138,15 +138,26 @@ pub enum NameError {
     Control(NameKind),
 }
 
+impl NameError {
+    /// The message, naming the value as `what` ("destination name", "JMSReplyTo destination
+    /// name", ...); `Display` names it by its kind.
+    pub fn naming(&self, what: &str) -> String {
+        match self {
+            NameError::Empty(_) => format!("the {what} must not be empty"),
+            NameError::TooLong { kind, len } => {
+                format!("the {what} is {len} bytes long; the limit is {} bytes", kind.max())
+            }
+            NameError::Control(_) => format!("the {what} must not contain control characters"),
+        }
+    }
+}
+
 impl fmt::Display for NameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NameError::Empty(k) => write!(f, "the {} must not be empty", k.label()),
-            NameError::TooLong { kind, len } => {
-                write!(f, "the {} is {len} bytes long; the limit is {} bytes", kind.label(), kind.max())
-            }
-            NameError::Control(k) => write!(f, "the {} must not contain control characters", k.label()),
-        }
+        let kind = match self {
+            NameError::Empty(k) | NameError::Control(k) | NameError::TooLong { kind: k, .. } => *k,
+        };
+        f.write_str(&self.naming(kind.label()))
     }
 }
 

@@ -21,7 +21,7 @@
 use super::command::*;
 use crate::auth;
 use crate::config::User;
-use crate::limits::{self, NameError, NameKind};
+use crate::limits::{self, NameKind};
 
 const INVALID_DESTINATION: &str = "javax.jms.InvalidDestinationException";
 const INVALID_CLIENT_ID: &str = "javax.jms.InvalidClientIDException";
@@ -31,13 +31,7 @@ const SECURITY: &str = "java.lang.SecurityException";
 
 /// `field` checked as a `kind` name; the error names the field.
 fn name(kind: NameKind, field: &str, value: &str) -> Result<(), String> {
-    limits::check(kind, value).map_err(|e| match e {
-        NameError::Empty(_) => format!("the {field} must not be empty"),
-        NameError::TooLong { len, .. } => {
-            format!("the {field} is {len} bytes long; the limit is {} bytes", kind.max())
-        }
-        NameError::Control(_) => format!("the {field} must not contain control characters"),
-    })
+    limits::check(kind, value).map_err(|e| e.naming(field))
 }
 
 /// The connection part of an id (`ID:host-port-time-n:m`): at most [`limits::MAX_ID`].
