@@ -2,7 +2,6 @@
 //! tracks their acks ([`super::votes`]).
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -15,7 +14,7 @@ use tracing::{debug, warn};
 
 use super::auth::{MasterHandshake, Secret, VerifiedSlave};
 use super::votes::{Replaced, Votes};
-use super::wire::{Codec, Frame, Login, Wal};
+use super::wire::{Codec, Frame, LOGIN_TIMEOUT, Login, Wal};
 use crate::events::EventLog;
 use crate::faults::gate::{Gated, wait_open};
 use crate::store::Store;
@@ -44,8 +43,6 @@ pub struct Settings {
 
 type Slaves = Arc<Mutex<Votes>>;
 
-/// How long a peer has to complete the login.
-const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A slave at most this far behind is fed from the async task itself (see `stream`).
 const INLINE_READ: u64 = 256 * 1024;

@@ -18,7 +18,7 @@ use tokio_util::codec::Framed;
 use tracing::{debug, warn};
 
 use super::auth::{Secret, SlaveHandshake};
-use super::wire::{Ack, Codec, Frame, Wal};
+use super::wire::{Ack, Codec, Frame, LOGIN_TIMEOUT, Wal};
 use crate::error::{Error, Result};
 use crate::events::EventLog;
 use crate::faults::gate::{Gated, wait_open};
@@ -116,8 +116,6 @@ fn wal_frame(frame: Frame) -> Result<(Wal, Bytes)> {
 
 type Link = Framed<Gated<TcpStream>, Codec>;
 
-/// How long the master has for each step of the login.
-const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Who the slave dials, and as whom.
 struct Peer<'a> {

@@ -12,6 +12,9 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
 pub const MAX_HEADER: usize = 64 * 1024;
+/// How long a login may take: the master gives a slave this long for the whole handshake,
+/// a slave gives the master this long for each answer.
+pub const LOGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// A `wal` payload is one or more journal records; bounded so a bad length cannot make us
 /// buffer without limit.
 pub const MAX_PAYLOAD: usize = 256 * 1024 * 1024;
