@@ -147,11 +147,8 @@ impl Store {
                 marker.display(),
                 r.at
             );
-            let file = std::fs::File::create(&marker).map_err(Error::io(format!("creating {}", marker.display())))?;
-            std::io::Write::write_all(&mut &file, why.as_bytes())
-                .and_then(|_| file.sync_all())
-                .and_then(|_| std::fs::File::open(dir)?.sync_all())
-                .map_err(Error::io(format!("writing {}", marker.display())))
+            write_synced(&marker, why.as_bytes())?;
+            recovery::sync_dir(dir)
         })?;
         let resync_needed = std::fs::read_to_string(&marker).ok().map(|s| s.trim().to_string());
         let index_dir = dir.join("index");
@@ -388,12 +385,17 @@ impl Store {
             }
         }
         let id = format!("{:016x}{:08x}", crate::events::now_ms(), std::process::id());
-        let file = std::fs::File::create(&path).map_err(Error::io(format!("creating {}", path.display())))?;
-        std::io::Write::write_all(&mut &file, id.as_bytes())
-            .and_then(|_| file.sync_all())
-            .map_err(Error::io(format!("writing {}", path.display())))?;
+        write_synced(&path, id.as_bytes())?;
         Ok(id)
     }
+}
+
+/// Creates (or truncates) `path` with `bytes` and fsyncs it.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(Error::io(format!("creating {}", path.display())))?;
+    std::io::Write::write_all(&mut &file, bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(Error::io(format!("writing {}", path.display())))
 }
 
 fn remove_index(dir: &Path) -> Result<()> {
@@ -442,7 +444,7 @@ fn migrate(dir: &Path, to: &Path) -> Result<()> {
         env.prepare_for_closing().wait();
     }
     std::fs::rename(&partial, to).map_err(Error::io(format!("renaming {} into place", partial.display())))?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(format!("syncing {}", dir.display())))?;
+    recovery::sync_dir(dir)?;
     for f in ["data.mdb", "lock.mdb"] {
         let path = dir.join(f);
         std::fs::remove_file(&path).map_err(Error::io(format!("removing {}", path.display())))?;
