@@ -96,7 +96,8 @@ mod usage;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::Arc;
 
 pub use selector::Selector;
 
@@ -165,7 +166,7 @@ pub struct Broker {
     state: Arc<Mutex<State>>,
     writer: Writer,
     /// producer → the last sequence stored for it.
-    audit: Mutex<HashMap<String, u64>>,
+    audit: std::sync::Mutex<HashMap<String, u64>>,
     next_seq: AtomicU64,
     next_id: AtomicU64,
     limits: Limits,
@@ -184,7 +185,7 @@ impl Broker {
 
     pub fn with_limits(writer: Writer, mut snapshot: Snapshot, limits: Limits) -> Broker {
         let next_seq = AtomicU64::new(snapshot.next_seq.max(1));
-        let audit = Mutex::new(std::mem::take(&mut snapshot.audit).into_iter().collect());
+        let audit = std::sync::Mutex::new(std::mem::take(&mut snapshot.audit).into_iter().collect());
         let usage = Usage::new(limits.memory);
         let state = State::from_snapshot(snapshot, usage.clone(), limits.pending_messages);
         Broker {
@@ -234,7 +235,15 @@ impl Broker {
         let (state, draining) = (self.state.clone(), self.draining.clone());
         let run = async move {
             loop {
-                let more = lock(&state).continue_backlog();
+                // Each pass hands the lock straight to a waiting client when it ends: an
+                // unfair unlock let this loop re-take it before a woken waiter ran, and on a
+                // loaded machine an unrelated producer waited seconds (issue 11, row 5).
+                let more = {
+                    let mut st = state.lock();
+                    let more = st.continue_backlog();
+                    MutexGuard::unlock_fair(st);
+                    more
+                };
                 if !more {
                     draining.store(false, Ordering::SeqCst);
                     // A pass that stopped after the last check left its store for us.
@@ -559,9 +568,10 @@ impl Broker {
     }
 }
 
-/// The state, locked; a panic elsewhere while it was held does not make it unusable.
+/// The state, locked. A `parking_lot` lock: it is not poisoned by a panic elsewhere, and
+/// it is eventually fair (a waiter of more than half a millisecond is handed the lock).
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state.lock()
 }
 
 /// The producer an error names: its id, as ActiveMQ's do (a STOMP or REST send has none).
