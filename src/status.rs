@@ -36,6 +36,9 @@ pub struct NodeReport {
     /// `zk`, `peers` or `zk+peers` while `mqsim partition` cuts this node.
     #[serde(default)]
     pub partitioned: Option<String>,
+    /// The store's disk use against its live data.
+    #[serde(default)]
+    pub store: Option<StoreUsage>,
     /// When this report was written (ms since the epoch).
     pub ts: u64,
 }
@@ -69,6 +72,31 @@ pub struct ClusterStatus {
     pub zookeeper: Vec<ZkStatus>,
 }
 
+/// What a node's store takes on disk, against the live data in it (issue 12).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StoreUsage {
+    /// Bytes of the journal's log files (written zeros included).
+    pub disk_bytes: u64,
+    /// Bytes of live persistent messages, as stored (ActiveMQ's storeUsage).
+    pub live_bytes: u64,
+    /// Log files in the store directory.
+    pub log_files: usize,
+}
+
+impl StoreUsage {
+    /// `12.0 MiB on disk, 1.0 MiB live (2 log files)`.
+    pub fn describe(&self) -> String {
+        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+        format!(
+            "{:.1} MiB on disk, {:.1} MiB live ({} log file{})",
+            mib(self.disk_bytes),
+            mib(self.live_bytes),
+            self.log_files,
+            if self.log_files == 1 { "" } else { "s" }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NodeStatus {
     pub name: String,
@@ -91,6 +119,9 @@ pub struct NodeStatus {
     pub slaves: Vec<crate::replication::master::SlaveInfo>,
     /// `zk`, `peers` or `zk+peers` while `mqsim partition` cuts this node.
     pub partitioned: Option<String>,
+    /// The store's disk use against its live data, while the node runs.
+    #[serde(default)]
+    pub store: Option<StoreUsage>,
     pub log: String,
 }
 

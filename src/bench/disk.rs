@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::median;
 use crate::error::{Error, Result};
-use crate::store::journal::{FILE_NAME, Journal};
+use crate::store::journal::Journal;
 
 /// Writers at once in the contended case: a master and two slaves.
 pub const WRITERS: usize = 3;
@@ -94,7 +94,7 @@ pub fn run(dir: &Path, appends: usize) -> Result<Disk> {
 /// disks' work per append meanwhile (after the first sync's preallocation).
 fn writer(dir: &Path, appends: usize) -> Result<(Vec<f64>, Option<IoPer>)> {
     std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
-    let journal = Journal::open(&dir.join(FILE_NAME))?;
+    let journal = Journal::open(dir, u64::MAX)?;
     journal.sync()?;
     let record = vec![b'x'; 1024];
     let mut us = Vec::with_capacity(appends);

@@ -85,6 +85,7 @@
 //!   shows in the console as a store of its own, which can be browsed and purged there).
 
 mod admin;
+mod compaction;
 pub use admin::MAX_BROWSE;
 mod dispatch;
 mod like;
@@ -101,7 +102,7 @@ use std::sync::Arc;
 
 pub use selector::Selector;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::store::Snapshot;
@@ -171,8 +172,6 @@ pub struct Broker {
     next_id: AtomicU64,
     limits: Limits,
     usage: Arc<Usage>,
-    /// The journal's end (its length in bytes), for the store limit.
-    journal_end: watch::Receiver<u64>,
     /// A task is continuing the dispatch backlog.
     draining: Arc<AtomicBool>,
 }
@@ -190,7 +189,6 @@ impl Broker {
         let state = State::from_snapshot(snapshot, usage.clone(), limits.pending_messages);
         Broker {
             state: Arc::new(Mutex::new(state)),
-            journal_end: writer.end(),
             writer,
             audit,
             next_seq,
@@ -335,10 +333,10 @@ impl Broker {
         }
     }
 
-    /// Refuses a persistent write of `size` bytes that would take the journal past
-    /// `storeLimit` (the journal is never reclaimed yet, so waiting would not help).
+    /// Refuses a persistent write of `size` bytes that would take the live data in the
+    /// store (ActiveMQ's storeUsage) past `storeLimit`.
     fn check_store(&self, dest: &Destination, msg: &StoredMessage, size: u64) -> Result<()> {
-        let used = *self.journal_end.borrow();
+        let used = self.writer.store_usage();
         if used.saturating_add(size) > self.limits.store {
             return Err(StateError::StoreFull {
                 producer: producer_of(msg),

@@ -65,8 +65,12 @@ pub struct Cluster {
     /// `<systemUsage><memoryUsage limit>`: bytes of message bodies the broker holds in
     /// memory before producers wait (producer flow control), then get an error.
     pub memory_limit: u64,
-    /// `<systemUsage><storeUsage limit>`: bytes of journal past which sends are refused.
+    /// `<systemUsage><storeUsage limit>`: bytes of live persistent messages (as stored)
+    /// past which persistent sends are refused.
     pub store_limit: u64,
+    /// `<replicatedLevelDB logSize>`: the journal's log files are rolled at this many bytes
+    /// (ActiveMQ's default, 100 MB); a file nothing live refers to is deleted.
+    pub log_size: u64,
     /// `sendFailIfNoSpaceAfterTimeout`: how long a producer waits for memory or store space
     /// before its send fails with an error.
     #[serde(with = "humantime_serde")]
@@ -103,6 +107,7 @@ impl Default for Cluster {
             insecure_replication: false,
             memory_limit: 64 << 20,
             store_limit: 10 << 30,
+            log_size: crate::store::journal::DEFAULT_LOG_SIZE,
             send_fail_if_no_space_after_timeout: Duration::from_secs(10),
             pending_message_limit: 1000,
             transaction_limit: 10_000,
@@ -374,6 +379,9 @@ impl Config {
                 "cluster.maxFrameSize must be between 1024 and {} bytes (the notes use 104857600)",
                 crate::limits::MAX_FRAME_SIZE
             )));
+        }
+        if c.log_size < 4096 {
+            return Err(bad("cluster.logSize must be at least 4096 bytes (ActiveMQ's default is 104857600)".into()));
         }
         if c.memory_limit < 1 << 20 || c.store_limit < 1 << 20 {
             return Err(bad("cluster.memoryLimit and cluster.storeLimit must be at least 1048576 bytes (1 MiB)".into()));

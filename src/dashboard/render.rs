@@ -110,11 +110,12 @@ pub fn live(d: &Dashboard, l: &Live, host: Option<&str>) -> String {
         let _ = write!(
             s,
             "<tr data-node=\"{name}\" data-state=\"{state}\"><td><b>{name}</b></td>\
-             <td><span class=\"badge state-{state}\">{state}</span>{detail}</td><td>{pid}</td><td class=\"num\">{pos}</td>\
+             <td><span class=\"badge state-{state}\">{state}</span>{detail}</td><td>{pid}</td><td class=\"num\">{pos}<br><small class=\"store\">{store}</small></td>\
              <td><code title=\"{znode}\">{seq}</code></td><td>{repl}</td><td><a href=\"{url}\">:{port}</a></td><td class=\"actions\">{buttons}</td></tr>",
             name = esc(&n.name),
             pid = n.pid.map(|p| p.to_string()).unwrap_or_default(),
             pos = n.position.map(|p| p.to_string()).unwrap_or_default(),
+            store = esc(&n.store.as_ref().map(crate::status::StoreUsage::describe).unwrap_or_default()),
             znode = esc(n.znode.as_deref().unwrap_or("")),
             seq = esc(n.znode.as_deref().and_then(|z| z.rsplit('/').next()).unwrap_or("")),
             repl = esc(&repl),

@@ -19,6 +19,7 @@
 //!   operator decides (the message names the kept copy). Once it has caught up with an
 //!   elected master as a slave, the mark goes and it is an ordinary node again.
 
+pub mod gc;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -101,6 +102,7 @@ pub async fn run(config: Config, name: String) -> Result<()> {
             Ok(listener) => drop(tokio::spawn(node.console.clone().serve(listener))),
             Err(e) => node.events.emit("error", format!("{name} has no web console: {e}")),
         }
+        tokio::spawn(gc::collect(node.store.clone(), node.events.clone(), name.to_string()));
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
@@ -171,7 +173,7 @@ struct Node {
 impl Node {
     fn open(config: Config, name: &str) -> Result<Node> {
         let layout = NodeLayout::new(&config, name);
-        let store = Arc::new(Store::open(&layout.data)?);
+        let store = Arc::new(Store::open_sized(&layout.data, config.cluster.log_size)?);
         let events = EventLog::new(&config.state_dir(), name);
         let zk_connect = config.zk_connect();
         let console = crate::console::Console::with_store(config.clone(), name, store.clone());
@@ -467,6 +469,11 @@ impl Node {
             replication: term.slave.map(|l| l.state.lock().unwrap().phase.clone()),
             slaves: term.master.map(|m| m.slaves()).unwrap_or_default(),
             partitioned: Faults::read(&self.layout.dir).describe(),
+            store: Some(crate::status::StoreUsage {
+                disk_bytes: self.store.disk_bytes(),
+                live_bytes: self.store.live_bytes(),
+                log_files: self.store.files().len(),
+            }),
             ts: now_ms(),
         };
         self.console.update(report.clone(), term.master.map(|m| m.broker()));

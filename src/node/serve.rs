@@ -124,7 +124,8 @@ impl Master {
                 }
             })
         };
-        Ok(Master { address, serving, broker, replication, tasks: vec![open], stop })
+        let compact = tokio::spawn(super::gc::compact(store.clone(), broker.clone(), name.to_string()));
+        Ok(Master { address, serving, broker, replication, tasks: vec![open, compact], stop })
     }
 
     pub fn serving(&self) -> bool {

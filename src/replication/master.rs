@@ -166,13 +166,20 @@ async fn serve(socket: Gated<TcpStream>, remote: String, ctx: Arc<Ctx>) -> crate
     let store = ctx.store.clone();
     let master_end = *ctx.end.borrow();
     let (pos, last) = (login.position, login.last);
+    // Nothing is collected while this slave is judged and streamed to (store::gc).
+    let pin = ctx.store.pin(0);
     let prefix = tokio::task::spawn_blocking(move || match last {
-        Some((start, crc)) => store.record_at(start).map(|r| r == Some((pos, crc))),
+        Some((start, crc)) => {
+            store.record_at(start).map(|r| r == Some((pos, crc)) && store.holds_from(pos))
+        }
         None => Ok(pos == 0),
     })
     .await
     .map_err(|e| crate::Error::Other(e.to_string()))??;
+    // A slave whose journal is not a prefix of this one, or whose next record was
+    // collected, takes the whole store again (holes included: store::gc).
     let from = if prefix && login.position <= master_end { login.position } else { 0 };
+    pin.advance(from);
     framed.send(Frame::Ok(slave.ok(from, master_end))).await.map_err(|e| crate::Error::Other(e.to_string()))?;
     let (conn, replaced) = ctx.update(|v| v.attach(&node_id, &remote, from, master_end));
     ctx.events.emit(
@@ -188,7 +195,7 @@ async fn serve(socket: Gated<TcpStream>, remote: String, ctx: Arc<Ctx>) -> crate
             replaced.map(|r| format!(" (replaces its earlier login from {r})")).unwrap_or_default()
         ),
     );
-    let result = stream(&mut framed, &ctx, conn, &node_id, from).await;
+    let result = stream(&mut framed, &ctx, conn, &node_id, from, &pin).await;
     ctx.update(|v| v.detach(&node_id, conn));
     result
 }
@@ -217,13 +224,25 @@ async fn handshake(framed: &mut Link, ctx: &Ctx) -> Result<(VerifiedSlave, Login
     Ok((verified, login))
 }
 
-async fn stream(framed: &mut Link, ctx: &Ctx, conn: u64, node_id: &str, mut next: u64) -> crate::Result<()> {
+async fn stream(
+    framed: &mut Link,
+    ctx: &Ctx,
+    conn: u64,
+    node_id: &str,
+    mut next: u64,
+    pin: &crate::store::gc::Pin,
+) -> crate::Result<()> {
     let mut end = ctx.end.clone();
     let err = |e: super::wire::CodecError| crate::Error::Other(e.to_string());
     let replaced = |_: Replaced| crate::Error::Other(format!("slave {node_id} logged in again on another connection"));
     loop {
         let target = *end.borrow_and_update();
         while next < target {
+            // Past a hole the collection left (a whole-store resync): the next log file.
+            if let Some(file) = ctx.store.next_file(next) {
+                next = file;
+            }
+            let file = ctx.store.file_of(next).unwrap_or(next);
             // In the steady state the records were just appended and are in the page cache:
             // read them right here instead of hopping to the blocking pool and back, which
             // would cost two thread wake-ups per group. Catch-up reads still go there.
@@ -238,7 +257,7 @@ async fn stream(framed: &mut Link, ctx: &Ctx, conn: u64, node_id: &str, mut next
             if bytes.is_empty() {
                 break;
             }
-            let wal = Wal { file: 0, offset: next, length: bytes.len() as u64, sync: ctx.settings.remote_disk };
+            let wal = Wal { file, offset: next - file, length: bytes.len() as u64, sync: ctx.settings.remote_disk };
             next += bytes.len() as u64;
             framed.feed(Frame::Wal(wal, Bytes::from(bytes))).await.map_err(err)?;
         }
@@ -248,6 +267,7 @@ async fn stream(framed: &mut Link, ctx: &Ctx, conn: u64, node_id: &str, mut next
         tokio::select! {
             frame = framed.next() => match frame {
                 Some(Ok(Frame::Ack(a))) => {
+                    pin.advance(a.position.min(next));
                     if ctx.update(|v| v.ack(node_id, conn, a.position)).map_err(replaced)? {
                         ctx.events.emit("slave-attached", format!("slave {node_id} has caught up (position {})", a.position.min(next)));
                     }

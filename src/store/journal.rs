@@ -1,16 +1,22 @@
-//! The journal: one append-only file of records, the way ActiveMQ's LevelDB store kept its
-//! log (`<16 hex digits>.log`, named after the position it starts at; mqsim keeps one file,
-//! `0000000000000000.log`, so a position is a plain file offset).
+//! The journal: a series of append-only **log files** of about `logSize` bytes, each named
+//! after the position it starts at (`<16 hex digits>.log`), the way ActiveMQ's LevelDB store
+//! kept its log. A position is a global byte offset (bytes ever appended), so status,
+//! znodes and replication keep their meaning; a file covers `[start, start + length)`.
 //!
-//! A record is ActiveMQ's log record: `'*'`, a kind byte, the CRC32 of the data and its
-//! length (both big-endian u32), then the data: a 10-byte header. Appends go to the end with
-//! one `pwrite` per group; durability is one `fdatasync` of this one file. Once a journal has
-//! been synced it keeps [`RESERVE`] bytes of written zeros past its end, so that an fsync
-//! writes data blocks only and never has to commit the filesystem's own journal for a grown
-//! file. Reading stops at the first byte that does not start a valid record: a zero (the
-//! reserve) or a torn write.
+//! Records are framed as in [`super::framing`]. Appends go to the last file with one
+//! `pwrite` per group; a group that would take the file past `logSize` starts a new file
+//! first (a record larger than `logSize` gets a file of its own), so a record never spans
+//! two files. Durability is one `fdatasync` of the last file. Once a journal has been synced
+//! it keeps [`RESERVE`] bytes of written zeros past its end, so that an fsync writes data
+//! blocks only; a file that is finished (rolled) is cut to its data and fsynced once.
 //!
-//! **Recovery** at open scans the whole file, checking every CRC; the first invalid record
+//! **Holes.** Older files are deleted by the store's garbage collection when nothing live
+//! refers to them ([`super::gc`]), so the files need not be contiguous: a position in a
+//! hole was collected. [`Journal::read`] never crosses a file; [`Journal::next_file`] finds
+//! the next file after a hole.
+//!
+//! **Recovery** at open scans only the last file (the older ones were finished, cut and
+//! synced when the journal rolled past them), checking every CRC; the first invalid record
 //! is the end. What happens next depends on what lies beyond it, searched byte by byte for
 //! any valid record (a `'*'`, the kind, a length that fits, a matching CRC):
 //!
@@ -24,124 +30,95 @@
 //!   (written and fsynced aside, then renamed over it). [`Journal::recovered`] reports it,
 //!   and the store marks itself as needing a resync (see the store's essay).
 //!
+//! Damage inside an older file is found when it is read (a catch-up, a slave's resync, an
+//! index rebuild), as an error naming the position, never silently.
+//!
 //! **A failed fsync poisons the journal** ([`Journal::failed`]): after Linux reports a
 //! writeback error once, the dirty pages may be dropped and a later fsync may "succeed"
 //! without them (PostgreSQL's "fsyncgate"), so an fsync is never retried. Every later sync,
-//! append and clear fails, and [`Journal::fault`] tells whoever watches (the node exits).
-//! [`Journal::fail_fsync_after`] is a test-only hook that makes an fsync fail on purpose.
-//!
-//! [`Journal::clear`] truncates the file (a slave resyncing).
+//! append and truncation fails, and [`Journal::fault`] tells whoever watches (the node
+//! exits). [`Journal::fail_fsync_after`] is a test-only hook that makes an fsync fail.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::watch;
 
+pub use super::framing::{HEADER, KIND_RECORD, MAGIC, MAX_DATA, Next, frame, next_record, validate};
 use super::recovery::{self, Recovery, Scanned};
 use crate::error::{Error, Result};
 
-/// The one journal file of a store.
+/// The first log file of a new store.
 pub const FILE_NAME: &str = "0000000000000000.log";
-/// `'*'`, kind, CRC32, length.
-pub const HEADER: usize = 10;
-pub(super) const MAGIC: u8 = b'*';
-/// The only kind of record mqsim writes: a postcard-encoded [`super::record::Record`].
-pub const KIND_RECORD: u8 = 1;
-/// The largest record data accepted (a message can be up to `maxFrameSize`, 100 MiB).
-pub const MAX_DATA: usize = 256 << 20;
-/// Written zeros kept past the end by a journal that fsyncs (topped up when half is used).
+/// ActiveMQ's default `logSize`: 100 MB.
+pub const DEFAULT_LOG_SIZE: u64 = 104_857_600;
+/// Written zeros kept past the end by a journal that fsyncs (topped up when half is used;
+/// never more than the file's `logSize`).
 pub const RESERVE: u64 = 16 << 20;
 /// Where damaged journals and records that cannot be indexed are kept, beside the journal.
 pub const QUARANTINE_DIR: &str = "quarantine";
 
-/// What the bytes at the front of a buffer hold.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Next<'a> {
-    /// A whole, valid record: its data, its length with the header, its CRC.
-    Record { data: &'a [u8], len: usize, crc: u32 },
-    /// The buffer ends inside a record (or holds nothing).
-    Partial,
-    /// A zero byte where a record would start: the written zeros past the end.
-    Zero,
-    /// Not a record (torn, or not a journal).
-    Corrupt(String),
+/// The file name of the log file starting at `start`.
+pub fn file_name(start: u64) -> String {
+    format!("{start:016x}.log")
 }
 
-/// Parses the record at the front of `buf`: no I/O.
-pub fn next_record(buf: &[u8]) -> Next<'_> {
-    let Some(&first) = buf.first() else { return Next::Partial };
-    if first == 0 {
-        return Next::Zero;
-    }
-    if first != MAGIC {
-        return Next::Corrupt(format!("no record marker (byte {first:#04x})"));
-    }
-    if buf.len() < HEADER {
-        return Next::Partial;
-    }
-    if buf[1] != KIND_RECORD {
-        return Next::Corrupt(format!("unknown record kind {}", buf[1]));
-    }
-    let crc = u32::from_be_bytes(buf[2..6].try_into().expect("4 bytes"));
-    let size = u32::from_be_bytes(buf[6..10].try_into().expect("4 bytes")) as usize;
-    if size > MAX_DATA {
-        return Next::Corrupt(format!("record of {size} bytes is over the {MAX_DATA}-byte limit"));
-    }
-    let Some(data) = buf.get(HEADER..HEADER + size) else { return Next::Partial };
-    if crc32fast::hash(data) != crc {
-        return Next::Corrupt("CRC mismatch".into());
-    }
-    Next::Record { data, len: HEADER + size, crc }
+/// The start position a log file's name stands for, if it is one.
+pub fn parse_file_name(name: &str) -> Option<u64> {
+    let hex = name.strip_suffix(".log")?;
+    (hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| u64::from_str_radix(hex, 16).ok())?
 }
 
-/// Appends one framed record to `out`; returns its CRC.
-pub fn frame(data: &[u8], out: &mut Vec<u8>) -> u32 {
-    let crc = crc32fast::hash(data);
-    out.push(MAGIC);
-    out.push(KIND_RECORD);
-    out.extend_from_slice(&crc.to_be_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(data);
-    crc
+/// One log file.
+struct LogFile {
+    file: File,
+    path: PathBuf,
 }
 
-/// Checks that `bytes` is a run of whole valid records; returns the last one's offset
-/// within `bytes` and its CRC.
-pub fn validate(bytes: &[u8]) -> std::result::Result<Option<(usize, u32)>, String> {
-    let (mut at, mut last) = (0, None);
-    while at < bytes.len() {
-        match next_record(&bytes[at..]) {
-            Next::Record { len, crc, .. } => {
-                last = Some((at, crc));
-                at += len;
-            }
-            Next::Partial => return Err(format!("a record is cut short at offset {at}")),
-            Next::Zero => return Err(format!("no record at offset {at}")),
-            Next::Corrupt(why) => return Err(format!("at offset {at}: {why}")),
-        }
-    }
-    Ok(last)
+/// A log file, as listed by [`Journal::files`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Its first position (its name).
+    pub start: u64,
+    /// The position after its last record.
+    pub end: u64,
 }
 
-/// The appending end of the file (guarded by the journal's lock).
-struct Tail {
+/// The files and the appending end of the last one (guarded by the journal's lock).
+struct Files {
+    /// start → file; the last is the one appended to.
+    files: BTreeMap<u64, Arc<LogFile>>,
+    /// start → end of every file but the last.
+    ends: BTreeMap<u64, u64>,
+    /// The last file's start.
+    start: u64,
     end: u64,
     /// Start and CRC of the last record.
     last: Option<(u64, u32)>,
-    /// The file's length: data plus written zeros.
+    /// The last file's length: data plus written zeros (relative to its start).
     allocated: u64,
     /// Set by the first sync: a journal that never fsyncs reserves nothing.
     reserving: bool,
+    /// Finished files whose data has not been fsynced yet (the journal was not syncing).
+    unsynced: Vec<Arc<LogFile>>,
+}
+
+impl Files {
+    fn current(&self) -> &Arc<LogFile> {
+        self.files.get(&self.start).expect("the last file is listed")
+    }
 }
 
 pub struct Journal {
-    file: File,
+    dir: PathBuf,
+    log_size: u64,
     /// The end, readable without the lock (`position`, replication reads).
     end: AtomicU64,
-    tail: Mutex<Tail>,
+    files: Mutex<Files>,
     /// Set by the first failed fsync, never cleared: see the module essay.
     failed: OnceLock<String>,
     /// `Some(why)` once `failed` is set, for whoever must stop (the node).
@@ -149,31 +126,73 @@ pub struct Journal {
     /// fsyncs attempted, and the count at which one fails on purpose (test-only hook).
     fsyncs: AtomicU64,
     fail_fsync_at: AtomicU64,
-    /// Damage in the middle of the file found at open, if any.
+    /// Damage in the middle of the last file found at open, if any.
     recovered: Option<Recovery>,
 }
 
+fn open_file(path: &Path) -> Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(Error::io(format!("opening {}", path.display())))
+}
+
 impl Journal {
-    /// Opens (or creates) the journal at `path` and finds its end (see the module essay
-    /// for what happens to a torn tail and to damage in the middle).
-    pub fn open(path: &Path) -> Result<Journal> {
-        Journal::open_with(path, |_| Ok(()))
+    /// Opens (or creates) the journal in `dir` and finds its end (see the module essay for
+    /// what happens to a torn tail and to damage in the middle).
+    pub fn open(dir: &Path, log_size: u64) -> Result<Journal> {
+        Journal::open_with(dir, log_size, |_| Ok(()))
     }
 
-    /// [`Journal::open`], calling `on_damage` once damage in the middle has been found and
-    /// the file kept, before the journal is cut: whatever it records (the store's mark)
-    /// is on disk before the shorter journal is, so no crash can leave a silently cut one.
-    pub fn open_with(path: &Path, on_damage: impl FnOnce(&Recovery) -> Result<()>) -> Result<Journal> {
-        let open = |path: &Path| {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)
-                .map_err(Error::io(format!("opening {}", path.display())))
+    /// [`Journal::open`], calling `on_damage` once damage in the middle of the last file has
+    /// been found and the file kept, before it is cut: whatever it records (the store's
+    /// mark) is on disk before the shorter journal is, so no crash can leave a silently cut
+    /// one.
+    pub fn open_with(dir: &Path, log_size: u64, on_damage: impl FnOnce(&Recovery) -> Result<()>) -> Result<Journal> {
+        std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+        let mut starts = list(dir)?;
+        // A last file that holds no record (created by a roll the crash interrupted) goes.
+        while starts.len() > 1 {
+            let path = dir.join(file_name(*starts.last().expect("listed")));
+            let file = open_file(&path)?;
+            let len = file.metadata().map_err(Error::io(format!("reading {}", path.display())))?.len();
+            if recovery::scan(&file, len).map_err(Error::io(format!("reading {}", path.display())))?.end > 0 {
+                break;
+            }
+            std::fs::remove_file(&path).map_err(Error::io(format!("removing {}", path.display())))?;
+            starts.pop();
+        }
+        let start = starts.last().copied().unwrap_or(0);
+        let mut files = BTreeMap::new();
+        let mut ends = BTreeMap::new();
+        for (i, &s) in starts.iter().enumerate() {
+            let path = dir.join(file_name(s));
+            let file = open_file(&path)?;
+            if s != start {
+                let len = file.metadata().map_err(Error::io(format!("reading {}", path.display())))?.len();
+                let next = starts[i + 1];
+                if s + len > next {
+                    return Err(Error::Other(format!(
+                        "{} ends at {} but the next log file starts at {next}: the log files overlap",
+                        path.display(),
+                        s + len
+                    )));
+                }
+                ends.insert(s, s + len);
+            }
+            files.insert(s, Arc::new(LogFile { file, path }));
+        }
+        if files.is_empty() {
+            let path = dir.join(file_name(0));
+            files.insert(0, Arc::new(LogFile { file: open_file(&path)?, path }));
+        }
+        let (path, mut file) = {
+            let f = &files[&start];
+            (f.path.clone(), f.file.try_clone().map_err(Error::io(format!("opening {}", f.path.display())))?)
         };
-        let mut file = open(path)?;
         let reading = || Error::io(format!("reading {}", path.display()));
         let mut allocated = file.metadata().map_err(reading())?.len();
         let Scanned { end, last, torn } = recovery::scan(&file, allocated).map_err(reading())?;
@@ -183,18 +202,22 @@ impl Journal {
         match (next_valid, torn) {
             (Some(next_valid), torn) => {
                 let why = torn.unwrap_or_else(|| "zeros where a record should start".into());
-                let copy = recovery::keep_copy(path)?;
-                let recovery = Recovery { at: end, why, next_valid, was: allocated, copy };
+                let copy = recovery::keep_copy(&path)?;
+                let recovery =
+                    Recovery { at: start + end, why, next_valid: start + next_valid, was: start + allocated, copy };
                 on_damage(&recovery)?;
-                recovery::cut(path, &file, end)?;
-                file = open(path)?;
-                let (why, copy) = (&recovery.why, &recovery.copy);
+                recovery::cut(&path, &file, end)?;
+                file = open_file(&path)?;
+                files.insert(start, Arc::new(LogFile { file: file.try_clone().map_err(reading())?, path: path.clone() }));
+                let (at, copy) = (recovery.at, &recovery.copy);
                 tracing::error!(
-                    "{}: the record at position {end} is damaged ({why}) but a valid record follows at \
-                     {next_valid}: this is damage in the middle of the journal, not a torn write. Nothing is \
-                     zeroed: the journal as it was ({allocated} bytes) is kept as {}; this store now ends at \
-                     {end} and must resync from the master before it may be master again",
+                    "{}: the record at position {at} is damaged ({}) but a valid record follows at {}: this is \
+                     damage in the middle of the journal, not a torn write. Nothing is zeroed: the file as it \
+                     was is kept as {}; this store now ends at {at} and must resync from the master before it \
+                     may be master again",
                     path.display(),
+                    recovery.why,
+                    recovery.next_valid,
                     copy.display()
                 );
                 recovered = Some(recovery);
@@ -202,20 +225,34 @@ impl Journal {
             }
             (None, Some(why)) => {
                 tracing::warn!(
-                    "{}: the journal ends at {end}: {why}, and no valid record follows (a torn write); the \
-                     rest is zeroed",
-                    path.display()
+                    "{}: the journal ends at {}: {why}, and no valid record follows (a torn write); the rest is \
+                     zeroed",
+                    path.display(),
+                    start + end
                 );
                 recovery::zero(&file, end, allocated).map_err(Error::io(format!("writing {}", path.display())))?;
                 file.sync_data().map_err(Error::io(format!("syncing {}", path.display())))?;
             }
             (None, None) => {}
         }
-        let tail = Tail { end, last, allocated, reserving: false };
+        let mut state = Files {
+            files,
+            ends,
+            start,
+            end: start + end,
+            last: last.map(|(at, crc)| (start + at, crc)),
+            allocated,
+            reserving: false,
+            unsynced: Vec::new(),
+        };
+        if state.last.is_none() {
+            state.last = last_before(&state)?;
+        }
         Ok(Journal {
-            file,
-            end: AtomicU64::new(end),
-            tail: Mutex::new(tail),
+            dir: dir.to_path_buf(),
+            log_size: log_size.max(1),
+            end: AtomicU64::new(state.end),
+            files: Mutex::new(state),
             failed: OnceLock::new(),
             fault: watch::channel(None).0,
             fsyncs: AtomicU64::new(0),
@@ -252,15 +289,15 @@ impl Journal {
         }
     }
 
-    /// The one place the journal fsyncs. A failure poisons the journal for good: it is
-    /// never retried (see the module essay).
-    fn fsync(&self) -> Result<()> {
+    /// The one place the journal fsyncs a log file. A failure poisons the journal for
+    /// good: it is never retried (see the module essay).
+    fn fsync(&self, file: &File) -> Result<()> {
         self.check_healthy()?;
         let n = self.fsyncs.fetch_add(1, Ordering::SeqCst);
         let result = if n == self.fail_fsync_at.load(Ordering::SeqCst) {
             Err(std::io::Error::other("injected by the test hook Journal::fail_fsync_after"))
         } else {
-            self.file.sync_data()
+            file.sync_data()
         };
         result.map_err(|e| {
             let why = format!("fsync of the journal failed: {e}");
@@ -281,15 +318,32 @@ impl Journal {
 
     /// Start and CRC of the last record.
     pub fn last(&self) -> Option<(u64, u32)> {
-        self.tail.lock().unwrap().last
+        self.files.lock().unwrap().last
+    }
+
+    /// The `logSize` a file is rolled at.
+    pub fn log_size(&self) -> u64 {
+        self.log_size
+    }
+
+    /// Every log file, oldest first (the last one ends at [`Journal::end`]).
+    pub fn files(&self) -> Vec<FileInfo> {
+        let f = self.files.lock().unwrap();
+        f.files.keys().map(|&start| FileInfo { start, end: f.ends.get(&start).copied().unwrap_or(f.end) }).collect()
+    }
+
+    /// Bytes the log files take on disk (their lengths, written zeros included).
+    pub fn disk_bytes(&self) -> u64 {
+        let f = self.files.lock().unwrap();
+        f.ends.iter().map(|(s, e)| e - s).sum::<u64>() + f.allocated.max(f.end - f.start)
     }
 
     /// Appends records (their data); returns each one's end position.
     pub fn append<'a>(&self, records: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<u64>> {
         self.check_healthy()?;
-        let mut tail = self.tail.lock().unwrap();
+        let mut f = self.files.lock().unwrap();
         let mut buf = Vec::new();
-        let (mut ends, mut last) = (Vec::new(), tail.last);
+        let mut sizes = Vec::new();
         for data in records {
             if data.len() > MAX_DATA {
                 return Err(Error::Other(format!(
@@ -297,89 +351,192 @@ impl Journal {
                     data.len()
                 )));
             }
-            let start = tail.end + buf.len() as u64;
-            last = Some((start, frame(data, &mut buf)));
-            ends.push(tail.end + buf.len() as u64);
+            frame(data, &mut buf);
+            sizes.push(HEADER + data.len());
         }
-        self.write_at_end(&mut tail, &buf, last)?;
+        if buf.is_empty() {
+            return Ok(Vec::new());
+        }
+        if f.end > f.start && f.end - f.start + buf.len() as u64 > self.log_size {
+            let at = f.end;
+            self.roll(&mut f, at)?;
+        }
+        let (mut ends, mut at) = (Vec::with_capacity(sizes.len()), f.end);
+        let mut last = f.last;
+        for (size, offset) in sizes.iter().scan(0usize, |o, s| {
+            let here = *o;
+            *o += s;
+            Some((*s, here))
+        }) {
+            let crc = u32::from_be_bytes(buf[offset + 2..offset + 6].try_into().expect("4 bytes"));
+            last = Some((at, crc));
+            at += size as u64;
+            ends.push(at);
+        }
+        self.write_at_end(&mut f, &buf, last)?;
         Ok(ends)
     }
 
-    /// Appends bytes the master shipped: whole records starting at `start`, which must be
-    /// this journal's end. Returns the new end.
-    pub fn append_raw(&self, start: u64, bytes: &[u8]) -> Result<u64> {
+    /// Appends bytes the master shipped: whole records of its log file starting at `file`,
+    /// at position `start`, which must be this journal's end, or the start of a new file
+    /// (`start == file`) at or past it — past it is a hole the master collected. Returns
+    /// the new end.
+    pub fn append_raw(&self, file: u64, start: u64, bytes: &[u8]) -> Result<u64> {
         self.check_healthy()?;
-        let mut tail = self.tail.lock().unwrap();
-        if start != tail.end {
-            return Err(Error::Other(format!("replicated records at {start} but the journal ends at {}", tail.end)));
+        let mut f = self.files.lock().unwrap();
+        if file != f.start {
+            if file < f.start || start != file || file < f.end {
+                return Err(Error::Other(format!(
+                    "replicated records of log file {file} at {start}, but the journal's last file starts at {} \
+                     and ends at {}",
+                    f.start, f.end
+                )));
+            }
+            self.roll(&mut f, file)?;
+        }
+        if start != f.end {
+            return Err(Error::Other(format!("replicated records at {start} but the journal ends at {}", f.end)));
         }
         let last = validate(bytes).map_err(|e| Error::Other(format!("corrupt replicated records at {start}: {e}")))?;
-        let last = last.map(|(at, crc)| (start + at as u64, crc)).or(tail.last);
-        self.write_at_end(&mut tail, bytes, last)?;
-        Ok(tail.end)
+        let last = last.map(|(at, crc)| (start + at as u64, crc)).or(f.last);
+        self.write_at_end(&mut f, bytes, last)?;
+        Ok(f.end)
     }
 
-    fn write_at_end(&self, tail: &mut Tail, bytes: &[u8], last: Option<(u64, u32)>) -> Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
+    /// Finishes the last file (cut to its data, synced if the journal syncs) and starts a
+    /// new one at `at` (its end, or past it: a hole). An empty last file is replaced.
+    fn roll(&self, f: &mut Files, at: u64) -> Result<()> {
+        let old = f.current().clone();
+        if f.end == f.start {
+            f.files.remove(&f.start);
+            std::fs::remove_file(&old.path).map_err(Error::io(format!("removing {}", old.path.display())))?;
+        } else {
+            old.file.set_len(f.end - f.start).map_err(Error::io(format!("cutting {}", old.path.display())))?;
+            if f.reserving {
+                self.fsync(&old.file)?;
+                // The cut length too: an older file's length is where its records end.
+                old.file.sync_all().map_err(Error::io(format!("syncing {}", old.path.display())))?;
+            } else {
+                f.unsynced.push(old.clone());
+            }
+            f.ends.insert(f.start, f.end);
         }
-        self.reserve(tail, bytes.len() as u64)?;
-        self.file.write_all_at(bytes, tail.end).map_err(Error::io("writing the journal"))?;
-        tail.end += bytes.len() as u64;
-        tail.allocated = tail.allocated.max(tail.end);
-        tail.last = last;
-        self.end.store(tail.end, Ordering::Release);
+        let path = self.dir.join(file_name(at));
+        let file = open_file(&path)?;
+        file.set_len(0).map_err(Error::io(format!("creating {}", path.display())))?;
+        f.files.insert(at, Arc::new(LogFile { file, path }));
+        f.start = at;
+        f.end = at;
+        f.allocated = 0;
+        self.end.store(at, Ordering::Release);
+        if f.reserving {
+            recovery::sync_dir(&self.dir)?;
+            self.reserve(f, 0)?;
+        }
         Ok(())
     }
 
-    /// Keeps [`RESERVE`] written zeros past the end, once the journal fsyncs (see the
-    /// module essay). Runs under the lock, before the append it makes room for.
-    fn reserve(&self, tail: &mut Tail, more: u64) -> Result<()> {
-        if !tail.reserving || tail.end + more + RESERVE / 2 <= tail.allocated {
+    fn write_at_end(&self, f: &mut Files, bytes: &[u8], last: Option<(u64, u32)>) -> Result<()> {
+        if bytes.is_empty() {
             return Ok(());
         }
-        let to = tail.end + more + RESERVE;
-        recovery::zero(&self.file, tail.allocated, to).map_err(Error::io("reserving journal space"))?;
-        self.fsync()?;
-        tail.allocated = to;
+        self.reserve(f, bytes.len() as u64)?;
+        let offset = f.end - f.start;
+        f.current().file.write_all_at(bytes, offset).map_err(Error::io("writing the journal"))?;
+        f.end += bytes.len() as u64;
+        f.allocated = f.allocated.max(f.end - f.start);
+        f.last = last;
+        self.end.store(f.end, Ordering::Release);
+        Ok(())
+    }
+
+    /// Keeps written zeros past the end, once the journal fsyncs (see the module essay).
+    /// Runs under the lock, before the append it makes room for.
+    fn reserve(&self, f: &mut Files, more: u64) -> Result<()> {
+        let reserve = RESERVE.min(self.log_size);
+        let used = f.end - f.start + more;
+        if !f.reserving || used + reserve / 2 <= f.allocated {
+            return Ok(());
+        }
+        let to = used + reserve;
+        let current = f.current().clone();
+        recovery::zero(&current.file, f.allocated, to).map_err(Error::io("reserving journal space"))?;
+        self.fsync(&current.file)?;
+        f.allocated = to;
         Ok(())
     }
 
     /// fsyncs what has been appended (the DISK bit of the `sync` mode).
     pub fn sync(&self) -> Result<()> {
-        {
-            let mut tail = self.tail.lock().unwrap();
-            if !tail.reserving {
-                tail.reserving = true;
-                self.reserve(&mut tail, 0)?;
+        let current = {
+            let mut f = self.files.lock().unwrap();
+            for old in std::mem::take(&mut f.unsynced) {
+                self.fsync(&old.file)?;
             }
+            if !f.reserving {
+                f.reserving = true;
+                self.reserve(&mut f, 0)?;
+            }
+            f.current().clone()
+        };
+        self.fsync(&current.file)
+    }
+
+    /// The file holding position `at` (a record start), and where that file's records end.
+    fn file_at(&self, at: u64) -> Option<(u64, u64, Arc<LogFile>)> {
+        let f = self.files.lock().unwrap();
+        let (&start, file) = f.files.range(..=at).next_back()?;
+        let end = f.ends.get(&start).copied().unwrap_or(f.end);
+        // A position at a finished file's end is the next file's start, if it is listed.
+        if at == end && start != f.start {
+            let file = f.files.get(&at)?;
+            return Some((at, f.ends.get(&at).copied().unwrap_or(f.end), file.clone()));
         }
-        self.fsync()
+        (at < end || (at == end && start == f.start)).then(|| (start, end, file.clone()))
+    }
+
+    /// The first log file starting at or after `at`, if `at` is in no file (a hole the
+    /// garbage collection left, or before the oldest file).
+    pub fn next_file(&self, at: u64) -> Option<u64> {
+        if self.file_at(at).is_some() {
+            return None;
+        }
+        self.files.lock().unwrap().files.range(at..).next().map(|(&s, _)| s)
+    }
+
+    /// The start of the log file holding position `at`, if one does.
+    pub fn file_of(&self, at: u64) -> Option<u64> {
+        self.file_at(at).map(|(start, ..)| start)
     }
 
     /// Whole records from `from` (a record start), about `max` bytes of them (at least one
-    /// record, however large), up to the end.
+    /// record, however large), up to the end of the log file that holds `from`.
     pub fn read(&self, from: u64, max: usize) -> Result<Vec<u8>> {
-        let end = self.end();
-        if from >= end {
+        if from >= self.end() {
             return Ok(Vec::new());
         }
+        let Some((start, end, log)) = self.file_at(from) else {
+            return Err(Error::Other(format!(
+                "position {from} is in no log file (collected as garbage, or never written here)"
+            )));
+        };
         let no_record = |at: usize| Error::Other(format!("the journal has no valid record at {}", from + at as u64));
+        let reading = || Error::io(format!("reading {}", log.path.display()));
         let mut buf = vec![0u8; (end - from).min(max.max(HEADER) as u64) as usize];
-        self.file.read_exact_at(&mut buf, from).map_err(Error::io("reading the journal"))?;
+        log.file.read_exact_at(&mut buf, from - start).map_err(reading())?;
         let mut at = 0;
         loop {
             match next_record(&buf[at..]) {
                 Next::Record { len, .. } => at += len,
                 Next::Partial if at == 0 => {
-                    // A first record larger than `max`: read all of it (if it is in the journal).
+                    // A first record larger than `max`: read all of it (if it is in the file).
                     let header = buf.get(6..10).ok_or_else(|| no_record(0))?;
                     let len = HEADER + u32::from_be_bytes(header.try_into().expect("4 bytes")) as usize;
                     if from + len as u64 > end {
                         return Err(no_record(0));
                     }
                     buf.resize(len, 0);
-                    self.file.read_exact_at(&mut buf, from).map_err(Error::io("reading the journal"))?;
+                    log.file.read_exact_at(&mut buf, from - start).map_err(reading())?;
                 }
                 Next::Partial => break,
                 Next::Zero | Next::Corrupt(_) => return Err(no_record(at)),
@@ -394,12 +551,12 @@ impl Journal {
 
     /// End and CRC of the record starting at `start`, if one does.
     pub fn record_at(&self, start: u64) -> Result<Option<(u64, u32)>> {
-        let end = self.end();
+        let Some((file_start, end, log)) = self.file_at(start) else { return Ok(None) };
         if start + HEADER as u64 > end {
             return Ok(None);
         }
         let mut header = [0u8; HEADER];
-        self.file.read_exact_at(&mut header, start).map_err(Error::io("reading the journal"))?;
+        log.file.read_exact_at(&mut header, start - file_start).map_err(Error::io("reading the journal"))?;
         if header[0] != MAGIC || header[1] != KIND_RECORD {
             return Ok(None);
         }
@@ -409,96 +566,102 @@ impl Journal {
         Ok((record_end <= end).then_some((record_end, crc)))
     }
 
-    /// Forgets everything: the file is truncated (and re-reserved if it fsyncs).
-    pub fn clear(&self) -> Result<()> {
-        self.check_healthy()?;
-        let mut tail = self.tail.lock().unwrap();
-        self.file.set_len(0).map_err(Error::io("truncating the journal"))?;
-        tail.end = 0;
-        tail.last = None;
-        tail.allocated = 0;
-        self.end.store(0, Ordering::Release);
-        self.reserve(&mut tail, 0)?;
-        self.fsync()
+    /// Deletes the finished log file starting at `start` (never the last one).
+    pub fn delete(&self, start: u64) -> Result<()> {
+        let log = {
+            let mut f = self.files.lock().unwrap();
+            if start == f.start {
+                return Err(Error::Other(format!("log file {start} is the one being appended to")));
+            }
+            f.ends.remove(&start);
+            let log = f.files.remove(&start);
+            if let Some(log) = &log {
+                f.unsynced.retain(|u| !Arc::ptr_eq(u, log));
+            }
+            log
+        };
+        if let Some(log) = log {
+            std::fs::remove_file(&log.path).map_err(Error::io(format!("removing {}", log.path.display())))?;
+        }
+        Ok(())
     }
+
+    /// Cuts the journal at `at`: files starting at or after it go, the one holding it is cut
+    /// there and becomes the last (a new empty file starts at `at` if none holds it).
+    pub fn truncate(&self, at: u64) -> Result<()> {
+        self.check_healthy()?;
+        let mut f = self.files.lock().unwrap();
+        let doomed: Vec<u64> = f.files.range(at..).map(|(&s, _)| s).collect();
+        for s in doomed {
+            let log = f.files.remove(&s).expect("listed");
+            f.ends.remove(&s);
+            std::fs::remove_file(&log.path).map_err(Error::io(format!("removing {}", log.path.display())))?;
+        }
+        let holder = f.files.range(..at).next_back().map(|(&s, l)| (s, l.clone()));
+        let (start, log) = match holder {
+            Some((s, log)) if f.ends.get(&s).is_none_or(|&e| at <= e) => (s, log),
+            _ => {
+                let path = self.dir.join(file_name(at));
+                let log = Arc::new(LogFile { file: open_file(&path)?, path });
+                f.files.insert(at, log.clone());
+                (at, log)
+            }
+        };
+        f.ends.remove(&start);
+        let cutting = || Error::io(format!("cutting {}", log.path.display()));
+        log.file.set_len(at - start).map_err(cutting())?;
+        let scanned = recovery::scan(&log.file, at - start).map_err(Error::io(format!("reading {}", log.path.display())))?;
+        // Never inside a record: the cut is at the last whole record at or before `at`.
+        let at = start + scanned.end;
+        log.file.set_len(scanned.end).map_err(cutting())?;
+        f.start = start;
+        f.end = at;
+        f.allocated = at - start;
+        f.unsynced.clear();
+        f.last = scanned.last.map(|(o, crc)| (start + o, crc));
+        if f.last.is_none() {
+            f.last = last_before(&f)?;
+        }
+        self.end.store(at, Ordering::Release);
+        recovery::sync_dir(&self.dir)?;
+        self.fsync(&log.file)?;
+        if f.reserving {
+            self.reserve(&mut f, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets everything: every file goes, and an empty one starts at 0.
+    pub fn clear(&self) -> Result<()> {
+        self.truncate(0)
+    }
+}
+
+/// The 16-hex-digit log files in `dir`, by start.
+fn list(dir: &Path) -> Result<Vec<u64>> {
+    let mut starts = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(Error::io(format!("listing {}", dir.display())))? {
+        let entry = entry.map_err(Error::io(format!("listing {}", dir.display())))?;
+        if let Some(start) = entry.file_name().to_str().and_then(parse_file_name) {
+            starts.push(start);
+        }
+    }
+    starts.sort_unstable();
+    Ok(starts)
+}
+
+/// The last record of the finished files (when the last file holds none).
+fn last_before(f: &Files) -> Result<Option<(u64, u32)>> {
+    for (&start, &end) in f.ends.iter().rev() {
+        let log = &f.files[&start];
+        let scanned =
+            recovery::scan(&log.file, end - start).map_err(Error::io(format!("reading {}", log.path.display())))?;
+        if let Some((o, crc)) = scanned.last {
+            return Ok(Some((start + o, crc)));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// Appends `n` records of `size` bytes (record `i` filled with `i + 1`); their end offsets.
-    pub(crate) fn records(j: &Journal, n: usize, size: usize) -> Vec<u64> {
-        let data: Vec<Vec<u8>> = (0..n).map(|i| vec![i as u8 + 1; size]).collect();
-        j.append(data.iter().map(Vec::as_slice)).unwrap()
-    }
-
-    #[test]
-    fn framing_round_trips_and_refuses_garbage() {
-        let mut buf = Vec::new();
-        let crc = frame(b"hello", &mut buf);
-        assert_eq!(buf.len(), HEADER + 5);
-        assert_eq!(next_record(&buf), Next::Record { data: b"hello", len: HEADER + 5, crc });
-        for cut in 0..buf.len() {
-            assert_eq!(next_record(&buf[..cut]), Next::Partial, "cut at {cut}");
-        }
-        assert_eq!(next_record(&[0, 0, 0]), Next::Zero);
-        let mut flipped = buf.clone();
-        flipped[HEADER] ^= 1;
-        assert!(matches!(next_record(&flipped), Next::Corrupt(_)));
-        assert!(matches!(next_record(b"hello world"), Next::Corrupt(_)));
-        assert_eq!(validate(&buf), Ok(Some((0, crc))));
-        assert!(validate(&buf[..buf.len() - 1]).is_err());
-    }
-
-    #[test]
-    fn a_failed_fsync_poisons_the_journal_for_good() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(&dir.path().join(FILE_NAME)).unwrap();
-        let fault = j.fault();
-        records(&j, 1, 10);
-        j.sync().unwrap();
-        j.fail_fsync_after(1);
-        j.sync().unwrap();
-        records(&j, 1, 10);
-        assert!(j.sync().is_err(), "the injected failure");
-        assert!(j.failed().unwrap().contains("fsync"));
-        assert!(fault.borrow().is_some(), "the fault is announced");
-        assert!(j.sync().is_err(), "never retried: a later fsync fails too, though the disk would take it");
-        assert!(j.append([b"x".as_slice()]).is_err(), "no more appends");
-        assert!(j.append_raw(j.end(), &[]).is_err());
-        assert!(j.clear().is_err());
-    }
-
-    #[test]
-    fn reads_whole_records_and_a_slave_appends_them_verbatim() {
-        let dir = tempfile::tempdir().unwrap();
-        let master = Journal::open(&dir.path().join("m.log")).unwrap();
-        let slave = Journal::open(&dir.path().join("s.log")).unwrap();
-        let ends = records(&master, 50, 300);
-        let big = vec![9u8; 5000];
-        let big_end = master.append([big.as_slice()]).unwrap()[0];
-        let mut from = 0;
-        while from < master.end() {
-            let chunk = master.read(from, 1000).unwrap();
-            assert!(validate(&chunk).is_ok());
-            from = slave.append_raw(from, &chunk).unwrap();
-        }
-        assert_eq!(slave.end(), big_end);
-        assert_eq!(slave.last(), master.last());
-        assert_eq!(master.read(ends[49], 10).unwrap().len(), HEADER + 5000, "one record larger than asked");
-        // Not a record start (as from a damaged index): an error, never a panic.
-        let stars = master.append([b"****".as_slice()]).unwrap()[0];
-        for from in [1, ends[0] + 3, big_end - 3, stars - 2, stars - 1] {
-            assert!(master.read(from, 1000).is_err(), "reading from {from}");
-        }
-        assert!(slave.append_raw(0, &master.read(0, 1).unwrap()).is_err(), "out-of-place append is refused");
-        let mut bad = master.read(0, 400).unwrap();
-        bad[20] ^= 0xff;
-        let fresh = Journal::open(&dir.path().join("f.log")).unwrap();
-        assert!(fresh.append_raw(0, &bad).is_err(), "corrupt bytes are refused");
-        assert_eq!(fresh.end(), 0);
-        slave.clear().unwrap();
-        assert_eq!((slave.end(), slave.last()), (0, None));
-    }
-}
+pub(crate) mod tests;

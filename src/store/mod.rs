@@ -66,6 +66,8 @@
 //! and are replicated with it; a queue never sees them. The quarantine count is per process
 //! (a rebuild counts the same record again).
 
+pub mod framing;
+pub mod gc;
 pub mod index;
 pub mod journal;
 pub mod record;
@@ -74,8 +76,8 @@ pub mod writer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use index::Index;
@@ -95,6 +97,11 @@ pub struct Store {
     quarantined: AtomicU64,
     /// Why this store may not be master before it has resynced (the [`RESYNC_NEEDED`] file).
     resync_needed: Mutex<Option<String>>,
+    /// Bytes of live messages, as of the index's last catch-up.
+    live_bytes: AtomicU64,
+    /// Positions the garbage collection must keep (a slave copying from there): see [`gc`].
+    pins: Arc<Mutex<BTreeMap<u64, u64>>>,
+    next_pin: AtomicU64,
 }
 
 /// Everything the broker core needs at promotion.
@@ -124,21 +131,27 @@ fn boot_id() -> Option<String> {
 }
 
 impl Store {
-    /// Opens (or creates) the store under `dir`, recovering as the module essay says.
+    /// Opens (or creates) the store under `dir` with ActiveMQ's default `logSize`.
     pub fn open(dir: &Path) -> Result<Store> {
+        Store::open_sized(dir, journal::DEFAULT_LOG_SIZE)
+    }
+
+    /// Opens (or creates) the store under `dir`, its journal in log files of `log_size`
+    /// bytes, recovering as the module essay says.
+    pub fn open_sized(dir: &Path, log_size: u64) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
         let journal_path = dir.join(journal::FILE_NAME);
         if dir.join("data.mdb").exists() && !journal_path.exists() {
             migrate(dir, &journal_path)?;
         }
         let marker = dir.join(RESYNC_NEEDED);
-        let journal = Journal::open_with(&journal_path, |r| {
+        let journal = Journal::open_with(dir, log_size, |r| {
             let why = format!(
-                "{} was damaged at position {} ({}; a valid record follows at {}), and is kept unchanged as {}; \
-                 the store was cut to {} and must catch up with an elected master before this node may be \
-                 master. If no healthy node is left, restore the records from that copy, or delete {} to \
-                 accept the loss of everything after position {}",
-                journal_path.display(),
+                "the journal in {} was damaged at position {} ({}; a valid record follows at {}); the log \
+                 file is kept unchanged as {}; the store was cut to {} and must catch up with an elected \
+                 master before this node may be master. If no healthy node is left, restore the records from \
+                 that copy, or delete {} to accept the loss of everything after position {}",
+                dir.display(),
                 r.at,
                 r.why,
                 r.next_valid,
@@ -174,11 +187,14 @@ impl Store {
         let store = Store {
             dir: dir.to_path_buf(),
             journal,
+            live_bytes: AtomicU64::new(index.live_bytes()?),
             index,
             applied: AtomicU64::new(applied),
             indexing: Mutex::new(()),
             quarantined: AtomicU64::new(0),
             resync_needed: Mutex::new(resync_needed),
+            pins: Arc::default(),
+            next_pin: AtomicU64::new(0),
         };
         if applied > store.journal.end() {
             let why = format!("the index is ahead of the journal ({applied} > {})", store.journal.end());
@@ -193,7 +209,7 @@ impl Store {
     /// The same store with its index replayed from the whole journal.
     fn rebuilt(self, why: &str) -> Result<Store> {
         tracing::warn!("{}: {why}; rebuilding the index from the journal", self.dir.display());
-        let Store { dir, journal, index, quarantined, resync_needed, .. } = self;
+        let Store { dir, journal, index, quarantined, resync_needed, pins, next_pin, .. } = self;
         drop(index);
         let index_dir = dir.join("index");
         remove_index(&index_dir)?;
@@ -206,6 +222,9 @@ impl Store {
             indexing: Mutex::new(()),
             quarantined,
             resync_needed,
+            live_bytes: AtomicU64::new(0),
+            pins,
+            next_pin,
         };
         store.catch_up()?;
         Ok(store)
@@ -229,20 +248,29 @@ impl Store {
         self.journal.append(encoded.iter().map(Vec::as_slice))
     }
 
-    /// Appends journal bytes shipped by the master (whole records, starting at this store's
-    /// end); returns the new end. The index follows with [`Store::catch_up`].
-    pub fn append_replicated(&self, start: u64, bytes: &[u8]) -> Result<u64> {
-        self.journal.append_raw(start, bytes)
+    /// Appends journal bytes shipped by the master (whole records of its log file starting
+    /// at `file`, at this store's end or at the start of a new file past it); returns the
+    /// new end. The index follows with [`Store::catch_up`].
+    pub fn append_replicated(&self, file: u64, start: u64, bytes: &[u8]) -> Result<u64> {
+        self.journal.append_raw(file, start, bytes)
     }
 
     /// Replays into the index what the journal has beyond it; returns the position reached.
     pub fn catch_up(&self) -> Result<u64> {
         let _one_at_a_time = self.indexing.lock().unwrap();
         loop {
-            let from = self.applied.load(Ordering::Acquire);
-            if from >= self.journal.end() {
-                return Ok(from);
+            let reached = self.applied.load(Ordering::Acquire);
+            if reached >= self.journal.end() {
+                self.live_bytes.store(self.index.live_bytes()?, Ordering::Release);
+                return Ok(reached);
             }
+            // Past a hole the garbage collection left (or before the oldest file), go on at
+            // the next log file.
+            let from = self.journal.next_file(reached).unwrap_or(reached);
+            let file = self
+                .journal
+                .file_of(from)
+                .ok_or_else(|| Error::Other(format!("the index is at {reached}, which no log file holds")))?;
             let bytes = self.journal.read(from, CATCH_UP_CHUNK)?;
             // Each decoded record with its offset in `bytes`; one that does not decode is
             // quarantined and skipped, like one the index cannot store.
@@ -258,7 +286,7 @@ impl Store {
                 }
                 at += len;
             }
-            let applied = self.index.apply(from, from + at as u64, &records)?;
+            let applied = self.index.apply(reached, from + at as u64, file, &records)?;
             for (i, why) in applied.skipped {
                 let start = starts[i];
                 if let Next::Record { data, .. } = journal::next_record(&bytes[start..]) {
@@ -410,12 +438,13 @@ fn remove_index(dir: &Path) -> Result<()> {
 fn migrate(dir: &Path, to: &Path) -> Result<()> {
     use heed::types::{Bytes, U64};
     tracing::info!("{}: moving the journal out of the old LMDB store into {}", dir.display(), to.display());
-    let partial = to.with_extension("log.migrating");
+    // Written in a directory of its own (one log file, however long), then moved.
+    let partial = dir.join("journal.migrating");
     if partial.exists() {
-        std::fs::remove_file(&partial).map_err(Error::io(format!("removing {}", partial.display())))?;
+        std::fs::remove_dir_all(&partial).map_err(Error::io(format!("removing {}", partial.display())))?;
     }
     {
-        let journal = Journal::open(&partial)?;
+        let journal = Journal::open(&partial, u64::MAX)?;
         let mut opts = heed::EnvOpenOptions::new();
         opts.map_size(4 << 30).max_dbs(8);
         // SAFETY: opened once, read only, and closed before its files are removed.
@@ -443,8 +472,10 @@ fn migrate(dir: &Path, to: &Path) -> Result<()> {
         drop(rtxn);
         env.prepare_for_closing().wait();
     }
-    std::fs::rename(&partial, to).map_err(Error::io(format!("renaming {} into place", partial.display())))?;
+    let migrated = partial.join(journal::FILE_NAME);
+    std::fs::rename(&migrated, to).map_err(Error::io(format!("renaming {} into place", migrated.display())))?;
     recovery::sync_dir(dir)?;
+    std::fs::remove_dir_all(&partial).map_err(Error::io(format!("removing {}", partial.display())))?;
     for f in ["data.mdb", "lock.mdb"] {
         let path = dir.join(f);
         std::fs::remove_file(&path).map_err(Error::io(format!("removing {}", path.display())))?;

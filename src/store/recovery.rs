@@ -182,7 +182,7 @@ pub(super) fn sync_dir(dir: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::store::journal::tests::records;
-    use crate::store::journal::{FILE_NAME, Journal, RESERVE, frame};
+    use crate::store::journal::{DEFAULT_LOG_SIZE, FILE_NAME, Journal, RESERVE, frame};
 
     #[test]
     fn reopening_finds_the_end_and_zeroes_a_torn_tail() {
@@ -190,12 +190,12 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         let ends;
         {
-            let j = Journal::open(&path).unwrap();
+            let j = Journal::open(path.parent().unwrap(), DEFAULT_LOG_SIZE).unwrap();
             ends = records(&j, 10, 100);
             j.sync().unwrap();
             assert!(std::fs::metadata(&path).unwrap().len() >= RESERVE, "a syncing journal reserves zeros");
         }
-        let j = Journal::open(&path).unwrap();
+        let j = Journal::open(path.parent().unwrap(), DEFAULT_LOG_SIZE).unwrap();
         assert_eq!(j.end(), ends[9]);
         assert_eq!(j.last().unwrap().0, ends[8]);
         assert_eq!(j.record_at(ends[3]).unwrap().unwrap().0, ends[4]);
@@ -211,13 +211,13 @@ mod tests {
         frame(b"stale", &mut stale);
         stale[HEADER] ^= 1;
         file.write_all_at(&stale, ends[9] + 600).unwrap();
-        let j = Journal::open(&path).unwrap();
+        let j = Journal::open(path.parent().unwrap(), DEFAULT_LOG_SIZE).unwrap();
         assert_eq!(j.end(), ends[9], "the torn record is not part of the journal");
         assert!(j.recovered().is_none(), "a torn tail is no damage in the middle");
         assert!(!dir.path().join(QUARANTINE_DIR).exists());
         records(&j, 1, 10);
         drop(j);
-        let j = Journal::open(&path).unwrap();
+        let j = Journal::open(path.parent().unwrap(), DEFAULT_LOG_SIZE).unwrap();
         assert_eq!(j.end(), ends[9] + HEADER as u64 + 10, "nothing stale after the new record");
     }
 
@@ -228,7 +228,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join(FILE_NAME);
             let ends = {
-                let j = Journal::open(&path).unwrap();
+                let j = Journal::open(path.parent().unwrap(), DEFAULT_LOG_SIZE).unwrap();
                 let ends = records(&j, 80, 100);
                 j.sync().unwrap();
                 ends
@@ -243,7 +243,7 @@ mod tests {
             }
             drop(file);
             let damaged = std::fs::read(&path).unwrap();
-            let j = Journal::open(&path).unwrap();
+            let j = Journal::open(path.parent().unwrap(), DEFAULT_LOG_SIZE).unwrap();
             assert_eq!(j.end(), bad, "{what}: the store ends before the bad record");
             assert_eq!(j.last().unwrap().0, ends[38], "{what}");
             let r = j.recovered().unwrap_or_else(|| panic!("{what}: not reported"));
@@ -260,7 +260,7 @@ mod tests {
             // Appends go on from there; the next open finds a clean journal.
             records(&j, 1, 10);
             drop(j);
-            let j = Journal::open(&path).unwrap();
+            let j = Journal::open(path.parent().unwrap(), DEFAULT_LOG_SIZE).unwrap();
             assert!(j.recovered().is_none(), "{what}");
             assert_eq!(j.end(), bad + HEADER as u64 + 10, "{what}");
         }

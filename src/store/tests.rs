@@ -70,12 +70,12 @@ fn a_slave_replays_the_same_bytes_to_the_same_index() {
     master.append(&[Record::Subscribe { key: "sub:c:n".into(), topic: "t".into() }]).unwrap();
     master.append(&[Record::Batch(vec![Record::Enqueue { store: "sub:c:n".into(), msg: msg(5) }])]).unwrap();
     let bytes = master.read_journal(0, usize::MAX).unwrap();
-    assert_eq!(slave.append_replicated(0, &bytes).unwrap() as i64, master.position().unwrap());
+    assert_eq!(slave.append_replicated(0, 0, &bytes).unwrap() as i64, master.position().unwrap());
     assert_eq!(slave.last_record().unwrap(), master.last_record().unwrap());
     let (start, crc) = slave.last_record().unwrap().unwrap();
     assert_eq!(master.record_at(start).unwrap(), Some((slave.position().unwrap() as u64, crc)));
     assert_eq!(slave.snapshot().unwrap().stores, master.snapshot().unwrap().stores);
-    assert!(slave.append_replicated(0, &bytes).is_err(), "out-of-place append is refused");
+    assert!(slave.append_replicated(0, 0, &bytes).is_err(), "out-of-place append is refused");
     master.append(&[Record::Unsubscribe { key: "sub:c:n".into() }]).unwrap();
     assert!(master.snapshot().unwrap().stores.is_empty());
     slave.clear().unwrap();
@@ -144,7 +144,7 @@ fn an_index_that_does_not_follow_the_journal_is_rebuilt() {
         {
             let index = index::Index::open(&dir.path().join("index")).unwrap();
             let applied = index.applied().unwrap();
-            assert_eq!(index.apply(applied, bad, &[]).unwrap().applied, bad);
+            assert_eq!(index.apply(applied, bad, 0, &[]).unwrap().applied, bad);
         }
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.indexed(), end, "rebuilt from position {bad}");
@@ -180,11 +180,12 @@ fn a_store_from_before_the_journal_file_is_migrated() {
         env.prepare_for_closing().wait();
     }
     // A migration that died halfway left a partial journal: it is redone from the old store.
-    std::fs::write(dir.path().join("0000000000000000.log.migrating"), b"*partial").unwrap();
+    std::fs::create_dir_all(dir.path().join("journal.migrating")).unwrap();
+    std::fs::write(dir.path().join("journal.migrating/0000000000000000.log"), b"*partial").unwrap();
     let s = Store::open(dir.path()).unwrap();
     let snap = s.snapshot().unwrap();
     assert_eq!(snap.stores["a"].iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2]);
-    assert!(!dir.path().join("0000000000000000.log.migrating").exists());
+    assert!(!dir.path().join("journal.migrating").exists());
     assert!(!dir.path().join("data.mdb").exists(), "the old environment is gone");
     drop(s);
     let s = Store::open(dir.path()).unwrap();
@@ -284,4 +285,59 @@ fn damage_in_the_middle_marks_the_store_until_it_has_resynced() {
     assert!(s.resync_needed().is_none());
     drop(s);
     assert!(Store::open(dir.path()).unwrap().resync_needed().is_none());
+}
+
+/// Issue 12: log files nothing live refers to are collected; what stays replays into the
+/// same index, so a rebuild from the live log files brings back no consumed message.
+#[test]
+fn garbage_collection_keeps_what_is_live_and_a_rebuild_from_the_rest_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let dequeue = |seq| Record::Dequeue { store: "a".into(), seq };
+    let before;
+    {
+        // Log files of 400 bytes hold a few records each.
+        let s = Store::open_sized(dir.path(), 400).unwrap();
+        s.append(&[Record::Subscribe { key: "sub:c:d".into(), topic: "t".into() }]).unwrap();
+        for seq in 1..=200 {
+            s.append(&[enqueue(seq)]).unwrap();
+            // Everything but 7 and 150 is consumed a little later, some of it in a batch.
+            if seq > 3 && seq - 3 != 7 && seq - 3 != 150 {
+                s.append(&[dequeue(seq - 3)]).unwrap();
+            }
+        }
+        s.append(&[Record::Batch(vec![dequeue(198), dequeue(199)])]).unwrap();
+        s.catch_up().unwrap();
+        let files = s.files().len();
+        assert!(files > 20, "{files} log files");
+        // A pin keeps everything after it.
+        let pin = s.pin(0);
+        assert_eq!(s.collect_garbage().unwrap().files, 0, "a slave copying from 0 keeps every file");
+        drop(pin);
+        let done = s.collect_garbage().unwrap();
+        let left = s.files().len();
+        assert!(done.files > 0 && left < 8, "collected {done:?}, {left} of {files} log files left");
+        assert_eq!(s.files().len() + done.files, files);
+        assert!(s.disk_bytes() < 10_000, "{} bytes on disk", s.disk_bytes());
+        before = s.snapshot().unwrap();
+        let seqs: Vec<u64> = before.stores["a"].iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, vec![7, 150, 200]);
+        assert_eq!(before.subs["sub:c:d"], "t", "the subscription's file is kept");
+        assert!(s.live_bytes() > 0);
+    }
+    // The index is lost (an OS crash): rebuilt from the log files that are left.
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let s = Store::open_sized(dir.path(), 400).unwrap();
+    let after = s.snapshot().unwrap();
+    assert_eq!(after.stores, before.stores, "no consumed message comes back, no live one is lost");
+    assert_eq!(after.subs, before.subs);
+    assert!(after.next_seq >= 200, "sequence numbers do not go back: {}", after.next_seq);
+    // Consuming the rest lets every finished file go.
+    s.append(&[dequeue(7), dequeue(150), dequeue(200), Record::Unsubscribe { key: "sub:c:d".into() }]).unwrap();
+    for seq in 201..=230 {
+        s.append(&[enqueue(seq), dequeue(seq)]).unwrap();
+    }
+    s.catch_up().unwrap();
+    s.collect_garbage().unwrap();
+    assert_eq!(s.files().len(), 1, "{:?}", s.files());
+    assert_eq!(s.live_bytes(), 0);
 }

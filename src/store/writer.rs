@@ -148,6 +148,14 @@ impl Writer {
         }
     }
 
+    /// The store's usage against `storeLimit`: its live data, and what the index has not
+    /// counted yet (journal bytes past the index's position).
+    pub fn store_usage(&self) -> u64 {
+        let store = &self.shared.store;
+        let unindexed = (*self.end.borrow()).saturating_sub(store.indexed());
+        store.live_bytes().saturating_add(unindexed)
+    }
+
     pub fn end(&self) -> watch::Receiver<u64> {
         self.end.clone()
     }

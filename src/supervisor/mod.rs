@@ -554,6 +554,7 @@ impl Shared {
                 replication: r.replication,
                 slaves: r.slaves,
                 partitioned: Faults::read(&layout.dir).describe(),
+                store: pid.and(r.store),
                 log: layout.log_file.display().to_string(),
             });
         }
