@@ -190,7 +190,9 @@ async fn serve(socket: Gated<TcpStream>, remote: String, ctx: Arc<Ctx>) -> crate
             if from == login.position {
                 "streaming from there".to_string()
             } else {
-                "its journal diverged: full resync".into()
+                "its journal is not a prefix of this one (it diverged, or its next record was collected as \
+                 garbage): it takes the whole store again, the live log files only"
+                    .into()
             },
             replaced.map(|r| format!(" (replaces its earlier login from {r})")).unwrap_or_default()
         ),

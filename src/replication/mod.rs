@@ -54,7 +54,13 @@
 //!
 //! * No timeout: with too few slaves, synced writes block (ActiveMQ's "Store update waiting
 //!   on N replica(s)"), and so do the producers.
-//! * Resync is whole-store (ActiveMQ copied only the journal files the slave lacked).
+//! * A slave whose journal is a prefix of the master's and whose next record the master
+//!   still holds gets only what it lacks. Otherwise (it diverged, or the master collected
+//!   log files it lacks: [`crate::store::gc`]) it clears its store and takes the master's
+//!   live log files again, holes and all (a `wal` frame at the start of a later file jumps a
+//!   hole); that is about the live data, not the whole history, but it is not yet
+//!   ActiveMQ's file-by-file incremental resync, and a diverged slave's dropped bytes are
+//!   not kept aside. The master pins every file from a streaming slave's acked position.
 //! * Positions are byte offsets, as in ActiveMQ; the `(start, crc32)` check at login is
 //!   what keeps a diverged slave from silently appending after a different history.
 //! * A multi-host cluster needs the same `securityToken` on every host: a generated token is

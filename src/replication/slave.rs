@@ -191,7 +191,12 @@ async fn attach(
     if ok.from < position {
         events.emit(
             "resync",
-            format!("{name}: journal diverged from the master's at {position}; clearing the store for a full resync"),
+            format!(
+                "{name}: the master does not hold what follows our position {position} (our journal diverged, \
+                 or the master collected the log files we lack); clearing the store ({} bytes on disk) to take \
+                 the master's live log files",
+                store.disk_bytes()
+            ),
         );
         let s = store.clone();
         blocking(move || s.clear()).await?;

@@ -61,7 +61,7 @@ pub struct LoginOk {
 /// ActiveMQ's LogWrite: a range of the master's journal, whose bytes follow the frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Wal {
-    /// The journal file's start position (always 0: mqsim keeps one journal file).
+    /// The log file's start position (its name).
     pub file: u64,
     /// Where the range starts in that file: `file + offset` is its journal position.
     pub offset: u64,

@@ -1,9 +1,12 @@
 //! The node's message store, after ActiveMQ's LevelDB store: a journal that is the truth,
 //! and an index derived from it, both in the node's data `directory`.
 //!
-//! * [`journal`]: one append-only file of CRC-checked records ([`record::Record`]). The
-//!   **position** is the number of bytes ever appended: what a node reports to ZooKeeper
-//!   while electing (so the node with the most data wins), and what a slave acks.
+//! * [`journal`]: append-only log files of `logSize` bytes, named by the position they
+//!   start at, holding CRC-checked records ([`record::Record`], framed by [`framing`]).
+//!   The **position** is the number of bytes ever appended: what a node reports to
+//!   ZooKeeper while electing (so the node with the most data wins), and what a slave acks.
+//! * [`gc`]: log files nothing live refers to are deleted on every node; the master copies
+//!   the last live entries of old files forward so that they can go too.
 //! * [`index`]: an LMDB environment (heed) with what the records add up to: messages per
 //!   queue and durable subscription, durable subscriptions, the producer audit, and the
 //!   journal position it has reached (`applied`).
@@ -51,9 +54,11 @@
 //!   later fsync can succeed with the pages lost), and [`Store::fault`] fires: the node
 //!   gives up its mastership and exits (see [`writer`] and `crate::node`).
 //!
-//! Caveats: the journal is never compacted (a teaching cluster's journal stays small; a
-//! real store rolls journal files and garbage-collects them, as ActiveMQ did), so a rebuild
-//! replays everything ever written. The search for a valid record past a bad one cannot
+//! Caveats: the index is not snapshotted: after an OS restart it is rebuilt from the log
+//! files that are left, which the garbage collection keeps to about the live data (so the
+//! rebuild costs what is live, not what was ever sent), but it is still a rebuild. The
+//! producer audit of a producer whose messages are all collected is lost by a rebuild (its
+//! duplicate suppression then starts afresh). The search for a valid record past a bad one cannot
 //! tell damage from a torn record whose data happens to hold a framed record (a message
 //! body can), nor from unsynced pages an OS crash wrote out of order (`*_mem` modes): those
 //! are treated as damage, the safe side, and cost a resync (or, if every node has one, the
