@@ -82,7 +82,6 @@ pub fn print_status(st: &ClusterStatus) {
         "REPL",
         "POSITION",
         "REPLICATION",
-        "STORE",
         "ZNODE",
     ]);
     for n in &st.nodes {
@@ -102,7 +101,6 @@ pub fn print_status(st: &ClusterStatus) {
             Cell::new(n.ports.replication),
             Cell::new(n.position.map_or("-".into(), |p| p.to_string())),
             Cell::new(replication(n)),
-            Cell::new(n.store.as_ref().map_or("-".into(), crate::status::StoreUsage::describe)),
             Cell::new(znode),
         ]);
     }
