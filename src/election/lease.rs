@@ -9,6 +9,11 @@
 //! session timeout (like the ZooKeeper client's read timeout), shorter than the time the
 //! server needs to expire the session and let another node be elected. The monotonic clock
 //! keeps running while a process is stopped, so a resumed zombie finds its lease expired.
+//!
+//! A renewal counts from when the read was *asked* ([`Lease::ask`], [`Lease::renew_asked`]),
+//! not from when its answer arrived: a zombie frozen with a read in flight finds the answer
+//! (saying it is still master, as it was then) waiting when it wakes, and must not take it
+//! for a fresh confirmation.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -33,6 +38,17 @@ impl Lease {
     /// ZooKeeper just confirmed this node is the elected master.
     pub fn renew(&self) {
         self.confirmed.store(self.now(), Ordering::SeqCst);
+    }
+
+    /// The moment a confirming read is asked: what [`Lease::renew_asked`] counts from.
+    pub fn ask(&self) -> u64 {
+        self.now()
+    }
+
+    /// ZooKeeper confirmed, in answer to a read asked at `asked`, that this node is the
+    /// elected master: the lease runs from then (never backwards).
+    pub fn renew_asked(&self, asked: u64) {
+        self.confirmed.fetch_max(asked, Ordering::SeqCst);
     }
 
     pub fn revoke(&self) {
@@ -66,5 +82,17 @@ mod tests {
         assert!(l.valid());
         l.revoke();
         assert!(!l.valid());
+    }
+
+    #[test]
+    fn an_answer_to_a_read_asked_before_a_freeze_does_not_renew() {
+        let l = Lease::new(Duration::from_millis(90));
+        let asked = l.ask();
+        std::thread::sleep(Duration::from_millis(70));
+        l.renew_asked(asked);
+        assert!(!l.valid(), "the read was asked 70 ms ago: the lease ran out meanwhile");
+        let asked = l.ask();
+        l.renew_asked(asked);
+        assert!(l.valid());
     }
 }

@@ -254,13 +254,14 @@ impl Node {
             // While connected, a failed read keeps the last view (a transient error is not a
             // disconnect); only the session state itself clears the group, as in ActiveMQ.
             if connected {
+                let asked = lease.ask();
                 match tokio::time::timeout(c.zk_session_timeout, group.members()).await {
                     Ok(Ok(m)) => {
                         // Still the elected master per this fresh read: renew the lease.
                         let me = elector.me().map(str::to_string);
                         let head_elected = m.first().and_then(|h| h.state.elected.clone());
                         if matches!(elector.role(), Role::Master { .. }) && me.is_some() && head_elected == me {
-                            lease.renew();
+                            lease.renew_asked(asked);
                         }
                         view = Some(m);
                     }
