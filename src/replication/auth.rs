@@ -8,8 +8,8 @@
 //! slave  → master   login     {node_id: S, nonce: Ns, position, last}
 //! master → slave    challenge {node_id: M, nonce: Nm}
 //! slave  → master   proof     {proof: HMAC(token, "slave"  ‖ Ns ‖ Nm ‖ M ‖ S)}
-//! master → slave    ok        {from, master_end,
-//!                              proof: HMAC(token, "master" ‖ Ns ‖ Nm ‖ M ‖ S ‖ from ‖ master_end)}
+//! master → slave    ok        {from, master_end, keep,
+//!                              proof: HMAC(token, "master" ‖ Ns ‖ Nm ‖ M ‖ S ‖ from ‖ master_end ‖ keep)}
 //! ```
 //!
 //! HMAC-SHA256, every field length-prefixed; nonces are 32 random bytes. The token never
@@ -44,7 +44,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::wire::{Challenge, Login, LoginOk, Proof};
+use super::wire::{Challenge, Login, LoginOk, MAX_LOGIN_FILES, Proof};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -70,7 +70,7 @@ pub enum AuthError {
     OwnName(String),
     #[error("the peer is `{got}`, but the election named `{expected}`")]
     WrongNode { expected: String, got: String },
-    #[error("`from` {from} is neither 0 nor the slave's position {position}")]
+    #[error("`from` {from} (or its `keep` list) is not an answer to the slave at {position} and its log files")]
     BadFrom { from: u64, position: u64 },
 }
 
@@ -168,11 +168,21 @@ impl Transcript {
         [&self.slave_nonce, &self.master_nonce, self.master.as_bytes(), self.slave.as_bytes()]
     }
 
-    fn master_proof(&self, secret: &Secret, from: u64, master_end: u64) -> Vec<u8> {
-        let (f, e) = (from.to_be_bytes(), master_end.to_be_bytes());
+    fn master_proof(&self, secret: &Secret, ok: &LoginOk) -> Vec<u8> {
         let [a, b, c, d] = self.slave_fields();
-        secret.mac("master", &[a, b, c, d, &f, &e])
+        let (f, e, k) = ok_fields(ok);
+        secret.mac("master", &[a, b, c, d, &f, &e, &k])
     }
+}
+
+/// `from`, `master_end` and `keep` as the master's proof covers them (`keep` absent and
+/// empty differ: a leading byte says which).
+fn ok_fields(ok: &LoginOk) -> ([u8; 8], [u8; 8], Vec<u8>) {
+    let mut keep = vec![u8::from(ok.keep.is_some())];
+    for start in ok.keep.iter().flatten() {
+        keep.extend_from_slice(&start.to_be_bytes());
+    }
+    (ok.from.to_be_bytes(), ok.master_end.to_be_bytes(), keep)
 }
 
 /// The master's side, after it received a `login`.
@@ -223,9 +233,11 @@ impl VerifiedSlave {
         &self.t.slave
     }
 
-    /// The `ok` frame, with the master's proof over `from` and `master_end`.
-    pub fn ok(&self, from: u64, master_end: u64) -> LoginOk {
-        LoginOk { from, master_end, proof: B64.encode(self.t.master_proof(&self.secret, from, master_end)) }
+    /// The `ok` frame, with the master's proof over `from`, `master_end` and `keep`.
+    pub fn ok(&self, from: u64, master_end: u64, keep: Option<Vec<u64>>) -> LoginOk {
+        let mut ok = LoginOk { from, master_end, proof: String::new(), keep };
+        ok.proof = B64.encode(self.t.master_proof(&self.secret, &ok));
+        ok
     }
 }
 
@@ -247,8 +259,11 @@ impl SlaveHandshake {
         }
     }
 
-    pub fn login(&self, position: u64, last: Option<(u64, u32)>) -> Login {
-        Login { node_id: self.me.clone(), nonce: B64.encode(self.nonce), position, last }
+    /// The login; `files` are the slave's log files, newest last (only the newest
+    /// [`MAX_LOGIN_FILES`] are sent).
+    pub fn login(&self, position: u64, last: Option<(u64, u32)>, files: &[(u64, u32)]) -> Login {
+        let files = files[files.len().saturating_sub(MAX_LOGIN_FILES)..].to_vec();
+        Login { node_id: self.me.clone(), nonce: B64.encode(self.nonce), position, last, files }
     }
 
     /// Checks the master is the elected node and answers with this slave's proof.
@@ -276,13 +291,25 @@ pub struct SlaveAwaitingOk {
 }
 
 impl SlaveAwaitingOk {
-    /// Checks the master's proof over `from`/`master_end`, and that `from` is one of the
-    /// two answers an honest master gives (`0` or the slave's own `position`).
-    pub fn on_ok(&self, ok: &LoginOk, position: u64) -> Result<(), AuthError> {
-        let (f, e) = (ok.from.to_be_bytes(), ok.master_end.to_be_bytes());
+    /// Checks the master's proof over `from`/`master_end`/`keep`, and that they are answers
+    /// an honest master gives: `from` is `0`, the slave's own `position`, or (with `keep`)
+    /// the start of one of the slave's `files`; `keep` lists only files the slave has, before
+    /// `from`.
+    pub fn on_ok(&self, ok: &LoginOk, position: u64, files: &[(u64, u32)]) -> Result<(), AuthError> {
         let [a, b, c, d] = self.t.slave_fields();
-        self.secret.verify("master", &[a, b, c, d, &f, &e], &ok.proof)?;
-        if ok.from != 0 && ok.from != position {
+        let (f, e, k) = ok_fields(ok);
+        self.secret.verify("master", &[a, b, c, d, &f, &e, &k], &ok.proof)?;
+        let mine = |start: u64| files.iter().any(|(s, _)| *s == start);
+        let from_ok = match &ok.keep {
+            None => ok.from == 0 || ok.from == position,
+            Some(keep) => {
+                ok.from <= position
+                    && (ok.from == position || mine(ok.from))
+                    && keep.len() <= MAX_LOGIN_FILES
+                    && keep.iter().all(|&s| s < ok.from && mine(s))
+            }
+        };
+        if !from_ok {
             return Err(AuthError::BadFrom { from: ok.from, position });
         }
         Ok(())

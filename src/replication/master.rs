@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 
 use super::auth::{MasterHandshake, Secret, VerifiedSlave};
 use super::votes::{Replaced, Votes};
-use super::wire::{Codec, Frame, LOGIN_TIMEOUT, Login, Wal};
+use super::wire::{Codec, Frame, LOGIN_TIMEOUT, Login, MAX_LOGIN_FILES, Wal};
 use crate::events::EventLog;
 use crate::faults::gate::{Gated, wait_open};
 use crate::store::Store;
@@ -165,34 +165,30 @@ async fn serve(socket: Gated<TcpStream>, remote: String, ctx: Arc<Ctx>) -> crate
     let node_id = slave.node_id().to_string();
     let store = ctx.store.clone();
     let master_end = *ctx.end.borrow();
-    let (pos, last) = (login.position, login.last);
     // Nothing is collected while this slave is judged and streamed to (store::gc).
     let pin = ctx.store.pin(0);
-    let prefix = tokio::task::spawn_blocking(move || match last {
-        Some((start, crc)) => {
-            store.record_at(start).map(|r| r == Some((pos, crc)) && store.holds_from(pos))
-        }
-        None => Ok(pos == 0),
-    })
-    .await
-    .map_err(|e| crate::Error::Other(e.to_string()))??;
-    // A slave whose journal is not a prefix of this one, or whose next record was
-    // collected, takes the whole store again (holes included: store::gc).
-    let from = if prefix && login.position <= master_end { login.position } else { 0 };
+    let asked = login.clone();
+    let (from, keep) = tokio::task::spawn_blocking(move || plan(&store, &asked, master_end))
+        .await
+        .map_err(|e| crate::Error::Other(e.to_string()))??;
     pin.advance(from);
-    framed.send(Frame::Ok(slave.ok(from, master_end))).await.map_err(|e| crate::Error::Other(e.to_string()))?;
+    let resync = keep.as_ref().map(Vec::len);
+    framed.send(Frame::Ok(slave.ok(from, master_end, keep))).await.map_err(|e| crate::Error::Other(e.to_string()))?;
     let (conn, replaced) = ctx.update(|v| v.attach(&node_id, &remote, from, master_end));
     ctx.events.emit(
         "slave-attaching",
         format!(
             "slave {node_id} ({remote}) logged in at position {}; {}{}",
             login.position,
-            if from == login.position {
-                "streaming from there".to_string()
-            } else {
-                "its journal is not a prefix of this one (it diverged, or its next record was collected as \
-                 garbage): it takes the whole store again, the live log files only"
-                    .into()
+            match (from == login.position, resync) {
+                (true, None) => "streaming from there".to_string(),
+                (_, Some(kept)) => format!(
+                    "incremental resync from position {from}: it keeps {kept} older log file(s) and takes what \
+                     follows"
+                ),
+                (false, None) => "its journal has nothing in common with this one that is still here: it takes \
+                                  the whole store again, the live log files only"
+                    .into(),
             },
             replaced.map(|r| format!(" (replaces its earlier login from {r})")).unwrap_or_default()
         ),
@@ -200,6 +196,44 @@ async fn serve(socket: Gated<TcpStream>, remote: String, ctx: Arc<Ctx>) -> crate
     let result = stream(&mut framed, &ctx, conn, &node_id, from, &pin).await;
     ctx.update(|v| v.detach(&node_id, conn));
     result
+}
+
+/// Where a slave's stream starts, and for an incremental resync the log files it keeps:
+///
+/// * its last record is here at the same place and every file from it on is here: it
+///   streams from its end (`keep` is `None`);
+/// * otherwise, the newest point where both journals agree — its end, if its last record is
+///   here (only files it lacks were collected), else the newest of its log files whose
+///   first record is here — with `keep`, this store's files before that point, if the
+///   slave has all of them (it drops the rest, rebuilds its index and takes what follows);
+/// * failing both, from 0 with no `keep`: it clears its store and takes the live files.
+fn plan(store: &Store, login: &Login, master_end: u64) -> crate::Result<(u64, Option<Vec<u64>>)> {
+    let pos = login.position;
+    let here = |start: u64, crc: u32| -> crate::Result<bool> { Ok(store.record_at(start)?.map(|r| r.1) == Some(crc)) };
+    let prefix = match login.last {
+        Some((start, crc)) => store.record_at(start)? == Some((pos, crc)),
+        None => pos == 0,
+    };
+    if prefix && pos <= master_end && (pos == 0 || store.holds_from(pos)) {
+        return Ok((pos, None));
+    }
+    let mut agreed = (prefix && pos <= master_end).then_some(pos);
+    if agreed.is_none() {
+        for &(start, crc) in login.files.iter().rev().take(MAX_LOGIN_FILES) {
+            if start <= pos && start <= master_end && here(start, crc)? {
+                agreed = Some(start);
+                break;
+            }
+        }
+    }
+    let Some(from) = agreed else { return Ok((0, None)) };
+    let keep: Vec<u64> = store.files().iter().map(|f| f.start).filter(|&s| s < from).collect();
+    let theirs: std::collections::HashSet<u64> = login.files.iter().map(|f| f.0).collect();
+    if keep.len() <= MAX_LOGIN_FILES && keep.iter().all(|s| theirs.contains(s)) {
+        Ok((from, Some(keep)))
+    } else {
+        Ok((0, None))
+    }
 }
 
 /// The four-frame login (see [`super::auth`]). Returns the verified slave and its login,

@@ -160,13 +160,14 @@ async fn attach(
     let _ = socket.set_nodelay(true);
     let mut framed = Framed::new(Gated::new(socket, gate), Codec);
     let s = store.clone();
-    let (position, last) = blocking(move || Ok((s.position()? as u64, s.last_record()?))).await?;
+    let (position, last, files) =
+        blocking(move || Ok((s.position()? as u64, s.last_record()?, s.log_checkpoints()?))).await?;
     let io = |e: super::wire::CodecError| Error::Other(e.to_string());
     let refused = |why: String| {
         Attach::Refused(format!("{name}: refusing replication from {target} (the elected {}): {why}", peer.master))
     };
     let handshake = SlaveHandshake::new(peer.secret, name, peer.master);
-    framed.send(Frame::Login(handshake.login(position, last))).await.map_err(io)?;
+    framed.send(Frame::Login(handshake.login(position, last, &files))).await.map_err(io)?;
     // Nothing the peer says is acted on until its `ok` proof checks out.
     let next = async |framed: &mut Link, what: &str| match tokio::time::timeout(LOGIN_TIMEOUT, framed.next()).await {
         Ok(Some(Ok(Frame::Error(e)))) => {
@@ -187,21 +188,25 @@ async fn attach(
         Frame::Ok(ok) => ok,
         other => return Err(refused(format!("it answered `{}` instead of `ok`", other.action()))),
     };
-    waiting.on_ok(&ok, position).map_err(|e| refused(e.to_string()))?;
-    if ok.from < position {
-        events.emit(
-            "resync",
-            format!(
-                "{name}: the master does not hold what follows our position {position} (our journal diverged, \
-                 or the master collected the log files we lack); clearing the store ({} bytes on disk) to take \
-                 the master's live log files",
-                store.disk_bytes()
-            ),
-        );
-        let s = store.clone();
-        blocking(move || s.clear()).await?;
-    }
-    let position = ok.from;
+    waiting.on_ok(&ok, position, &files).map_err(|e| refused(e.to_string()))?;
+    let position = match &ok.keep {
+        Some(keep) => resync(store, ok.from, keep.clone(), position, name, events).await?,
+        None if ok.from < position => {
+            events.emit(
+                "resync",
+                format!(
+                    "{name}: the master holds nothing of our journal past position 0 that we could keep (it \
+                     diverged, or the master collected what we lack); clearing the store ({} bytes on disk) to \
+                     take the master's live log files",
+                    store.disk_bytes()
+                ),
+            );
+            let s = store.clone();
+            blocking(move || s.clear()).await?;
+            0
+        }
+        None => position,
+    };
     {
         let mut st = state.lock().unwrap();
         st.phase = if position >= ok.master_end { "attached" } else { "attaching" }.into();
@@ -212,6 +217,47 @@ async fn attach(
         format!("{name} attached to {target} at position {position} (master at {})", ok.master_end),
     );
     Ok(follow(&mut framed, store, position, state, events, name).await?)
+}
+
+/// An incremental resync (see [`crate::store::resync`]): cut at `from`, keep `keep`,
+/// rebuild. Returns the journal's end, where the stream goes on.
+async fn resync(
+    store: &Arc<Store>,
+    from: u64,
+    keep: Vec<u64>,
+    position: u64,
+    name: &str,
+    events: &EventLog,
+) -> Result<u64> {
+    let why = format!(
+        "{name} is resyncing from position {from} (its journal was at {position}): it may not be master until it \
+         has caught up with the master"
+    );
+    let s = store.clone();
+    let dropped = blocking(move || {
+        s.begin_resync(&why)?;
+        s.resync_to(from, &keep)
+    })
+    .await?;
+    let kept = match &dropped.copy {
+        Some(copy) => format!(
+            "; dropped {} bytes holding {} message(s) the master does not have, kept in {}",
+            dropped.bytes,
+            dropped.messages,
+            copy.display()
+        ),
+        None => String::new(),
+    };
+    events.emit(
+        "resync",
+        format!(
+            "{name}: incremental resync from position {from}: {} log file(s) the master collected deleted{kept}; \
+             the index is rebuilt from the files kept and what the master sends",
+            dropped.collected
+        ),
+    );
+    let s = store.clone();
+    blocking(move || s.position().map(|p| p as u64)).await
 }
 
 /// Appends the master's `wal` frames from `position` on, acking each group.

@@ -29,7 +29,15 @@ pub struct Login {
     pub position: u64,
     /// The slave's last record `(start, crc32)`, so the master can tell a common prefix.
     pub last: Option<(u64, u32)>,
+    /// The slave's newest log files (at most [`MAX_LOGIN_FILES`]): each one's start and its
+    /// first record's crc32, so a master that does not hold what follows the slave's last
+    /// record can still find where their journals agree (an incremental resync).
+    #[serde(default)]
+    pub files: Vec<(u64, u32)>,
 }
+
+/// The most log files a login lists (and an `ok` keeps): the newest ones.
+pub const MAX_LOGIN_FILES: usize = 1024;
 
 /// The master's answer to a login: who it is and its own challenge to the slave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,9 +61,14 @@ pub struct LoginOk {
     pub from: u64,
     /// The master's journal end at login: the slave is caught up once it reaches it.
     pub master_end: u64,
-    /// The master's HMAC over both nonces, both node ids, `from` and `master_end` (base64):
-    /// the slave acts on `from` only once this checks out.
+    /// The master's HMAC over both nonces, both node ids, `from`, `master_end` and `keep`
+    /// (base64): the slave acts on `from` only once this checks out.
     pub proof: String,
+    /// An incremental resync: the slave cuts its journal at `from` and keeps, of its log
+    /// files before `from`, exactly these (the master's, which the slave holds too); it then
+    /// rebuilds its index from them and what the master streams (holes and all).
+    #[serde(default)]
+    pub keep: Option<Vec<u64>>,
 }
 
 /// ActiveMQ's LogWrite: a range of the master's journal, whose bytes follow the frame.
@@ -223,10 +236,16 @@ mod tests {
     #[test]
     fn frames_round_trip_and_wait_for_whole_payloads() {
         let frames = vec![
-            Frame::Login(Login { node_id: "n".into(), nonce: "bm9uY2U".into(), position: 9, last: Some((3, 77)) }),
+            Frame::Login(Login {
+                node_id: "n".into(),
+                nonce: "bm9uY2U".into(),
+                position: 9,
+                last: Some((3, 77)),
+                files: vec![(0, 5)],
+            }),
             Frame::Challenge(Challenge { node_id: "m".into(), nonce: "bTI".into() }),
             Frame::Proof(Proof { proof: "cHJvb2Y".into() }),
-            Frame::Ok(LoginOk { from: 9, master_end: 20, proof: "cA".into() }),
+            Frame::Ok(LoginOk { from: 9, master_end: 20, proof: "cA".into(), keep: Some(vec![0]) }),
             Frame::Wal(Wal { file: 0, offset: 9, length: 5, sync: true }, Bytes::from_static(b"abcde")),
             Frame::Ack(Ack { position: 14 }),
             Frame::Error("Invalid security_token".into()),

@@ -77,6 +77,7 @@ pub mod index;
 pub mod journal;
 pub mod record;
 pub mod recovery;
+pub mod resync;
 pub mod writer;
 
 use std::collections::BTreeMap;

@@ -10,11 +10,11 @@ fn nodes() -> Vec<String> {
 /// of the master's `ok` check.
 fn login(slave_secret: &Secret, master_secret: &Secret, from: u64) -> Result<(), AuthError> {
     let slave = SlaveHandshake::new(slave_secret, "node02", "node01");
-    let (master, challenge) = MasterHandshake::on_login(master_secret, "node01", &nodes(), &slave.login(7, None))?;
+    let (master, challenge) = MasterHandshake::on_login(master_secret, "node01", &nodes(), &slave.login(7, None, &[]))?;
     let (waiting, proof) = slave.on_challenge(&challenge)?;
     let verified = master.on_proof(&proof)?;
     assert_eq!(verified.node_id(), "node02");
-    waiting.on_ok(&verified.ok(from, 9), 7)
+    waiting.on_ok(&verified.ok(from, 9, None), 7, &[])
 }
 
 #[test]
@@ -34,13 +34,13 @@ fn a_wrong_token_fails_on_either_side() {
     // A fake master without the token: the slave refuses its `ok` (and so never clears).
     let slave = SlaveHandshake::new(&Secret::new("right"), "node02", "node01");
     let fake = Secret::new("guess");
-    let (master, challenge) = MasterHandshake::on_login(&fake, "node01", &nodes(), &slave.login(7, None)).unwrap();
+    let (master, challenge) = MasterHandshake::on_login(&fake, "node01", &nodes(), &slave.login(7, None, &[])).unwrap();
     let (waiting, _proof) = slave.on_challenge(&challenge).unwrap();
     // The fake master cannot check the proof either, so pretend it accepted.
     let forged = MasterHandshake { secret: fake.clone(), t: master.t }.on_proof(&Proof { proof: String::new() });
     assert!(forged.is_err(), "an empty proof never passes");
-    let ok = LoginOk { from: 0, master_end: 0, proof: B64.encode(fake.mac("master", &[b"x"])) };
-    assert_eq!(waiting.on_ok(&ok, 7), Err(AuthError::BadProof));
+    let ok = LoginOk { from: 0, master_end: 0, proof: B64.encode(fake.mac("master", &[b"x"])), keep: None };
+    assert_eq!(waiting.on_ok(&ok, 7, &[]), Err(AuthError::BadProof));
     // Insecure on one side only fails too.
     assert_eq!(login(&Secret::insecure(), &Secret::new("right"), 7), Err(AuthError::BadProof));
     assert_eq!(login(&Secret::new("right"), &Secret::insecure(), 7), Err(AuthError::BadProof));
@@ -50,19 +50,19 @@ fn a_wrong_token_fails_on_either_side() {
 fn old_protocol_answers_and_tampered_oks_are_refused() {
     let s = Secret::new("t");
     let slave = SlaveHandshake::new(&s, "node02", "node01");
-    let (master, challenge) = MasterHandshake::on_login(&s, "node01", &nodes(), &slave.login(7, None)).unwrap();
+    let (master, challenge) = MasterHandshake::on_login(&s, "node01", &nodes(), &slave.login(7, None, &[])).unwrap();
     let (waiting, proof) = slave.on_challenge(&challenge).unwrap();
     let verified = master.on_proof(&proof).unwrap();
     // The v1 answer a forger sent: no proof at all.
-    let v1 = LoginOk { from: 0, master_end: 0, proof: String::new() };
-    assert_eq!(waiting.on_ok(&v1, 7), Err(AuthError::BadProof));
+    let v1 = LoginOk { from: 0, master_end: 0, proof: String::new(), keep: None };
+    assert_eq!(waiting.on_ok(&v1, 7, &[]), Err(AuthError::BadProof));
     // A genuine proof for `from: 7` does not cover a `from: 0` swapped in on the way.
-    let mut ok = verified.ok(7, 9);
+    let mut ok = verified.ok(7, 9, None);
     ok.from = 0;
-    assert_eq!(waiting.on_ok(&ok, 7), Err(AuthError::BadProof));
+    assert_eq!(waiting.on_ok(&ok, 7, &[]), Err(AuthError::BadProof));
     // An honest master only ever says 0 or the slave's own position.
-    assert_eq!(waiting.on_ok(&verified.ok(5, 9), 7), Err(AuthError::BadFrom { from: 5, position: 7 }));
-    assert_eq!(waiting.on_ok(&verified.ok(7, 9), 7), Ok(()));
+    assert_eq!(waiting.on_ok(&verified.ok(5, 9, None), 7, &[]), Err(AuthError::BadFrom { from: 5, position: 7 }));
+    assert_eq!(waiting.on_ok(&verified.ok(7, 9, None), 7, &[]), Ok(()));
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn replayed_and_echoed_nonces_are_refused() {
     let s = Secret::new("t");
     // Record one session's slave proof, then replay it against a fresh master challenge.
     let slave = SlaveHandshake::new(&s, "node02", "node01");
-    let login1 = slave.login(0, None);
+    let login1 = slave.login(0, None, &[]);
     let (_m1, c1) = MasterHandshake::on_login(&s, "node01", &nodes(), &login1).unwrap();
     let (_w, recorded) = slave.on_challenge(&c1).unwrap();
     let (m2, _c2) = MasterHandshake::on_login(&s, "node01", &nodes(), &login1).unwrap();
@@ -78,23 +78,23 @@ fn replayed_and_echoed_nonces_are_refused() {
 
     // Record a master's ok, replay it to another session of the slave.
     let slave = SlaveHandshake::new(&s, "node02", "node01");
-    let (m, c) = MasterHandshake::on_login(&s, "node01", &nodes(), &slave.login(0, None)).unwrap();
+    let (m, c) = MasterHandshake::on_login(&s, "node01", &nodes(), &slave.login(0, None, &[])).unwrap();
     let (_w, p) = slave.on_challenge(&c).unwrap();
-    let recorded_ok = m.on_proof(&p).unwrap().ok(0, 0);
+    let recorded_ok = m.on_proof(&p).unwrap().ok(0, 0, None);
     let slave2 = SlaveHandshake::new(&s, "node02", "node01");
-    let (_m, c2) = MasterHandshake::on_login(&s, "node01", &nodes(), &slave2.login(0, None)).unwrap();
+    let (_m, c2) = MasterHandshake::on_login(&s, "node01", &nodes(), &slave2.login(0, None, &[])).unwrap();
     let (w2, _p2) = slave2.on_challenge(&c2).unwrap();
-    assert_eq!(w2.on_ok(&recorded_ok, 0), Err(AuthError::BadProof), "the slave's nonce is fresh each time");
+    assert_eq!(w2.on_ok(&recorded_ok, 0, &[]), Err(AuthError::BadProof), "the slave's nonce is fresh each time");
 
     // A fake master that echoes the slave's nonce back (reflection).
     let slave = SlaveHandshake::new(&s, "node02", "node01");
-    let login = slave.login(0, None);
+    let login = slave.login(0, None, &[]);
     let echo = Challenge { node_id: "node01".into(), nonce: login.nonce.clone() };
     assert_eq!(slave.on_challenge(&echo).err(), Some(AuthError::EchoedNonce));
 
     // The master's proof label differs from the slave's: one never passes as the other.
     let slave = SlaveHandshake::new(&s, "node02", "node01");
-    let (m, c) = MasterHandshake::on_login(&s, "node01", &nodes(), &slave.login(0, None)).unwrap();
+    let (m, c) = MasterHandshake::on_login(&s, "node01", &nodes(), &slave.login(0, None, &[])).unwrap();
     let as_master = Proof { proof: B64.encode(s.mac("master", &m.t.slave_fields())) };
     assert_eq!(m.on_proof(&as_master).err(), Some(AuthError::BadProof));
     drop(c);
@@ -110,18 +110,18 @@ fn node_ids_are_checked() {
         ("node01", AuthError::OwnName("node01".into())),
     ] {
         let slave = SlaveHandshake::new(&s, id, "node01");
-        assert_eq!(MasterHandshake::on_login(&s, "node01", &nodes(), &slave.login(0, None)).err(), Some(err));
+        assert_eq!(MasterHandshake::on_login(&s, "node01", &nodes(), &slave.login(0, None, &[])).err(), Some(err));
     }
     // The slave accepts only the master the election named, even one that knows the token.
     let slave = SlaveHandshake::new(&s, "node02", "node01");
-    let (_m, challenge) = MasterHandshake::on_login(&s, "node03", &nodes(), &slave.login(0, None)).unwrap();
+    let (_m, challenge) = MasterHandshake::on_login(&s, "node03", &nodes(), &slave.login(0, None, &[])).unwrap();
     assert_eq!(
         slave.on_challenge(&challenge).err(),
         Some(AuthError::WrongNode { expected: "node01".into(), got: "node03".into() })
     );
     // Garbage nonces.
     for nonce in ["", "!!!!", "AAAA", &"A".repeat(10_000)] {
-        let login = Login { node_id: "node02".into(), nonce: nonce.into(), position: 0, last: None };
+        let login = Login { node_id: "node02".into(), nonce: nonce.into(), position: 0, last: None, files: vec![] };
         assert_eq!(MasterHandshake::on_login(&s, "node01", &nodes(), &login).err(), Some(AuthError::BadNonce));
     }
 }
