@@ -41,10 +41,20 @@ pub async fn collect(store: Arc<Store>, events: EventLog, name: String) {
     }
 }
 
+/// Rounds in a row that compaction must be called for while the disk does not shrink
+/// before it copies anything (as KahaDB's `compactAcksAfterNoGC`): files being consumed
+/// right now die by themselves, and copying their messages forward would be wasted work.
+const COMPACT_AFTER: u32 = 5;
+
 /// On the master: copies forward the live entries of old, mostly dead log files.
 pub async fn compact(store: Arc<Store>, broker: Arc<Broker>, name: String) {
+    let (mut stuck, mut smallest) = (0u32, u64::MAX);
     loop {
         tokio::time::sleep(INTERVAL).await;
+        let disk = store.disk_bytes();
+        if disk < smallest {
+            (stuck, smallest) = (0, disk);
+        }
         let s = store.clone();
         let entries = match tokio::task::spawn_blocking(move || s.compaction(COMPACT_BATCH)).await {
             Ok(Ok(entries)) => entries,
@@ -55,8 +65,14 @@ pub async fn compact(store: Arc<Store>, broker: Arc<Broker>, name: String) {
             Err(_) => return,
         };
         if entries.is_empty() {
+            (stuck, smallest) = (0, u64::MAX);
             continue;
         }
+        stuck += 1;
+        if stuck < COMPACT_AFTER {
+            continue;
+        }
+        (stuck, smallest) = (0, u64::MAX);
         match broker.relocate(entries) {
             Ok(n) => tracing::debug!("{name}: compaction copied {n} live entries forward"),
             Err(e) => tracing::warn!("{name}: journal compaction could not write: {e}"),

@@ -318,3 +318,69 @@ async fn stream(
         }
     }
 }
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+    use crate::store::record::{Record, StoredMessage};
+
+    fn enqueue(seq: u64) -> Record {
+        let msg = StoredMessage {
+            seq,
+            destination: "/queue/a".into(),
+            headers: vec![],
+            body: vec![b'x'; 200],
+            persistent: true,
+            timestamp: 0,
+            redelivery_count: 0,
+            producer: None,
+        };
+        Record::Enqueue { store: "a".into(), msg }
+    }
+
+    fn login(slave: &Store) -> Login {
+        Login {
+            node_id: "node02".into(),
+            nonce: String::new(),
+            position: slave.position().unwrap() as u64,
+            last: slave.last_record().unwrap(),
+            files: slave.log_checkpoints().unwrap(),
+        }
+    }
+
+    /// Copies the master's journal to the slave, as the stream does.
+    fn mirror(master: &Store, slave: &Store) {
+        let mut at = slave.position().unwrap() as u64;
+        while at < master.position().unwrap() as u64 {
+            if let Some(f) = master.next_file(at) {
+                at = f;
+            }
+            let file = master.file_of(at).unwrap();
+            let bytes = master.read_journal(at, 1 << 20).unwrap();
+            at = slave.append_replicated(file, at, &bytes).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_slave_behind_collected_files_keeps_its_live_ones_and_takes_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = Store::open_sized(&dir.path().join("m"), 2000).unwrap();
+        let slave = Store::open_sized(&dir.path().join("s"), 2000).unwrap();
+        for seq in 1..=20 {
+            master.append(&[enqueue(seq)]).unwrap();
+        }
+        mirror(&master, &slave);
+        assert_eq!(plan(&master, &login(&slave), master.position().unwrap() as u64).unwrap().1, None);
+        // The slave stops; the master takes and consumes a lot, and collects it.
+        for seq in 21..=200 {
+            master.append(&[enqueue(seq), Record::Dequeue { store: "a".into(), seq }]).unwrap();
+        }
+        master.catch_up().unwrap();
+        assert!(master.collect_garbage().unwrap().files > 5);
+        let end = master.position().unwrap() as u64;
+        let (from, keep) = plan(&master, &login(&slave), end).unwrap();
+        assert_eq!(from, slave.position().unwrap() as u64, "where the slave ends");
+        let kept: Vec<u64> = master.files().iter().map(|f| f.start).filter(|&s| s < from).collect();
+        assert_eq!(keep, Some(kept));
+    }
+}

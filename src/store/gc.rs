@@ -121,20 +121,37 @@ impl Store {
         Ok(done)
     }
 
-    /// What compaction should copy forward now (see `crate::broker::compaction`): up to
-    /// `max` live entries of the oldest finished log file that holds any, once the finished
-    /// files hold more than twice the live data (so the disk stays within about twice the
-    /// live data plus the file being written). Empty when there is nothing worth moving.
+    /// What compaction should copy forward now (see `crate::broker::compaction`): once the
+    /// finished files the collection cannot free hold more than twice the live data (so the
+    /// disk stays within about twice the live data plus the file being written), up to `max`
+    /// live entries of the oldest such file a later file consumed from (it holds a chain),
+    /// or else of the one with the fewest live entries. Empty when nothing is worth moving.
     pub fn compaction(&self, max: usize) -> Result<Vec<(Entry, Record)>> {
         let files = self.journal.files();
         let Some((_, finished)) = files.split_last() else { return Ok(Vec::new()) };
-        let finished_bytes: u64 = finished.iter().map(|f| f.end - f.start).sum();
-        if finished_bytes <= 2 * self.live_bytes() {
-            return Ok(Vec::new());
-        }
         let live = self.index.live_per_file()?;
         let indexed = self.applied.load(Ordering::Acquire);
-        match finished.iter().find(|f| f.end <= indexed && live.get(&f.start).is_some_and(|&n| n > 0)) {
+        // What the collection alone will free does not count: only files kept alive.
+        let doomed = collectable(&files, &live, |f| self.index.deps_of(f), indexed)?;
+        // Files not yet indexed are not judged yet (their messages may be consumed already).
+        let kept_bytes: u64 = finished
+            .iter()
+            .filter(|f| f.end <= indexed && !doomed.contains(&f.start))
+            .map(|f| f.end - f.start)
+            .sum();
+        if kept_bytes <= 2 * self.live_bytes() {
+            return Ok(Vec::new());
+        }
+        // A file some later file consumed from holds that file (and its followers) too: it
+        // goes first. Otherwise the one with the fewest live entries (the most garbage).
+        let held = self.index.depended_on()?;
+        let candidates: Vec<&FileInfo> =
+            finished.iter().filter(|f| f.end <= indexed && live.get(&f.start).is_some_and(|&n| n > 0)).collect();
+        let pick = candidates
+            .iter()
+            .find(|f| held.contains(&f.start))
+            .or_else(|| candidates.iter().min_by_key(|f| live.get(&f.start).copied().unwrap_or(0)));
+        match pick {
             Some(f) => self.index.entries_of(f.start, max),
             None => Ok(Vec::new()),
         }

@@ -300,6 +300,17 @@ impl Index {
         Ok(out)
     }
 
+    /// The files some other file removed things from: `E` of every `(F, E)` in `deps`.
+    pub fn depended_on(&self) -> Result<std::collections::BTreeSet<u64>> {
+        let rtxn = self.env.read_txn()?;
+        let mut out = std::collections::BTreeSet::new();
+        for kv in self.deps.iter(&rtxn)? {
+            let (k, _) = kv?;
+            out.insert(u64::from_be_bytes(k[8..16].try_into().expect("a 16-byte key")));
+        }
+        Ok(out)
+    }
+
     /// Forgets what the index knows of log file `file`, which the store deleted.
     pub fn forget_file(&self, file: u64) -> Result<()> {
         let mut wtxn = self.env.write_txn()?;
