@@ -26,7 +26,8 @@
 //! * A command that exits non-zero fails the test, unless an expected line starts with `error:`.
 //! * `<!-- test: wait-master [CONFIG] -->` waits until one master serves and every running slave
 //!   is attached, `<!-- test: wait-zk [CONFIG] -->` until every ZooKeeper server serves, and
-//!   `<!-- test: wait-outage [CONFIG] -->` until no node is master (what a reader does by
+//!   `<!-- test: wait-outage [CONFIG] -->` until no node is master, and with too few ZooKeeper
+//!   servers running, until those left stop serving (what a reader does by
 //!   looking at `mqsim status` for a few seconds).
 //!
 //! `TUTORIAL_PRINT=1` prints every command's output (after port mapping) while running.
@@ -351,7 +352,16 @@ impl Workspace {
                 }),
                 "wait-outage" => {
                     let nodes = st["nodes"].as_array().cloned().unwrap_or_default();
-                    st.is_object() && st["master"].is_null() && nodes.iter().all(|n| n["role"] != "master")
+                    // Without a quorum running, the servers left stop serving too — a leader
+                    // notices only after syncLimit ticks, later than the brokers do.
+                    let zk = st["zookeeper"].as_array().cloned().unwrap_or_default();
+                    let running: Vec<&Value> = zk.iter().filter(|z| z["state"] == "running").collect();
+                    let quorum_lost = running.len() * 2 <= zk.len();
+                    let zk_settled = !quorum_lost
+                        || running
+                            .iter()
+                            .all(|z| !matches!(z["mode"].as_str(), Some("leader" | "follower" | "standalone")));
+                    st.is_object() && st["master"].is_null() && nodes.iter().all(|n| n["role"] != "master") && zk_settled
                 }
                 _ => {
                     let nodes = st["nodes"].as_array().cloned().unwrap_or_default();

@@ -1,5 +1,6 @@
-//! The store's housekeeping while the node runs: garbage collection of dead log files on
-//! every node (master and slaves alike, [`crate::store::gc`]) and, on the master,
+//! The store's housekeeping while the node runs: index snapshots
+//! ([`crate::store::snapshot`]) and garbage collection of dead log files on every node
+//! (master and slaves alike, [`crate::store::gc`]) and, on the master,
 //! compaction of the few live entries that keep an old file alive
 //! ([`crate::broker::Broker::relocate`]). Both run once a second on the blocking pool.
 
@@ -22,7 +23,13 @@ pub async fn collect(store: Arc<Store>, events: EventLog, name: String) {
     loop {
         tokio::time::sleep(INTERVAL).await;
         let s = store.clone();
-        match tokio::task::spawn_blocking(move || s.collect_garbage()).await {
+        let round = tokio::task::spawn_blocking(move || {
+            if let Err(e) = s.snapshot_index_if_due() {
+                tracing::warn!("the index snapshot failed (the next round tries again): {e}");
+            }
+            s.collect_garbage()
+        });
+        match round.await {
             Ok(Ok(done)) if done.files > 0 => events.emit(
                 "gc",
                 format!(

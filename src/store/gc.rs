@@ -104,7 +104,9 @@ impl Store {
             return Ok(Collected::default());
         }
         let pinned = self.pins.lock().unwrap().values().copied().min().unwrap_or(u64::MAX);
-        let keep_from = pinned.min(self.applied.load(Ordering::Acquire));
+        // The index snapshot's tail is kept for a replay after a machine restart.
+        let snapshot = self.snapshot_at.load(Ordering::Acquire);
+        let keep_from = pinned.min(self.applied.load(Ordering::Acquire)).min(snapshot);
         let live = self.index.live_per_file()?;
         let doomed = collectable(&files, &live, |f| self.index.deps_of(f), keep_from)?;
         let mut done = Collected::default();

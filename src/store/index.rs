@@ -131,6 +131,11 @@ impl Index {
         Ok(self.meta.get(&rtxn, "applied")?.unwrap_or(0))
     }
 
+    /// The LMDB environment (for a snapshot copy).
+    pub(super) fn env(&self) -> &Env {
+        &self.env
+    }
+
     /// Bytes of live messages (their stored size): the store's usage.
     pub fn live_bytes(&self) -> Result<u64> {
         let rtxn = self.env.read_txn()?;

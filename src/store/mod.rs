@@ -78,6 +78,7 @@ pub mod journal;
 pub mod record;
 pub mod recovery;
 pub mod resync;
+pub mod snapshot;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -108,6 +109,8 @@ pub struct Store {
     /// Positions the garbage collection must keep (a slave copying from there): see [`gc`].
     pins: Arc<Mutex<BTreeMap<u64, u64>>>,
     next_pin: AtomicU64,
+    /// Where the last index snapshot stands (`u64::MAX`: none): see [`snapshot`].
+    snapshot_at: AtomicU64,
 }
 
 /// Everything the broker core needs at promotion.
@@ -175,8 +178,16 @@ impl Store {
         let boot_file = dir.join(INDEX_BOOT);
         let same_boot = boot.is_some() && std::fs::read_to_string(&boot_file).ok() == boot;
         if !same_boot && index_dir.exists() {
-            tracing::info!("{}: the machine restarted since the index was written; rebuilding it", dir.display());
-            remove_index(&index_dir)?;
+            if Store::restore_snapshot(dir, &index_dir)? {
+                tracing::info!(
+                    "{}: the machine restarted since the index was written; it starts from the index snapshot \
+                     and replays the journal after it",
+                    dir.display()
+                );
+            } else {
+                tracing::info!("{}: the machine restarted since the index was written; rebuilding it", dir.display());
+                remove_index(&index_dir)?;
+            }
         }
         let index = match Index::open(&index_dir) {
             Ok(index) => index,
@@ -201,6 +212,7 @@ impl Store {
             resync_needed: Mutex::new(resync_needed),
             pins: Arc::default(),
             next_pin: AtomicU64::new(0),
+            snapshot_at: AtomicU64::new(Store::read_snapshot_pos(dir).unwrap_or(u64::MAX)),
         };
         if applied > store.journal.end() {
             let why = format!("the index is ahead of the journal ({applied} > {})", store.journal.end());
@@ -215,7 +227,7 @@ impl Store {
     /// The same store with its index replayed from the whole journal.
     fn rebuilt(self, why: &str) -> Result<Store> {
         tracing::warn!("{}: {why}; rebuilding the index from the journal", self.dir.display());
-        let Store { dir, journal, index, quarantined, resync_needed, pins, next_pin, .. } = self;
+        let Store { dir, journal, index, quarantined, resync_needed, pins, next_pin, snapshot_at, .. } = self;
         drop(index);
         let index_dir = dir.join("index");
         remove_index(&index_dir)?;
@@ -231,7 +243,9 @@ impl Store {
             live_bytes: AtomicU64::new(0),
             pins,
             next_pin,
+            snapshot_at,
         };
+        store.drop_snapshot()?;
         store.catch_up()?;
         Ok(store)
     }
@@ -398,6 +412,7 @@ impl Store {
     /// Forgets everything (a slave whose journal diverged from the master's resyncs from 0).
     pub fn clear(&self) -> Result<()> {
         let _no_catch_up = self.indexing.lock().unwrap();
+        self.drop_snapshot()?;
         self.journal.clear()?;
         self.index.clear()?;
         self.applied.store(0, Ordering::Release);

@@ -63,6 +63,7 @@ impl Store {
     /// `keep`, and clears the index, which then rebuilds from what is left.
     pub fn resync_to(&self, from: u64, keep: &[u64]) -> Result<Dropped> {
         let _no_catch_up = self.indexing.lock().unwrap();
+        self.drop_snapshot()?;
         let mut dropped = Dropped::default();
         let end = self.journal.end();
         if from < end {
