@@ -122,3 +122,34 @@ fn dead_log_files_go_on_every_node_and_a_slave_that_missed_them_catches_up() {
     assert_eq!(got.len(), 100, "{got:?}\n{}", c.diagnostics());
     c.down();
 }
+
+/// storeLimit counts live data: a full store refuses persistent sends with a clear error and
+/// loses nothing, and consuming makes room again (the old journal-bytes limit never did).
+#[test]
+fn the_store_limit_counts_live_data_and_consuming_frees_it() {
+    let mut c = TestCluster::with_toml(101, |base| {
+        cluster_toml(base, "logSize = 65536\nsync = \"quorum_mem\"\nstoreLimit = 1048576\nmemoryLimit = 8388608")
+    });
+    c.up();
+    let port = master_port(&c.status(), "stomp");
+    let mut r = RawStomp::connect(port);
+    let body = "x".repeat(1000);
+    let mut acknowledged = 0;
+    let refusal = loop {
+        r.send(&format!("SEND\ndestination:/queue/fill\npersistent:true\nreceipt:f{acknowledged}\n\nfill-{acknowledged}-{body}"));
+        let f = r.frame();
+        if !f.starts_with("RECEIPT") {
+            break f;
+        }
+        acknowledged += 1;
+        assert!(acknowledged < 5000, "never refused");
+    };
+    assert!(refusal.starts_with("ERROR") && refusal.contains("Persistent store is Full"), "{refusal}");
+    assert!(acknowledged > 500, "refused after {acknowledged} KiB of a 1 MiB limit");
+    // Nothing acknowledged is lost, and once it is consumed the same sends go through.
+    assert_eq!(consume(port, "fill", acknowledged).len(), acknowledged);
+    std::thread::sleep(Duration::from_secs(2));
+    send(port, "fill", "again", 300);
+    assert_eq!(consume(port, "fill", 300).len(), 300);
+    c.down();
+}
