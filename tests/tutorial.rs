@@ -257,7 +257,13 @@ impl Workspace {
         std::os::unix::fs::symlink(root.join(jms), dir.path().join(jms)).unwrap();
         let bin = Path::new(MQSIM).parent().unwrap().display().to_string();
         let path_env = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
-        let configs = vec![dir.path().join("cluster.toml"), dir.path().join("docs/examples/multihost.toml")];
+        // Every config a tutorial starts a cluster from (section 17 writes small-logs.toml), so
+        // that a failure part-way never leaves one running.
+        let configs = vec![
+            dir.path().join("cluster.toml"),
+            dir.path().join("docs/examples/multihost.toml"),
+            dir.path().join("small-logs.toml"),
+        ];
         Workspace { dir: Some(dir), keep: false.into(), configs, main, multi, back, path_env }
     }
 

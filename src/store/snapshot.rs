@@ -4,7 +4,7 @@
 //! trusted, but the snapshot can, and only the journal after it is replayed.
 //!
 //! A snapshot is taken by the garbage-collection round when the index has moved on by
-//! `logSize` (or by the last copy's size, if larger) since the last one, or as soon as the
+//! `logSize` (or by the live data, if larger) since the last one, or as soon as the
 //! log files only the last snapshot keeps weigh more than a copy, so copying costs at most
 //! about as much as the journal written (or freed) meanwhile. Its position (a lower
 //! bound of where it stands, `index.snapshot.pos`) is a pin for the collection: the log
@@ -36,8 +36,8 @@ impl Store {
     pub fn snapshot_index_if_due(&self) -> Result<Option<u64>> {
         let applied = self.applied.load(Ordering::Acquire);
         let last = self.snapshot_at.load(Ordering::Acquire);
-        // What a copy costs: the last one's size (a compacted copy of the index).
-        let cost = std::fs::metadata(self.dir.join(SNAPSHOT)).map_or(0, |m| m.len());
+        // What a copy costs: about the live data (a compacted copy holds every live message).
+        let cost = self.live_bytes() + self.journal.log_size().min(64 << 10);
         // Finished log files the last snapshot alone keeps (wholly after it, indexed).
         let held: u64 = match self.journal.files().split_last() {
             Some((_, finished)) if last != u64::MAX => {
@@ -48,7 +48,7 @@ impl Store {
         let moved = if last == u64::MAX { applied } else { applied.saturating_sub(last) };
         // Due after `logSize` of journal (or the copy's size, if larger), or as soon as the
         // files it would let go weigh more than the copy: never more copying than journal.
-        if moved < self.journal.log_size().max(cost) && held < cost.max(64 << 10) {
+        if moved < self.journal.log_size().max(cost) && held < cost {
             return Ok(None);
         }
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
