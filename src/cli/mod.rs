@@ -218,6 +218,14 @@ pub enum BenchOp {
         /// What is measured, carried into the JSON.
         #[arg(long, default_value = "")]
         label: String,
+        /// The CONNECT frame's `host` header, the virtual host (`/` for RabbitMQ).
+        #[arg(long, default_value = "localhost")]
+        host: String,
+        /// Name the tests' queues PREFIX.warmup, PREFIX.a.REP and PREFIX.b.REP, e.g. with
+        /// `/amq/queue/bench.r1` (RabbitMQ queues declared beforehand, empty), instead of a fresh
+        /// `/queue/bench.<run>.*`.
+        #[arg(long)]
+        queue_prefix: Option<String>,
         /// Print the results as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -290,6 +298,9 @@ pub enum BenchOp {
     StompReport {
         #[arg(long, num_args = 1.., required = true)]
         activemq: Vec<PathBuf>,
+        /// RabbitMQ 3.10, 3 nodes, quorum queues (`scripts/lib/rabbitmq.sh`).
+        #[arg(long, num_args = 1.., required = true)]
+        rabbitmq: Vec<PathBuf>,
         #[arg(long, num_args = 1.., required = true)]
         quorum_mem: Vec<PathBuf>,
         #[arg(long, num_args = 1.., required = true)]
@@ -297,6 +308,9 @@ pub enum BenchOp {
         /// `bench disk --json` output from the same run.
         #[arg(long)]
         disk: Option<PathBuf>,
+        /// `rabbitmqctl list_queues name messages --formatter json` after the run.
+        #[arg(long)]
+        rabbitmq_left: Option<PathBuf>,
         /// How mqsim was built (e.g. "release build").
         #[arg(long, default_value = "debug build")]
         build: String,
@@ -391,8 +405,10 @@ verdict: {}",
             eprintln!("written to {}", out.display());
             Ok(())
         }
-        Command::Bench { what: BenchOp::Stomp { url, n, size, warmup, reps, pid, label, json } } => {
-            let opts = crate::bench::stomp::Options { url, n, size, warmup, reps, pid, label };
+        Command::Bench {
+            what: BenchOp::Stomp { url, n, size, warmup, reps, pid, label, host, queue_prefix, json },
+        } => {
+            let opts = crate::bench::stomp::Options { url, n, size, warmup, reps, pid, label, host, queue_prefix };
             let run = crate::bench::stomp::run(&opts)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&run)?);
@@ -428,7 +444,9 @@ verdict: {}",
             }
             Ok(())
         }
-        Command::Bench { what: BenchOp::StompReport { activemq, quorum_mem, quorum_disk, disk, build, out } } => {
+        Command::Bench {
+            what: BenchOp::StompReport { activemq, rabbitmq, quorum_mem, quorum_disk, disk, rabbitmq_left, build, out },
+        } => {
             fn read<T: serde::de::DeserializeOwned>(p: &PathBuf) -> Result<T> {
                 let text = std::fs::read_to_string(p).map_err(Error::io(format!("reading {}", p.display())))?;
                 Ok(serde_json::from_str(&text)?)
@@ -438,9 +456,11 @@ verdict: {}",
             };
             let runs = crate::bench::stomp::Runs {
                 activemq: merged(&activemq)?,
+                rabbitmq: merged(&rabbitmq)?,
                 quorum_mem: merged(&quorum_mem)?,
                 quorum_disk: merged(&quorum_disk)?,
                 disk: disk.as_ref().map(read).transpose()?,
+                rabbitmq_left: rabbitmq_left.as_ref().map(read).transpose()?,
             };
             let text = crate::bench::stomp::report(&runs, &host(), &build);
             println!("{text}");
