@@ -121,17 +121,17 @@ pub(super) struct Queue {
     pub(super) pending: BTreeMap<u64, Pending>,
     pub(super) consumers: Vec<u64>,
     pub(super) rr: usize,
-    enqueued: u64,
-    dequeued: u64,
+    pub(super) enqueued: u64,
+    pub(super) dequeued: u64,
     /// For durable subscription stores: the topic.
-    topic: Option<String>,
+    pub(super) topic: Option<String>,
 }
 
 #[derive(Debug, Default)]
-struct Topic {
+pub(super) struct Topic {
     /// Non-durable subscribers.
-    consumers: Vec<u64>,
-    enqueued: u64,
+    pub(super) consumers: Vec<u64>,
+    pub(super) enqueued: u64,
 }
 
 #[derive(Debug)]
@@ -146,11 +146,14 @@ pub(super) struct Consumer {
     pub(super) inflight: VecDeque<(u64, Pending)>,
     tx: mpsc::UnboundedSender<Delivery>,
     /// With a selector, on a queue: every message waiting in its store with a sequence up to
-    /// this one has been judged and does not match it (so a pass need not judge it again).
+    /// this one has been judged and does not match it (so a pass need not judge it again)...
     pub(super) scanned: u64,
+    /// ...except these: messages put back (or sent late) below `scanned` since, which it has
+    /// not judged. Its mark stays where it is, so no one judges the rest again.
+    pub(super) unjudged: BTreeSet<u64>,
     /// A plain topic subscriber's messages beyond its prefetch, oldest first: at most
     /// `pendingMessageLimit`, the oldest discarded past that.
-    waiting: VecDeque<Pending>,
+    pub(super) waiting: VecDeque<Pending>,
     discarded: u64,
     /// Whether its selector's running out of steps was logged.
     over_budget_logged: bool,
@@ -184,14 +187,6 @@ impl Consumer {
     }
 }
 
-/// Whether `msg` passes `selector` (no selector: every message does).
-fn selects(selector: Option<&Selector>, msg: &StoredMessage, budget: &mut usize) -> bool {
-    let Some(s) = selector else { return true };
-    let (verdict, used) = s.evaluate(&|name| message_value(msg, name), crate::limits::SELECTOR_STEPS as usize);
-    *budget = budget.saturating_sub(used);
-    verdict == Verdict::Match
-}
-
 /// What a selector reads of a message: the JMS header fields JMSDeliveryMode, JMSPriority,
 /// JMSTimestamp, JMSCorrelationID and JMSType, else the property (header) of that name, typed
 /// as its JMS sender typed it (`mqsim-property-types`), a string otherwise.
@@ -220,7 +215,7 @@ pub fn message_value(msg: &StoredMessage, name: &str) -> Option<Value> {
 #[derive(Debug)]
 pub struct State {
     pub(super) stores: HashMap<String, Queue>,
-    topics: HashMap<String, Topic>,
+    pub(super) topics: HashMap<String, Topic>,
     pub(super) consumers: HashMap<u64, Consumer>,
     pub(super) usage: Arc<Usage>,
     pending_limit: usize,
@@ -228,6 +223,10 @@ pub struct State {
     pub(super) backlog: BTreeSet<String>,
     /// Selector judgements made by dispatch passes (for tests and the curious).
     pub(super) judged: u64,
+    /// Waiting messages dispatch passes looked at (each judged by one consumer at least).
+    pub(super) visited: u64,
+    /// Waiting messages browses and message look-ups looked at.
+    pub(super) browsed: u64,
 }
 
 impl State {
@@ -240,6 +239,8 @@ impl State {
             pending_limit: pending_limit.max(1),
             backlog: BTreeSet::new(),
             judged: 0,
+            visited: 0,
+            browsed: 0,
         }
     }
 
@@ -330,14 +331,14 @@ impl State {
     }
 
     /// Puts a message (back) among a store's waiting ones. A consumer that already judged
-    /// the messages past it judges again from there (a concurrent send may arrive out of
-    /// sequence order, a consumer that goes away puts its messages back).
+    /// the messages past it (a concurrent send may arrive out of sequence order, a consumer
+    /// that goes away puts its messages back) judges this one, and only this one, again.
     fn insert_pending(&mut self, store: &str, p: Pending) {
         let q = self.stores.entry(store.to_string()).or_default();
         let seq = p.msg.seq;
         for id in &q.consumers {
-            if let Some(c) = self.consumers.get_mut(id) {
-                c.scanned = c.scanned.min(seq.saturating_sub(1));
+            if let Some(c) = self.consumers.get_mut(id).filter(|c| c.selector.is_some() && seq <= c.scanned) {
+                c.unjudged.insert(seq);
             }
         }
         q.pending.insert(seq, p);
@@ -371,6 +372,7 @@ impl State {
             inflight: VecDeque::new(),
             tx,
             scanned: 0,
+            unjudged: BTreeSet::new(),
             waiting: VecDeque::new(),
             discarded: 0,
             over_budget_logged: false,
@@ -471,36 +473,6 @@ impl State {
         Ok((p, store))
     }
 
-    /// For `admin.rs`: up to `max` pending messages of a store that pass `selector`, oldest
-    /// first, with their redelivered flag. Judging stops after `steps` selector steps in all.
-    pub(super) fn pending(
-        &self,
-        store: &str,
-        max: usize,
-        selector: Option<&Selector>,
-        mut steps: usize,
-    ) -> Vec<(Arc<StoredMessage>, bool)> {
-        let Some(q) = self.stores.get(store) else { return Vec::new() };
-        let mut out = Vec::new();
-        for p in q.pending.values() {
-            if out.len() >= max || steps == 0 {
-                break;
-            }
-            if selects(selector, &p.msg, &mut steps) {
-                out.push((p.msg.clone(), p.redelivered));
-            }
-        }
-        out
-    }
-
-    /// For `admin.rs`: removes every pending message of a store (counted as dequeued).
-    pub(super) fn take_pending(&mut self, store: &str) -> Vec<Arc<StoredMessage>> {
-        let Some(q) = self.stores.get_mut(store) else { return Vec::new() };
-        let taken = std::mem::take(&mut q.pending);
-        q.dequeued += taken.len() as u64;
-        taken.into_values().map(|p| p.msg).collect()
-    }
-
     /// Drops messages waiting for slow topic subscribers (the longest backlog's oldest
     /// first) while `want` more bytes would not fit in memory; at most 1,000 per call.
     pub(super) fn shed(&mut self, want: u64) {
@@ -517,36 +489,6 @@ impl State {
             c.waiting.pop_front();
             discarded(id, c, "memoryLimit is reached");
         }
-    }
-
-    pub fn stats(&self) -> Vec<DestStats> {
-        let mut v: Vec<DestStats> = self
-            .stores
-            .iter()
-            .map(|(name, q)| DestStats {
-                kind: if q.topic.is_some() { Kind::Topic } else { Kind::Queue },
-                name: name.clone(),
-                pending: q.pending.len(),
-                inflight: q.consumers.iter().filter_map(|id| self.consumers.get(id)).map(|c| c.inflight.len()).sum(),
-                consumers: q.consumers.len(),
-                enqueued: q.enqueued,
-                dequeued: q.dequeued,
-            })
-            .chain(self.topics.iter().map(|(name, t)| {
-                let subs = || t.consumers.iter().filter_map(|id| self.consumers.get(id));
-                DestStats {
-                    kind: Kind::Topic,
-                    name: name.clone(),
-                    pending: subs().map(|c| c.waiting.len()).sum(),
-                    inflight: subs().map(|c| c.inflight.len()).sum(),
-                    consumers: t.consumers.len(),
-                    enqueued: t.enqueued,
-                    dequeued: 0,
-                }
-            }))
-            .collect();
-        v.sort_by(|a, b| a.name.cmp(&b.name));
-        v
     }
 }
 

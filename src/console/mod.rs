@@ -6,7 +6,7 @@
 //! | `GET /` , `/admin` | redirect to `/admin/` |
 //! | `GET /admin/` (`index.jsp`) | broker name, role, znode, position, sync mode, slaves and their lag; on the master the destinations |
 //! | `GET /admin/queues.jsp`, `/admin/topics.jsp` | pending / consumers / enqueued / dequeued per destination |
-//! | `GET /admin/browse.jsp?JMSDestination=q` | the queue's pending messages; `message.jsp?JMSDestination=q&id=..` one of them |
+//! | `GET /admin/browse.jsp?JMSDestination=q` | the queue's pending messages, 500 a page (`&after=<seq>`: the next page); `message.jsp?JMSDestination=q&id=..` one of them |
 //! | `GET /admin/send.jsp` | a form; `POST /admin/sendMessage.action` sends |
 //! | `POST /admin/purgeDestination.action` | deletes a queue's pending messages (journaled, so slaves follow) |
 //! | `POST /api/message/<name>?type=queue` | ActiveMQ's REST API: the request body (or `body=`) is the message |

@@ -14,7 +14,7 @@ use crate::broker::{DestStats, Destination, Kind};
 use crate::events::clock;
 use crate::store::record::StoredMessage;
 
-/// Most messages a browse page lists.
+/// Most messages a browse page lists (the next page is a link away).
 const BROWSE_MAX: usize = 500;
 /// Most messages one send form may send.
 pub(super) const MAX_COUNT: usize = 10_000;
@@ -345,7 +345,10 @@ fn preview(s: &str, max: usize) -> String {
     if s.chars().count() <= max { s.to_string() } else { s.chars().take(max).collect::<String>() + "…" }
 }
 
-/// `/admin/browse.jsp?JMSDestination=q`.
+/// `/admin/browse.jsp?JMSDestination=q[&after=seq]`: a page of the queue's pending
+/// messages, [`BROWSE_MAX`] at most, from the head or from the first after message `after`,
+/// with the count of all and a link to the next page. What it costs does not grow with the
+/// queue's depth (see `broker::admin`).
 pub(super) fn browse<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Response<Body> {
     let Some(b) = &view.broker else { return not_master(c, view, req, "Queues") };
     let q = web::query(req);
@@ -359,16 +362,24 @@ pub(super) fn browse<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Respo
             "<p>Which queue? Add <code>?JMSDestination=name</code>.</p>",
         );
     };
-    let pending = b.stats().into_iter().find(|d| &d.name == name).map_or(0, |d| d.pending);
-    let msgs = b.browse_store(name, BROWSE_MAX, None);
+    let after = q.get("after").and_then(|a| a.parse::<u64>().ok()).unwrap_or(0);
+    let pending = b.store_stats(name).map_or(0, |d| d.pending);
+    let mut msgs = b.browse_store(name, after, BROWSE_MAX + 1, None);
+    let more = msgs.len() > BROWSE_MAX;
+    msgs.truncate(BROWSE_MAX);
+    let shown = match (msgs.first(), msgs.last()) {
+        (Some((first, _)), Some((last, _))) if after > 0 || more => {
+            format!(", showing {} from {} to {}", msgs.len(), message_id(first), message_id(last))
+        }
+        _ => String::new(),
+    };
     let mut body = flash(&q);
     let _ = write!(body, "<h2>Browse <span id=\"dest\">{}</span></h2>", esc(name));
     let _ = write!(
         body,
-        "<p>{} pending message(s){}; messages in flight on a consumer are not shown. \
-         <a href=\"/admin/send.jsp?JMSDestination={}&amp;JMSDestinationType=queue\">Send to this queue</a></p>",
-        pending,
-        if pending > msgs.len() { format!(", showing the first {}", msgs.len()) } else { String::new() },
+        "<p><span id=\"pending\">{pending}</span> pending message(s){}; messages in flight on a consumer are not \
+         shown. <a href=\"/admin/send.jsp?JMSDestination={}&amp;JMSDestinationType=queue\">Send to this queue</a></p>",
+        esc(&shown),
         enc(name)
     );
     if view.serving_broker().is_some() && !name.starts_with("sub:") {
@@ -393,18 +404,32 @@ pub(super) fn browse<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Respo
     }
     body += "</table>";
     if msgs.is_empty() {
-        body += "<p class=\"muted\">The queue is empty.</p>";
+        body += if after > 0 { "<p class=\"muted\">No more messages.</p>" } else { "<p class=\"muted\">The queue is empty.</p>" };
+    }
+    let link = |after: u64, id: &str, label: &str| {
+        format!("<a id=\"{id}\" href=\"/admin/browse.jsp?JMSDestination={}&amp;after={after}\">{label}</a> ", enc(name))
+    };
+    let mut nav = String::new();
+    if after > 0 {
+        nav += &link(0, "first", "First page");
+    }
+    if let Some((last, _)) = msgs.last().filter(|_| more) {
+        nav += &link(last.seq, "next", &format!("Next {BROWSE_MAX}"));
+    }
+    if !nav.is_empty() {
+        let _ = write!(body, "<p class=\"pages\">{nav}</p>");
     }
     page(c, view, StatusCode::OK, "Browse", "Queues", &body)
 }
 
-/// `/admin/message.jsp?JMSDestination=q&id=ID:mqsim-7`.
+/// `/admin/message.jsp?JMSDestination=q&id=ID:mqsim-7`: found by its sequence.
 pub(super) fn message<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Response<Body> {
     let Some(b) = &view.broker else { return not_master(c, view, req, "Queues") };
     let q = web::query(req);
     let name = q.get("JMSDestination").cloned().unwrap_or_default();
     let id = q.get("id").cloned().unwrap_or_default();
-    let found = b.browse_store(&name, usize::MAX, None).into_iter().find(|(m, _)| message_id(m) == id);
+    let seq = id.strip_prefix("ID:mqsim-").and_then(|s| s.parse::<u64>().ok());
+    let found = seq.and_then(|seq| b.browse_message(&name, seq)).filter(|(m, _)| message_id(m) == id);
     let Some((m, redelivered)) = found else {
         let body = format!(
             "<p>No pending message <code>{}</code> in <code>{}</code> (consumed, or in flight).</p>",
