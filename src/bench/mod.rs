@@ -8,11 +8,15 @@
 //!   (`mqsim bench disk`), which bounds the `*_disk` sync modes; in the same STOMP report.
 //! * [`hostile`]: issue 11's attacks against a private cluster, with the master's peak RSS,
 //!   an unrelated producer's longest stall and any failover per probe (`mqsim bench hostile`).
+//! * [`store`]: the store at scale (issue 12): disk after a million messages, restart and
+//!   slave catch-up times, a selective consumer on a deep queue, side by side with a real
+//!   ActiveMQ (`mqsim bench store`, driven by `scripts/bench-store.sh`).
 
 pub mod disk;
 pub mod hostile;
 pub mod lifecycle;
 pub mod stomp;
+pub mod store;
 
 use std::path::Path;
 

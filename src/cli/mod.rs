@@ -285,6 +285,12 @@ pub enum BenchOp {
         #[arg(long, default_value = "docs/benchmarks.md")]
         out: PathBuf,
     },
+    /// The store at scale (issue 12), one step at a time: fill, drain, du, restart, catch-up,
+    /// and the `store` section of docs/benchmarks.md; driven by `scripts/bench-store.sh`.
+    Store {
+        #[command(subcommand)]
+        op: crate::bench::store::StoreOp,
+    },
     /// Prints a cluster.toml on 23 consecutive ports from `base` with the given `sync` mode.
     #[command(hide = true)]
     ClusterToml {
@@ -419,6 +425,7 @@ verdict: {}",
             let opts = crate::bench::hostile::Options { base, only: probes };
             crate::bench::hostile::command(&opts, &out, fresh, commit, json, host())
         }
+        Command::Bench { what: BenchOp::Store { op } } => crate::bench::store::command(op, &cli.config, host()),
         Command::Bench { what: BenchOp::ClusterToml { base, sync } } => {
             crate::config::SyncMode::parse(&sync).map_err(Error::Other)?;
             let cluster =
