@@ -120,6 +120,16 @@ pub fn print_status(st: &ClusterStatus) {
             )
         }
     }
+    // What each store takes on disk against its live data (issue 12).
+    let stores: Vec<String> = st
+        .nodes
+        .iter()
+        .map(|n| match &n.store {
+            Some(u) => format!("{} {}", n.name, u.describe()),
+            None => format!("{} -", n.name),
+        })
+        .collect();
+    println!("stores: {}", stores.join("; "));
 }
 
 pub async fn events(config: Config, follow: bool, json: bool) -> Result<()> {

@@ -396,3 +396,32 @@ fn a_machine_restart_reuses_the_index_snapshot_and_replays_only_the_tail() {
     s.clear().unwrap();
     assert!(!dir.path().join(snapshot::SNAPSHOT).exists());
 }
+
+/// Issue 12, item 4: a slave whose journal diverged cuts it where it agrees with the
+/// master's, keeps what it drops in quarantine (bytes and messages counted), drops the log
+/// files the master collected, and rebuilds its index from what it keeps.
+#[test]
+fn an_incremental_resync_cuts_keeps_what_it_drops_and_rebuilds() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open_sized(dir.path(), 400).unwrap();
+    let ends: Vec<u64> = (1..=30).map(|seq| s.append(&[enqueue(seq)]).unwrap()[0]).collect();
+    s.catch_up().unwrap();
+    let files = s.files();
+    assert!(files.len() >= 3, "{files:?} {ends:?}");
+    // The master agrees up to the start of the third file and collected the second.
+    let (first, second, cut) = (files[0], files[1].start, files[2].start);
+    let before = s.position().unwrap() as u64;
+    s.begin_resync("test").unwrap();
+    let dropped = s.resync_to(cut, &[first.start]).unwrap();
+    let after_cut = ends.iter().filter(|&&e| e > cut).count() as u64;
+    assert_eq!((dropped.bytes, dropped.messages, dropped.collected), (before - cut, after_cut, 1), "{dropped:?}");
+    let copy = dropped.copy.clone().unwrap();
+    assert_eq!(std::fs::metadata(&copy).unwrap().len(), dropped.bytes, "the dropped bytes are kept");
+    assert!(s.files().iter().all(|f| f.start != second), "the collected file is gone");
+    assert_eq!(s.position().unwrap() as u64, first.end, "the journal ends with the kept file");
+    // The index is rebuilt from the kept file alone.
+    let seqs: Vec<u64> = s.snapshot().unwrap().stores["a"].iter().map(|m| m.seq).collect();
+    let in_first: Vec<u64> = (1..=30).filter(|&seq| ends[seq as usize - 1] <= first.end).collect();
+    assert_eq!(seqs, in_first);
+    assert!(s.resync_needed().is_some(), "not master until it has caught up");
+}
