@@ -12,14 +12,14 @@
 #     rabbitmqctl's own (hidden) Erlang node: BASEPORT+90..+98
 #     epmd, Erlang's port mapper: BASEPORT+99 (its default is 4369; ERL_EPMD_PORT moves it, and
 #       the nodes and rabbitmqctl look for it there, so an epmd already on 4369 is left alone)
-#   Node 1 is started, then nodes 2 and 3 join it (`join_cluster`); each QUEUE is declared over
+#   The three nodes start together, then nodes 2 and 3 join node 1 (`join_cluster`); each QUEUE is declared over
 #   AMQP on node 1 (Python's pika) as a durable quorum queue with all 3 nodes as members, and
 #   `rabbitmqctl list_queues` must then show it as `quorum` with 3 members (else it fails). STOMP
 #   clients send `host:/` (the vhost) and use the destination /amq/queue/QUEUE (a /queue/NAME
 #   destination would declare a classic queue).
 #   Sets RMQ_STOMP, RMQ_AMQP and RMQ_PID (STOMP port, AMQP port and beam.smp of the first
 #   QUEUE's leader, node 1 as declared; node 1's without a QUEUE), RMQ_PIDS (all three nodes'),
-#   RMQ_DIR. About 20 s on an idle machine.
+#   RMQ_DIR. About 30 s here (2 vCPUs, busy with other work).
 # stop_rabbitmq
 #   `rabbitmqctl stop` for each node started, then SIGTERM/SIGKILL by PID for any left, then the
 #   epmd it started. A no-op when nothing runs.
