@@ -56,6 +56,7 @@ echo "==> building mqsim (release)"
 cargo build --release --locked --quiet
 MQSIM="$(pwd)/${CARGO_TARGET_DIR:-target}/release/mqsim"
 WORK=$(mktemp -d /tmp/mqsim-bench-store.XXXXXX)
+date +%s >"$WORK/started"
 CFG=$WORK/mqsim/cluster.toml
 AMQ_PID=""
 

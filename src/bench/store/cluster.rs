@@ -32,7 +32,7 @@ pub struct Restart {
     pub serving_s: f64,
     /// The last slave attached (mqsim only).
     pub attached_s: Option<f64>,
-    /// Per slave: (name, seconds, how the time was read: `event` or `status`).
+    /// Per slave: (name, seconds, what the time was read from: the event's kind, or `status`).
     #[serde(default)]
     pub slaves: Vec<(String, f64, String)>,
     /// What was deleted before the start (paths relative to the store directories' parent).
@@ -52,7 +52,8 @@ pub struct CatchUp {
     pub missed_bytes: i64,
     pub fill: load::Fill,
     pub attached_s: f64,
-    /// `event` or `status` (see the module essay).
+    /// `slave-attached`, `slave-attaching` (the event the time is from) or `status` (see the
+    /// module essay).
     pub via: String,
 }
 
@@ -174,7 +175,7 @@ impl Cluster {
                 && (e.kind == "slave-attaching" || e.kind == "slave-attached")
         });
         match last {
-            Some(e) => ((e.ts - t0_ms) as f64 / 1e3, "event".into()),
+            Some(e) => ((e.ts - t0_ms) as f64 / 1e3, e.kind.clone()),
             None => ((seen_ms - t0_ms) as f64 / 1e3, "status".into()),
         }
     }
