@@ -180,20 +180,21 @@ impl Cluster {
         }
     }
 
-    /// Stops every node, deletes each one's index if `drop_index` (every entry of the
-    /// store directory named `index*`), starts them again, and times serving and attached.
-    pub fn restart(&self, drop_index: bool) -> Result<Restart> {
+    /// Stops every node, deletes the entries of each store directory whose names start
+    /// with one of `drop` (the index: `index`), starts them again, and times serving and
+    /// attached.
+    pub fn restart(&self, drop: &[String]) -> Result<Restart> {
         let position = self.master().ok().map(|(_, r)| r.position);
         let rt = runtime()?;
         self.stop("nodes")?;
         let mut deleted = Vec::new();
-        if drop_index {
+        if !drop.is_empty() {
             for node in self.names() {
                 let dir = self.data_dir(&node);
                 for entry in std::fs::read_dir(&dir).map_err(Error::io(format!("reading {}", dir.display())))? {
                     let entry = entry.map_err(Error::io(format!("reading {}", dir.display())))?;
                     let name = entry.file_name().to_string_lossy().into_owned();
-                    if !name.starts_with("index") {
+                    if !drop.iter().any(|d| name.starts_with(d.as_str())) {
                         continue;
                     }
                     let p = entry.path();

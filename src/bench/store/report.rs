@@ -107,11 +107,21 @@ pub fn parse_size(v: &serde_json::Value) -> Option<u64> {
     Some(num * mul)
 }
 
+/// The first value under `key` in `v`, at any depth.
+fn find_key<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m.get(key).or_else(|| m.values().find_map(|x| find_key(x, key))),
+        serde_json::Value::Array(a) => a.iter().find_map(|x| find_key(x, key)),
+        _ => None,
+    }
+}
+
 /// Reads the run in `work` (the script's directory; the cluster's config in `mqsim/`).
 pub fn load(work: &Path, label: &str, host: String) -> Result<Run> {
     let config = crate::config::Config::load(&work.join("mqsim/cluster.toml"))?;
-    // By name, so that a build without the setting still reads (and says so).
-    let log_size = serde_json::to_value(&config.cluster)?.get("logSize").and_then(parse_size);
+    // By name, wherever the build keeps it, so that a build without the setting still
+    // reads (and says so).
+    let log_size = find_key(&serde_json::to_value(&config)?, "logSize").and_then(parse_size);
     let when = time::OffsetDateTime::now_utc()
         .format(&time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
         .unwrap_or_default();
@@ -327,8 +337,8 @@ fn restarts(r: &Run) -> String {
          is the first STOMP CONNECT answered, *attached* the last slave whose status says `attached` \
          (mqsim's nodes elect a master, which waits for a slave to catch up before it serves). \
          *Index deleted*: ActiveMQ's `db.data` and `db.redo` (KahaDB rebuilds its index from the journal \
-         files that GC left), mqsim's `index*` entries of each store directory (rebuilt from the \
-         journal). ActiveMQ's times include the JVM's start. Seconds from the start command.\n\n\
+         files that GC left), mqsim's index: the entries of each store directory named in the table \
+         (rebuilt from the journal). ActiveMQ's times include the JVM's start. Seconds from the start command.\n\n\
          | broker | store directory at the restart: apparent / allocated | clean: serving / attached | index deleted: serving / attached | deleted | live messages drained afterwards |\n\
          |---|---|---|---|---|---|\n",
         opt(&history, |p| mib(*p as u64)),
@@ -491,6 +501,9 @@ mod tests {
         assert_eq!(parse_size(&serde_json::json!("64MiB")), Some(64 << 20));
         assert_eq!(parse_size(&serde_json::json!("100 MB")), Some(100_000_000));
         assert_eq!(parse_size(&serde_json::json!("lots")), None);
+        let config = serde_json::json!({"cluster": {"sync": "x"}, "store": [{"logSize": "1MiB"}]});
+        assert_eq!(find_key(&config, "logSize").and_then(parse_size), Some(1 << 20));
+        assert_eq!(find_key(&config, "nothing"), None);
     }
 
     #[test]
