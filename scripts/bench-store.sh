@@ -21,8 +21,10 @@
 # seconds idle before (a)'s second measure (KahaDB's journal GC runs every 30 s),
 # BENCH_STORE_IDLE (60) seconds without a message that end a consumer (a stall; longer than
 # the 30 s period of ActiveMQ's queue expiry scan), BENCH_STORE_SELECT_LIMIT (900) seconds at
-# most for (d)'s selective consumer, BENCH_STORE_PORT_BASE (27200): ActiveMQ on BASE
-# (openwire) and BASE+1 (stomp), the cluster on BASE+40..BASE+62.
+# most for (d)'s selective consumer, BENCH_STORE_INDEX_NAMES (index): comma-separated name
+# prefixes of what (b) deletes from each mqsim store directory as "the index" (the report
+# lists what it deleted), BENCH_STORE_PORT_BASE (27200): ActiveMQ on BASE (openwire) and
+# BASE+1 (stomp), the cluster on BASE+40..BASE+62.
 # mqsim's memoryLimit and storeLimit are raised for the run (every waiting message is held in
 # memory: the 64 MiB default stops a producer long before (d)'s N messages wait); the report
 # says so. Everything runs in a mktemp directory that is removed at the end; every process
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     --label) LABEL=$2; shift 2 ;;
     --fresh) FRESH=--fresh; shift ;;
     --out) OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,6 +50,7 @@ PRODUCERS=${BENCH_STORE_PRODUCERS:-4}
 SETTLE=${BENCH_STORE_SETTLE:-70}
 IDLE=${BENCH_STORE_IDLE:-60}
 SELECT_LIMIT=${BENCH_STORE_SELECT_LIMIT:-900}
+INDEX_NAMES=${BENCH_STORE_INDEX_NAMES:-index}
 BASE=${BENCH_STORE_PORT_BASE:-27200}
 [ -n "$LABEL" ] || LABEL="commit $(git rev-parse --short HEAD)"
 
@@ -56,6 +59,7 @@ echo "==> building mqsim (release)"
 cargo build --release --locked --quiet
 MQSIM="$(pwd)/${CARGO_TARGET_DIR:-target}/release/mqsim"
 WORK=$(mktemp -d /tmp/mqsim-bench-store.XXXXXX)
+date +%s >"$WORK/started"
 CFG=$WORK/mqsim/cluster.toml
 AMQ_PID=""
 
@@ -131,7 +135,7 @@ done
 restart_activemq restart
 restart_activemq restart-index db.data db.redo
 step mqsim.restart restart
-step mqsim.restart-index restart --drop-index
+step mqsim.restart-index restart --drop-index --index-names "$INDEX_NAMES"
 for b in activemq mqsim; do
   step "$b.drain-b" drain --url "$(url $b)" --queue store.b --n "$LIVE" --idle "$IDLE"
 done

@@ -32,7 +32,7 @@ pub struct Restart {
     pub serving_s: f64,
     /// The last slave attached (mqsim only).
     pub attached_s: Option<f64>,
-    /// Per slave: (name, seconds, how the time was read: `event` or `status`).
+    /// Per slave: (name, seconds, what the time was read from: the event's kind, or `status`).
     #[serde(default)]
     pub slaves: Vec<(String, f64, String)>,
     /// What was deleted before the start (paths relative to the store directories' parent).
@@ -52,7 +52,8 @@ pub struct CatchUp {
     pub missed_bytes: i64,
     pub fill: load::Fill,
     pub attached_s: f64,
-    /// `event` or `status` (see the module essay).
+    /// `slave-attached`, `slave-attaching` (the event the time is from) or `status` (see the
+    /// module essay).
     pub via: String,
 }
 
@@ -174,25 +175,26 @@ impl Cluster {
                 && (e.kind == "slave-attaching" || e.kind == "slave-attached")
         });
         match last {
-            Some(e) => ((e.ts - t0_ms) as f64 / 1e3, "event".into()),
+            Some(e) => ((e.ts - t0_ms) as f64 / 1e3, e.kind.clone()),
             None => ((seen_ms - t0_ms) as f64 / 1e3, "status".into()),
         }
     }
 
-    /// Stops every node, deletes each one's index if `drop_index` (every entry of the
-    /// store directory named `index*`), starts them again, and times serving and attached.
-    pub fn restart(&self, drop_index: bool) -> Result<Restart> {
+    /// Stops every node, deletes the entries of each store directory whose names start
+    /// with one of `drop` (the index: `index`), starts them again, and times serving and
+    /// attached.
+    pub fn restart(&self, drop: &[String]) -> Result<Restart> {
         let position = self.master().ok().map(|(_, r)| r.position);
         let rt = runtime()?;
         self.stop("nodes")?;
         let mut deleted = Vec::new();
-        if drop_index {
+        if !drop.is_empty() {
             for node in self.names() {
                 let dir = self.data_dir(&node);
                 for entry in std::fs::read_dir(&dir).map_err(Error::io(format!("reading {}", dir.display())))? {
                     let entry = entry.map_err(Error::io(format!("reading {}", dir.display())))?;
                     let name = entry.file_name().to_string_lossy().into_owned();
-                    if !name.starts_with("index") {
+                    if !drop.iter().any(|d| name.starts_with(d.as_str())) {
                         continue;
                     }
                     let p = entry.path();

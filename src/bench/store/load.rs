@@ -64,6 +64,9 @@ pub struct Drain {
     pub capped: bool,
     #[serde(default)]
     pub limit_s: Option<f64>,
+    /// Messages received per value of their `color` header (what a selector on it chose).
+    #[serde(default)]
+    pub colors: std::collections::BTreeMap<String, usize>,
 }
 
 fn codec(e: CodecError) -> Error {
@@ -246,6 +249,7 @@ pub async fn drain(
     c.framed.send(sub).await.map_err(codec)?;
     let (mut received, mut first, mut last) = (0usize, None, Duration::ZERO);
     let (mut stalled, mut capped) = (false, false);
+    let mut colors = std::collections::BTreeMap::new();
     loop {
         if expected.is_some_and(|n| received >= n) {
             break;
@@ -267,6 +271,9 @@ pub async fn drain(
             continue;
         }
         received += 1;
+        if let Some(c) = f.get("color") {
+            *colors.entry(c.to_string()).or_insert(0) += 1;
+        }
         last = t0.elapsed();
         first.get_or_insert(last);
         let id = f.get("ack").ok_or_else(|| Error::Other("a MESSAGE without an ack header".into()))?;
@@ -287,6 +294,7 @@ pub async fn drain(
         idle_s: idle.as_secs_f64(),
         capped,
         limit_s: limit.map(|l| l.as_secs_f64()),
+        colors,
     })
 }
 

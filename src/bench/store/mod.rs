@@ -116,6 +116,10 @@ pub enum StoreOp {
     Restart {
         #[arg(long)]
         drop_index: bool,
+        /// With --drop-index: the entries of each store directory whose names start with one
+        /// of these are deleted.
+        #[arg(long, value_delimiter = ',', default_value = "index")]
+        index_names: Vec<String>,
     },
     /// Stops a slave of --config's cluster, sends --missed messages, starts it again and
     /// times until it is attached; prints JSON.
@@ -177,7 +181,10 @@ pub fn command(op: StoreOp, config: &Path, host: String) -> Result<()> {
             let serving_s = crate::events::now_ms().saturating_sub(since) as f64 / 1e3;
             print(&cluster::Restart { serving_s, attached_s: None, slaves: vec![], deleted, position: None })
         }
-        StoreOp::Restart { drop_index } => print(&cluster()?.restart(drop_index)?),
+        StoreOp::Restart { drop_index, index_names } => {
+            let drop: &[String] = if drop_index { &index_names } else { &[] };
+            print(&cluster()?.restart(drop)?)
+        }
         StoreOp::CatchUp { queue, missed, size, producers } => {
             print(&cluster()?.catch_up(&queue, missed, size, producers)?)
         }

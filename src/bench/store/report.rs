@@ -47,6 +47,9 @@ pub struct Run {
     pub store_limit: u64,
     /// `logSize` of the build's cluster settings, if it has one.
     pub log_size: Option<u64>,
+    /// How long the script ran, up to the report (seconds).
+    #[serde(default)]
+    pub secs: Option<u64>,
     /// The 1-minute load average at the start and at the end of the run.
     #[serde(default)]
     pub load: Option<String>,
@@ -104,11 +107,21 @@ pub fn parse_size(v: &serde_json::Value) -> Option<u64> {
     Some(num * mul)
 }
 
+/// The first value under `key` in `v`, at any depth.
+fn find_key<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m.get(key).or_else(|| m.values().find_map(|x| find_key(x, key))),
+        serde_json::Value::Array(a) => a.iter().find_map(|x| find_key(x, key)),
+        _ => None,
+    }
+}
+
 /// Reads the run in `work` (the script's directory; the cluster's config in `mqsim/`).
 pub fn load(work: &Path, label: &str, host: String) -> Result<Run> {
     let config = crate::config::Config::load(&work.join("mqsim/cluster.toml"))?;
-    // By name, so that a build without the setting still reads (and says so).
-    let log_size = serde_json::to_value(&config.cluster)?.get("logSize").and_then(parse_size);
+    // By name, wherever the build keeps it, so that a build without the setting still
+    // reads (and says so).
+    let log_size = find_key(&serde_json::to_value(&config)?, "logSize").and_then(parse_size);
     let when = time::OffsetDateTime::now_utc()
         .format(&time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
         .unwrap_or_default();
@@ -122,6 +135,10 @@ pub fn load(work: &Path, label: &str, host: String) -> Result<Run> {
         store_limit: config.cluster.store_limit,
         log_size,
         load: load_average(work),
+        secs: std::fs::read_to_string(work.join("started"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(|t| crate::events::now_ms() / 1000 - t),
         activemq: steps(work, "activemq")?,
         mqsim: steps(work, "mqsim")?,
     })
@@ -197,8 +214,8 @@ pub fn section(runs: &[Run]) -> String {
          DISCONNECT receipt at the end, so every consumed message is dead in the store). \
          Sizes in MiB; *apparent* is `du -sb` (file lengths: a preallocated or sparse tail counts), \
          *allocated* is `du -s -B1` (blocks on disk: a sparse hole does not count). mqsim's journal \
-         keeps a 16 MiB reserve of written zeros past its end once it has fsynced (never under \
-         `quorum_mem`); both count it. Each run keeps its figures in this \
+         keeps a 16 MiB reserve of written zeros past its end once it has fsynced (the `*_disk` \
+         modes; this bench runs `quorum_mem`); both measures would count it. Each run keeps its figures in this \
          section; the first run written stays as the *before*.\n\n",
     );
     for r in runs {
@@ -218,7 +235,7 @@ fn run_text(r: &Run) -> String {
     let n = m.fill_a.as_ref().or(a.fill_a.as_ref()).map_or(0, |f| f.n);
     let size = m.fill_a.as_ref().or(a.fill_a.as_ref()).map_or(0, |f| f.size);
     let mut s = format!(
-        "### Run “{}” at `{}` ({}, {}, 1-minute load average {})\n\n\
+        "### Run “{}” at `{}` ({}, {}, {} s, 1-minute load average {})\n\n\
          N = {n} messages of {size} bytes. mqsim: `sync = {}`; `memoryLimit = {}` MiB and `storeLimit = {}` \
          MiB, set for this run to 2 × N × (size + 512 B) and 8 × N × (size + 512 B), at least the defaults \
          (64 MiB, 10 GiB): mqsim holds every waiting message in memory, and at the default 64 MiB a \
@@ -228,6 +245,7 @@ fn run_text(r: &Run) -> String {
         r.commit,
         r.when,
         r.host,
+        opt(&r.secs, |t| t.to_string()),
         r.load.as_deref().unwrap_or("?"),
         r.sync,
         mib(r.memory_limit),
@@ -319,8 +337,8 @@ fn restarts(r: &Run) -> String {
          is the first STOMP CONNECT answered, *attached* the last slave whose status says `attached` \
          (mqsim's nodes elect a master, which waits for a slave to catch up before it serves). \
          *Index deleted*: ActiveMQ's `db.data` and `db.redo` (KahaDB rebuilds its index from the journal \
-         files that GC left), mqsim's `index*` entries of each store directory (rebuilt from the \
-         journal). ActiveMQ's times include the JVM's start. Seconds from the start command.\n\n\
+         files that GC left), mqsim's index: the entries of each store directory named in the table \
+         (rebuilt from the journal). ActiveMQ's times include the JVM's start. Seconds from the start command.\n\n\
          | broker | store directory at the restart: apparent / allocated | clean: serving / attached | index deleted: serving / attached | deleted | live messages drained afterwards |\n\
          |---|---|---|---|---|---|\n",
         opt(&history, |p| mib(*p as u64)),
@@ -350,7 +368,8 @@ fn catch_up(r: &Run) -> String {
         "#### (c) Slave catch-up\n\n\
          One slave stopped (`mqsim stop`), M messages sent to the master, the slave started again: seconds \
          from its start to its status saying `attached` (the time of its `slave-attaching`/`slave-attached` \
-         event; `status`: of the status file, read every 20 ms but rewritten about every 500 ms).\n\n\
+         event, named in the table; `status`: of the status file, read every 20 ms but rewritten about \
+         every 500 ms).\n\n\
          | broker | messages missed (M) | journal bytes missed | sent at | start → attached (s) |\n|---|---|---|---|---|\n\
          | ActiveMQ 5.17.2 | n/a: one node, no replicated store | n/a | n/a | n/a |\n",
     );
@@ -376,8 +395,10 @@ fn selective(r: &Run) -> String {
          The queue is filled first (1 message in 100 has `color:red`, the others `color:blue`), then one \
          consumer subscribes with `selector: color = 'red'` (prefetch 1000) and acks each message. Timed \
          from its SUBSCRIBE; it ends at the last match, when nothing comes for the idle time (a stall), or \
-         at its time limit. Then a plain consumer drains the rest (with the matches left, if any).\n\n\
-         | broker | queue depth | filled at | matching | received | first match (s) | last match (s) | matches/s | outcome | the rest drained |\n\
+         at its time limit. Then a plain consumer drains the rest (with the matches left, if any). \
+         ActiveMQ runs with its default destination policy (nothing in `activemq.xml` changes paging \
+         or cursors).\n\n\
+         | broker | queue depth | filled at | matching | received (`color` headers) | first match (s) | last match (s) | matches/s | outcome | the rest drained |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
     );
     let row = |who: &str, st: &Steps| {
@@ -396,7 +417,7 @@ fn selective(r: &Run) -> String {
             opt(&st.fill_d, |f| f.n.to_string()),
             opt(&st.fill_d, |f| format!("{:.0} msg/s", f.msgs_per_s)),
             opt(&d.expected, |e| e.to_string()),
-            d.received,
+            received(d),
             opt(&d.first_s, |t| secs(*t)),
             secs(d.secs),
             rate(d.msgs_per_s),
@@ -406,6 +427,12 @@ fn selective(r: &Run) -> String {
     s += &row("ActiveMQ 5.17.2", &r.activemq);
     s += &row(&format!("mqsim `{}`", r.sync), &r.mqsim);
     s + "\n"
+}
+
+/// `8 (8 red)`: what came, by its `color` header.
+fn received(d: &Drain) -> String {
+    let colors: Vec<String> = d.colors.iter().map(|(c, n)| format!("{n} {c}")).collect();
+    if colors.is_empty() { d.received.to_string() } else { format!("{} ({})", d.received, colors.join(", ")) }
 }
 
 /// The largest mqsim store directory after idle in (a), allocated bytes.
@@ -462,6 +489,7 @@ mod tests {
             store_limit: 1 << 34,
             log_size: None,
             load: None,
+            secs: None,
             activemq: Steps::default(),
             mqsim: Steps::default(),
         }
@@ -473,6 +501,9 @@ mod tests {
         assert_eq!(parse_size(&serde_json::json!("64MiB")), Some(64 << 20));
         assert_eq!(parse_size(&serde_json::json!("100 MB")), Some(100_000_000));
         assert_eq!(parse_size(&serde_json::json!("lots")), None);
+        let config = serde_json::json!({"cluster": {"sync": "x"}, "store": [{"logSize": "1MiB"}]});
+        assert_eq!(find_key(&config, "logSize").and_then(parse_size), Some(1 << 20));
+        assert_eq!(find_key(&config, "nothing"), None);
     }
 
     #[test]
