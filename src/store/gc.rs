@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use super::Store;
-use super::index::Entry;
+use super::index::{Entry, Live};
 use super::journal::FileInfo;
 use super::record::Record;
 use crate::error::Result;
@@ -153,10 +153,20 @@ impl Store {
             .iter()
             .find(|f| held.contains(&f.start))
             .or_else(|| candidates.iter().min_by_key(|f| live.get(&f.start).copied().unwrap_or(0)));
-        match pick {
-            Some(f) => self.index.entries_of(f.start, max),
-            None => Ok(Vec::new()),
+        let Some(f) = pick else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for live in self.index.entries_of(f.start, max)? {
+            out.push(match live {
+                Live::Message { store, seq, loc } => {
+                    let msg = self.message_at(&store, loc)?;
+                    (Entry::Message { store: store.clone(), seq }, Record::Enqueue { store, msg })
+                }
+                Live::Subscription { key, topic } => {
+                    (Entry::Subscription { key: key.clone() }, Record::Subscribe { key, topic })
+                }
+            });
         }
+        Ok(out)
     }
 
     /// The first log file at or after `position` when no file holds it (a hole the

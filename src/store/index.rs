@@ -1,6 +1,7 @@
 //! The index: what the journal's records add up to, in an LMDB environment (heed).
 //!
-//! `msgs` (`<store>\0<seq>` → message) for queues and durable subscriptions, `subs` (durable
+//! `msgs` (`<store>\0<seq>` → where the message is in the journal, [`MsgLoc`], as LevelDB's
+//! index pointed into its log) for queues and durable subscriptions, `subs` (durable
 //! subscription → topic), `audit` (producer → last sequence, for duplicate suppression) and
 //! `meta` (`next_seq`, `live_bytes`, and `applied`: the journal position the index has
 //! reached). Applying records and moving `applied` happen in one LMDB transaction, so the
@@ -13,7 +14,8 @@
 //! count is zero and every file it removed things from is gone: replaying the files that
 //! remain then adds up to the same index (a dequeue never outlives the enqueue it undoes,
 //! so no message comes back), which is what lets a damaged index be rebuilt from the live
-//! log files alone. The environment never fsyncs: it is rebuilt from the
+//! log files alone. The bodies stay in the log files, not in LMDB: the index is small (its
+//! file never shrinks, as LMDB's do not) and a snapshot of it is cheap. The environment never fsyncs: it is rebuilt from the
 //! journal whenever it cannot be trusted (see [`super::Store::open`]).
 //!
 //! One record never fails the index: a record (or a record inside a batch) whose keys LMDB
@@ -28,7 +30,7 @@ use heed::types::{Bytes, Str, U64};
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RwTxn, byteorder::BigEndian};
 
 use super::Snapshot;
-use super::record::{Record, StoredMessage};
+use super::record::Record;
 use crate::error::{Error, Result};
 
 type Blobs = Database<'static, Bytes, Bytes>;
@@ -66,6 +68,45 @@ pub enum Entry {
     Message { store: String, seq: u64 },
     Subscription { key: String },
 }
+
+/// Where a live message is: the journal record at `pos` (its start), the `nth` enqueue in
+/// it (depth first: a transaction's batch holds several), and its stored size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsgLoc {
+    pub pos: u64,
+    pub nth: u32,
+    pub size: u32,
+}
+
+impl MsgLoc {
+    fn encode(&self) -> [u8; 16] {
+        let mut v = [0u8; 16];
+        v[..8].copy_from_slice(&self.pos.to_be_bytes());
+        v[8..12].copy_from_slice(&self.nth.to_be_bytes());
+        v[12..].copy_from_slice(&self.size.to_be_bytes());
+        v
+    }
+
+    fn decode(v: &[u8]) -> Result<MsgLoc> {
+        let v: &[u8; 16] = v.try_into().map_err(|_| Error::Other(format!("a message location of {} bytes", v.len())))?;
+        Ok(MsgLoc {
+            pos: u64::from_be_bytes(v[..8].try_into().expect("8")),
+            nth: u32::from_be_bytes(v[8..12].try_into().expect("4")),
+            size: u32::from_be_bytes(v[12..].try_into().expect("4")),
+        })
+    }
+}
+
+/// What the index holds of a live entry, for compaction and promotion (the store reads a
+/// message's content from the journal).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Live {
+    Message { store: String, seq: u64, loc: MsgLoc },
+    Subscription { key: String, topic: String },
+}
+
+/// The index's format: 2 keeps message locations (1 kept message bodies).
+const FORMAT: u64 = 2;
 
 fn by_file_key(file: u64, loc: &[u8]) -> Vec<u8> {
     let mut k = file.to_be_bytes().to_vec();
@@ -122,7 +163,22 @@ impl Index {
                 )))
             })?
             .unwrap_commit();
-        Ok(Index { env, msgs, subs, audit, meta, locs, live, deps, by_file })
+        let index = Index { env, msgs, subs, audit, meta, locs, live, deps, by_file };
+        let mut wtxn = index.env.write_txn()?;
+        match index.meta.get(&wtxn, "format")? {
+            Some(FORMAT) => {}
+            None if index.meta.get(&wtxn, "applied")?.is_none() && index.msgs.is_empty(&wtxn)? => {
+                index.meta.put(&mut wtxn, "format", &FORMAT)?;
+            }
+            other => {
+                return Err(Error::Other(format!(
+                    "the index is of format {} and this build keeps format {FORMAT}",
+                    other.unwrap_or(1)
+                )));
+            }
+        }
+        wtxn.commit()?;
+        Ok(index)
     }
 
     /// The journal position the index has reached.
@@ -146,16 +202,17 @@ impl Index {
     /// `file` (from `from`, or from the next file after a hole at `from`), unless the index
     /// is no longer at `from` (someone else applied them meanwhile). Returns `applied`, and which records (by their index in `records`)
     /// were skipped in whole or in part, and why.
-    pub fn apply(&self, from: u64, to: u64, file: u64, records: &[Record]) -> Result<Applied> {
+    pub fn apply(&self, from: u64, to: u64, file: u64, records: &[(u64, Record)]) -> Result<Applied> {
         let mut wtxn = self.env.write_txn()?;
         let applied = self.meta.get(&wtxn, "applied")?.unwrap_or(0);
         if applied != from {
             return Ok(Applied { applied, skipped: Vec::new() });
         }
         let mut skipped = Vec::new();
-        for (i, r) in records.iter().enumerate() {
+        for (i, (pos, r)) in records.iter().enumerate() {
             let mut why = Vec::new();
-            self.apply_one(&mut wtxn, file, r, &mut why)?;
+            let mut at = (*pos, 0u32);
+            self.apply_one(&mut wtxn, file, &mut at, r, &mut why)?;
             if !why.is_empty() {
                 skipped.push((i, why.join("; ")));
             }
@@ -166,8 +223,20 @@ impl Index {
     }
 
     /// Applies one record; an unstorable one (or one inside a batch: the rest of the batch
-    /// is applied) is left out, with the reason pushed on `skipped`.
-    fn apply_one(&self, wtxn: &mut RwTxn, file: u64, record: &Record, skipped: &mut Vec<String>) -> Result<()> {
+    /// is applied) is left out, with the reason pushed on `skipped`. `at` is the top-level
+    /// record's position and how many enqueues in it came before this one.
+    fn apply_one(
+        &self,
+        wtxn: &mut RwTxn,
+        file: u64,
+        at: &mut (u64, u32),
+        record: &Record,
+        skipped: &mut Vec<String>,
+    ) -> Result<()> {
+        let nth = at.1;
+        if matches!(record, Record::Enqueue { .. }) {
+            at.1 += 1;
+        }
         if !matches!(record, Record::Batch(_))
             && let Err(why) = record.check_storable()
         {
@@ -176,11 +245,11 @@ impl Index {
         }
         match record {
             Record::Enqueue { store, msg } => {
-                let bytes = postcard::to_allocvec(msg).expect("message serializes");
+                let size = postcard::to_allocvec(msg).expect("message serializes").len() as u32;
                 let key = msg_key(store, msg.seq);
                 self.removed(wtxn, file, &key, Some(&self.msgs))?;
-                self.msgs.put(wtxn, &key, &bytes)?;
-                self.added(wtxn, file, &key, bytes.len() as u64)?;
+                self.msgs.put(wtxn, &key, &MsgLoc { pos: at.0, nth, size }.encode())?;
+                self.added(wtxn, file, &key, u64::from(size))?;
                 let next = self.meta.get(wtxn, "next_seq")?.unwrap_or(0).max(msg.seq.saturating_add(1));
                 self.meta.put(wtxn, "next_seq", &next)?;
                 if let Some((producer, seq)) = &msg.producer {
@@ -218,7 +287,7 @@ impl Index {
             }
             Record::Batch(records) => {
                 for r in records {
-                    self.apply_one(wtxn, file, r, skipped)?;
+                    self.apply_one(wtxn, file, at, r, skipped)?;
                 }
             }
         }
@@ -248,7 +317,10 @@ impl Index {
             n => self.live.put(wtxn, &from, &(n - 1))?,
         }
         if let Some(msgs) = msgs {
-            let size = msgs.get(wtxn, loc)?.map_or(0, |v| v.len() as u64);
+            let size = match msgs.get(wtxn, loc)? {
+                Some(v) => u64::from(MsgLoc::decode(v)?.size),
+                None => 0,
+            };
             let bytes = self.meta.get(wtxn, "live_bytes")?.unwrap_or(0);
             self.meta.put(wtxn, "live_bytes", &bytes.saturating_sub(size))?;
         }
@@ -275,9 +347,8 @@ impl Index {
         Ok(out)
     }
 
-    /// Up to `max` live entries log file `file` added, with the records that add them
-    /// again (for compaction).
-    pub fn entries_of(&self, file: u64, max: usize) -> Result<Vec<(Entry, Record)>> {
+    /// Up to `max` live entries log file `file` added (for compaction).
+    pub fn entries_of(&self, file: u64, max: usize) -> Result<Vec<Live>> {
         let rtxn = self.env.read_txn()?;
         let mut out = Vec::new();
         for kv in self.by_file.prefix_iter(&rtxn, &file.to_be_bytes())? {
@@ -288,17 +359,14 @@ impl Index {
             if let Some(key) = loc.strip_prefix(&[1u8]) {
                 let key = String::from_utf8_lossy(key).into_owned();
                 if let Some(topic) = self.subs.get(&rtxn, &key)? {
-                    let record = Record::Subscribe { key: key.clone(), topic: topic.to_string() };
-                    out.push((Entry::Subscription { key }, record));
+                    out.push(Live::Subscription { key, topic: topic.to_string() });
                 }
             } else if loc.len() > 9 {
                 let (name, seq) = loc.split_at(loc.len() - 9);
                 let seq = u64::from_be_bytes(seq[1..].try_into().expect("8 bytes"));
-                let store = String::from_utf8_lossy(name).into_owned();
                 if let Some(v) = self.msgs.get(&rtxn, loc)? {
-                    let msg: StoredMessage = postcard::from_bytes(v)
-                        .map_err(|e| Error::Other(format!("corrupt message in store {store}: {e}")))?;
-                    out.push((Entry::Message { store: store.clone(), seq }, Record::Enqueue { store, msg }));
+                    let store = String::from_utf8_lossy(name).into_owned();
+                    out.push(Live::Message { store, seq, loc: MsgLoc::decode(v)? });
                 }
             }
         }
@@ -343,24 +411,22 @@ impl Index {
         self.live.clear(&mut wtxn)?;
         self.deps.clear(&mut wtxn)?;
         self.by_file.clear(&mut wtxn)?;
+        self.meta.put(&mut wtxn, "format", &FORMAT)?;
         wtxn.commit()?;
         Ok(())
     }
 
-    /// The whole index, for a newly promoted master.
-    pub fn snapshot(&self) -> Result<Snapshot> {
+    /// The whole index, for a newly promoted master: everything but the messages, and
+    /// where each live message is (store, location), by store and sequence.
+    pub fn snapshot(&self) -> Result<(Snapshot, Vec<(String, MsgLoc)>)> {
         let rtxn = self.env.read_txn()?;
         let mut snap = Snapshot { next_seq: self.meta.get(&rtxn, "next_seq")?.unwrap_or(0), ..Default::default() };
-        let mut stores: BTreeMap<String, Vec<StoredMessage>> = BTreeMap::new();
+        let mut locs = Vec::new();
         for kv in self.msgs.iter(&rtxn)? {
             let (k, v) = kv?;
             let name_len = k.len().saturating_sub(9);
-            let name = String::from_utf8_lossy(&k[..name_len]).into_owned();
-            let msg: StoredMessage =
-                postcard::from_bytes(v).map_err(|e| Error::Other(format!("corrupt message in store {name}: {e}")))?;
-            stores.entry(name).or_default().push(msg);
+            locs.push((String::from_utf8_lossy(&k[..name_len]).into_owned(), MsgLoc::decode(v)?));
         }
-        snap.stores = stores;
         for kv in self.subs.iter(&rtxn)? {
             let (k, v) = kv?;
             snap.subs.insert(k.to_string(), v.to_string());
@@ -369,7 +435,7 @@ impl Index {
             let (k, v) = kv?;
             snap.audit.insert(k.to_string(), v);
         }
-        Ok(snap)
+        Ok((snap, locs))
     }
 }
 

@@ -299,7 +299,7 @@ impl Store {
             while let Next::Record { data, len, .. } = journal::next_record(&bytes[at..]) {
                 match Record::decode(data) {
                     Ok(r) => {
-                        records.push(r);
+                        records.push((from + at as u64, r));
                         starts.push(at);
                     }
                     Err(e) => self.quarantine(from + at as u64, data, &format!("it cannot be decoded: {e}")),
@@ -422,7 +422,40 @@ impl Store {
     /// The whole index, caught up with the journal, for a newly promoted master.
     pub fn snapshot(&self) -> Result<Snapshot> {
         self.catch_up()?;
-        self.index.snapshot()
+        let (mut snap, locs) = self.index.snapshot()?;
+        // Read in journal order (batches read once), then put back in sequence order.
+        let mut order: Vec<usize> = (0..locs.len()).collect();
+        order.sort_by_key(|&i| (locs[i].1.pos, locs[i].1.nth));
+        let mut read: Vec<Option<StoredMessage>> = vec![None; locs.len()];
+        let mut last: Option<(u64, Record)> = None;
+        for i in order {
+            let loc = locs[i].1;
+            if last.as_ref().is_none_or(|(pos, _)| *pos != loc.pos) {
+                last = Some((loc.pos, self.record_at_pos(loc.pos)?));
+            }
+            let record = &last.as_ref().expect("just read").1;
+            read[i] = Some(nth_enqueue(record, loc.nth).ok_or_else(|| no_message(&locs[i].0, loc))?);
+        }
+        for ((store, _), msg) in locs.into_iter().zip(read) {
+            snap.stores.entry(store).or_default().push(msg.expect("every location read"));
+        }
+        Ok(snap)
+    }
+
+    /// The live message at `loc`, read from the journal.
+    pub fn message_at(&self, store: &str, loc: index::MsgLoc) -> Result<StoredMessage> {
+        nth_enqueue(&self.record_at_pos(loc.pos)?, loc.nth).ok_or_else(|| no_message(store, loc))
+    }
+
+    /// The record starting at journal position `pos`, decoded.
+    fn record_at_pos(&self, pos: u64) -> Result<Record> {
+        let bytes = self.journal.read(pos, 1)?;
+        match journal::next_record(&bytes) {
+            Next::Record { data, .. } => {
+                Record::decode(data).map_err(|e| Error::Other(format!("the journal record at {pos} does not decode: {e}")))
+            }
+            _ => Err(Error::Other(format!("the journal has no record at {pos}"))),
+        }
     }
 
     /// The replication node id (`nodeid.txt`, as ActiveMQ kept it), created on first use.
@@ -437,6 +470,29 @@ impl Store {
         write_synced(&path, id.as_bytes())?;
         Ok(id)
     }
+}
+
+/// The `nth` enqueue of `record`, depth first (a batch holds several).
+fn nth_enqueue(record: &Record, nth: u32) -> Option<StoredMessage> {
+    fn walk(r: &Record, n: &mut u32) -> Option<StoredMessage> {
+        match r {
+            Record::Enqueue { msg, .. } if *n == 0 => Some(msg.clone()),
+            Record::Enqueue { .. } => {
+                *n -= 1;
+                None
+            }
+            Record::Batch(rs) => rs.iter().find_map(|r| walk(r, n)),
+            _ => None,
+        }
+    }
+    walk(record, &mut { nth })
+}
+
+fn no_message(store: &str, loc: index::MsgLoc) -> Error {
+    Error::Other(format!(
+        "store {store}: the index points at enqueue {} of the journal record at {}, which is not there",
+        loc.nth, loc.pos
+    ))
 }
 
 /// Creates (or truncates) `path` with `bytes` and fsyncs it.

@@ -358,18 +358,27 @@ fn garbage_collection_keeps_what_is_live_and_a_rebuild_from_the_rest_agrees() {
 }
 
 /// Issue 12: after a machine restart the index starts from its snapshot and replays only
-/// the journal after it: log files before the snapshot are not needed (a rebuild would
-/// need them), and what followed the snapshot is replayed.
+/// the journal after it: a log file before the snapshot is never read again (here one full
+/// of consumed messages is damaged, which a rebuild would trip over), and what followed the
+/// snapshot is replayed.
 #[test]
 fn a_machine_restart_reuses_the_index_snapshot_and_replays_only_the_tail() {
     let dir = tempfile::tempdir().unwrap();
+    let first_end;
     {
         let s = Store::open_sized(dir.path(), 400).unwrap();
+        // The first log file: messages sent and consumed at once.
+        let mut seq = 900;
+        while s.files().len() < 2 {
+            s.append(&[enqueue(seq), Record::Dequeue { store: "a".into(), seq }]).unwrap();
+            seq += 1;
+        }
+        first_end = s.files()[0].end;
         for seq in 1..=20 {
             s.append(&[enqueue(seq)]).unwrap();
         }
         s.catch_up().unwrap();
-        assert_eq!(s.snapshot_index_if_due().unwrap(), None, "not before the journal outgrows the live data");
+        s.snapshot_index_if_due().unwrap();
         // Traffic that leaves nothing behind moves the journal on.
         for seq in 100..400 {
             s.append(&[enqueue(seq), Record::Dequeue { store: "a".into(), seq }]).unwrap();
@@ -384,14 +393,27 @@ fn a_machine_restart_reuses_the_index_snapshot_and_replays_only_the_tail() {
         s.catch_up().unwrap();
         assert!(s.position().unwrap() as u64 > at);
     }
-    // The first log file (messages 1..4, live) goes, and the machine restarts: a rebuild
-    // from the log files would lose them; the snapshot has them.
-    std::fs::remove_file(dir.path().join(journal::FILE_NAME)).unwrap();
+    // The first log file is damaged, and the machine restarts.
+    std::fs::write(dir.path().join(journal::FILE_NAME), vec![0xffu8; first_end as usize]).unwrap();
     std::fs::write(dir.path().join(INDEX_BOOT), "another boot").unwrap();
     let s = Store::open_sized(dir.path(), 400).unwrap();
     let seqs: Vec<u64> = s.snapshot().unwrap().stores["a"].iter().map(|m| m.seq).collect();
     let want: Vec<u64> = (1..=10).chain(16..=25).collect();
     assert_eq!(seqs, want, "snapshot + tail: nothing lost, nothing back");
+    drop(s);
+    // Without the snapshot the same restart rebuilds from every log file, and trips.
+    let aside = dir.path().join("aside");
+    std::fs::create_dir(&aside).unwrap();
+    for f in [snapshot::SNAPSHOT, snapshot::SNAPSHOT_POS] {
+        std::fs::rename(dir.path().join(f), aside.join(f)).unwrap();
+    }
+    std::fs::write(dir.path().join(INDEX_BOOT), "a third boot").unwrap();
+    assert!(Store::open_sized(dir.path(), 400).is_err(), "a rebuild reads the damaged file");
+    for f in [snapshot::SNAPSHOT, snapshot::SNAPSHOT_POS] {
+        std::fs::rename(aside.join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(dir.path().join(INDEX_BOOT), "a fourth boot").unwrap();
+    let s = Store::open_sized(dir.path(), 400).unwrap();
     // A clear (a full resync) forgets the snapshot: it described another journal.
     s.clear().unwrap();
     assert!(!dir.path().join(snapshot::SNAPSHOT).exists());
