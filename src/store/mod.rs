@@ -281,7 +281,6 @@ impl Store {
         loop {
             let reached = self.applied.load(Ordering::Acquire);
             if reached >= self.journal.end() {
-                self.live_bytes.store(self.index.live_bytes()?, Ordering::Release);
                 return Ok(reached);
             }
             // Past a hole the garbage collection left (or before the oldest file), go on at
@@ -313,6 +312,9 @@ impl Store {
                     self.quarantine(from + start as u64, data, &why);
                 }
             }
+            // The live data first, then the position: a reader that sees the new position
+            // (`Writer::store_usage` reads it first) sees the live data that goes with it.
+            self.live_bytes.store(self.index.live_bytes()?, Ordering::Release);
             self.applied.store(applied.applied, Ordering::Release);
         }
     }
@@ -415,6 +417,7 @@ impl Store {
         self.drop_snapshot()?;
         self.journal.clear()?;
         self.index.clear()?;
+        self.live_bytes.store(0, Ordering::Release);
         self.applied.store(0, Ordering::Release);
         Ok(())
     }
