@@ -7,23 +7,29 @@
 //!   ZooKeeper while electing (so the node with the most data wins), and what a slave acks.
 //! * [`gc`]: log files nothing live refers to are deleted on every node; the master copies
 //!   the last live entries of old files forward so that they can go too.
-//! * [`index`]: an LMDB environment (heed) with what the records add up to: messages per
-//!   queue and durable subscription, durable subscriptions, the producer audit, and the
-//!   journal position it has reached (`applied`).
+//! * [`index`]: an LMDB environment (heed) with what the records add up to: where each
+//!   live message of each queue and durable subscription is in the log files (the bodies
+//!   stay there), durable subscriptions, the producer audit, what keeps each log file
+//!   alive, and the journal position it has reached (`applied`).
+//! * [`snapshot`]: a fsynced copy of the index, reused after a machine restart; [`resync`]:
+//!   a slave's side of an incremental resync.
 //!
 //! **Writes.** The master appends a group of records to the journal with one `pwrite` and
 //! ships those very bytes to its slaves; a slave appends them at the same positions. The
 //! DISK bit of the `sync` mode is one `fdatasync` of the journal file, nothing else. The
 //! index catches up behind the journal ([`Store::catch_up`]): on the master's writer thread
 //! after the group has been shipped, on a slave in the background after it has acked, so
-//! an index commit is never on a send's path and the index is never fsynced. A promoted slave catches its index up before the
-//! broker is built from it ([`Store::snapshot`]).
+//! an index commit is never on a send's path and the index is never fsynced. A promoted
+//! slave catches its index up before the broker is built from it ([`Store::snapshot`],
+//! which reads the live messages from the log files).
 //!
 //! **Recovery.** A process crash (SIGKILL at any moment) loses nothing the kernel had: at
-//! open the journal is scanned, every CRC checked, and the index replays what it lacks. An
-//! OS crash can tear an index that never fsyncs, so when the machine has restarted since
-//! the index was opened (the kernel's boot id changed), the index is rebuilt from the whole
-//! journal; the journal itself holds what was fsynced, and a torn tail ends it.
+//! open the last log file is scanned, every CRC checked, and the index replays what it
+//! lacks. An OS crash can tear an index that never fsyncs, so when the machine has
+//! restarted since the index was opened (the kernel's boot id changed), the index starts
+//! from its last snapshot and replays the journal after it, or, with no snapshot, is
+//! rebuilt from the log files that are left; the journal itself holds what was fsynced,
+//! and a torn tail ends it.
 //!
 //! **Storage faults are loud, never silent** (issue 11). Each fault stops only what it must:
 //!
