@@ -6,11 +6,10 @@ mod common;
 use common::TestCluster;
 use serde_json::Value;
 
-#[test]
-fn chaos_run_with_a_fixed_seed_passes() {
-    let mut c = TestCluster::new(29);
-    c.up();
-    let out = c.run(&["chaos", "--duration", "75s", "--seed", "42", "--interval", "1s", "--json"]);
+/// Runs `mqsim chaos` for `duration` with `seed` and checks its verdict: PASS, nothing
+/// acknowledged lost. Returns the summary.
+fn chaos_passes(c: &TestCluster, duration: &str, seed: &str) -> Value {
+    let out = c.run(&["chaos", "--duration", duration, "--seed", seed, "--interval", "1s", "--json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let json_start = stdout.find('{').unwrap_or_else(|| panic!("no summary: {stdout}\n{stderr}\n{}", c.diagnostics()));
@@ -18,6 +17,14 @@ fn chaos_run_with_a_fixed_seed_passes() {
     assert_eq!(summary["verdict"], "PASS", "{summary:#}\n{stderr}");
     assert!(out.status.success());
     assert_eq!(summary["lost"], 0);
+    summary
+}
+
+#[test]
+fn chaos_run_with_a_fixed_seed_passes() {
+    let mut c = TestCluster::new(29);
+    c.up();
+    let summary = chaos_passes(&c, "75s", "42");
     assert!(summary["acknowledged"].as_u64().unwrap() > 100, "{summary:#}");
     let kinds: std::collections::BTreeSet<&str> =
         summary["faults"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
@@ -36,13 +43,8 @@ fn chaos_run_with_a_fixed_seed_passes() {
 fn chaos_with_small_log_files_loses_nothing_while_files_are_collected() {
     let mut c = TestCluster::with_toml(102, |base| common::cluster_toml(base, "logSize = 65536"));
     c.up();
-    let out = c.run(&["chaos", "--duration", "60s", "--seed", "7", "--interval", "1s", "--json"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let json_start = stdout.find('{').unwrap_or_else(|| panic!("no summary: {stdout}\n{stderr}\n{}", c.diagnostics()));
-    let summary: Value = serde_json::from_str(&stdout[json_start..]).unwrap();
-    assert_eq!(summary["verdict"], "PASS", "{summary:#}\n{stderr}");
-    assert_eq!(summary["lost"], 0);
+    let summary = chaos_passes(&c, "60s", "7");
+    assert!(summary["acknowledged"].as_u64().unwrap() > 100, "{summary:#}");
     let gc = c.events().iter().filter(|e| e["kind"] == "gc").count();
     let resyncs: Vec<String> = c
         .events()
