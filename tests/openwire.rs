@@ -347,7 +347,7 @@ fn jms_client_end_to_end_stomp_interop_and_bad_frames() {
         assert!(t.contains(&format!("ok {step}\n")), "step {step} missing:\n{t}");
     }
 
-    // The notes' producer and consumer (docs/java), with the test cluster's URL.
+    // The Java producer and consumer of docs/java (around the notes' URL line), with the test cluster's URL.
     let out = java.run("JmsProduce", &[&url], "", Duration::from_secs(60));
     assert!(text(&out).contains("**** messages sent to the MQ"), "{}", text(&out));
     let out = java.run("JmsConsumer", &[&url], "", Duration::from_secs(60));
