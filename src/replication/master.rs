@@ -383,4 +383,30 @@ mod plan_tests {
         let kept: Vec<u64> = master.files().iter().map(|f| f.start).filter(|&s| s < from).collect();
         assert_eq!(keep, Some(kept));
     }
+
+    #[test]
+    fn a_diverged_slave_resyncs_from_just_before_where_the_journals_part() {
+        let dir = tempfile::tempdir().unwrap();
+        // One big log file on each side, as with the default logSize.
+        let master = Store::open_sized(&dir.path().join("m"), 1 << 30).unwrap();
+        let slave = Store::open_sized(&dir.path().join("s"), 1 << 30).unwrap();
+        for seq in 1..=500 {
+            master.append(&[enqueue(seq)]).unwrap();
+        }
+        mirror(&master, &slave);
+        let common = master.position().unwrap() as u64;
+        // The slave (a demoted master) wrote one record nobody has; the master another.
+        slave.append(&[enqueue(1000)]).unwrap();
+        master.append(&[enqueue(2000)]).unwrap();
+        let (from, keep) = plan(&master, &login(&slave), master.position().unwrap() as u64).unwrap();
+        assert!(from <= common && common - from <= 8192, "from {from}, the journals part at {common}");
+        assert_eq!(keep, Some(vec![0]), "the one file is kept, and cut at from");
+        let dropped = slave.resync_to(from, keep.as_deref().unwrap()).unwrap();
+        assert!(dropped.bytes < 9000, "{dropped:?}");
+        mirror(&master, &slave);
+        assert_eq!(slave.last_record().unwrap(), master.last_record().unwrap());
+        let seqs: Vec<u64> = slave.snapshot().unwrap().stores["a"].iter().map(|m| m.seq).collect();
+        assert_eq!(seqs.len(), 501);
+        assert!(seqs.contains(&2000) && !seqs.contains(&1000));
+    }
 }

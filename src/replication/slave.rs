@@ -241,7 +241,8 @@ async fn resync(
     .await?;
     let kept = match &dropped.copy {
         Some(copy) => format!(
-            "; dropped {} bytes holding {} message(s) the master does not have, kept in {}",
+            "; dropped {} bytes holding {} message(s) from position {from} on (what the master has of them \
+             comes back from it), kept in {}",
             dropped.bytes,
             dropped.messages,
             copy.display()

@@ -29,9 +29,11 @@ pub struct Login {
     pub position: u64,
     /// The slave's last record `(start, crc32)`, so the master can tell a common prefix.
     pub last: Option<(u64, u32)>,
-    /// The slave's newest log files (at most [`MAX_LOGIN_FILES`]): each one's start and its
-    /// first record's crc32, so a master that does not hold what follows the slave's last
-    /// record can still find where their journals agree (an incremental resync).
+    /// Where the slave's journal can be checked (at most [`MAX_LOGIN_FILES`], the newest):
+    /// `(record start, crc32)` of each log file's first record and of records spaced
+    /// 4 KiB, 8 KiB, … before its end, so a master that does not hold what follows the
+    /// slave's last record can still find where their journals agree (an incremental
+    /// resync).
     #[serde(default)]
     pub files: Vec<(u64, u32)>,
 }

@@ -39,15 +39,46 @@ fn enqueues(r: &Record) -> u64 {
 }
 
 impl Store {
-    /// Each log file's start and its first record's CRC32, oldest first (what a login
-    /// lists so the master can find where the journals agree).
+    /// Where this journal can be checked against the master's, oldest first, as `(record
+    /// start, CRC32)`: the first record of each log file, and in the last file the first
+    /// record at or after 4 KiB, 8 KiB, 16 KiB, … before its end — so a slave that diverged
+    /// near its end finds a point of agreement just before it, not at its file's start.
+    /// Reads the last log file once.
     pub fn log_checkpoints(&self) -> Result<Vec<(u64, u32)>> {
+        let files = self.journal.files();
         let mut out = Vec::new();
-        for f in self.journal.files() {
+        for f in &files {
             if let Some((_, crc)) = self.journal.record_at(f.start)? {
                 out.push((f.start, crc));
             }
         }
+        if let Some(last) = files.last() {
+            let mut targets: Vec<u64> =
+                (0..48).map(|k| last.end.saturating_sub(4096u64 << k)).filter(|&t| t > last.start).collect();
+            targets.sort_unstable();
+            targets.dedup();
+            let (mut at, mut next) = (last.start, 0);
+            while at < last.end && next < targets.len() {
+                let bytes = self.journal.read(at, 1 << 20)?;
+                if bytes.is_empty() {
+                    break;
+                }
+                let mut i = 0;
+                while let Next::Record { len, crc, .. } = next_record(&bytes[i..]) {
+                    let start = at + i as u64;
+                    if next < targets.len() && targets[next] <= start {
+                        out.push((start, crc));
+                        while next < targets.len() && targets[next] <= start {
+                            next += 1;
+                        }
+                    }
+                    i += len;
+                }
+                at += bytes.len() as u64;
+            }
+        }
+        out.sort_unstable();
+        out.dedup_by_key(|c| c.0);
         Ok(out)
     }
 
