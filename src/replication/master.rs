@@ -18,6 +18,7 @@ use super::wire::{Codec, Frame, LOGIN_TIMEOUT, Login, MAX_LOGIN_FILES, Wal};
 use crate::events::EventLog;
 use crate::faults::gate::{Gated, wait_open};
 use crate::store::Store;
+use crate::store::journal::Chunk;
 
 /// One attached slave, as `mqsim status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,15 +275,12 @@ async fn stream(
     loop {
         let target = *end.borrow_and_update();
         while next < target {
-            // Past a hole the collection left (a whole-store resync): the next log file.
-            if let Some(file) = ctx.store.next_file(next) {
-                next = file;
-            }
-            let file = ctx.store.file_of(next).unwrap_or(next);
             // In the steady state the records were just appended and are in the page cache:
             // read them right here instead of hopping to the blocking pool and back, which
-            // would cost two thread wake-ups per group. Catch-up reads still go there.
-            let bytes = if target - next <= INLINE_READ {
+            // would cost two thread wake-ups per group. Catch-up reads still go there. Past
+            // a hole the collection left (a whole-store resync), the chunk starts at the
+            // next log file.
+            let chunk = if target - next <= INLINE_READ {
                 ctx.store.read_journal(next, INLINE_READ as usize)?
             } else {
                 let store = ctx.store.clone();
@@ -290,11 +288,9 @@ async fn stream(
                     .await
                     .map_err(|e| crate::Error::Other(e.to_string()))??
             };
-            if bytes.is_empty() {
-                break;
-            }
-            let wal = Wal { file, offset: next - file, length: bytes.len() as u64, sync: ctx.settings.remote_disk };
-            next += bytes.len() as u64;
+            let Some(Chunk { at, file, bytes }) = chunk else { break };
+            let wal = Wal { file, offset: at - file, length: bytes.len() as u64, sync: ctx.settings.remote_disk };
+            next = at + bytes.len() as u64;
             framed.feed(Frame::Wal(wal, Bytes::from(bytes))).await.map_err(err)?;
         }
         framed.flush().await.map_err(err)?;
@@ -350,14 +346,9 @@ mod plan_tests {
 
     /// Copies the master's journal to the slave, as the stream does.
     fn mirror(master: &Store, slave: &Store) {
-        let mut at = slave.position().unwrap() as u64;
-        while at < master.position().unwrap() as u64 {
-            if let Some(f) = master.next_file(at) {
-                at = f;
-            }
-            let file = master.file_of(at).unwrap();
-            let bytes = master.read_journal(at, 1 << 20).unwrap();
-            at = slave.append_replicated(file, at, &bytes).unwrap();
+        let mut next = slave.position().unwrap() as u64;
+        while let Some(Chunk { at, file, bytes }) = master.read_journal(next, 1 << 20).unwrap() {
+            next = slave.append_replicated(file, at, &bytes).unwrap();
         }
     }
 

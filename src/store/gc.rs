@@ -169,17 +169,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The first log file at or after `position` when no file holds it (a hole the
-    /// collection left, or before the oldest file): where a stream goes on.
-    pub fn next_file(&self, position: u64) -> Option<u64> {
-        self.journal.next_file(position)
-    }
-
-    /// The start of the log file holding `position`.
-    pub fn file_of(&self, position: u64) -> Option<u64> {
-        self.journal.file_of(position)
-    }
-
     /// Whether the journal holds every record from `position` to its end (no collected
     /// file in between): a slave at `position` can be streamed to.
     pub fn holds_from(&self, position: u64) -> bool {

@@ -12,8 +12,8 @@
 //!
 //! **Holes.** Older files are deleted by the store's garbage collection when nothing live
 //! refers to them ([`super::gc`]), so the files need not be contiguous: a position in a
-//! hole was collected. [`Journal::read`] never crosses a file; [`Journal::next_file`] finds
-//! the next file after a hole.
+//! hole was collected. [`Journal::read`] never crosses a file; [`Journal::read_from`] goes on
+//! at the next file after a hole.
 //!
 //! **Recovery** at open scans only the last file (the older ones were finished, cut and
 //! synced when the journal rolled past them), checking every CRC; the first invalid record
@@ -77,6 +77,15 @@ pub fn parse_file_name(name: &str) -> Option<u64> {
 struct LogFile {
     file: File,
     path: PathBuf,
+}
+
+/// Records read by [`Journal::read_from`]: `bytes` start at position `at`, in the log
+/// file starting at `file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub at: u64,
+    pub file: u64,
+    pub bytes: Vec<u8>,
 }
 
 /// A log file, as listed by [`Journal::files`].
@@ -343,7 +352,8 @@ impl Journal {
         self.check_healthy()?;
         let mut f = self.files.lock().unwrap();
         let mut buf = Vec::new();
-        let mut sizes = Vec::new();
+        // Each record's end, and the last one's start and CRC, relative to the group.
+        let (mut ends, mut last) = (Vec::new(), None);
         for data in records {
             if data.len() > MAX_DATA {
                 return Err(Error::Other(format!(
@@ -351,8 +361,9 @@ impl Journal {
                     data.len()
                 )));
             }
-            frame(data, &mut buf);
-            sizes.push(HEADER + data.len());
+            let start = buf.len() as u64;
+            last = Some((start, frame(data, &mut buf)));
+            ends.push(buf.len() as u64);
         }
         if buf.is_empty() {
             return Ok(Vec::new());
@@ -361,20 +372,9 @@ impl Journal {
             let at = f.end;
             self.roll(&mut f, at)?;
         }
-        let (mut ends, mut at) = (Vec::with_capacity(sizes.len()), f.end);
-        let mut last = f.last;
-        for (size, offset) in sizes.iter().scan(0usize, |o, s| {
-            let here = *o;
-            *o += s;
-            Some((*s, here))
-        }) {
-            let crc = u32::from_be_bytes(buf[offset + 2..offset + 6].try_into().expect("4 bytes"));
-            last = Some((at, crc));
-            at += size as u64;
-            ends.push(at);
-        }
-        self.write_at_end(&mut f, &buf, last)?;
-        Ok(ends)
+        let base = f.end;
+        self.write_at_end(&mut f, &buf, last.map(|(start, crc)| (base + start, crc)))?;
+        Ok(ends.into_iter().map(|end| base + end).collect())
     }
 
     /// Appends bytes the master shipped: whole records of its log file starting at `file`,
@@ -495,20 +495,6 @@ impl Journal {
         (at < end || (at == end && start == f.start)).then(|| (start, end, file.clone()))
     }
 
-    /// The first log file starting at or after `at`, if `at` is in no file (a hole the
-    /// garbage collection left, or before the oldest file).
-    pub fn next_file(&self, at: u64) -> Option<u64> {
-        if self.file_at(at).is_some() {
-            return None;
-        }
-        self.files.lock().unwrap().files.range(at..).next().map(|(&s, _)| s)
-    }
-
-    /// The start of the log file holding position `at`, if one does.
-    pub fn file_of(&self, at: u64) -> Option<u64> {
-        self.file_at(at).map(|(start, ..)| start)
-    }
-
     /// Whole records from `from` (a record start), about `max` bytes of them (at least one
     /// record, however large), up to the end of the log file that holds `from`.
     pub fn read(&self, from: u64, max: usize) -> Result<Vec<u8>> {
@@ -520,33 +506,23 @@ impl Journal {
                 "position {from} is in no log file (collected as garbage, or never written here)"
             )));
         };
-        let no_record = |at: usize| Error::Other(format!("the journal has no valid record at {}", from + at as u64));
-        let reading = || Error::io(format!("reading {}", log.path.display()));
-        let mut buf = vec![0u8; (end - from).min(max.max(HEADER) as u64) as usize];
-        log.file.read_exact_at(&mut buf, from - start).map_err(reading())?;
-        let mut at = 0;
-        loop {
-            match next_record(&buf[at..]) {
-                Next::Record { len, .. } => at += len,
-                Next::Partial if at == 0 => {
-                    // A first record larger than `max`: read all of it (if it is in the file).
-                    let header = buf.get(6..10).ok_or_else(|| no_record(0))?;
-                    let len = HEADER + u32::from_be_bytes(header.try_into().expect("4 bytes")) as usize;
-                    if from + len as u64 > end {
-                        return Err(no_record(0));
-                    }
-                    buf.resize(len, 0);
-                    log.file.read_exact_at(&mut buf, from - start).map_err(reading())?;
-                }
-                Next::Partial => break,
-                Next::Zero | Next::Corrupt(_) => return Err(no_record(at)),
-            }
-            if at == buf.len() {
-                break;
-            }
+        read_records(&log, start, end, from, max)
+    }
+
+    /// Like [`Journal::read`], but a `from` in a hole the collection left (or before the
+    /// oldest file) goes on at the next log file; says where the records start and in which
+    /// file. `None` at the end.
+    pub fn read_from(&self, from: u64, max: usize) -> Result<Option<Chunk>> {
+        if from >= self.end() {
+            return Ok(None);
         }
-        buf.truncate(at);
-        Ok(buf)
+        let found = self.file_at(from).map(|(start, end, log)| (from, start, end, log)).or_else(|| {
+            let next = self.files.lock().unwrap().files.range(from..).next().map(|(&s, _)| s)?;
+            self.file_at(next).map(|(start, end, log)| (next, start, end, log))
+        });
+        let Some((at, file, end, log)) = found else { return Ok(None) };
+        let bytes = read_records(&log, file, end, at, max)?;
+        Ok(Some(Chunk { at, file, bytes }))
     }
 
     /// End and CRC of the record starting at `start`, if one does.
@@ -635,6 +611,38 @@ impl Journal {
     pub fn clear(&self) -> Result<()> {
         self.truncate(0)
     }
+}
+
+/// Whole records of `log` (starting at `start`, its records ending at `end`) from position
+/// `from`, about `max` bytes of them (at least one record, however large).
+fn read_records(log: &LogFile, start: u64, end: u64, from: u64, max: usize) -> Result<Vec<u8>> {
+    let no_record = |at: usize| Error::Other(format!("the journal has no valid record at {}", from + at as u64));
+    let reading = || Error::io(format!("reading {}", log.path.display()));
+    let mut buf = vec![0u8; (end - from).min(max.max(HEADER) as u64) as usize];
+    log.file.read_exact_at(&mut buf, from - start).map_err(reading())?;
+    let mut at = 0;
+    loop {
+        match next_record(&buf[at..]) {
+            Next::Record { len, .. } => at += len,
+            Next::Partial if at == 0 => {
+                // A first record larger than `max`: read all of it (if it is in the file).
+                let header = buf.get(6..10).ok_or_else(|| no_record(0))?;
+                let len = HEADER + u32::from_be_bytes(header.try_into().expect("4 bytes")) as usize;
+                if from + len as u64 > end {
+                    return Err(no_record(0));
+                }
+                buf.resize(len, 0);
+                log.file.read_exact_at(&mut buf, from - start).map_err(reading())?;
+            }
+            Next::Partial => break,
+            Next::Zero | Next::Corrupt(_) => return Err(no_record(at)),
+        }
+        if at == buf.len() {
+            break;
+        }
+    }
+    buf.truncate(at);
+    Ok(buf)
 }
 
 /// The 16-hex-digit log files in `dir`, by start.

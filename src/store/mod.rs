@@ -286,17 +286,12 @@ impl Store {
         let _one_at_a_time = self.indexing.lock().unwrap();
         loop {
             let reached = self.applied.load(Ordering::Acquire);
-            if reached >= self.journal.end() {
+            // Past a hole the garbage collection left (or before the oldest file), the
+            // records go on at the next log file.
+            let Some(journal::Chunk { at: from, file, bytes }) = self.journal.read_from(reached, CATCH_UP_CHUNK)?
+            else {
                 return Ok(reached);
-            }
-            // Past a hole the garbage collection left (or before the oldest file), go on at
-            // the next log file.
-            let from = self.journal.next_file(reached).unwrap_or(reached);
-            let file = self
-                .journal
-                .file_of(from)
-                .ok_or_else(|| Error::Other(format!("the index is at {reached}, which no log file holds")))?;
-            let bytes = self.journal.read(from, CATCH_UP_CHUNK)?;
+            };
             // Each decoded record with its offset in `bytes`; one that does not decode is
             // quarantined and skipped, like one the index cannot store.
             let (mut records, mut starts) = (Vec::new(), Vec::new());
@@ -402,9 +397,10 @@ impl Store {
         Ok(())
     }
 
-    /// Whole journal records from `from` (a record start), about `max` bytes of them.
-    pub fn read_journal(&self, from: u64, max: usize) -> Result<Vec<u8>> {
-        self.journal.read(from, max)
+    /// Whole journal records from `from` (a record start; in a collected hole, from the next
+    /// log file on), about `max` bytes of them, within one log file; `None` at the end.
+    pub fn read_journal(&self, from: u64, max: usize) -> Result<Option<journal::Chunk>> {
+        self.journal.read_from(from, max)
     }
 
     /// The last record's start and CRC32: what a slave presents at login.

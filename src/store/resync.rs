@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use super::framing::{Next, next_record};
-use super::journal::QUARANTINE_DIR;
+use super::journal::{Chunk, QUARANTINE_DIR};
 use super::record::Record;
 use super::{RESYNC_NEEDED, Store, write_synced};
 use crate::error::{Error, Result};
@@ -102,15 +102,8 @@ impl Store {
             std::fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
             let path = dir.join(format!("dropped-{from:016x}-{end:016x}.log"));
             let mut out = std::fs::File::create(&path).map_err(Error::io(format!("creating {}", path.display())))?;
-            let mut at = from;
-            while at < end {
-                if let Some(next) = self.journal.next_file(at) {
-                    at = next;
-                }
-                let bytes = self.journal.read(at, 1 << 20)?;
-                if bytes.is_empty() {
-                    break;
-                }
+            let mut next = from;
+            while let Some(Chunk { at, bytes, .. }) = self.journal.read_from(next, 1 << 20)? {
                 out.write_all(&bytes).map_err(Error::io(format!("writing {}", path.display())))?;
                 let mut i = 0;
                 while let Next::Record { data, len, .. } = next_record(&bytes[i..]) {
@@ -118,7 +111,7 @@ impl Store {
                     i += len;
                 }
                 dropped.bytes += bytes.len() as u64;
-                at += bytes.len() as u64;
+                next = at + bytes.len() as u64;
             }
             out.sync_all().map_err(Error::io(format!("syncing {}", path.display())))?;
             dropped.copy = Some(path);

@@ -36,7 +36,8 @@ impl Store {
     pub fn snapshot_index_if_due(&self) -> Result<Option<u64>> {
         let applied = self.applied.load(Ordering::Acquire);
         let last = self.snapshot_at.load(Ordering::Acquire);
-        // What a copy costs: about the live data (a compacted copy holds every live message).
+        // What a copy costs, at most: the live data (a compacted copy holds a location, not
+        // a body, per live message, so it is far smaller).
         let cost = self.live_bytes() + self.journal.log_size().min(64 << 10);
         // Finished log files the last snapshot alone keeps (wholly after it, indexed).
         let held: u64 = match self.journal.files().split_last() {

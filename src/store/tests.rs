@@ -69,7 +69,7 @@ fn a_slave_replays_the_same_bytes_to_the_same_index() {
     let slave = Store::open(d2.path()).unwrap();
     master.append(&[Record::Subscribe { key: "sub:c:n".into(), topic: "t".into() }]).unwrap();
     master.append(&[Record::Batch(vec![Record::Enqueue { store: "sub:c:n".into(), msg: msg(5) }])]).unwrap();
-    let bytes = master.read_journal(0, usize::MAX).unwrap();
+    let bytes = master.read_journal(0, usize::MAX).unwrap().unwrap().bytes;
     assert_eq!(slave.append_replicated(0, 0, &bytes).unwrap() as i64, master.position().unwrap());
     assert_eq!(slave.last_record().unwrap(), master.last_record().unwrap());
     let (start, crc) = slave.last_record().unwrap().unwrap();

@@ -127,19 +127,17 @@ fn deleted_files_leave_holes_that_reads_name_and_a_slave_mirrors() {
     master.delete(1000).unwrap();
     assert!(master.delete(3000).is_err(), "the last file is never deleted");
     assert!(master.read(1000, 100).is_err(), "a collected position is an error, not garbage");
-    assert_eq!(master.next_file(1000), Some(2000));
-    assert_eq!(master.next_file(1500), Some(2000));
-    assert_eq!(master.next_file(900), None, "900 is in a file");
+    // read_from goes on at the next file after a hole, and says which file it read.
+    let at = |from| master.read_from(from, 100).unwrap().map(|c| (c.at, c.file, c.bytes.len()));
+    assert_eq!(at(1000), Some((2000, 2000, 100)));
+    assert_eq!(at(1500), Some((2000, 2000, 100)));
+    assert_eq!(at(900), Some((900, 0, 100)), "900 is in a file");
+    assert_eq!(at(master.end()), None);
     // A slave copies file by file, jumping the hole the master left.
     let slave = small(&dir.path().join("s"));
     let mut from = 0;
-    while from < master.end() {
-        if let Some(next) = master.next_file(from) {
-            from = next;
-        }
-        let file = master.file_of(from).unwrap();
-        let chunk = master.read(from, 250).unwrap();
-        from = slave.append_raw(file, from, &chunk).unwrap();
+    while let Some(Chunk { at, file, bytes }) = master.read_from(from, 250).unwrap() {
+        from = slave.append_raw(file, at, &bytes).unwrap();
     }
     assert_eq!(slave.files(), master.files());
     assert_eq!(slave.last(), master.last());
