@@ -202,7 +202,7 @@ impl MasterHandshake {
         if login.node_id == me {
             return Err(AuthError::OwnName(login.node_id.clone()));
         }
-        if !nodes.iter().any(|n| *n == login.node_id) {
+        if !nodes.contains(&login.node_id) {
             return Err(AuthError::UnknownNode(login.node_id.chars().take(80).collect()));
         }
         let slave_nonce = decode_nonce(&login.nonce)?;

@@ -50,6 +50,20 @@ pub fn next_record(buf: &[u8]) -> Next<'_> {
     Next::Record { data, len: HEADER + size, crc }
 }
 
+/// The whole, valid records at the front of `buf`, as `(offset, data, crc)`, up to the
+/// first thing that is not one.
+pub fn records(buf: &[u8]) -> impl Iterator<Item = (usize, &[u8], u32)> {
+    let mut at = 0;
+    std::iter::from_fn(move || match next_record(&buf[at..]) {
+        Next::Record { data, len, crc } => {
+            let offset = at;
+            at += len;
+            Some((offset, data, crc))
+        }
+        _ => None,
+    })
+}
+
 /// Appends one framed record to `out`; returns its CRC.
 pub fn frame(data: &[u8], out: &mut Vec<u8>) -> u32 {
     let crc = crc32fast::hash(data);

@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::watch;
 
-pub use super::framing::{HEADER, KIND_RECORD, MAGIC, MAX_DATA, Next, frame, next_record, validate};
+pub use super::framing::{HEADER, KIND_RECORD, MAGIC, MAX_DATA, Next, frame, next_record, records, validate};
 use super::recovery::{self, Recovery, Scanned};
 use crate::error::{Error, Result};
 

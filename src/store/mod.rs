@@ -294,24 +294,21 @@ impl Store {
             };
             // Each decoded record with its offset in `bytes`; one that does not decode is
             // quarantined and skipped, like one the index cannot store.
-            let (mut records, mut starts) = (Vec::new(), Vec::new());
-            let mut at = 0;
-            while let Next::Record { data, len, .. } = journal::next_record(&bytes[at..]) {
+            let (mut records, mut raw) = (Vec::new(), Vec::new());
+            for (at, data, _) in journal::records(&bytes) {
+                let pos = from + at as u64;
                 match Record::decode(data) {
                     Ok(r) => {
-                        records.push((from + at as u64, r));
-                        starts.push(at);
+                        records.push((pos, r));
+                        raw.push(data);
                     }
-                    Err(e) => self.quarantine(from + at as u64, data, &format!("it cannot be decoded: {e}")),
+                    Err(e) => self.quarantine(pos, data, &format!("it cannot be decoded: {e}")),
                 }
-                at += len;
             }
-            let applied = self.index.apply(reached, from + at as u64, file, &records)?;
+            // `read_from` returns whole records only, so they end where the bytes do.
+            let applied = self.index.apply(reached, from + bytes.len() as u64, file, &records)?;
             for (i, why) in applied.skipped {
-                let start = starts[i];
-                if let Next::Record { data, .. } = journal::next_record(&bytes[start..]) {
-                    self.quarantine(from + start as u64, data, &why);
-                }
+                self.quarantine(records[i].0, raw[i], &why);
             }
             // The live data first, then the position: a reader that sees the new position
             // (`Writer::store_usage` reads it first) sees the live data that goes with it.

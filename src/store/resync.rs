@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use super::framing::{Next, next_record};
+use super::framing::records;
 use super::journal::{Chunk, QUARANTINE_DIR};
 use super::record::Record;
 use super::{RESYNC_NEEDED, Store, write_synced};
@@ -63,8 +63,7 @@ impl Store {
                 if bytes.is_empty() {
                     break;
                 }
-                let mut i = 0;
-                while let Next::Record { len, crc, .. } = next_record(&bytes[i..]) {
+                for (i, _, crc) in records(&bytes) {
                     let start = at + i as u64;
                     if next < targets.len() && targets[next] <= start {
                         out.push((start, crc));
@@ -72,7 +71,6 @@ impl Store {
                             next += 1;
                         }
                     }
-                    i += len;
                 }
                 at += bytes.len() as u64;
             }
@@ -105,10 +103,8 @@ impl Store {
             let mut next = from;
             while let Some(Chunk { at, bytes, .. }) = self.journal.read_from(next, 1 << 20)? {
                 out.write_all(&bytes).map_err(Error::io(format!("writing {}", path.display())))?;
-                let mut i = 0;
-                while let Next::Record { data, len, .. } = next_record(&bytes[i..]) {
+                for (_, data, _) in records(&bytes) {
                     dropped.messages += Record::decode(data).map_or(0, |r| enqueues(&r));
-                    i += len;
                 }
                 dropped.bytes += bytes.len() as u64;
                 next = at + bytes.len() as u64;
