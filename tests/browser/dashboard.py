@@ -113,7 +113,9 @@ def main():
     try:
         d.set_page_load_timeout(30)
         d.get(with_credentials(a.url, a.user, a.password))
-        wait = WebDriverWait(d, a.timeout, poll_frequency=0.1)
+        # The dashboard replaces its live tables whenever the status changes (every node's
+        # store figures included): a condition that read a row just replaced polls again.
+        wait = WebDriverWait(d, a.timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,))
         # The script has polled /api/status at least once, and one broker is master.
         try:
             wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-updated"))
