@@ -58,6 +58,10 @@ pub struct SendArgs {
     /// At most this many messages per second (a steady producer for demos and tests).
     #[arg(long)]
     rate: Option<f64>,
+    /// Give up (exit 1) when no broker has answered for this long: at the first connect, or
+    /// while a send waits through a failover. `0s` waits forever, as ActiveMQ's default does.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -78,9 +82,11 @@ pub struct RecvArgs {
     /// prefetch (capped at 1000), so an auto-ack consumer does not swallow extra messages.
     #[arg(long)]
     count: Option<u64>,
-    /// Stop after this many seconds without a message (reconnecting does not count).
-    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
-    timeout: f64,
+    /// Stop after this long without a message (reconnecting does not count), e.g. `5s`,
+    /// `500ms` or a number of seconds. With no broker at all, it gives up after 60 s (or this,
+    /// if longer).
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    timeout: Duration,
     /// Subscription ack mode; in the client modes each message is ACKed once counted.
     #[arg(long, value_enum, default_value_t = AckArg::Auto)]
     ack: AckArg,
@@ -88,6 +94,34 @@ pub struct RecvArgs {
     /// reconnects}` (progress lines go to stderr).
     #[arg(long)]
     json: bool,
+}
+
+/// A duration as everywhere else in mqsim (`2s`, `500ms`, `1m 30s`), or a bare number of
+/// seconds (`5`, `0.5`), which `recv --timeout` took before.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    if let Ok(secs) = text.trim().parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 500ms or 2m"));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration ({e}); use e.g. 30s, 500ms or 2m"))
+}
+
+/// Runs `step` for at most `limit` (no limit when zero); on time-out, says which URL
+/// never answered.
+async fn bounded<T>(
+    limit: Duration,
+    url: &FailoverUrl,
+    what: &str,
+    step: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    if limit.is_zero() {
+        return step.await;
+    }
+    tokio::time::timeout(limit, step).await.unwrap_or_else(|_| {
+        Err(Error::Timeout(format!(
+            "{what}: no broker answered at {url} for {} (is the cluster up? `mqsim status` shows it)",
+            humantime::format_duration(limit)
+        )))
+    })
 }
 
 fn resolve_url(url: Option<String>, load: impl FnOnce() -> Result<Config>) -> Result<FailoverUrl> {
@@ -113,10 +147,12 @@ fn padded_body(seq: u64, size: usize) -> Bytes {
 
 /// `mqsim send`.
 pub fn send(args: SendArgs, load: impl FnOnce() -> Result<Config>) -> Result<()> {
+    crate::logging::init_client();
     let url = resolve_url(args.url.clone(), load)?;
     super::runtime(false).block_on(async move {
         let destination = args.destination.stomp();
-        let mut client = StompClient::connect(&url, ConnectOptions::default()).await?;
+        let connect = StompClient::connect(&url, ConnectOptions::default());
+        let mut client = bounded(args.timeout, &url, "not connected", connect).await?;
         println!("connected to {}", client.current_uri());
         let producer = format!("{:016x}", rand::random::<u64>());
         let started = Instant::now();
@@ -136,7 +172,8 @@ pub fn send(args: SendArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
             };
             let seq_text = seq.to_string();
             let headers = [("mqsim-producer", producer.as_str()), ("mqsim-seq", seq_text.as_str())];
-            let sent = client.send(&destination, body, &headers, args.persistent).await;
+            let send = client.send(&destination, body, &headers, args.persistent);
+            let sent = bounded(args.timeout, &url, "no RECEIPT", send).await;
             for ev in client.take_reconnects() {
                 reconnects += 1;
                 println!("{}", reconnect_line(&ev));
@@ -197,11 +234,12 @@ impl Tally {
 
 /// `mqsim recv`.
 pub fn recv(args: RecvArgs, load: impl FnOnce() -> Result<Config>) -> Result<()> {
+    crate::logging::init_client();
     let url = resolve_url(args.url.clone(), load)?;
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return Err(Error::Other("--timeout must be a positive number of seconds".into()));
+    if args.timeout.is_zero() {
+        return Err(Error::Other("--timeout must be longer than zero, e.g. 5s".into()));
     }
-    let idle = Duration::from_secs_f64(args.timeout);
+    let idle = args.timeout;
     let note = |line: String| {
         if args.json {
             eprintln!("{line}");
@@ -216,7 +254,8 @@ pub fn recv(args: RecvArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
     };
     super::runtime(false).block_on(async {
         let destination = args.destination.stomp();
-        let mut client = StompClient::connect(&url, ConnectOptions::default()).await?;
+        let connect = StompClient::connect(&url, ConnectOptions::default());
+        let mut client = bounded(idle.max(Duration::from_secs(60)), &url, "not connected", connect).await?;
         note(format!("connected to {}", client.current_uri()));
         let prefetch = args.count.map(|n| n.clamp(1, 1000) as u32);
         client.subscribe(&destination, ack, prefetch).await?;
@@ -263,8 +302,8 @@ pub fn recv(args: RecvArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
         }
         match args.count {
             Some(n) if distinct < n => Err(Error::Timeout(format!(
-                "got {distinct} of {n} distinct messages; nothing arrived for {} s",
-                args.timeout
+                "got {distinct} of {n} distinct messages; nothing arrived for {}",
+                humantime::format_duration(args.timeout)
             ))),
             _ => Ok(()),
         }

@@ -125,6 +125,9 @@ fn plan(config: &Config) -> String {
         c.zk_path,
         c.sync
     );
+    for w in config.warnings() {
+        s.push_str(&format!("warning: {w}\n\n"));
+    }
     let mut rows = vec![[
         "NODE".to_string(),
         "LISTEN".into(),

@@ -326,6 +326,14 @@ pub enum BenchOp {
 }
 
 /// Runs a parsed command; the error's `Display` is the one-line reason.
+impl Command {
+    /// The long-running processes (a broker, the supervisor, a foreground `up`): they keep
+    /// SIGPIPE ignored, unlike the reporting verbs (see `main`).
+    pub fn is_daemon(&self) -> bool {
+        matches!(self, Command::Node { .. } | Command::Supervise | Command::Up { foreground: true, .. })
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let load = || Config::load(&std::path::absolute(&cli.config).unwrap_or(cli.config.clone()));
     match cli.command {

@@ -55,9 +55,17 @@ fn replication(n: &crate::status::NodeStatus) -> String {
     }
 }
 
+/// comfy-table colours a terminal only, but does not know NO_COLOR (no-color.org).
+fn plain(table: &mut Table) -> &mut Table {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        table.force_no_tty();
+    }
+    table
+}
+
 pub fn print_status(st: &ClusterStatus) {
     let mut zk = Table::new();
-    zk.load_preset(presets::NOTHING).set_header(["ZOOKEEPER", "STATE", "MODE", "PID", "CLIENT PORT"]);
+    plain(&mut zk).load_preset(presets::NOTHING).set_header(["ZOOKEEPER", "STATE", "MODE", "PID", "CLIENT PORT"]);
     for z in &st.zookeeper {
         let mode = z.mode.as_deref().unwrap_or(if z.state == "running" { "not serving" } else { "-" });
         zk.add_row([
@@ -71,7 +79,7 @@ pub fn print_status(st: &ClusterStatus) {
     println!("{zk}");
     println!();
     let mut nodes = Table::new();
-    nodes.load_preset(presets::NOTHING).set_header([
+    plain(&mut nodes).load_preset(presets::NOTHING).set_header([
         "BROKER",
         "STATE",
         "ROLE",
@@ -134,6 +142,17 @@ pub fn print_status(st: &ClusterStatus) {
 
 pub async fn events(config: Config, follow: bool, json: bool) -> Result<()> {
     let path = config.state_dir().join("events.jsonl");
+    if !path.exists() {
+        let missing = format!(
+            "no timeline yet: {} does not exist (the cluster of {} has not been started; `mqsim up` starts it)",
+            path.display(),
+            config.source.display()
+        );
+        if !follow {
+            return Err(Error::Target(missing));
+        }
+        eprintln!("{missing}; waiting for it ...");
+    }
     let mut offset = 0;
     loop {
         let (events, next) = read_from(&path, offset)?;
@@ -191,7 +210,15 @@ pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usiz
         t => t.to_string(),
     };
     let path = log_path(&config, &name)?;
-    let mut file = std::fs::File::open(&path).map_err(Error::io(format!("opening {}", path.display())))?;
+    let mut file = match std::fs::File::open(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Target(format!(
+                "no log for {name} yet: {} does not exist, {name} has not been started (start the cluster with `mqsim up`)",
+                path.display()
+            )));
+        }
+        r => r.map_err(Error::io(format!("opening {}", path.display())))?,
+    };
     let mut text = String::new();
     file.read_to_string(&mut text).map_err(Error::io(format!("reading {}", path.display())))?;
     let skip = lines.map_or(0, |n| text.lines().count().saturating_sub(n));
@@ -221,12 +248,21 @@ pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usiz
 
 pub async fn zk(config: Config, op: ZkOp) -> Result<()> {
     let c = &config.cluster;
+    // The client gives up after about one session timeout with a bare "timeout"; whatever
+    // stopped it (nothing listening, no quorum, a hang), say where it looked and what to run.
+    let unreachable = |why: String| {
+        Error::Timeout(format!(
+            "cannot reach ZooKeeper at {} ({why}); is the cluster up? `mqsim status` shows it, `mqsim up` starts it",
+            config.zk_connect()
+        ))
+    };
     let client = tokio::time::timeout(
         Duration::from_secs(10),
         connect(&config.zk_connect(), c.zk_session_timeout, c.zk_password.as_deref()),
     )
     .await
-    .map_err(|_| Error::Timeout(format!("cannot reach ZooKeeper at {} (is the cluster up?)", config.zk_connect())))??;
+    .map_err(|_| unreachable("no answer in 10 s".into()))?
+    .map_err(|e| unreachable(e.to_string()))?;
     match op {
         ZkOp::Ls { path } => {
             let mut kids = client.list_children(&path).await?;
