@@ -144,3 +144,51 @@ fn no_color_leaves_no_escape_codes_on_a_terminal() {
     assert!(plain.contains("event 4 of a long timeline"), "{plain:?}");
     assert!(!plain.contains('\u{1b}'), "NO_COLOR output has escape codes: {plain:?}");
 }
+
+#[test]
+fn bash_loads_the_completions_and_completes_verbs() {
+    let script = format!(
+        "source <({MQSIM} completions bash) && complete -p mqsim && \
+         COMP_WORDS=(mqsim ki) COMP_CWORD=1 COMP_LINE='mqsim ki' COMP_POINT=8 && _mqsim mqsim ki mqsim && \
+         echo \"verbs: ${{COMPREPLY[*]}}\""
+    );
+    let out = pipeline(&script);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("-F _mqsim mqsim"), "{text}");
+    assert!(text.contains("verbs: kill"), "{text}");
+    for shell in ["zsh", "fish"] {
+        let out = Command::new(MQSIM).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success() && out.stdout.len() > 1000, "{shell}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn the_man_page_renders_and_help_explains_targets() {
+    let out = pipeline(&format!("{MQSIM} man | man -l - 2>/dev/null | col -b || {MQSIM} man"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("mqsim") && text.contains("partition"), "{text}");
+    let raw = Command::new(MQSIM).arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&raw.stdout).starts_with(".ie \\n(.g .ds Aq"), "roff from clap_mangen");
+    let help = Command::new(MQSIM).args(["help", "kill"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("master, slaves, zk-leader") && help.contains("node01..node03"), "{help}");
+    // Verbs for the bench scripts are not in the user's help.
+    let bench = Command::new(MQSIM).args(["bench", "--help"]).output().unwrap();
+    let bench = String::from_utf8_lossy(&bench.stdout);
+    assert!(!bench.contains("stomp-report") && !bench.contains("cluster-toml"), "{bench}");
+}
+
+#[test]
+fn cluster_toml_is_found_from_a_subdirectory() {
+    let c = TestCluster::new(112);
+    let sub = c.dir.path().join("docs/deeper");
+    std::fs::create_dir_all(&sub).unwrap();
+    let out = Command::new(MQSIM).args(["config", "show"]).current_dir(&sub).env_remove("MQSIM_CONFIG").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("from {}", c.config.display())), "{text}");
+    // An explicit path is never searched for.
+    let out = Command::new(MQSIM).args(["--config", "other.toml", "config", "show"]).current_dir(&sub).output().unwrap();
+    assert!(!out.status.success());
+}

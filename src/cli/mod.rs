@@ -34,6 +34,11 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What a fault verb's `<TARGET>` may name.
+const TARGET_HELP: &str = "What to act on: a process by name from cluster.toml (node01..node03, zk01..zk03), \
+or a role resolved when the command runs: master, slaves, zk-leader; or a group: nodes (every broker), \
+zk (every ZooKeeper server), all";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start ZooKeeper, then the brokers; wait until a master accepts connections.
@@ -54,9 +59,13 @@ pub enum Command {
         json: bool,
     },
     /// Start a stopped or crashed process.
-    Start { target: String },
+    Start {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
+        target: String,
+    },
     /// Stop cleanly (SIGTERM): the broker deletes its znode at once.
     Stop {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
         target: String,
         /// Then say what should happen and, once it has, what did (`mqsim explain`).
         #[arg(long)]
@@ -64,15 +73,20 @@ pub enum Command {
     },
     /// Crash (SIGKILL): the znode stays until the ZooKeeper session expires.
     Kill {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
         target: String,
         /// Then say what should happen and, once it has, what did (`mqsim explain`).
         #[arg(long)]
         explain: bool,
     },
     /// Stop, then start.
-    Restart { target: String },
+    Restart {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
+        target: String,
+    },
     /// Freeze (SIGSTOP), like a long GC pause; shown as PAUSED.
     Pause {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
         target: String,
         /// Then say what should happen and, once it has, what did (`mqsim explain`).
         #[arg(long)]
@@ -80,6 +94,7 @@ pub enum Command {
     },
     /// Unfreeze (SIGCONT).
     Resume {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
         target: String,
         /// Then say what should happen and, once it has, what did (`mqsim explain`).
         #[arg(long)]
@@ -87,6 +102,7 @@ pub enum Command {
     },
     /// Cut a broker off from ZooKeeper or its peers (a black hole, not a reset); `heal` undoes.
     Partition {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
         target: String,
         #[arg(long, value_enum)]
         from: crate::control::Cut,
@@ -96,7 +112,7 @@ pub enum Command {
     },
     /// Undo `partition` (default: every node).
     Heal {
-        #[arg(default_value = "nodes")]
+        #[arg(default_value = "nodes", help = TARGET_HELP, value_name = "TARGET")]
         target: String,
     },
     /// Faults against the running cluster under a producer and a consumer; verdict + run folder.
@@ -159,6 +175,13 @@ pub enum Command {
     Send(client_cmds::SendArgs),
     /// Receive messages over STOMP; counts duplicates and gaps left by failovers.
     Recv(client_cmds::RecvArgs),
+    /// Print a shell completion script: `mqsim completions bash > ~/.local/share/bash-completion/completions/mqsim`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `mqsim man | man -l -`.
+    Man,
     /// (internal) The supervisor process that `up` starts.
     #[command(hide = true)]
     Supervise,
@@ -301,6 +324,8 @@ pub enum BenchOp {
     },
     /// Writes the `stomp` section of docs/benchmarks.md from `bench stomp --json` outputs: one
     /// or more per broker (rounds of one rep each, interleaved), merged in the order given.
+    /// (For scripts/bench-stomp.sh.)
+    #[command(hide = true)]
     StompReport {
         #[arg(long, num_args = 1.., required = true)]
         activemq: Vec<PathBuf>,
@@ -325,7 +350,6 @@ pub enum BenchOp {
     },
 }
 
-/// Runs a parsed command; the error's `Display` is the one-line reason.
 impl Command {
     /// The long-running processes (a broker, the supervisor, a foreground `up`): they keep
     /// SIGPIPE ignored, unlike the reporting verbs (see `main`).
@@ -334,9 +358,20 @@ impl Command {
     }
 }
 
+/// Runs a parsed command; the error's `Display` is the one-line reason.
 pub fn run(cli: Cli) -> Result<()> {
-    let load = || Config::load(&std::path::absolute(&cli.config).unwrap_or(cli.config.clone()));
+    let config_path = discover(&cli.config);
+    let load = || Config::load(&std::path::absolute(&config_path).unwrap_or(config_path.clone()));
     match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "mqsim", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut std::io::stdout())
+                .map_err(Error::io("writing the manual page"))
+        }
         Command::Node { name } => {
             let config = load()?;
             if config.node(&name).is_none() {
@@ -488,6 +523,17 @@ verdict: {}",
         Command::Send(args) => client_cmds::send(args, load),
         Command::Recv(args) => client_cmds::recv(args, load),
     }
+}
+
+/// `cluster.toml` (the default, unset `MQSIM_CONFIG`) is looked for in the current directory,
+/// then in its parents, as docker compose finds its file: `mqsim status` works from anywhere
+/// inside the project. Any other path is taken as given.
+fn discover(given: &std::path::Path) -> PathBuf {
+    if given != std::path::Path::new("cluster.toml") || given.exists() {
+        return given.to_path_buf();
+    }
+    let Ok(cwd) = std::env::current_dir() else { return given.to_path_buf() };
+    cwd.ancestors().map(|d| d.join("cluster.toml")).find(|p| p.is_file()).unwrap_or_else(|| given.to_path_buf())
 }
 
 fn host() -> String {
