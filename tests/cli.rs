@@ -192,3 +192,35 @@ fn cluster_toml_is_found_from_a_subdirectory() {
     let out = Command::new(MQSIM).args(["--config", "other.toml", "config", "show"]).current_dir(&sub).output().unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn reporting_verbs_speak_json_and_watch_against_a_real_cluster() {
+    let mut c = TestCluster::new(113);
+    c.up();
+    let cfg = c.config.display().to_string();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let text = c.ok(args);
+        serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("mqsim {args:?}: not JSON ({e}): {text}"))
+    };
+    let sent = json(&["send", "--queue", "j", "--count", "5", "--persistent", "--json"]);
+    assert_eq!(sent["sent"], 5, "{sent}");
+    assert_eq!(sent["reconnects"], 0, "{sent}");
+    let got = json(&["recv", "--queue", "j", "--count", "5", "--timeout", "10s", "--json"]);
+    assert_eq!(got["distinct"], 5, "{got}");
+    let zk_path = json(&["config", "show", "--json"])["zkPath"].as_str().unwrap().to_string();
+    let kids = json(&["zk", "ls", &zk_path, "--json"]);
+    let kids: Vec<String> = serde_json::from_value(kids).unwrap();
+    assert_eq!(kids.len(), 3, "{kids:?}");
+    let first = json(&["zk", "get", &format!("{zk_path}/{}", kids[0]), "--stat", "--json"]);
+    assert!(first["data"]["id"].is_string(), "the znode's JSON is data, not a string: {first}");
+    assert_ne!(first["stat"]["ephemeralOwner"], 0, "a broker's znode is ephemeral: {first}");
+    // Piped, --watch prints a time-stamped table per refresh; it runs until stopped.
+    let out = pipeline(&format!("timeout 3 {MQSIM} --config {cfg} status --watch 500ms | grep -c '^--- '; true"));
+    let refreshes: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+    assert!(refreshes >= 2, "status --watch refreshed {refreshes} times in 3 s");
+    for verb in ["status", "status --json", "zk ls / --json", "events"] {
+        let out = pipeline(&format!("{MQSIM} --config {cfg} {verb} | true"));
+        assert!(out.status.success(), "`mqsim {verb} | true`: {:?} {}", out.status, stderr(&out));
+    }
+    c.down();
+}

@@ -62,6 +62,10 @@ pub struct SendArgs {
     /// while a send waits through a failover. `0s` waits forever, as ActiveMQ's default does.
     #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     timeout: Duration,
+    /// Print one JSON object `{sent, seconds, rate, reconnects}` at the end (progress lines
+    /// go to stderr).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -132,6 +136,25 @@ fn resolve_url(url: Option<String>, load: impl FnOnce() -> Result<Config>) -> Re
     text.parse()
 }
 
+/// The live line of a long `send`/`recv` (acked or received, rate, failovers), drawn only
+/// when both stdout and stderr are a terminal: piped output stays exactly the summary lines.
+fn progress(count: u64, verb: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if count < 2 || !std::io::stdout().is_terminal() || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(count);
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{verb} {{pos}}/{{len}} [{{bar:30}}] {{per_sec}}, {{msg}}"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message("0 failovers");
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
 fn reconnect_line(ev: &ReconnectEvent) -> String {
     format!("reconnected to {} after {} ms ({} lost: {})", ev.uri, ev.outage().as_millis(), ev.from, ev.cause)
 }
@@ -153,7 +176,15 @@ pub fn send(args: SendArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
         let destination = args.destination.stomp();
         let connect = StompClient::connect(&url, ConnectOptions::default());
         let mut client = bounded(args.timeout, &url, "not connected", connect).await?;
-        println!("connected to {}", client.current_uri());
+        let bar = progress(args.count, "acked");
+        let note = |line: String| {
+            if args.json {
+                bar.suspend(|| eprintln!("{line}"));
+            } else {
+                bar.suspend(|| println!("{line}"));
+            }
+        };
+        note(format!("connected to {}", client.current_uri()));
         let producer = format!("{:016x}", rand::random::<u64>());
         let started = Instant::now();
         let mut reconnects = 0usize;
@@ -176,14 +207,25 @@ pub fn send(args: SendArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
             let sent = bounded(args.timeout, &url, "no RECEIPT", send).await;
             for ev in client.take_reconnects() {
                 reconnects += 1;
-                println!("{}", reconnect_line(&ev));
+                note(reconnect_line(&ev));
+                bar.set_message(format!("{reconnects} failovers"));
             }
-            sent.map_err(|e| Error::Other(format!("message {seq} of {} not sent: {e}", args.count)))?;
+            if let Err(e) = sent {
+                bar.abandon();
+                return Err(Error::Other(format!("message {seq} of {} not sent: {e}", args.count)));
+            }
+            bar.inc(1);
         }
+        bar.finish_and_clear();
         let secs = started.elapsed().as_secs_f64();
         client.disconnect().await?;
         let rate = if secs > 0.0 { args.count as f64 / secs } else { 0.0 };
-        println!("sent {} messages in {secs:.2} s ({rate:.0} msg/s), {reconnects} reconnects", args.count);
+        if args.json {
+            let out = serde_json::json!({ "sent": args.count, "seconds": secs, "rate": rate, "reconnects": reconnects });
+            println!("{out}");
+        } else {
+            println!("sent {} messages in {secs:.2} s ({rate:.0} msg/s), {reconnects} reconnects", args.count);
+        }
         Ok(())
     })
 }
@@ -240,11 +282,12 @@ pub fn recv(args: RecvArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
         return Err(Error::Other("--timeout must be longer than zero, e.g. 5s".into()));
     }
     let idle = args.timeout;
+    let bar = progress(args.count.unwrap_or(0), "received");
     let note = |line: String| {
         if args.json {
-            eprintln!("{line}");
+            bar.suspend(|| eprintln!("{line}"));
         } else {
-            println!("{line}");
+            bar.suspend(|| println!("{line}"));
         }
     };
     let ack = match args.ack {
@@ -270,13 +313,16 @@ pub fn recv(args: RecvArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
             for ev in client.take_reconnects() {
                 reconnects += 1;
                 note(reconnect_line(&ev));
+                bar.set_message(format!("{reconnects} failovers"));
             }
             let Some(msg) = got? else { break };
             tally.add(&msg);
+            bar.set_position(tally.distinct());
             if ack != AckMode::Auto {
                 client.ack(&msg).await?;
             }
         }
+        bar.finish_and_clear();
         let secs = started.elapsed().as_secs_f64();
         client.disconnect().await?;
         let distinct = tally.distinct();

@@ -57,6 +57,11 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Refresh every INTERVAL (default 1s) until Ctrl-C; on a terminal the table is redrawn
+        /// in place, otherwise each refresh is printed after a time stamp.
+        #[arg(long, short, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "1s",
+              value_parser = humantime::parse_duration)]
+        watch: Option<std::time::Duration>,
     },
     /// Start a stopped or crashed process.
     Start {
@@ -196,12 +201,21 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ZkOp {
     /// List children, like `ls <path>`.
-    Ls { path: String },
+    Ls {
+        path: String,
+        /// A JSON array of the children's names, sorted.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print data (and with --stat the stat), like `get <path>`.
     Get {
         path: String,
         #[arg(short, long)]
         stat: bool,
+        /// One JSON object: `data` (the znode's JSON, or a string when it is not JSON) and,
+        /// with --stat, `stat`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -387,7 +401,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Up { foreground, no_wait } => up::up(load()?, foreground, no_wait),
         Command::Down => runtime(false).block_on(up::down(load()?)),
-        Command::Status { json } => runtime(false).block_on(show::status(load()?, json)),
+        Command::Status { json, watch } => runtime(false).block_on(show::status(load()?, json, watch)),
         Command::Start { target } => act(load()?, Verb::Start, target),
         Command::Stop { target, explain } => act_explain(load()?, Verb::Stop, target, explain),
         Command::Kill { target, explain } => act_explain(load()?, Verb::Kill, target, explain),

@@ -17,14 +17,29 @@ use crate::node::NodeLayout;
 use crate::status::ClusterStatus;
 use crate::zookeeper::ZkLayout;
 
-pub async fn status(config: Config, json: bool) -> Result<()> {
-    let st = control::status(&config.state_dir()).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&st)?);
-    } else {
-        print_status(&st);
+pub async fn status(config: Config, json: bool, watch: Option<Duration>) -> Result<()> {
+    use std::io::IsTerminal;
+    let redraw = watch.is_some() && !json && std::io::stdout().is_terminal();
+    loop {
+        let st = control::status(&config.state_dir()).await?;
+        if redraw {
+            print!("\x1b[H\x1b[2J"); // home, clear: the table stays in place
+            println!("{}  (every {}; Ctrl-C stops)\n", crate::events::clock(crate::events::now_ms()), humantime::format_duration(watch.unwrap_or_default()));
+        } else if watch.is_some() && !json {
+            println!("--- {}", crate::events::clock(crate::events::now_ms()));
+        }
+        if json {
+            // One line per refresh when watching, so the stream can be read line by line.
+            let text = if watch.is_some() { serde_json::to_string(&st)? } else { serde_json::to_string_pretty(&st)? };
+            println!("{text}");
+        } else {
+            print_status(&st);
+        }
+        match watch {
+            Some(every) => tokio::time::sleep(every.max(Duration::from_millis(100))).await,
+            None => return Ok(()),
+        }
     }
-    Ok(())
 }
 
 fn colour(word: &str) -> Color {
@@ -264,12 +279,30 @@ pub async fn zk(config: Config, op: ZkOp) -> Result<()> {
     .map_err(|_| unreachable("no answer in 10 s".into()))?
     .map_err(|e| unreachable(e.to_string()))?;
     match op {
-        ZkOp::Ls { path } => {
+        ZkOp::Ls { path, json } => {
             let mut kids = client.list_children(&path).await?;
             kids.sort();
-            println!("[{}]", kids.join(", "));
+            if json {
+                println!("{}", serde_json::to_string(&kids)?);
+            } else {
+                println!("[{}]", kids.join(", "));
+            }
         }
-        ZkOp::Get { path, stat } => {
+        ZkOp::Get { path, stat, json: true } => {
+            let (data, s) = client.get_data(&path).await?;
+            let text = String::from_utf8_lossy(&data);
+            let data = serde_json::from_str::<serde_json::Value>(&text).unwrap_or(serde_json::Value::String(text.into()));
+            let mut out = serde_json::json!({ "path": path, "data": data });
+            if stat {
+                out["stat"] = serde_json::json!({
+                    "czxid": s.czxid, "mzxid": s.mzxid, "pzxid": s.pzxid, "ctime_ms": s.ctime, "mtime_ms": s.mtime,
+                    "cversion": s.cversion, "dataVersion": s.version, "aclVersion": s.aversion,
+                    "ephemeralOwner": s.ephemeral_owner, "dataLength": s.data_length, "numChildren": s.num_children,
+                });
+            }
+            println!("{out}");
+        }
+        ZkOp::Get { path, stat, json: false } => {
             let (data, s) = client.get_data(&path).await?;
             println!("{}", String::from_utf8_lossy(&data));
             if stat {
