@@ -17,5 +17,13 @@ python3 -c 'import selenium' 2>/dev/null || python3 -m pip install --quiet --dis
 # minutes; MQSIM_FUZZ_SECONDS=0 skips them. Seeds and past crashes also replay on stable in
 # tests/fuzz_replay.rs below.
 scripts/fuzz.sh "${MQSIM_FUZZ_SECONDS:-20}"
+# The declared minimum toolchain (Cargo.toml's rust-version) builds the code, where rustup
+# has it installed; otherwise a note (this machine kind can fetch no other toolchain).
+msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+if rustup toolchain list 2>/dev/null | grep -q "^$msrv[.-]"; then
+    cargo "+$msrv" check --locked --all-targets
+else
+    echo "note: rust-version $msrv is not installed (rustup toolchain install $msrv); the MSRV check is skipped"
+fi
 # Three clusters at a time: each is 3 ZooKeeper JVMs + 3 brokers on a 2-core machine.
 cargo test --locked -- --test-threads=3

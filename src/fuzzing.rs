@@ -41,7 +41,10 @@ use crate::store::{journal, record::Record};
 
 /// Every target: its name (the directory under `tests/fuzz/corpus/` and
 /// `tests/fuzz/artifacts/`, and the file under `tests/fuzz/fuzz_targets/`) and its function.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+/// A fuzz target: its name and the function libFuzzer calls.
+pub type Target = (&'static str, fn(&[u8]));
+
+pub const TARGETS: [Target; 5] = [
     ("stomp_frame", stomp_frame),
     ("openwire", openwire),
     ("replication_wire", replication_wire),

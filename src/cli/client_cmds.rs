@@ -58,6 +58,14 @@ pub struct SendArgs {
     /// At most this many messages per second (a steady producer for demos and tests).
     #[arg(long)]
     rate: Option<f64>,
+    /// Give up (exit 1) when no broker has answered for this long: at the first connect, or
+    /// while a send waits through a failover. `0s` waits forever, as ActiveMQ's default does.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    timeout: Duration,
+    /// Print one JSON object `{sent, seconds, rate, reconnects}` at the end (progress lines
+    /// go to stderr).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -78,9 +86,11 @@ pub struct RecvArgs {
     /// prefetch (capped at 1000), so an auto-ack consumer does not swallow extra messages.
     #[arg(long)]
     count: Option<u64>,
-    /// Stop after this many seconds without a message (reconnecting does not count).
-    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
-    timeout: f64,
+    /// Stop after this long without a message (reconnecting does not count), e.g. `5s`,
+    /// `500ms` or a number of seconds. With no broker at all, it gives up after 60 s (or this,
+    /// if longer).
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    timeout: Duration,
     /// Subscription ack mode; in the client modes each message is ACKed once counted.
     #[arg(long, value_enum, default_value_t = AckArg::Auto)]
     ack: AckArg,
@@ -90,12 +100,59 @@ pub struct RecvArgs {
     json: bool,
 }
 
+/// A duration as everywhere else in mqsim (`2s`, `500ms`, `1m 30s`), or a bare number of
+/// seconds (`5`, `0.5`), which `recv --timeout` took before.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    if let Ok(secs) = text.trim().parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 500ms or 2m"));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration ({e}); use e.g. 30s, 500ms or 2m"))
+}
+
+/// Runs `step` for at most `limit` (no limit when zero); on time-out, says which URL
+/// never answered.
+async fn bounded<T>(
+    limit: Duration,
+    url: &FailoverUrl,
+    what: &str,
+    step: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    if limit.is_zero() {
+        return step.await;
+    }
+    tokio::time::timeout(limit, step).await.unwrap_or_else(|_| {
+        Err(Error::Timeout(format!(
+            "{what}: no broker answered at {url} for {} (is the cluster up? `mqsim status` shows it)",
+            humantime::format_duration(limit)
+        )))
+    })
+}
+
 fn resolve_url(url: Option<String>, load: impl FnOnce() -> Result<Config>) -> Result<FailoverUrl> {
     let text = match url {
         Some(u) => u,
         None => load()?.stomp_failover_url(),
     };
     text.parse()
+}
+
+/// The live line of a long `send`/`recv` (acked or received, rate, failovers), drawn only
+/// when both stdout and stderr are a terminal: piped output stays exactly the summary lines.
+fn progress(count: u64, verb: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if count < 2 || !std::io::stdout().is_terminal() || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(count);
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{verb} {{pos}}/{{len}} [{{bar:30}}] {{per_sec}}, {{msg}}"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message("0 failovers");
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
 }
 
 fn reconnect_line(ev: &ReconnectEvent) -> String {
@@ -113,11 +170,21 @@ fn padded_body(seq: u64, size: usize) -> Bytes {
 
 /// `mqsim send`.
 pub fn send(args: SendArgs, load: impl FnOnce() -> Result<Config>) -> Result<()> {
+    crate::logging::init_client();
     let url = resolve_url(args.url.clone(), load)?;
     super::runtime(false).block_on(async move {
         let destination = args.destination.stomp();
-        let mut client = StompClient::connect(&url, ConnectOptions::default()).await?;
-        println!("connected to {}", client.current_uri());
+        let connect = StompClient::connect(&url, ConnectOptions::default());
+        let mut client = bounded(args.timeout, &url, "not connected", connect).await?;
+        let bar = progress(args.count, "acked");
+        let note = |line: String| {
+            if args.json {
+                bar.suspend(|| eprintln!("{line}"));
+            } else {
+                bar.suspend(|| println!("{line}"));
+            }
+        };
+        note(format!("connected to {}", client.current_uri()));
         let producer = format!("{:016x}", rand::random::<u64>());
         let started = Instant::now();
         let mut reconnects = 0usize;
@@ -136,17 +203,29 @@ pub fn send(args: SendArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
             };
             let seq_text = seq.to_string();
             let headers = [("mqsim-producer", producer.as_str()), ("mqsim-seq", seq_text.as_str())];
-            let sent = client.send(&destination, body, &headers, args.persistent).await;
+            let send = client.send(&destination, body, &headers, args.persistent);
+            let sent = bounded(args.timeout, &url, "no RECEIPT", send).await;
             for ev in client.take_reconnects() {
                 reconnects += 1;
-                println!("{}", reconnect_line(&ev));
+                note(reconnect_line(&ev));
+                bar.set_message(format!("{reconnects} failovers"));
             }
-            sent.map_err(|e| Error::Other(format!("message {seq} of {} not sent: {e}", args.count)))?;
+            if let Err(e) = sent {
+                bar.abandon();
+                return Err(Error::Other(format!("message {seq} of {} not sent: {e}", args.count)));
+            }
+            bar.inc(1);
         }
+        bar.finish_and_clear();
         let secs = started.elapsed().as_secs_f64();
         client.disconnect().await?;
         let rate = if secs > 0.0 { args.count as f64 / secs } else { 0.0 };
-        println!("sent {} messages in {secs:.2} s ({rate:.0} msg/s), {reconnects} reconnects", args.count);
+        if args.json {
+            let out = serde_json::json!({ "sent": args.count, "seconds": secs, "rate": rate, "reconnects": reconnects });
+            println!("{out}");
+        } else {
+            println!("sent {} messages in {secs:.2} s ({rate:.0} msg/s), {reconnects} reconnects", args.count);
+        }
         Ok(())
     })
 }
@@ -197,16 +276,18 @@ impl Tally {
 
 /// `mqsim recv`.
 pub fn recv(args: RecvArgs, load: impl FnOnce() -> Result<Config>) -> Result<()> {
+    crate::logging::init_client();
     let url = resolve_url(args.url.clone(), load)?;
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return Err(Error::Other("--timeout must be a positive number of seconds".into()));
+    if args.timeout.is_zero() {
+        return Err(Error::Other("--timeout must be longer than zero, e.g. 5s".into()));
     }
-    let idle = Duration::from_secs_f64(args.timeout);
+    let idle = args.timeout;
+    let bar = progress(args.count.unwrap_or(0), "received");
     let note = |line: String| {
         if args.json {
-            eprintln!("{line}");
+            bar.suspend(|| eprintln!("{line}"));
         } else {
-            println!("{line}");
+            bar.suspend(|| println!("{line}"));
         }
     };
     let ack = match args.ack {
@@ -216,7 +297,8 @@ pub fn recv(args: RecvArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
     };
     super::runtime(false).block_on(async {
         let destination = args.destination.stomp();
-        let mut client = StompClient::connect(&url, ConnectOptions::default()).await?;
+        let connect = StompClient::connect(&url, ConnectOptions::default());
+        let mut client = bounded(idle.max(Duration::from_secs(60)), &url, "not connected", connect).await?;
         note(format!("connected to {}", client.current_uri()));
         let prefetch = args.count.map(|n| n.clamp(1, 1000) as u32);
         client.subscribe(&destination, ack, prefetch).await?;
@@ -231,13 +313,16 @@ pub fn recv(args: RecvArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
             for ev in client.take_reconnects() {
                 reconnects += 1;
                 note(reconnect_line(&ev));
+                bar.set_message(format!("{reconnects} failovers"));
             }
             let Some(msg) = got? else { break };
             tally.add(&msg);
+            bar.set_position(tally.distinct());
             if ack != AckMode::Auto {
                 client.ack(&msg).await?;
             }
         }
+        bar.finish_and_clear();
         let secs = started.elapsed().as_secs_f64();
         client.disconnect().await?;
         let distinct = tally.distinct();
@@ -263,8 +348,8 @@ pub fn recv(args: RecvArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
         }
         match args.count {
             Some(n) if distinct < n => Err(Error::Timeout(format!(
-                "got {distinct} of {n} distinct messages; nothing arrived for {} s",
-                args.timeout
+                "got {distinct} of {n} distinct messages; nothing arrived for {}",
+                humantime::format_duration(args.timeout)
             ))),
             _ => Ok(()),
         }

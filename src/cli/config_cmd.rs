@@ -22,6 +22,9 @@ pub enum ConfigOp {
         /// For a node: the <broker>, <replicatedLevelDB> and <transportConnectors> of its activemq.xml.
         #[arg(long)]
         activemq_xml: bool,
+        /// The plan as one JSON object (no target): cluster settings, nodes, ZooKeeper servers, URLs.
+        #[arg(long, conflicts_with_all = ["target", "activemq_xml"])]
+        json: bool,
     },
     /// The /etc/hosts lines that name each machine of the layout (zk1, zk2, zk3), as in the notes.
     Hosts,
@@ -29,14 +32,15 @@ pub enum ConfigOp {
 
 pub fn run(config: &Config, op: ConfigOp) -> Result<()> {
     let text = match op {
-        ConfigOp::Show { target: None, activemq_xml: false } => plan(config),
-        ConfigOp::Show { target: None, activemq_xml: true } => {
+        ConfigOp::Show { json: true, .. } => format!("{}\n", serde_json::to_string_pretty(&plan_json(config))?),
+        ConfigOp::Show { target: None, activemq_xml: false, .. } => plan(config),
+        ConfigOp::Show { target: None, activemq_xml: true, .. } => {
             return Err(Error::Target(format!(
                 "--activemq-xml needs a node, e.g. `mqsim config show {} --activemq-xml`",
                 config.nodes[0].name
             )));
         }
-        ConfigOp::Show { target: Some(t), activemq_xml } => {
+        ConfigOp::Show { target: Some(t), activemq_xml, .. } => {
             if let Some(node) = config.node(&t) {
                 if activemq_xml { activemq_xml_of(config, node) } else { node_settings(config, node) }
             } else if let Some((i, s)) = zk_server(config, &t) {
@@ -113,6 +117,44 @@ fn duration(d: std::time::Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
+/// The plan for scripts: what `plan` prints, as data (no passwords or tokens).
+fn plan_json(config: &Config) -> serde_json::Value {
+    let c = &config.cluster;
+    let nodes: Vec<_> = config
+        .nodes
+        .iter()
+        .map(|n| {
+            serde_json::json!({
+                "name": n.name, "listen": n.listen, "hostname": n.hostname, "openwire": n.openwire.get_ref(),
+                "stomp": n.stomp.get_ref(), "console": n.console.get_ref(), "bind": n.bind.get_ref(),
+                "directory": node_dir(config, n).join(&n.directory), "weight": n.weight,
+            })
+        })
+        .collect();
+    let zookeeper: Vec<_> = match &config.zookeeper.connect {
+        Some(_) => Vec::new(),
+        None => config
+            .zookeeper
+            .servers
+            .iter()
+            .map(|z| {
+                serde_json::json!({
+                    "name": z.name, "host": z.host, "clientPort": z.client_port.get_ref(),
+                    "quorumPort": z.quorum_port.get_ref(), "electionPort": z.election_port.get_ref(),
+                    "directory": ZkLayout::new(&config.state_dir(), &z.name).dir,
+                })
+            })
+            .collect(),
+    };
+    serde_json::json!({
+        "source": config.source, "brokerName": c.broker_name, "replicas": c.replicas, "quorum": config.quorum(),
+        "zkPath": c.zk_path, "sync": c.sync, "zkAddress": config.zk_connect(),
+        "external_zookeeper": config.zookeeper.connect.is_some(), "nodes": nodes, "zookeeper": zookeeper,
+        "failover_url": config.failover_url(), "stomp_failover_url": config.stomp_failover_url(),
+        "dashboard": config.dashboard_url(), "state_dir": config.state_dir(), "warnings": config.warnings(),
+    })
+}
+
 /// The notes' "集群部署规划列表": every process, its ports and its directory.
 fn plan(config: &Config) -> String {
     let c = &config.cluster;
@@ -125,6 +167,9 @@ fn plan(config: &Config) -> String {
         c.zk_path,
         c.sync
     );
+    for w in config.warnings() {
+        s.push_str(&format!("warning: {w}\n\n"));
+    }
     let mut rows = vec![[
         "NODE".to_string(),
         "LISTEN".into(),

@@ -34,6 +34,11 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What a fault verb's `<TARGET>` may name.
+const TARGET_HELP: &str = "What to act on: a process by name from cluster.toml (node01..node03, zk01..zk03), \
+or a role resolved when the command runs: master, slaves, zk-leader; or a group: nodes (every broker), \
+zk (every ZooKeeper server), all";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start ZooKeeper, then the brokers; wait until a master accepts connections.
@@ -52,11 +57,20 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Refresh every INTERVAL (default 1s) until Ctrl-C; on a terminal the table is redrawn
+        /// in place, otherwise each refresh is printed after a time stamp.
+        #[arg(long, short, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "1s",
+              value_parser = humantime::parse_duration)]
+        watch: Option<std::time::Duration>,
     },
     /// Start a stopped or crashed process.
-    Start { target: String },
+    Start {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
+        target: String,
+    },
     /// Stop cleanly (SIGTERM): the broker deletes its znode at once.
     Stop {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
         target: String,
         /// Then say what should happen and, once it has, what did (`mqsim explain`).
         #[arg(long)]
@@ -64,15 +78,20 @@ pub enum Command {
     },
     /// Crash (SIGKILL): the znode stays until the ZooKeeper session expires.
     Kill {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
         target: String,
         /// Then say what should happen and, once it has, what did (`mqsim explain`).
         #[arg(long)]
         explain: bool,
     },
     /// Stop, then start.
-    Restart { target: String },
+    Restart {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
+        target: String,
+    },
     /// Freeze (SIGSTOP), like a long GC pause; shown as PAUSED.
     Pause {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
         target: String,
         /// Then say what should happen and, once it has, what did (`mqsim explain`).
         #[arg(long)]
@@ -80,6 +99,7 @@ pub enum Command {
     },
     /// Unfreeze (SIGCONT).
     Resume {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
         target: String,
         /// Then say what should happen and, once it has, what did (`mqsim explain`).
         #[arg(long)]
@@ -87,6 +107,7 @@ pub enum Command {
     },
     /// Cut a broker off from ZooKeeper or its peers (a black hole, not a reset); `heal` undoes.
     Partition {
+        #[arg(help = TARGET_HELP, value_name = "TARGET")]
         target: String,
         #[arg(long, value_enum)]
         from: crate::control::Cut,
@@ -96,7 +117,7 @@ pub enum Command {
     },
     /// Undo `partition` (default: every node).
     Heal {
-        #[arg(default_value = "nodes")]
+        #[arg(default_value = "nodes", help = TARGET_HELP, value_name = "TARGET")]
         target: String,
     },
     /// Faults against the running cluster under a producer and a consumer; verdict + run folder.
@@ -159,6 +180,13 @@ pub enum Command {
     Send(client_cmds::SendArgs),
     /// Receive messages over STOMP; counts duplicates and gaps left by failovers.
     Recv(client_cmds::RecvArgs),
+    /// Print a shell completion script: `mqsim completions bash > ~/.local/share/bash-completion/completions/mqsim`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `mqsim man | man -l -`.
+    Man,
     /// (internal) The supervisor process that `up` starts.
     #[command(hide = true)]
     Supervise,
@@ -173,12 +201,21 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ZkOp {
     /// List children, like `ls <path>`.
-    Ls { path: String },
+    Ls {
+        path: String,
+        /// A JSON array of the children's names, sorted.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print data (and with --stat the stat), like `get <path>`.
     Get {
         path: String,
         #[arg(short, long)]
         stat: bool,
+        /// One JSON object: `data` (the znode's JSON, or a string when it is not JSON) and,
+        /// with --stat, `stat`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -301,6 +338,8 @@ pub enum BenchOp {
     },
     /// Writes the `stomp` section of docs/benchmarks.md from `bench stomp --json` outputs: one
     /// or more per broker (rounds of one rep each, interleaved), merged in the order given.
+    /// (For scripts/bench-stomp.sh.)
+    #[command(hide = true)]
     StompReport {
         #[arg(long, num_args = 1.., required = true)]
         activemq: Vec<PathBuf>,
@@ -325,10 +364,28 @@ pub enum BenchOp {
     },
 }
 
+impl Command {
+    /// The long-running processes (a broker, the supervisor, a foreground `up`): they keep
+    /// SIGPIPE ignored, unlike the reporting verbs (see `main`).
+    pub fn is_daemon(&self) -> bool {
+        matches!(self, Command::Node { .. } | Command::Supervise | Command::Up { foreground: true, .. })
+    }
+}
+
 /// Runs a parsed command; the error's `Display` is the one-line reason.
 pub fn run(cli: Cli) -> Result<()> {
-    let load = || Config::load(&std::path::absolute(&cli.config).unwrap_or(cli.config.clone()));
+    let config_path = discover(&cli.config);
+    let load = || Config::load(&std::path::absolute(&config_path).unwrap_or(config_path.clone()));
     match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "mqsim", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut std::io::stdout())
+                .map_err(Error::io("writing the manual page"))
+        }
         Command::Node { name } => {
             let config = load()?;
             if config.node(&name).is_none() {
@@ -344,7 +401,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Up { foreground, no_wait } => up::up(load()?, foreground, no_wait),
         Command::Down => runtime(false).block_on(up::down(load()?)),
-        Command::Status { json } => runtime(false).block_on(show::status(load()?, json)),
+        Command::Status { json, watch } => runtime(false).block_on(show::status(load()?, json, watch)),
         Command::Start { target } => act(load()?, Verb::Start, target),
         Command::Stop { target, explain } => act_explain(load()?, Verb::Stop, target, explain),
         Command::Kill { target, explain } => act_explain(load()?, Verb::Kill, target, explain),
@@ -480,6 +537,17 @@ verdict: {}",
         Command::Send(args) => client_cmds::send(args, load),
         Command::Recv(args) => client_cmds::recv(args, load),
     }
+}
+
+/// `cluster.toml` (the default, unset `MQSIM_CONFIG`) is looked for in the current directory,
+/// then in its parents, as docker compose finds its file: `mqsim status` works from anywhere
+/// inside the project. Any other path is taken as given.
+fn discover(given: &std::path::Path) -> PathBuf {
+    if given != std::path::Path::new("cluster.toml") || given.exists() {
+        return given.to_path_buf();
+    }
+    let Ok(cwd) = std::env::current_dir() else { return given.to_path_buf() };
+    cwd.ancestors().map(|d| d.join("cluster.toml")).find(|p| p.is_file()).unwrap_or_else(|| given.to_path_buf())
 }
 
 fn host() -> String {

@@ -17,14 +17,29 @@ use crate::node::NodeLayout;
 use crate::status::ClusterStatus;
 use crate::zookeeper::ZkLayout;
 
-pub async fn status(config: Config, json: bool) -> Result<()> {
-    let st = control::status(&config.state_dir()).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&st)?);
-    } else {
-        print_status(&st);
+pub async fn status(config: Config, json: bool, watch: Option<Duration>) -> Result<()> {
+    use std::io::IsTerminal;
+    let redraw = watch.is_some() && !json && std::io::stdout().is_terminal();
+    loop {
+        let st = control::status(&config.state_dir()).await?;
+        if redraw {
+            print!("\x1b[H\x1b[2J"); // home, clear: the table stays in place
+            println!("{}  (every {}; Ctrl-C stops)\n", crate::events::clock(crate::events::now_ms()), humantime::format_duration(watch.unwrap_or_default()));
+        } else if watch.is_some() && !json {
+            println!("--- {}", crate::events::clock(crate::events::now_ms()));
+        }
+        if json {
+            // One line per refresh when watching, so the stream can be read line by line.
+            let text = if watch.is_some() { serde_json::to_string(&st)? } else { serde_json::to_string_pretty(&st)? };
+            println!("{text}");
+        } else {
+            print_status(&st);
+        }
+        match watch {
+            Some(every) => tokio::time::sleep(every.max(Duration::from_millis(100))).await,
+            None => return Ok(()),
+        }
     }
-    Ok(())
 }
 
 fn colour(word: &str) -> Color {
@@ -55,9 +70,17 @@ fn replication(n: &crate::status::NodeStatus) -> String {
     }
 }
 
+/// comfy-table colours a terminal only, but does not know NO_COLOR (no-color.org).
+fn plain(table: &mut Table) -> &mut Table {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        table.force_no_tty();
+    }
+    table
+}
+
 pub fn print_status(st: &ClusterStatus) {
     let mut zk = Table::new();
-    zk.load_preset(presets::NOTHING).set_header(["ZOOKEEPER", "STATE", "MODE", "PID", "CLIENT PORT"]);
+    plain(&mut zk).load_preset(presets::NOTHING).set_header(["ZOOKEEPER", "STATE", "MODE", "PID", "CLIENT PORT"]);
     for z in &st.zookeeper {
         let mode = z.mode.as_deref().unwrap_or(if z.state == "running" { "not serving" } else { "-" });
         zk.add_row([
@@ -71,7 +94,7 @@ pub fn print_status(st: &ClusterStatus) {
     println!("{zk}");
     println!();
     let mut nodes = Table::new();
-    nodes.load_preset(presets::NOTHING).set_header([
+    plain(&mut nodes).load_preset(presets::NOTHING).set_header([
         "BROKER",
         "STATE",
         "ROLE",
@@ -134,6 +157,17 @@ pub fn print_status(st: &ClusterStatus) {
 
 pub async fn events(config: Config, follow: bool, json: bool) -> Result<()> {
     let path = config.state_dir().join("events.jsonl");
+    if !path.exists() {
+        let missing = format!(
+            "no timeline yet: {} does not exist (the cluster of {} has not been started; `mqsim up` starts it)",
+            path.display(),
+            config.source.display()
+        );
+        if !follow {
+            return Err(Error::Target(missing));
+        }
+        eprintln!("{missing}; waiting for it ...");
+    }
     let mut offset = 0;
     loop {
         let (events, next) = read_from(&path, offset)?;
@@ -191,7 +225,15 @@ pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usiz
         t => t.to_string(),
     };
     let path = log_path(&config, &name)?;
-    let mut file = std::fs::File::open(&path).map_err(Error::io(format!("opening {}", path.display())))?;
+    let mut file = match std::fs::File::open(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Target(format!(
+                "no log for {name} yet: {} does not exist, {name} has not been started (start the cluster with `mqsim up`)",
+                path.display()
+            )));
+        }
+        r => r.map_err(Error::io(format!("opening {}", path.display())))?,
+    };
     let mut text = String::new();
     file.read_to_string(&mut text).map_err(Error::io(format!("reading {}", path.display())))?;
     let skip = lines.map_or(0, |n| text.lines().count().saturating_sub(n));
@@ -221,19 +263,46 @@ pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usiz
 
 pub async fn zk(config: Config, op: ZkOp) -> Result<()> {
     let c = &config.cluster;
+    // The client gives up after about one session timeout with a bare "timeout"; whatever
+    // stopped it (nothing listening, no quorum, a hang), say where it looked and what to run.
+    let unreachable = |why: String| {
+        Error::Timeout(format!(
+            "cannot reach ZooKeeper at {} ({why}); is the cluster up? `mqsim status` shows it, `mqsim up` starts it",
+            config.zk_connect()
+        ))
+    };
     let client = tokio::time::timeout(
         Duration::from_secs(10),
         connect(&config.zk_connect(), c.zk_session_timeout, c.zk_password.as_deref()),
     )
     .await
-    .map_err(|_| Error::Timeout(format!("cannot reach ZooKeeper at {} (is the cluster up?)", config.zk_connect())))??;
+    .map_err(|_| unreachable("no answer in 10 s".into()))?
+    .map_err(|e| unreachable(e.to_string()))?;
     match op {
-        ZkOp::Ls { path } => {
+        ZkOp::Ls { path, json } => {
             let mut kids = client.list_children(&path).await?;
             kids.sort();
-            println!("[{}]", kids.join(", "));
+            if json {
+                println!("{}", serde_json::to_string(&kids)?);
+            } else {
+                println!("[{}]", kids.join(", "));
+            }
         }
-        ZkOp::Get { path, stat } => {
+        ZkOp::Get { path, stat, json: true } => {
+            let (data, s) = client.get_data(&path).await?;
+            let text = String::from_utf8_lossy(&data);
+            let data = serde_json::from_str::<serde_json::Value>(&text).unwrap_or(serde_json::Value::String(text.into()));
+            let mut out = serde_json::json!({ "path": path, "data": data });
+            if stat {
+                out["stat"] = serde_json::json!({
+                    "czxid": s.czxid, "mzxid": s.mzxid, "pzxid": s.pzxid, "ctime_ms": s.ctime, "mtime_ms": s.mtime,
+                    "cversion": s.cversion, "dataVersion": s.version, "aclVersion": s.aversion,
+                    "ephemeralOwner": s.ephemeral_owner, "dataLength": s.data_length, "numChildren": s.num_children,
+                });
+            }
+            println!("{out}");
+        }
+        ZkOp::Get { path, stat, json: false } => {
             let (data, s) = client.get_data(&path).await?;
             println!("{}", String::from_utf8_lossy(&data));
             if stat {

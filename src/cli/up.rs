@@ -53,6 +53,9 @@ pub fn up(config: Config, foreground: bool, no_wait: bool) -> Result<()> {
         }
         let started = Instant::now();
         anstream::println!("Starting cluster `{}` from {}", config.cluster.broker_name, config.source.display());
+        for w in config.warnings() {
+            anstream::eprintln!("{BAD}warning:{BAD:#} {w}");
+        }
         let step = Step::begin("Checking prerequisites");
         let check = (|| {
             if config.zookeeper.connect.is_none() {

@@ -548,10 +548,10 @@ impl StompClient {
         let mut delays = self.url.backoff();
         let mut failed: u64 = 0;
         loop {
-            if reconnecting || failed > 0 {
-                if let Some(d) = delays.next() {
-                    tokio::time::sleep(d).await;
-                }
+            if (reconnecting || failed > 0)
+                && let Some(d) = delays.next()
+            {
+                tokio::time::sleep(d).await;
             }
             let mut errors = Vec::new();
             for index in self.connect_order() {
@@ -565,8 +565,8 @@ impl StompClient {
             }
             failed += 1;
             let warn = self.url.warn_after_reconnect_attempts;
-            if failed == 1 || (warn > 0 && failed % warn as u64 == 0) {
-                tracing::warn!("failover pass {failed} found no broker: {}", errors.join("; "));
+            if failed == 1 || (warn > 0 && failed.is_multiple_of(warn as u64)) {
+                tracing::warn!("failover: no broker answered ({}); retrying (pass {failed})", errors.join("; "));
             }
             if passes.is_some_and(|max| failed >= max) {
                 return Err(Error::Other(format!(

@@ -352,6 +352,33 @@ impl Config {
         Error::Config { path: self.source.clone(), message }
     }
 
+    /// Said when `replicas` is more than the nodes listed (None when it is not): what the
+    /// quorum then means. An error when no election can succeed, a warning otherwise
+    /// (ActiveMQ allowed it, e.g. for a node not deployed yet).
+    fn replicas_meaning(&self) -> Option<String> {
+        let (r, n) = (self.cluster.replicas, self.nodes.len());
+        if r <= n {
+            return None;
+        }
+        let q = r / 2 + 1;
+        let meaning = if q > n {
+            "no election can ever succeed".to_string()
+        } else if q == n {
+            format!("every one of the {n} nodes must be up to elect a master, and losing any one stops the cluster")
+        } else {
+            format!("{q} of the {n} nodes must be up to elect a master")
+        };
+        Some(format!(
+            "cluster.replicas is {r} but this file lists {n} [[node]] entries: the quorum is replicas/2+1 = {q}, \
+             so {meaning}. Set replicas = {n} (the notes: 3 nodes, replicas=\"3\"), or add nodes."
+        ))
+    }
+
+    /// What is allowed but probably not meant; `up` and `config show` print these.
+    pub fn warnings(&self) -> Vec<String> {
+        self.replicas_meaning().into_iter().collect()
+    }
+
     fn validate(&self, text: &str) -> Result<()> {
         let c = &self.cluster;
         let bad = |m: String| Error::Config { path: self.source.clone(), message: m };
@@ -410,6 +437,10 @@ impl Config {
         }
         if self.nodes.is_empty() {
             return Err(bad("at least one [[node]] is needed".into()));
+        }
+        if c.replicas / 2 + 1 > self.nodes.len() {
+            let at = text.find("\nreplicas").map_or(0..0, |i| i + 1..i + 9);
+            return Err(self.err_at(text, &at, self.replicas_meaning().unwrap_or_default()));
         }
         let mut names = BTreeMap::new();
         for n in &self.nodes {

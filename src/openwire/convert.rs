@@ -479,7 +479,7 @@ mod tests {
         let content = z.finish().unwrap();
         assert!(content.len() < 16 << 10, "a small bomb: {} bytes", content.len());
         let m = Message { kind: types::BYTES_MESSAGE, compressed: true, content: Some(content), ..Message::default() };
-        let e = to_stored_within(&m, &queue("q"), 0, 1 << 20).err().expect("a 4 MiB bomb refused at 1 MiB");
+        let e = to_stored_within(&m, &queue("q"), 0, 1 << 20).expect_err("a 4 MiB bomb refused at 1 MiB");
         assert!(e.contains("inflates to more than 1048576 bytes"), "{e}");
         assert_eq!(to_stored_within(&m, &queue("q"), 0, 4 << 20).unwrap().body.len(), 4 << 20);
     }

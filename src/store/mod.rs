@@ -463,10 +463,10 @@ impl Store {
     /// The replication node id (`nodeid.txt`, as ActiveMQ kept it), created on first use.
     pub fn node_id(&self) -> Result<String> {
         let path = self.dir.join("nodeid.txt");
-        if let Ok(id) = std::fs::read_to_string(&path) {
-            if !id.trim().is_empty() {
-                return Ok(id.trim().to_string());
-            }
+        if let Ok(id) = std::fs::read_to_string(&path)
+            && !id.trim().is_empty()
+        {
+            return Ok(id.trim().to_string());
         }
         let id = format!("{:016x}{:08x}", crate::events::now_ms(), std::process::id());
         write_synced(&path, id.as_bytes())?;
