@@ -367,7 +367,10 @@ impl Workspace {
                         || running
                             .iter()
                             .all(|z| !matches!(z["mode"].as_str(), Some("leader" | "follower" | "standalone")));
-                    st.is_object() && st["master"].is_null() && nodes.iter().all(|n| n["role"] != "master") && zk_settled
+                    st.is_object()
+                        && st["master"].is_null()
+                        && nodes.iter().all(|n| n["role"] != "master")
+                        && zk_settled
                 }
                 _ => {
                     let nodes = st["nodes"].as_array().cloned().unwrap_or_default();
