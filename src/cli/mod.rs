@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 Typical session:\n  mqsim up              # start everything, wait for a master\n  mqsim status          # who is master?\n  \
 mqsim kill master     # crash it; a slave takes over after the session timeout\n  mqsim events          # what happened, in order\n  \
 mqsim start node01    # it comes back as a slave\n  mqsim down            # stop everything",
-    after_help = "Targets: node01..node03, zk01..zk03 (names from cluster.toml), master, slaves, zk-leader, nodes, zk, all."
+    after_help = "Targets: node01..node03, zk01..zk03 (names from cluster.toml), master, slave (the youngest slave), slaves, elector (the oldest znode's node: it elects), next-elector, zk-leader, nodes, zk, all."
 )]
 pub struct Cli {
     /// The cluster layout.

@@ -21,6 +21,9 @@ pub enum Until {
     Zk,
     /// No node is master; with too few ZooKeeper servers running, those left stop serving too.
     Outage,
+    /// ZooKeeper lists exactly the running brokers under zkPath: a crashed broker's znode
+    /// has expired, a restarted one has registered.
+    Members,
 }
 
 impl Until {
@@ -29,6 +32,7 @@ impl Until {
             Until::Master => "a master serving with every running slave attached",
             Until::Zk => "every ZooKeeper server serving",
             Until::Outage => "no master",
+            Until::Members => "one znode per running broker",
         }
     }
 }
@@ -100,6 +104,7 @@ pub fn check(until: Until, st: &ClusterStatus) -> std::result::Result<String, St
                 Err(servers(st))
             }
         }
+        Until::Members => Err("needs ZooKeeper's view: see members()".into()),
         Until::Outage => {
             let no_master = st.master.is_none() && st.nodes.iter().all(|n| n.role.as_deref() != Some("master"));
             // Without a quorum running, a leader notices only after syncLimit ticks, later
@@ -124,6 +129,47 @@ pub fn check(until: Until, st: &ClusterStatus) -> std::result::Result<String, St
     }
 }
 
+/// The znodes under zkPath against the running brokers' own znodes.
+async fn members(config: &Config, st: &ClusterStatus) -> std::result::Result<String, String> {
+    let c = &config.cluster;
+    let read = async {
+        let client =
+            crate::election::zookeeper::connect(&config.zk_connect(), c.zk_session_timeout, c.zk_password.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+        let mut kids = client.list_children(&c.zk_path).await.map_err(|e| e.to_string())?;
+        kids.sort();
+        Ok::<_, String>(kids)
+    };
+    let kids = match tokio::time::timeout(Duration::from_secs(5), read).await {
+        Ok(Ok(k)) => k,
+        Ok(Err(e)) => return Err(format!("cannot list {}: {e}", c.zk_path)),
+        Err(_) => return Err(format!("ZooKeeper at {} does not answer", config.zk_connect())),
+    };
+    compare_members(&kids, st)
+}
+
+/// `kids` (znode names, sorted) against each running broker's znode.
+fn compare_members(kids: &[String], st: &ClusterStatus) -> std::result::Result<String, String> {
+    let mut owned: Vec<(String, String)> = st
+        .nodes
+        .iter()
+        .filter(|n| n.state == "running" || n.state == "paused")
+        .map(|n| (n.znode.as_deref().and_then(|z| z.rsplit('/').next()).unwrap_or("-").to_string(), n.name.clone()))
+        .collect();
+    owned.sort();
+    let names: Vec<&String> = owned.iter().map(|(z, _)| z).collect();
+    let listed: Vec<&String> = kids.iter().collect();
+    let seen = format!("[{}]", kids.join(", "));
+    if names == listed {
+        let who: Vec<String> = owned.iter().map(|(z, n)| format!("{z} {n}")).collect();
+        Ok(format!("{} member{}: {}", owned.len(), if owned.len() == 1 { "" } else { "s" }, who.join(", ")))
+    } else {
+        let who: Vec<String> = owned.iter().map(|(z, n)| format!("{n} {z}")).collect();
+        Err(format!("znodes {seen}, running brokers {}", who.join(", ")))
+    }
+}
+
 /// Polls until `until` holds (prints what holds) or `timeout` passes (an error naming what
 /// was still seen). No running cluster is an error at once: nothing would change.
 pub async fn run(config: &Config, until: Until, timeout: Duration) -> Result<()> {
@@ -131,7 +177,11 @@ pub async fn run(config: &Config, until: Until, timeout: Duration) -> Result<()>
     let deadline = Instant::now() + timeout;
     loop {
         let st = control::status(&state_dir).await?;
-        match check(until, &st) {
+        let checked = match until {
+            Until::Members => members(config, &st).await,
+            _ => check(until, &st),
+        };
+        match checked {
             Ok(what) => {
                 println!("{what}");
                 return Ok(());
@@ -227,6 +277,24 @@ mod tests {
         nodes[1] = node("node02", "running", Some("slave"), false, Some("attached"));
         assert!(check(Until::Master, &cluster(Some("node01"), nodes, zk3())).is_err(), "master not serving yet");
         assert!(check(Until::Master, &cluster(None, vec![], zk3())).is_err());
+    }
+
+    #[test]
+    fn members_match_running_brokers() {
+        let mut a = node("node01", "running", Some("master"), true, None);
+        a.znode = Some("/p/00000000003".into());
+        let mut b = node("node02", "running", Some("slave"), false, Some("attached"));
+        b.znode = Some("/p/00000000005".into());
+        let st = cluster(Some("node01"), vec![a, b, node("node03", "down", None, false, None)], zk3());
+        let kids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            compare_members(&kids(&["00000000003", "00000000005"]), &st).unwrap(),
+            "2 members: 00000000003 node01, 00000000005 node02"
+        );
+        assert_eq!(
+            compare_members(&kids(&["00000000003", "00000000004", "00000000005"]), &st).unwrap_err(),
+            "znodes [00000000003, 00000000004, 00000000005], running brokers node01 00000000003, node02 00000000005"
+        );
     }
 
     #[test]
