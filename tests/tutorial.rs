@@ -30,7 +30,12 @@
 //!   servers running, until those left stop serving (what a reader does by
 //!   looking at `mqsim status` for a few seconds).
 //!
+//!   The tutorials show such waits as visible steps instead (`$ mqsim wait master`, `zk`,
+//!   `outage`, `members`, `elected`, which check the same); prefer those.
+//!
 //! `TUTORIAL_PRINT=1` prints every command's output (after port mapping) while running.
+//! `TUTORIAL_TWICE=1` runs each tutorial twice in the same directory, as a reader who runs it
+//! again: its first step (`mqsim down --purge`) must make the second run match too.
 
 mod common;
 
@@ -459,7 +464,8 @@ fn run_tutorial(file: &str, main_block: u16, multi_block: u16) {
     let has_jms = Path::new("/usr/share/java/activemq-client.jar").exists()
         && std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join("javac").exists());
     let started = Instant::now();
-    for step in &steps {
+    let rounds = if std::env::var_os("TUTORIAL_TWICE").is_some() { 2 } else { 1 };
+    for step in std::iter::repeat_n(&steps, rounds).flatten() {
         match step {
             Step::Wait { line, what, config } => ws.wait(what, config, *line, file),
             Step::Run { line, cmd, expected } => {

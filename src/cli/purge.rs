@@ -5,7 +5,8 @@
 //!
 //! Only the entries this cluster's configuration names are removed (`mq_<node>`, each
 //! managed ZooKeeper server's directory, the supervisor's files, `events.jsonl`, `runs/`,
-//! the token); anything else in the directory is left and listed. Nothing is followed out of
+//! the token); anything else in the directory is left and listed, and the directory itself
+//! goes only once empty. Nothing is followed out of
 //! the state directory: a symbolic link is removed as a link (its target stays), and
 //! [`std::fs::remove_dir_all`] does not follow the links inside a directory it removes.
 //! Purging refuses while any process of the cluster still runs.
@@ -51,6 +52,10 @@ fn still_running(config: &Config) -> Vec<u32> {
     pids.into_iter()
         .filter_map(|pid| {
             let p = procfs::process::Process::new(i32::try_from(pid).ok()?).ok()?;
+            // A zombie (killed, not yet reaped) runs nothing any more.
+            if p.stat().ok()?.state == 'Z' {
+                return None;
+            }
             let cmd = p.cmdline().unwrap_or_default().join(" ");
             needles.iter().any(|n| cmd.contains(n.as_str())).then_some(pid as u32)
         })
@@ -92,6 +97,10 @@ pub async fn purge(config: &Config) -> Result<Vec<String>> {
         if !others.is_empty() {
             lines.push(format!("left alone (not this cluster's): {}", others.join(", ")));
         }
+    }
+    // An emptied state directory goes too (a symbolic link to one stays: remove_dir refuses it).
+    if state_dir.is_dir() && std::fs::read_dir(&state_dir).is_ok_and(|mut d| d.next().is_none()) {
+        let _ = std::fs::remove_dir(&state_dir);
     }
     for node in &config.nodes {
         if node.directory.is_absolute() || node.directory.components().any(|c| c == Component::ParentDir) {

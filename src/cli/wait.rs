@@ -17,9 +17,12 @@ use crate::status::ClusterStatus;
 pub enum Until {
     /// One master serves clients and every running slave is attached to it.
     Master,
+    /// A node is master (elected and promoted), whether or not it serves clients yet.
+    Elected,
     /// Every ZooKeeper server serves (leader, follower or standalone).
     Zk,
-    /// No node is master; with too few ZooKeeper servers running, those left stop serving too.
+    /// No node is master or slave; with too few ZooKeeper servers running, those left stop
+    /// serving too.
     Outage,
     /// ZooKeeper lists exactly the running brokers under zkPath: a crashed broker's znode
     /// has expired, a restarted one has registered.
@@ -31,6 +34,7 @@ impl Until {
         match self {
             Until::Master => "a master serving with every running slave attached",
             Until::Zk => "every ZooKeeper server serving",
+            Until::Elected => "a master elected",
             Until::Outage => "no master",
             Until::Members => "one znode per running broker",
         }
@@ -104,9 +108,16 @@ pub fn check(until: Until, st: &ClusterStatus) -> std::result::Result<String, St
                 Err(servers(st))
             }
         }
+        Until::Elected => match st.nodes.iter().find(|n| n.role.as_deref() == Some("master")) {
+            Some(m) if m.serving => Ok(format!("{} is master and serves clients", m.name)),
+            Some(m) => Ok(format!("{} is master, not serving yet", m.name)),
+            None => Err(brokers(st)),
+        },
         Until::Members => Err("needs ZooKeeper's view: see members()".into()),
         Until::Outage => {
-            let no_master = st.master.is_none() && st.nodes.iter().all(|n| n.role.as_deref() != Some("master"));
+            // Nobody master, and nobody still following one (a slave notices a moment later).
+            let no_master = st.master.is_none()
+                && st.nodes.iter().all(|n| !matches!(n.role.as_deref(), Some("master" | "slave")));
             // Without a quorum running, a leader notices only after syncLimit ticks, later
             // than the brokers: wait for the servers left to stop serving too.
             let running = st.zookeeper.iter().filter(|z| z.state == "running").count();
@@ -327,5 +338,7 @@ mod tests {
         assert_eq!(check(Until::Outage, &cluster(None, nodes, zk3())).unwrap(), "no master: no node serves clients");
         let m = vec![node("node01", "running", Some("master"), true, None)];
         assert!(check(Until::Outage, &cluster(Some("node01"), m, zk3())).is_err());
+        let s = vec![node("node02", "running", Some("slave"), false, Some("connecting"))];
+        assert_eq!(check(Until::Outage, &cluster(None, s, zk3())).unwrap_err(), "node02 slave (connecting)");
     }
 }

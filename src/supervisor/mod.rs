@@ -401,6 +401,9 @@ impl Shared {
             }
             std::fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
             f.write(&dir).map_err(Error::io(format!("writing the faults file of {name}")))?;
+            // The node polls its faults file every 100 ms: reply once it has applied the cut,
+            // so what the caller does next already happens behind it.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             let line = match (cut, f.describe()) {
                 (Some(_), Some(what)) => {
                     self.events.emit("partitioned", format!("{name} cut from {}", what.replace('+', " and ")));
