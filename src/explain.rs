@@ -228,3 +228,25 @@ pub async fn run(cfg: &Config, wait: bool) -> Result<String> {
     let st = crate::control::status(&dir).await?;
     Ok(explain(cfg, &events, &st))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
+        Event { ts, source: source.into(), kind: kind.into(), message: message.into() }
+    }
+
+    #[test]
+    fn the_elector_is_named_from_the_last_election() {
+        let events = vec![
+            ev(1, "node02", "election", "elector node02 set elected=0000000004 (highest position)"),
+            ev(2, "node03", "serving", "node03 accepts clients"),
+            ev(3, "node02", "election", "elector node02 cleared elected (no master)"),
+            ev(4, "supervisor", "killed", "node02 (pid 7) killed (SIGKILL)"),
+        ];
+        assert_eq!(elector_before(&events, 3), Some("node02"));
+        assert_eq!(master_before(&events, 3), Some("node03"));
+        assert_eq!(elector_before(&events[1..], 1), None, "no election seen");
+    }
+}

@@ -36,6 +36,7 @@
 //! `TUTORIAL_PRINT=1` prints every command's output (after port mapping) while running.
 //! `TUTORIAL_TWICE=1` runs each tutorial twice in the same directory, as a reader who runs it
 //! again: its first step (`mqsim down --purge`) must make the second run match too.
+//! `TUTORIAL_BLOCKS=A,B` uses port blocks A (main) and B (multi-host) instead of the test's.
 
 mod common;
 
@@ -455,6 +456,14 @@ fn strip_ansi(s: &str) -> String {
 
 /// Runs one tutorial from the top; `main_block`/`multi_block` are its two port blocks.
 fn run_tutorial(file: &str, main_block: u16, multi_block: u16) {
+    // A shared machine: `TUTORIAL_BLOCKS=107,108` runs on other port blocks than the test's own.
+    let (main_block, multi_block) = match std::env::var("TUTORIAL_BLOCKS").ok().and_then(|b| {
+        let (a, c) = b.split_once(',')?;
+        Some((a.trim().parse().ok()?, c.trim().parse().ok()?))
+    }) {
+        Some(blocks) => blocks,
+        None => (main_block, multi_block),
+    };
     let md = std::fs::read_to_string(Path::new(ROOT).join(file)).unwrap();
     let steps = parse(&md);
     assert!(steps.iter().filter(|s| matches!(s, Step::Run { .. })).count() > 20, "{file}: too few commands");
