@@ -32,12 +32,8 @@ fn purge_refuses_while_a_process_of_the_cluster_runs() {
     std::fs::create_dir_all(sd.join("mq_node01/activemq-data")).unwrap();
     // A supervisor (which `down` does not kill as a stray) whose command line names the
     // state directory, as the cluster's processes do.
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("sleep 30; : {}", sd.display()))
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        Command::new("sh").arg("-c").arg(format!("sleep 30; : {}", sd.display())).stdin(Stdio::null()).spawn().unwrap();
     std::fs::write(sd.join("pids.json"), format!("{{\"supervisor\":{},\"children\":{{}}}}", child.id())).unwrap();
     let out = c.run(&["down", "--purge"]);
     let _ = child.kill();
@@ -81,7 +77,9 @@ fn purge_starts_the_next_run_fresh_and_never_leaves_the_state_dir() {
     assert!(pids.iter().all(|p| !alive(*p)), "a process survived the purge's down");
     assert_eq!(std::fs::read_to_string(outside.path().join("precious")).unwrap(), "keep me");
     assert!(outside.path().join("precious").exists());
-    for gone in ["mq_node01", "mq_node02", "mq_node03", "zk01", "zk02", "zk03", "events.jsonl", "runs", "security-token"] {
+    for gone in
+        ["mq_node01", "mq_node02", "mq_node03", "zk01", "zk02", "zk03", "events.jsonl", "runs", "security-token"]
+    {
         assert!(std::fs::symlink_metadata(sd.join(gone)).is_err(), "{gone} left");
     }
     assert!(sd.join("notes.txt").exists() && std::fs::symlink_metadata(sd.join("elsewhere")).is_ok());

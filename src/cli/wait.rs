@@ -116,8 +116,8 @@ pub fn check(until: Until, st: &ClusterStatus) -> std::result::Result<String, St
         Until::Members => Err("needs ZooKeeper's view: see members()".into()),
         Until::Outage => {
             // Nobody master, and nobody still following one (a slave notices a moment later).
-            let no_master = st.master.is_none()
-                && st.nodes.iter().all(|n| !matches!(n.role.as_deref(), Some("master" | "slave")));
+            let no_master =
+                st.master.is_none() && st.nodes.iter().all(|n| !matches!(n.role.as_deref(), Some("master" | "slave")));
             // Without a quorum running, a leader notices only after syncLimit ticks, later
             // than the brokers: wait for the servers left to stop serving too.
             let running = st.zookeeper.iter().filter(|z| z.state == "running").count();
