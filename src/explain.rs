@@ -41,6 +41,16 @@ fn master_before(events: &[Event], j: usize) -> Option<&str> {
         .map(|e| e.source.as_str())
 }
 
+/// The elector just before event `j`: the node of the last `election` event that set
+/// `elected` (the elector that elected the current master).
+fn elector_before(events: &[Event], j: usize) -> Option<&str> {
+    events[..j]
+        .iter()
+        .rev()
+        .find(|e| e.kind == "election" && e.message.contains(" set elected="))
+        .map(|e| e.source.as_str())
+}
+
 /// The process a supervisor fault event names (its first word).
 fn victim_of(e: &Event) -> &str {
     e.message.split_whitespace().next().unwrap_or("?")
@@ -58,6 +68,7 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
     let tick = Duration::from_millis(cfg.zookeeper.tick_time);
     let was_master = master_before(events, i) == Some(victim.as_str());
     let is_zk = cfg.zookeeper.servers.iter().any(|s| s.name == victim);
+    let was_elector = !was_master && !is_zk && elector_before(events, i) == Some(victim.as_str());
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -68,6 +79,8 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
             "it was the master"
         } else if is_zk {
             "a ZooKeeper server"
+        } else if was_elector {
+            "the elector, not the master"
         } else {
             "not the master"
         }
@@ -124,10 +137,18 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
         _ => {}
     }
     if !is_zk && (was_master || fault.kind != "resumed") {
-        let _ = writeln!(
-            s,
-            "  2. The elector (the oldest member) clears `elected`; the slaves stop following and publish their positions."
-        );
+        if was_elector {
+            let _ = writeln!(
+                s,
+                "  2. Once its znode is gone, the next oldest member is elector, with `elected` empty: the master reads \
+                that nobody is elected and steps down (ActiveMQ restarted the broker), then the slaves publish their positions."
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "  2. The elector (the oldest member) clears `elected`; the slaves stop following and publish their positions."
+            );
+        }
         let mut candidates: Vec<_> = st.nodes.iter().filter(|n| n.name != victim && n.state == "running").collect();
         candidates.sort_by_key(|n| {
             let w = cfg.node(&n.name).map_or(1, |c| c.weight);
@@ -206,4 +227,26 @@ pub async fn run(cfg: &Config, wait: bool) -> Result<String> {
     let (events, _) = read_from(&path, 0)?;
     let st = crate::control::status(&dir).await?;
     Ok(explain(cfg, &events, &st))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
+        Event { ts, source: source.into(), kind: kind.into(), message: message.into() }
+    }
+
+    #[test]
+    fn the_elector_is_named_from_the_last_election() {
+        let events = vec![
+            ev(1, "node02", "election", "elector node02 set elected=0000000004 (highest position)"),
+            ev(2, "node03", "serving", "node03 accepts clients"),
+            ev(3, "node02", "election", "elector node02 cleared elected (no master)"),
+            ev(4, "supervisor", "killed", "node02 (pid 7) killed (SIGKILL)"),
+        ];
+        assert_eq!(elector_before(&events, 3), Some("node02"));
+        assert_eq!(master_before(&events, 3), Some("node03"));
+        assert_eq!(elector_before(&events[1..], 1), None, "no election seen");
+    }
 }

@@ -133,7 +133,10 @@ impl NameKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameError {
     Empty(NameKind),
-    TooLong { kind: NameKind, len: usize },
+    TooLong {
+        kind: NameKind,
+        len: usize,
+    },
     /// A NUL or other control character (they would break keys and header framing).
     Control(NameKind),
 }

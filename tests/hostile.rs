@@ -61,8 +61,14 @@ impl Canary {
             }
         }
         let lost: Vec<&String> = self.bodies.iter().filter(|b| !seen.contains(*b)).collect();
-        assert!(lost.is_empty(), "acknowledged messages lost: {} of {}: {:?}…\n{}", lost.len(), self.bodies.len(),
-            &lost[..lost.len().min(5)], c.diagnostics());
+        assert!(
+            lost.is_empty(),
+            "acknowledged messages lost: {} of {}: {:?}…\n{}",
+            lost.len(),
+            self.bodies.len(),
+            &lost[..lost.len().min(5)],
+            c.diagnostics()
+        );
     }
 }
 

@@ -37,7 +37,9 @@ fn send(port: u16, queue: &str, tag: &str, n: usize) {
 /// Consumes `n` messages of `queue` with client acks; returns their tags.
 fn consume(port: u16, queue: &str, n: usize) -> BTreeSet<String> {
     let mut r = RawStomp::connect(port);
-    r.send(&format!("SUBSCRIBE\nid:c\ndestination:/queue/{queue}\nack:client-individual\nactivemq.prefetchSize:200\n\n"));
+    r.send(&format!(
+        "SUBSCRIBE\nid:c\ndestination:/queue/{queue}\nack:client-individual\nactivemq.prefetchSize:200\n\n"
+    ));
     let mut seen = BTreeSet::new();
     while seen.len() < n {
         let f = r.try_frame(Duration::from_secs(15)).unwrap_or_else(|| panic!("{} of {n} consumed", seen.len()));
@@ -115,9 +117,8 @@ fn dead_log_files_go_on_every_node_and_a_slave_that_missed_them_catches_up() {
 
     // Failover to a node that collected: the kept messages are all there.
     c.ok(&["kill", &master]);
-    let st = c.wait_for("a new master", Duration::from_secs(30), |st| {
-        st["master"].as_str().is_some_and(|m| m != master)
-    });
+    let st =
+        c.wait_for("a new master", Duration::from_secs(30), |st| st["master"].as_str().is_some_and(|m| m != master));
     let got = consume(master_port(&st, "stomp"), "keep", 100);
     assert_eq!(got.len(), 100, "{got:?}\n{}", c.diagnostics());
     c.down();
@@ -136,7 +137,9 @@ fn the_store_limit_counts_live_data_and_consuming_frees_it() {
     let body = "x".repeat(1000);
     let mut acknowledged = 0;
     let refusal = loop {
-        r.send(&format!("SEND\ndestination:/queue/fill\npersistent:true\nreceipt:f{acknowledged}\n\nfill-{acknowledged}-{body}"));
+        r.send(&format!(
+            "SEND\ndestination:/queue/fill\npersistent:true\nreceipt:f{acknowledged}\n\nfill-{acknowledged}-{body}"
+        ));
         let f = r.frame();
         if !f.starts_with("RECEIPT") {
             break f;

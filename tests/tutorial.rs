@@ -30,7 +30,13 @@
 //!   servers running, until those left stop serving (what a reader does by
 //!   looking at `mqsim status` for a few seconds).
 //!
+//!   The tutorials show such waits as visible steps instead (`$ mqsim wait master`, `zk`,
+//!   `outage`, `members`, `elected`, which check the same); prefer those.
+//!
 //! `TUTORIAL_PRINT=1` prints every command's output (after port mapping) while running.
+//! `TUTORIAL_TWICE=1` runs each tutorial twice in the same directory, as a reader who runs it
+//! again: its first step (`mqsim down --purge`) must make the second run match too.
+//! `TUTORIAL_BLOCKS=A,B` uses port blocks A (main) and B (multi-host) instead of the test's.
 
 mod common;
 
@@ -367,7 +373,10 @@ impl Workspace {
                         || running
                             .iter()
                             .all(|z| !matches!(z["mode"].as_str(), Some("leader" | "follower" | "standalone")));
-                    st.is_object() && st["master"].is_null() && nodes.iter().all(|n| n["role"] != "master") && zk_settled
+                    st.is_object()
+                        && st["master"].is_null()
+                        && nodes.iter().all(|n| n["role"] != "master")
+                        && zk_settled
                 }
                 _ => {
                     let nodes = st["nodes"].as_array().cloned().unwrap_or_default();
@@ -447,6 +456,14 @@ fn strip_ansi(s: &str) -> String {
 
 /// Runs one tutorial from the top; `main_block`/`multi_block` are its two port blocks.
 fn run_tutorial(file: &str, main_block: u16, multi_block: u16) {
+    // A shared machine: `TUTORIAL_BLOCKS=107,108` runs on other port blocks than the test's own.
+    let (main_block, multi_block) = match std::env::var("TUTORIAL_BLOCKS").ok().and_then(|b| {
+        let (a, c) = b.split_once(',')?;
+        Some((a.trim().parse().ok()?, c.trim().parse().ok()?))
+    }) {
+        Some(blocks) => blocks,
+        None => (main_block, multi_block),
+    };
     let md = std::fs::read_to_string(Path::new(ROOT).join(file)).unwrap();
     let steps = parse(&md);
     assert!(steps.iter().filter(|s| matches!(s, Step::Run { .. })).count() > 20, "{file}: too few commands");
@@ -456,7 +473,8 @@ fn run_tutorial(file: &str, main_block: u16, multi_block: u16) {
     let has_jms = Path::new("/usr/share/java/activemq-client.jar").exists()
         && std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join("javac").exists());
     let started = Instant::now();
-    for step in &steps {
+    let rounds = if std::env::var_os("TUTORIAL_TWICE").is_some() { 2 } else { 1 };
+    for step in std::iter::repeat_n(&steps, rounds).flatten() {
         match step {
             Step::Wait { line, what, config } => ws.wait(what, config, *line, file),
             Step::Run { line, cmd, expected } => {

@@ -219,14 +219,22 @@ fn dispatch_with_marks_and_put_backs_misses_nothing() {
             for rx in receivers.values_mut() {
                 received(rx);
             }
-            let waiting: Vec<u64> = st.stores.get("deep").map(|q| q.pending.keys().copied().collect()).unwrap_or_default();
+            let waiting: Vec<u64> =
+                st.stores.get("deep").map(|q| q.pending.keys().copied().collect()).unwrap_or_default();
             let inflight: usize = st.consumers.values().map(|c| c.inflight.len()).sum();
-            assert_eq!(waiting.len() + inflight + acked, sent.len(), "seed {seed}, step {step}: a message lost or doubled");
+            assert_eq!(
+                waiting.len() + inflight + acked,
+                sent.len(),
+                "seed {seed}, step {step}: a message lost or doubled"
+            );
             for (id, c) in st.consumers.iter().filter(|(_, c)| c.has_credit()) {
                 for seq in &waiting {
                     let m = &st.stores["deep"].pending[seq].msg;
                     let matches = c.selector.as_ref().is_none_or(|s| s.matches(&|k| state::message_value(m, k)));
-                    assert!(!matches, "seed {seed}, step {step}: {seq} waits, and consumer {id} with credit matches it");
+                    assert!(
+                        !matches,
+                        "seed {seed}, step {step}: {seq} waits, and consumer {id} with credit matches it"
+                    );
                 }
             }
         }

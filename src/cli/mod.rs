@@ -3,8 +3,10 @@
 
 mod client_cmds;
 mod config_cmd;
+mod purge;
 mod show;
 mod up;
+mod wait;
 
 use std::path::PathBuf;
 
@@ -24,7 +26,7 @@ use crate::error::{Error, Result};
 Typical session:\n  mqsim up              # start everything, wait for a master\n  mqsim status          # who is master?\n  \
 mqsim kill master     # crash it; a slave takes over after the session timeout\n  mqsim events          # what happened, in order\n  \
 mqsim start node01    # it comes back as a slave\n  mqsim down            # stop everything",
-    after_help = "Targets: node01..node03, zk01..zk03 (names from cluster.toml), master, slaves, zk-leader, nodes, zk, all."
+    after_help = "Targets: node01..node03, zk01..zk03 (names from cluster.toml), master, slave (the youngest slave), slaves, elector (the oldest znode's node: it elects), next-elector, zk-leader, nodes, zk, all."
 )]
 pub struct Cli {
     /// The cluster layout.
@@ -51,7 +53,26 @@ pub enum Command {
         no_wait: bool,
     },
     /// Stop every process of the cluster (brokers cleanly, then ZooKeeper).
-    Down,
+    Down {
+        /// Then delete what this cluster left in its state directory (stores, ZooKeeper data,
+        /// logs, timeline, chaos runs, token), so the next `up` starts fresh: positions 0 and
+        /// znodes from 00000000000 again. Stops the cluster first; refuses if any of its
+        /// processes still runs. Removes only the entries the configuration names (other files
+        /// are left and listed) and never follows a symbolic link out of the state directory.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Wait until the cluster reaches a state (what a reader does by watching `mqsim status`).
+    ///
+    /// Exits 0 and says what holds, or after --timeout exits non-zero naming what it still saw.
+    /// Fails at once when no cluster is running.
+    Wait {
+        #[arg(value_enum)]
+        until: wait::Until,
+        /// How long to wait at most, e.g. 30s or 2m.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
     /// ZooKeeper servers (leader/follower/down) and brokers (master/slave/electing/down).
     Status {
         /// Machine-readable output.
@@ -400,7 +421,17 @@ pub fn run(cli: Cli) -> Result<()> {
             runtime(false).block_on(crate::supervisor::run(config))
         }
         Command::Up { foreground, no_wait } => up::up(load()?, foreground, no_wait),
-        Command::Down => runtime(false).block_on(up::down(load()?)),
+        Command::Down { purge } => runtime(false).block_on(async {
+            let config = load()?;
+            up::down(config.clone()).await?;
+            if purge {
+                for line in purge::purge(&config).await? {
+                    anstream::println!("{line}");
+                }
+            }
+            Ok(())
+        }),
+        Command::Wait { until, timeout } => runtime(false).block_on(wait::run(&load()?, until, timeout)),
         Command::Status { json, watch } => runtime(false).block_on(show::status(load()?, json, watch)),
         Command::Start { target } => act(load()?, Verb::Start, target),
         Command::Stop { target, explain } => act_explain(load()?, Verb::Stop, target, explain),

@@ -308,7 +308,13 @@ pub async fn zk(config: Config, op: ZkOp) -> Result<()> {
             if stat {
                 let t = |ms: i64| {
                     time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-                        .map(|d| d.format(&time::format_description::well_known::Rfc2822).unwrap_or_default())
+                        .map(|d| {
+                            // java.util.Date's toString, as zkCli prints it (in UTC).
+                            let f = time::macros::format_description!(
+                                "[weekday repr:short] [month repr:short] [day] [hour]:[minute]:[second] UTC [year]"
+                            );
+                            d.format(&f).unwrap_or_default()
+                        })
                         .unwrap_or_default()
                 };
                 println!(

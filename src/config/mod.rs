@@ -411,7 +411,9 @@ impl Config {
             return Err(bad("cluster.logSize must be at least 4096 bytes (ActiveMQ's default is 104857600)".into()));
         }
         if c.memory_limit < 1 << 20 || c.store_limit < 1 << 20 {
-            return Err(bad("cluster.memoryLimit and cluster.storeLimit must be at least 1048576 bytes (1 MiB)".into()));
+            return Err(
+                bad("cluster.memoryLimit and cluster.storeLimit must be at least 1048576 bytes (1 MiB)".into()),
+            );
         }
         if c.pending_message_limit == 0 || c.transaction_limit == 0 {
             return Err(bad("cluster.pendingMessageLimit and cluster.transactionLimit must be at least 1".into()));

@@ -404,7 +404,11 @@ pub(super) fn browse<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Respo
     }
     body += "</table>";
     if msgs.is_empty() {
-        body += if after > 0 { "<p class=\"muted\">No more messages.</p>" } else { "<p class=\"muted\">The queue is empty.</p>" };
+        body += if after > 0 {
+            "<p class=\"muted\">No more messages.</p>"
+        } else {
+            "<p class=\"muted\">The queue is empty.</p>"
+        };
     }
     let link = |after: u64, id: &str, label: &str| {
         format!("<a id=\"{id}\" href=\"/admin/browse.jsp?JMSDestination={}&amp;after={after}\">{label}</a> ", enc(name))

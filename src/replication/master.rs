@@ -44,7 +44,6 @@ pub struct Settings {
 
 type Slaves = Arc<Mutex<Votes>>;
 
-
 /// A slave at most this far behind is fed from the async task itself (see `stream`).
 const INLINE_READ: u64 = 256 * 1024;
 

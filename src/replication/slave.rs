@@ -116,7 +116,6 @@ fn wal_frame(frame: Frame) -> Result<(Wal, Bytes)> {
 
 type Link = Framed<Gated<TcpStream>, Codec>;
 
-
 /// Who the slave dials, and as whom.
 struct Peer<'a> {
     target: &'a str,

@@ -136,11 +136,8 @@ impl Store {
         // What the collection alone will free does not count: only files kept alive.
         let doomed = collectable(&files, &live, |f| self.index.deps_of(f), indexed)?;
         // Files not yet indexed are not judged yet (their messages may be consumed already).
-        let kept_bytes: u64 = finished
-            .iter()
-            .filter(|f| f.end <= indexed && !doomed.contains(&f.start))
-            .map(|f| f.end - f.start)
-            .sum();
+        let kept_bytes: u64 =
+            finished.iter().filter(|f| f.end <= indexed && !doomed.contains(&f.start)).map(|f| f.end - f.start).sum();
         if kept_bytes <= 2 * self.live_bytes() {
             return Ok(Vec::new());
         }

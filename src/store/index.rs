@@ -88,7 +88,8 @@ impl MsgLoc {
     }
 
     fn decode(v: &[u8]) -> Result<MsgLoc> {
-        let v: &[u8; 16] = v.try_into().map_err(|_| Error::Other(format!("a message location of {} bytes", v.len())))?;
+        let v: &[u8; 16] =
+            v.try_into().map_err(|_| Error::Other(format!("a message location of {} bytes", v.len())))?;
         Ok(MsgLoc {
             pos: u64::from_be_bytes(v[..8].try_into().expect("8")),
             nth: u32::from_be_bytes(v[8..12].try_into().expect("4")),

@@ -217,7 +217,10 @@ impl Journal {
                 on_damage(&recovery)?;
                 recovery::cut(&path, &file, end)?;
                 file = open_file(&path)?;
-                files.insert(start, Arc::new(LogFile { file: file.try_clone().map_err(reading())?, path: path.clone() }));
+                files.insert(
+                    start,
+                    Arc::new(LogFile { file: file.try_clone().map_err(reading())?, path: path.clone() }),
+                );
                 let (at, copy) = (recovery.at, &recovery.copy);
                 tracing::error!(
                     "{}: the record at position {at} is damaged ({}) but a valid record follows at {}: this is \
@@ -586,7 +589,8 @@ impl Journal {
         f.ends.remove(&start);
         let cutting = || Error::io(format!("cutting {}", log.path.display()));
         log.file.set_len(at - start).map_err(cutting())?;
-        let scanned = recovery::scan(&log.file, at - start).map_err(Error::io(format!("reading {}", log.path.display())))?;
+        let scanned =
+            recovery::scan(&log.file, at - start).map_err(Error::io(format!("reading {}", log.path.display())))?;
         // Never inside a record: the cut is at the last whole record at or before `at`.
         let at = start + scanned.end;
         log.file.set_len(scanned.end).map_err(cutting())?;

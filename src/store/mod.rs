@@ -453,9 +453,8 @@ impl Store {
     fn record_at_pos(&self, pos: u64) -> Result<Record> {
         let bytes = self.journal.read(pos, 1)?;
         match journal::next_record(&bytes) {
-            Next::Record { data, .. } => {
-                Record::decode(data).map_err(|e| Error::Other(format!("the journal record at {pos} does not decode: {e}")))
-            }
+            Next::Record { data, .. } => Record::decode(data)
+                .map_err(|e| Error::Other(format!("the journal record at {pos} does not decode: {e}"))),
             _ => Err(Error::Other(format!("the journal has no record at {pos}"))),
         }
     }

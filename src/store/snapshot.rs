@@ -94,8 +94,11 @@ impl Store {
             std::fs::remove_dir_all(index_dir).map_err(Error::io(format!("removing {}", index_dir.display())))?;
         }
         std::fs::create_dir_all(index_dir).map_err(Error::io(format!("creating {}", index_dir.display())))?;
-        std::fs::copy(&snapshot, index_dir.join("data.mdb"))
-            .map_err(Error::io(format!("copying {} into {}", snapshot.display(), index_dir.display())))?;
+        std::fs::copy(&snapshot, index_dir.join("data.mdb")).map_err(Error::io(format!(
+            "copying {} into {}",
+            snapshot.display(),
+            index_dir.display()
+        )))?;
         Ok(true)
     }
 }

@@ -401,6 +401,9 @@ impl Shared {
             }
             std::fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
             f.write(&dir).map_err(Error::io(format!("writing the faults file of {name}")))?;
+            // The node polls its faults file every 100 ms: reply once it has applied the cut,
+            // so what the caller does next already happens behind it.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             let line = match (cut, f.describe()) {
                 (Some(_), Some(what)) => {
                     self.events.emit("partitioned", format!("{name} cut from {}", what.replace('+', " and ")));
@@ -416,7 +419,7 @@ impl Shared {
         Ok(lines)
     }
 
-    /// `node02`, `zk01`, `master`, `slaves`, `zk-leader`, `nodes`, `zk`, `all`.
+    /// `node02`, `zk01`, `master`, `slave`, `slaves`, `elector`, `next-elector`, `zk-leader`, `nodes`, `zk`, `all`.
     async fn resolve(&self, target: &str) -> Result<Vec<String>> {
         let all_nodes = self.names(|k| k == Kind::Node);
         let all_zk = self.names(|k| matches!(k, Kind::Zk(_)));
@@ -438,6 +441,44 @@ impl Shared {
                 }
                 v
             }
+            // The oldest member decides (crate::election); the next oldest takes over when it goes.
+            // `slave`: one slave, the youngest (its loss changes nothing, not even the next elector).
+            "slave" => {
+                let st = self.status().await;
+                let mut slaves: Vec<(&str, &str)> = st
+                    .nodes
+                    .iter()
+                    .filter(|n| n.role.as_deref() == Some("slave") && (n.state == "running" || n.state == "paused"))
+                    .filter_map(|n| Some((n.znode.as_deref()?.rsplit('/').next()?, n.name.as_str())))
+                    .collect();
+                slaves.sort();
+                match slaves.last() {
+                    Some((_, name)) => vec![name.to_string()],
+                    None => {
+                        return Err(Error::Target("no running node is slave right now (see `mqsim status`)".into()));
+                    }
+                }
+            }
+            "elector" | "next-elector" => {
+                let st = self.status().await;
+                let mut members: Vec<(&str, &str)> = st
+                    .nodes
+                    .iter()
+                    .filter(|n| n.state == "running" || n.state == "paused")
+                    .filter_map(|n| Some((n.znode.as_deref()?.rsplit('/').next()?, n.name.as_str())))
+                    .collect();
+                members.sort();
+                let i = usize::from(target == "next-elector");
+                match members.get(i) {
+                    Some((_, name)) => vec![name.to_string()],
+                    None => {
+                        return Err(Error::Target(format!(
+                            "no {target} right now: {} running node(s) registered in ZooKeeper",
+                            members.len()
+                        )));
+                    }
+                }
+            }
             "zk-leader" => {
                 let st = self.status().await;
                 match st.zookeeper.iter().find(|z| z.mode.as_deref() == Some("leader")) {
@@ -454,7 +495,7 @@ impl Shared {
                 } else {
                     let known = [all_nodes, all_zk].concat().join(", ");
                     return Err(Error::Target(format!(
-                        "unknown target `{name}`; use one of {known}, master, slaves, zk-leader, nodes, zk, all"
+                        "unknown target `{name}`; use one of {known}, master, slave, slaves, elector, next-elector, zk-leader, nodes, zk, all"
                     )));
                 }
             }

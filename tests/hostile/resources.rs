@@ -98,7 +98,11 @@ fn costly_selectors_neither_stall_other_clients_nor_cost_the_master_its_session(
     eprintln!("unrelated producer: {n} receipted sends, the slowest in {worst:?}");
     // Generous: CI runs three clusters on two cores, where a persistent send alone has taken
     // 0.8 s; before the selector budget this stall was 4.9 s and ended in a failover.
-    assert!(worst < Duration::from_millis(2500), "an unrelated send waited {worst:?} for its receipt\n{}", c.diagnostics());
+    assert!(
+        worst < Duration::from_millis(2500),
+        "an unrelated send waited {worst:?} for its receipt\n{}",
+        c.diagnostics()
+    );
     // Nobody matched anything.
     for s in &mut subs {
         assert!(s.try_frame(Duration::from_millis(100)).is_none());

@@ -87,10 +87,14 @@ fn log_files_roll_at_log_size_and_are_named_by_their_start() {
     let ends: Vec<u64> = (0..25).flat_map(|_| records(&j, 1, 90)).collect();
     assert_eq!(j.end(), 2500);
     let files = j.files();
-    assert_eq!(files, vec![FileInfo { start: 0, end: 1000 }, FileInfo { start: 1000, end: 2000 }, FileInfo {
-        start: 2000,
-        end: 2500
-    }]);
+    assert_eq!(
+        files,
+        vec![
+            FileInfo { start: 0, end: 1000 },
+            FileInfo { start: 1000, end: 2000 },
+            FileInfo { start: 2000, end: 2500 }
+        ]
+    );
     for name in ["0000000000000000.log", "00000000000003e8.log", "00000000000007d0.log"] {
         assert!(dir.path().join(name).exists(), "{name}");
     }
