@@ -60,6 +60,25 @@ fn local_disk_loses_what_the_cut_off_master_acknowledged() {
     // Its rejoin dropped them (into quarantine): the resync counted at least the lost ones.
     assert!(n(&s["dropped_on_rejoin"]) >= lost, "{s:#}");
     assert!(s["promise"].as_str().unwrap().starts_with("sync=local_disk promises: "));
+
+    // `mqsim chaos` on the same cluster says which promise its verdict checked.
+    let out = c.run(&["chaos", "--duration", "3s", "--faults", "kill", "--seed", "5", "--interval", "1s"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let verdict = text.lines().find(|l| l.starts_with("verdict: ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        verdict.starts_with(
+            "verdict: PASS (sync=local_disk promises: an acknowledged message survives while the master that \
+             acknowledged it serves; a failover may lose those no slave had yet"
+        ),
+        "{verdict}"
+    );
+    let run = std::fs::read_to_string(c.state_dir().join("runs/latest/summary.json")).unwrap();
+    let run: Value = serde_json::from_str(&run).unwrap();
+    assert_eq!(run["verdict"], "PASS");
+    assert_eq!(run["sync"], "local_disk");
+    assert_eq!(n(&run["lost_allowed_by_sync"]), n(&run["lost"]), "{run:#}");
+    assert_eq!(run["lost_without_failover"], 0, "{run:#}");
     c.down();
 }
 
