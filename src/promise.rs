@@ -31,16 +31,20 @@ pub struct Promise {
     pub local_disk: bool,
     /// The slaves fsync before they ack.
     pub remote_disk: bool,
+    /// `replicas/2`: slave acks a replicated write waits for.
+    pub slaves_needed: usize,
 }
 
 impl Promise {
-    pub fn of(sync: &str) -> std::result::Result<Promise, String> {
+    /// The promise of `sync` in a cluster of `replicas` nodes.
+    pub fn of(sync: &str, replicas: usize) -> std::result::Result<Promise, String> {
         let m = SyncMode::parse(sync)?;
         Ok(Promise {
             sync: sync.trim().to_string(),
             replicated: m.remote,
             local_disk: m.local_disk,
             remote_disk: m.remote_disk,
+            slaves_needed: replicas / 2,
         })
     }
 
@@ -65,7 +69,11 @@ impl Promise {
         let local = if self.local_disk { "after its own fsync" } else { "once its journal has the write (no fsync)" };
         if self.replicated {
             let slaves = if self.remote_disk { "on disk" } else { "in memory" };
-            format!("the master acknowledges a persistent send only once a quorum of slaves has it {slaves}")
+            let own = if self.local_disk { "after its own fsync and " } else { "" };
+            format!(
+                "the master acknowledges a persistent send {own}only once {} slave(s) have it {slaves} (replicas/2)",
+                self.slaves_needed
+            )
         } else {
             format!("the master acknowledges a persistent send {local}, without waiting for a slave")
         }
@@ -151,32 +159,39 @@ mod tests {
     #[test]
     fn every_token_has_a_promise() {
         for t in SyncMode::TOKENS {
-            let p = Promise::of(t).unwrap();
+            let p = Promise::of(t, 3).unwrap();
             assert!(p.label().starts_with(&format!("sync={t} promises: ")), "{}", p.label());
             assert_eq!(p.replicated, t.starts_with("remote") || t.starts_with("quorum"), "{t}");
         }
-        assert!(Promise::of("quorum_mem").unwrap().acknowledges().contains("in memory"));
-        assert!(Promise::of("quorum_disk").unwrap().acknowledges().contains("on disk"));
-        assert!(Promise::of("local_disk").unwrap().acknowledges().contains("after its own fsync"));
-        assert!(Promise::of("fast").is_err());
+        assert_eq!(
+            Promise::of("quorum_mem", 3).unwrap().acknowledges(),
+            "the master acknowledges a persistent send only once 1 slave(s) have it in memory (replicas/2)"
+        );
+        assert!(Promise::of("remote_mem", 5).unwrap().acknowledges().contains("only once 2 slave(s)"));
+        assert!(Promise::of("quorum_disk", 3).unwrap().acknowledges().contains("after its own fsync and only once"));
+        assert!(
+            Promise::of("remote_disk", 3).unwrap().acknowledges().contains("send only once 1 slave(s) have it on disk")
+        );
+        assert!(Promise::of("local_disk", 3).unwrap().acknowledges().contains("after its own fsync"));
+        assert!(Promise::of("fast", 3).is_err());
     }
 
     #[test]
     fn replicated_modes_fail_on_any_loss() {
-        let q = Promise::of("quorum_mem").unwrap();
+        let q = Promise::of("quorum_mem", 3).unwrap();
         let v = judge(&q, &counts(0, 0), vec![]);
         assert!(v.passed());
         assert_eq!(v.line(), "PASS (sync=quorum_mem promises: no acknowledged message is lost)");
         let v = judge(&q, &counts(3, 0), vec![]);
         assert_eq!(v.verdict, "FAIL: 3 acknowledged messages lost");
         assert_eq!(v.lost_allowed_by_sync, 0);
-        assert!(!judge(&Promise::of("remote_disk").unwrap(), &counts(1, 1), vec![]).passed());
+        assert!(!judge(&Promise::of("remote_disk", 3).unwrap(), &counts(1, 1), vec![]).passed());
     }
 
     #[test]
     fn local_modes_allow_losses_a_failover_explains() {
         for sync in ["local_disk", "local_mem"] {
-            let p = Promise::of(sync).unwrap();
+            let p = Promise::of(sync, 3).unwrap();
             let v = judge(&p, &counts(5, 0), vec![]);
             assert!(v.passed(), "{v:?}");
             assert_eq!(v.lost_allowed_by_sync, 5);
@@ -192,7 +207,7 @@ mod tests {
     #[test]
     fn some_things_fail_every_mode() {
         for sync in SyncMode::TOKENS {
-            let p = Promise::of(sync).unwrap();
+            let p = Promise::of(sync, 3).unwrap();
             let two = Counts { overlapping_masters: 1, ..counts(0, 0) };
             assert_eq!(judge(&p, &two, vec![]).verdict, "FAIL: 1 overlapping serving masters");
             let none = Counts { acknowledged: 0, ..counts(0, 0) };
