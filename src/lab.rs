@@ -288,9 +288,12 @@ pub async fn run(cfg: &Config, opts: &Options, say: &dyn Fn(String)) -> Result<S
     if let Some(e) = tally.lock().unwrap().error.clone() {
         return Err(Error::Other(format!("lab: the batch was not acknowledged: {e}")));
     }
+    // Nodes report at least every 500 ms: a status a second after the batch shows where each
+    // journal ends now, not where it was mid-batch.
+    let batch_done = Instant::now();
     let st = until(&dir, Duration::from_secs(30), "every slave having the batch", |st| {
         let end = position_of(st, &master);
-        end > p0 && st.nodes.iter().all(|n| n.position == Some(end))
+        batch_done.elapsed() >= Duration::from_secs(1) && end > p0 && st.nodes.iter().all(|n| n.position == Some(end))
     })
     .await?;
     let cut_position = position_of(&st, &master);

@@ -99,7 +99,7 @@ pub enum Command {
         #[arg(default_value = "nodes")]
         target: String,
     },
-    /// Faults against the running cluster under a producer and a consumer; verdict + run folder.
+    /// Faults against the running cluster under a producer and a consumer; a verdict against what `sync` promises, and a run folder.
     Chaos {
         /// How long to inject faults, e.g. 120s or 5m.
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
@@ -187,7 +187,7 @@ pub enum LabOp {
     /// local_disk/local_mem the master acknowledged sends no slave had, and the failover lost
     /// them; under remote_*/quorum_* it acknowledged nothing while cut off, and nothing
     /// acknowledged is lost. The verdict fails only on a loss the sync mode does not allow.
-    /// About 15-30 s.
+    /// About 10-30 s.
     Loss {
         /// Messages sent, acknowledged and replicated before the cut.
         #[arg(long, default_value_t = 20)]
