@@ -7,9 +7,12 @@
 //! * `partition` — cut the master from ZooKeeper, heal once another node serves;
 //! * `zk` — SIGKILL the ZooKeeper leader, restart it.
 //!
-//! Checks: every message the producer got a RECEIPT for is consumed (lost must be 0);
-//! duplicates are counted; from the event log, no two nodes were *serving masters* at the
-//! same instant (a serving interval runs from `serving` to the node's demotion, its death,
+//! Checks, against what the configured `sync` mode promises ([`crate::promise`]): under
+//! `remote_*`/`quorum_*` every message the producer got a RECEIPT for is consumed (lost must
+//! be 0); under `local_*` a lost message is allowed if the producer failed over after it was
+//! acknowledged (a failover may lose what no slave had yet), never if the master still
+//! serving at the end acknowledged it. Duplicates are counted; from the event log, no two
+//! nodes were *serving masters* at the same instant (a serving interval runs from `serving` to the node's demotion, its death,
 //! its freeze or its partition). Each run writes a folder `<stateDir>/runs/<time>/` with the
 //! events, the nodes' logs, `summary.json` and a failover-time histogram.
 
@@ -61,8 +64,29 @@ pub struct Summary {
     pub unacknowledged_but_delivered: usize,
     pub producer_failovers: usize,
     pub overlapping_masters: Vec<String>,
+    /// `PASS` or `FAIL: ...`, judged against `promise`.
     pub verdict: String,
     pub run_dir: String,
+    /// The cluster's `sync` mode.
+    pub sync: String,
+    /// The promise the verdict checked (`sync=... promises: ...`).
+    pub promise: String,
+    /// Lost messages acknowledged on the producer's last connection (no failover explains them).
+    pub lost_without_failover: usize,
+    /// Lost messages the sync mode allows (acknowledged before a failover under `local_*`).
+    pub lost_allowed_by_sync: usize,
+}
+
+impl Summary {
+    /// `PASS (sync=... promises: ...)`: the verdict and the promise it checked.
+    pub fn verdict_line(&self) -> String {
+        let v = crate::promise::Verdict {
+            verdict: self.verdict.clone(),
+            promise: self.promise.clone(),
+            lost_allowed_by_sync: self.lost_allowed_by_sync,
+        };
+        v.line()
+    }
 }
 
 async fn act(state_dir: &Path, req: Request) -> Result<()> {
@@ -157,6 +181,10 @@ struct Tally {
     acked: BTreeSet<u64>,
     received: BTreeMap<u64, usize>,
     failovers: usize,
+    /// The first seq acknowledged on the producer's current connection.
+    connection_from: u64,
+    /// The producer's connection changed since its last acknowledged send.
+    new_connection: bool,
 }
 
 async fn producer(url: FailoverUrl, tally: Arc<Mutex<Tally>>, mut stop: watch::Receiver<bool>) -> Result<()> {
@@ -173,13 +201,21 @@ async fn producer(url: FailoverUrl, tally: Arc<Mutex<Tally>>, mut stop: watch::R
         };
         let failed = {
             let mut t = tally.lock().unwrap();
-            t.failovers += client.take_reconnects().len();
+            let reconnects = client.take_reconnects().len();
+            t.failovers += reconnects;
+            t.new_connection |= reconnects > 0;
             match sent {
                 Ok(()) => {
                     t.acked.insert(seq);
+                    if std::mem::take(&mut t.new_connection) {
+                        t.connection_from = seq;
+                    }
                     None
                 }
-                Err(e) => Some(e),
+                Err(e) => {
+                    t.new_connection = true;
+                    Some(e)
+                }
             }
         };
         if let Some(e) = failed {
@@ -300,6 +336,7 @@ fn histogram(records: &[FaultRecord]) -> String {
 /// Runs chaos against the cluster of `cfg` (which must be up).
 pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
     let dir = cfg.state_dir();
+    let promise = crate::promise::Promise::of(&cfg.cluster.sync, cfg.cluster.replicas).map_err(Error::Other)?;
     status(&dir).await?;
     let url: FailoverUrl = format!("{}&maxReconnectDelay=200", cfg.stomp_failover_url()).parse()?;
     let (_, events_start) = read_from(&dir.join("events.jsonl"), 0)?;
@@ -335,7 +372,9 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
     let overlaps = overlapping_masters(&events);
     let t = tally.lock().unwrap();
     let received_distinct = t.received.len();
-    let lost = t.acked.iter().filter(|s| !t.received.contains_key(s)).count();
+    let lost_seqs: Vec<u64> = t.acked.iter().copied().filter(|s| !t.received.contains_key(s)).collect();
+    let lost = lost_seqs.len();
+    let lost_without_failover = lost_seqs.iter().filter(|s| **s >= t.connection_from).count();
     let duplicates = t.received.values().map(|n| n - 1).sum();
     let unacked = t.received.keys().filter(|s| !t.acked.contains(s)).count();
     let mut problems = Vec::new();
@@ -348,16 +387,13 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
     if let Err(e) = c {
         problems.push(format!("consumer: {e}"));
     }
-    if lost > 0 {
-        problems.push(format!("{lost} acknowledged messages lost"));
-    }
-    if !overlaps.is_empty() {
-        problems.push(format!("{} overlapping serving masters", overlaps.len()));
-    }
-    if t.acked.is_empty() {
-        problems.push("no message was acknowledged".into());
-    }
-    let verdict = if problems.is_empty() { "PASS".to_string() } else { format!("FAIL: {}", problems.join("; ")) };
+    let counts = crate::promise::Counts {
+        lost,
+        lost_without_failover,
+        overlapping_masters: overlaps.len(),
+        acknowledged: t.acked.len(),
+    };
+    let verdict = crate::promise::judge(&promise, &counts, problems);
     let run_dir = write_run_folder(&dir, &events, &records)?;
     let summary = Summary {
         seed: opts.seed,
@@ -370,8 +406,12 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
         unacknowledged_but_delivered: unacked,
         producer_failovers: t.failovers,
         overlapping_masters: overlaps,
-        verdict,
+        verdict: verdict.verdict,
         run_dir: run_dir.display().to_string(),
+        sync: promise.sync.clone(),
+        promise: verdict.promise,
+        lost_without_failover,
+        lost_allowed_by_sync: verdict.lost_allowed_by_sync,
     };
     std::fs::write(run_dir.join("summary.json"), serde_json::to_vec_pretty(&summary)?)
         .map_err(Error::io("writing summary.json"))?;
@@ -380,9 +420,10 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
 
 /// The markdown section for docs/benchmarks.md.
 pub fn report(s: &Summary, when: &str) -> String {
+    let sync = &s.sync;
     let mut out = format!(
         "## Chaos: faults under load\n\nMeasured {when} with `mqsim chaos` ({:.0} s of faults, `--seed {}`) on the \
-         repository's cluster.toml (zkSessionTimeout 2s, tickTime 500, sync = local_disk unless changed). A producer \
+         repository's cluster.toml (zkSessionTimeout 2s, tickTime 500, sync = {sync}). A producer \
          sends persistent messages with receipts through the failover URL, a consumer acks each one; faults are injected \
          one at a time, each followed by recovery.\n\n\
          | faults survived | acknowledged | received | lost | duplicated | producer failovers | overlapping masters | verdict |\n\
@@ -398,7 +439,7 @@ pub fn report(s: &Summary, when: &str) -> String {
         s.duplicates,
         s.producer_failovers,
         s.overlapping_masters.len(),
-        s.verdict
+        s.verdict_line()
     );
     for kind in FAULTS {
         let v = failover_times(&s.faults, kind);

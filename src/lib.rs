@@ -32,6 +32,8 @@
 //! | [`client`] | ActiveMQ `failover:` URLs and a STOMP client that fails over (`mqsim send`/`recv`) |
 //! | [`faults`] | partitions in userland: gated proxies in front of ZooKeeper, gated replication connections |
 //! | [`chaos`] | `mqsim chaos`: faults under load, a verdict and a run folder |
+//! | [`promise`] | what each `sync` mode promises about acknowledged messages; verdicts judged against it |
+//! | [`lab`] | `mqsim lab loss`: loses acknowledged messages on purpose, under the configured `sync` |
 //! | [`explain`] | `mqsim explain`: what should happen after a fault, and what did |
 //! | [`bench`] | `mqsim bench lifecycle` (start-up, failover) and `mqsim bench stomp` (STOMP load vs a real ActiveMQ) |
 //! | [`limits`] | every bound on names, sizes and counts a client or peer may send, in one place |
@@ -58,11 +60,13 @@ pub mod explain;
 pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod lab;
 pub mod limits;
 pub mod logging;
 pub mod node;
 pub mod openwire;
 pub mod preflight;
+pub mod promise;
 pub mod replication;
 pub mod status;
 pub mod stomp;

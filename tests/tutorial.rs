@@ -263,11 +263,13 @@ impl Workspace {
         std::os::unix::fs::symlink(root.join(jms), dir.path().join(jms)).unwrap();
         let bin = Path::new(MQSIM).parent().unwrap().display().to_string();
         let path_env = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
-        // Every config a tutorial starts a cluster from (section 17 writes small-logs.toml), so
-        // that a failure part-way never leaves one running.
+        // Every config a tutorial starts a cluster from (section 15's loss lab writes
+        // quorum.toml, section 17 small-logs.toml), so that a failure part-way never leaves one
+        // running.
         let configs = vec![
             dir.path().join("cluster.toml"),
             dir.path().join("docs/examples/multihost.toml"),
+            dir.path().join("quorum.toml"),
             dir.path().join("small-logs.toml"),
         ];
         Workspace { dir: Some(dir), keep: false.into(), configs, main, multi, back, path_env }

@@ -141,7 +141,7 @@ pub enum Command {
         #[arg(default_value = "nodes", help = TARGET_HELP, value_name = "TARGET")]
         target: String,
     },
-    /// Faults against the running cluster under a producer and a consumer; verdict + run folder.
+    /// Faults against the running cluster under a producer and a consumer; a verdict against what `sync` promises, and a run folder.
     Chaos {
         /// How long to inject faults, e.g. 120s or 5m.
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
@@ -161,6 +161,11 @@ pub enum Command {
         /// Also write the figures into this markdown file's `chaos` section.
         #[arg(long)]
         report: Option<PathBuf>,
+    },
+    /// Lessons that make a failure happen on purpose and count what it cost.
+    Lab {
+        #[command(subcommand)]
+        what: LabOp,
     },
     /// Explain the last fault: what should happen (timeouts, expected winner) and what did.
     Explain,
@@ -216,6 +221,35 @@ pub enum Command {
     Node {
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabOp {
+    /// Lose acknowledged messages on purpose: what the cluster's `sync` mode really promises.
+    ///
+    /// On the running cluster: sends a numbered batch to the master and waits until every
+    /// slave has it; cuts the master off from its peers (it keeps its ZooKeeper session, so it
+    /// stays master); keeps sending for a while; kills the master; consumes everything from
+    /// the new master; restarts the old one, which rejoins as a slave. Prints how many
+    /// messages were acknowledged, received and lost, and why, in this sync mode: under
+    /// local_disk/local_mem the master acknowledged sends no slave had, and the failover lost
+    /// them; under remote_*/quorum_* it acknowledged nothing while cut off, and nothing
+    /// acknowledged is lost. The verdict fails only on a loss the sync mode does not allow.
+    /// About 10-30 s.
+    Loss {
+        /// Messages sent, acknowledged and replicated before the cut.
+        #[arg(long, default_value_t = 20)]
+        batch: u64,
+        /// How long to keep sending while the master is cut off.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        cut_for: std::time::Duration,
+        /// At most this many sends while the master is cut off.
+        #[arg(long, default_value_t = 100)]
+        cut_max: u64,
+        /// Print the summary as JSON (no step lines).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -471,11 +505,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     summary.duplicates,
                     summary.producer_failovers
                 );
-                println!(
-                    "run folder: {}
-verdict: {}",
-                    summary.run_dir, summary.verdict
-                );
+                println!("run folder: {}\nverdict: {}", summary.run_dir, summary.verdict_line());
             }
             if let Some(path) = report {
                 let when = time::OffsetDateTime::now_utc()
@@ -484,6 +514,29 @@ verdict: {}",
                 crate::bench::write_section(&path, "chaos", &crate::chaos::report(&summary, &when))?;
             }
             if summary.verdict == "PASS" { Ok(()) } else { Err(Error::Other(summary.verdict)) }
+        }
+        Command::Lab { what: LabOp::Loss { batch, cut_for, cut_max, json } } => {
+            let config = load()?;
+            if batch == 0 || cut_max == 0 || cut_for.is_zero() || cut_for > std::time::Duration::from_secs(20) {
+                return Err(Error::Other(
+                    "--batch and --cut-max must be at least 1, --cut-for between 1ms and 20s".into(),
+                ));
+            }
+            let opts = crate::lab::Options { batch, cut_for, cut_max };
+            let say = |line: String| {
+                if !json {
+                    println!("{line}");
+                }
+            };
+            let s = runtime(false).block_on(crate::lab::run(&config, &opts, &say))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!("acknowledged {}, received {}, lost {}", s.acknowledged, s.received, s.lost);
+                println!("{}", s.explanation);
+                println!("verdict: {}", s.verdict_line());
+            }
+            if s.verdict == "PASS" { Ok(()) } else { Err(Error::Other(s.verdict)) }
         }
         Command::Heal { target } => request(load()?, Request::Heal { target }),
         Command::Logs { target, follow, lines } => runtime(false).block_on(show::logs(load()?, &target, follow, lines)),
