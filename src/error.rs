@@ -31,6 +31,11 @@ pub enum Error {
     #[error("{0}")]
     Target(String),
 
+    /// A run (`chaos`, `lab`) ended with a FAIL verdict: exit code 3, not 1, so scripts can
+    /// tell a broken promise from a run that could not be made.
+    #[error("{0}")]
+    Verdict(String),
+
     /// Something did not come up (or go down) within its bounded wait.
     #[error("{0}")]
     Timeout(String),

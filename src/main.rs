@@ -31,7 +31,10 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             let red = anstyle::AnsiColor::Red.on_default().bold();
             anstream::eprintln!("{red}error:{red:#} {e}");
-            std::process::ExitCode::FAILURE
+            match e {
+                mqsim::error::Error::Verdict(_) => std::process::ExitCode::from(3),
+                _ => std::process::ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -70,7 +70,7 @@ pub enum Command {
         #[arg(value_enum)]
         until: wait::Until,
         /// How long to wait at most, e.g. 30s or 2m.
-        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "60s", value_parser = client_cmds::parse_duration)]
         timeout: std::time::Duration,
     },
     /// ZooKeeper servers (leader/follower/down) and brokers (master/slave/electing/down).
@@ -81,7 +81,7 @@ pub enum Command {
         /// Refresh every INTERVAL (default 1s) until Ctrl-C; on a terminal the table is redrawn
         /// in place, otherwise each refresh is printed after a time stamp.
         #[arg(long, short, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "1s",
-              value_parser = humantime::parse_duration)]
+              value_parser = client_cmds::parse_duration)]
         watch: Option<std::time::Duration>,
     },
     /// Start a stopped or crashed process.
@@ -144,7 +144,7 @@ pub enum Command {
     /// Faults against the running cluster under a producer and a consumer; a verdict against what `sync` promises, and a run folder.
     Chaos {
         /// How long to inject faults, e.g. 120s or 5m.
-        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "60s", value_parser = client_cmds::parse_duration)]
         duration: std::time::Duration,
         /// Seed for the fault sequence (same seed, same sequence).
         #[arg(long, default_value_t = 1)]
@@ -153,7 +153,7 @@ pub enum Command {
         #[arg(long, value_delimiter = ',', default_value = "kill,pause,partition,zk")]
         faults: Vec<String>,
         /// Quiet time after each recovery.
-        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "2s", value_parser = client_cmds::parse_duration)]
         interval: std::time::Duration,
         /// Print the summary as JSON.
         #[arg(long)]
@@ -242,7 +242,7 @@ pub enum LabOp {
         #[arg(long, default_value_t = 20)]
         batch: u64,
         /// How long to keep sending while the master is cut off.
-        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "3s", value_parser = client_cmds::parse_duration)]
         cut_for: std::time::Duration,
         /// At most this many sends while the master is cut off.
         #[arg(long, default_value_t = 100)]
@@ -513,7 +513,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     .unwrap_or_default();
                 crate::bench::write_section(&path, "chaos", &crate::chaos::report(&summary, &when))?;
             }
-            if summary.verdict == "PASS" { Ok(()) } else { Err(Error::Other(summary.verdict)) }
+            if summary.verdict == "PASS" { Ok(()) } else { Err(Error::Verdict(summary.verdict)) }
         }
         Command::Lab { what: LabOp::Loss { batch, cut_for, cut_max, json } } => {
             let config = load()?;
@@ -536,7 +536,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 println!("{}", s.explanation);
                 println!("verdict: {}", s.verdict_line());
             }
-            if s.verdict == "PASS" { Ok(()) } else { Err(Error::Other(s.verdict)) }
+            if s.verdict == "PASS" { Ok(()) } else { Err(Error::Verdict(s.verdict)) }
         }
         Command::Heal { target } => request(load()?, Request::Heal { target }),
         Command::Logs { target, follow, lines } => runtime(false).block_on(show::logs(load()?, &target, follow, lines)),
