@@ -39,6 +39,7 @@ use crate::console::web::{self, Body, Credentials};
 use crate::control::Verb;
 use crate::error::{Error, Result};
 use crate::status::ClusterStatus;
+pub use render::{broker_state, zk_state};
 pub use zk::Znode;
 
 pub const REALM: &str = "mqsim dashboard";
