@@ -20,6 +20,7 @@ pub mod topology;
 
 use std::path::{Path, PathBuf};
 
+use crate::config::Config;
 use crate::events::Event;
 
 /// Text for an XML attribute or element: `& < > " '` escaped; control characters other
@@ -57,21 +58,26 @@ pub fn text_width(s: &str, size: f64) -> f64 {
 }
 
 /// The chaos hook: one sequence diagram per fault of a run, `fault-<k>.svg` (k from 1) in
-/// `run_dir`. `faults` are the run's `(kind, target)` in order, `nodes` the broker names.
+/// `run_dir`. `faults` are the run's `(kind, target)` in order. A file that cannot be
+/// written is logged, not fatal (the run's verdict does not depend on its pictures).
 /// Returns the files written.
 pub fn write_chaos_faults(
     run_dir: &Path,
     events: &[Event],
-    faults: &[(String, String)],
-    nodes: &[String],
-) -> std::io::Result<Vec<PathBuf>> {
+    faults: impl IntoIterator<Item = (String, String)>,
+    config: &Config,
+) -> Vec<PathBuf> {
+    let faults: Vec<(String, String)> = faults.into_iter().collect();
+    let nodes: Vec<String> = config.nodes.iter().map(|n| n.name.clone()).collect();
     let mut written = Vec::new();
-    for (k, slice) in sequence::chaos_slices(events, faults).into_iter().enumerate() {
+    for (k, slice) in sequence::chaos_slices(events, &faults).into_iter().enumerate() {
         let path = run_dir.join(format!("fault-{}.svg", k + 1));
-        std::fs::write(&path, sequence::render(&slice, nodes))?;
-        written.push(path);
+        match std::fs::write(&path, sequence::render(&slice, &nodes)) {
+            Ok(()) => written.push(path),
+            Err(e) => tracing::warn!("cannot write {}: {e}", path.display()),
+        }
     }
-    Ok(written)
+    written
 }
 
 #[cfg(test)]
