@@ -178,6 +178,7 @@ impl Dashboard {
                 let mut v = serde_json::to_value(&live).expect("serializes");
                 v["html"] = serde_json::Value::String(render::live(self, &live, host.as_deref()));
                 v["html_side"] = serde_json::Value::String(render::side(&live));
+                v["html_topology"] = serde_json::Value::String(render::topology_html(&live));
                 web::json(StatusCode::OK, &v)
             }
             "/events" if get => {

@@ -192,10 +192,16 @@ pub fn live(d: &Dashboard, l: &Live, host: Option<&str>) -> String {
         );
     }
     s += "</table>";
-    s += "<h2>Topology <span class=\"muted\">(live; <a href=\"/diagram/topology.svg\">SVG</a>)</span></h2><div id=\"topology\" class=\"diagram\">";
-    s += &crate::diagram::topology::render(&topology(l));
-    s += "</div>";
     s
+}
+
+/// The topology picture's part of the page, which the script replaces when it changes.
+pub fn topology_html(l: &Live) -> String {
+    format!(
+        "<h2>Topology <span class=\"muted\">(live; <a href=\"/diagram/topology.svg\">SVG</a>)</span></h2>\
+         <div id=\"topology\" class=\"diagram\">{}</div>",
+        crate::diagram::topology::render(&topology(l))
+    )
 }
 
 /// The side column the script replaces when it changes: ZooKeeper servers and znodes.
@@ -324,6 +330,9 @@ pub fn page(
         s += &event_li(e);
     }
     s += "</ol></section><section>";
+    s += "<div id=\"live-topology\">";
+    s += &topology_html(l);
+    s += "</div>";
     let _ = write!(
         s,
         "<h2>Message rate <span class=\"muted\">(the master's counters, per second)</span></h2>\

@@ -10,8 +10,11 @@
 //!   order, labelled with its offset from the fault (`+1234 ms`). The dashboard serves the
 //!   last failover's; `mqsim chaos` writes `fault-<k>.svg` for every fault of a run.
 //!
-//! Every SVG is a complete XML document (`xmlns`, inline `<style>`, no external reference),
-//! so a browser shows it without mqsim running. Every string from the cluster (names from
+//! Every SVG is a complete XML document (`xmlns`, no external reference), so a browser shows
+//! it without mqsim running. Looks are SVG presentation attributes (`fill`, `stroke`, …)
+//! that [`inline_styles`] adds after each `class="dg-…"`, not a `<style>` element: the
+//! dashboard's Content-Security-Policy (`style-src 'self'`) would drop an inline style sheet,
+//! and attributes also survive image converters. Every string from the cluster (names from
 //! `cluster.toml`, event messages) goes through [`xml`], which escapes markup and drops the
 //! characters XML 1.0 forbids, so the output always parses.
 
@@ -39,6 +42,56 @@ pub fn xml(s: &str) -> String {
             c => out.push(c),
         }
     }
+    out
+}
+
+/// What each `dg-` class looks like, as presentation attributes.
+const LOOKS: &[(&str, &str)] = &[
+    ("dg-t", r##"font-size="13" fill="#1d2733""##),
+    ("dg-label", r##"font-size="12" fill="#1d2733""##),
+    ("dg-s", r##"font-size="11" fill="#5b6570""##),
+    ("dg-mono", r##"font-size="11" font-family="monospace" fill="#5b6570""##),
+    ("dg-h", r##"font-size="15" font-weight="bold" fill="#1d2733""##),
+    ("dg-sub", r##"font-size="13" fill="#1d2733""##),
+    ("dg-foot", r##"font-size="12" fill="#8a4b00""##),
+    ("dg-cut", r##"font-size="11" font-weight="bold" fill="#c62828""##),
+    ("dg-box", r##"fill="#ffffff" stroke="#8a96a3" stroke-width="1.5""##),
+    ("dg-leader", r##"fill="#e3f1ff" stroke="#1769c2" stroke-width="2.5""##),
+    ("dg-follower", r##"fill="#f4f8fc" stroke="#6f8fb0" stroke-width="1.5""##),
+    ("dg-down", r##"fill="#f3f3f3" stroke="#b0b0b0" stroke-width="1.5" stroke-dasharray="5 4""##),
+    ("dg-paused", r##"fill="#fff6e0" stroke="#c58a00" stroke-width="1.5" stroke-dasharray="5 4""##),
+    ("dg-master", r##"fill="#e4f6e8" stroke="#1f8a3b" stroke-width="3""##),
+    ("dg-slave", r##"fill="#f5f7ff" stroke="#5863b8" stroke-width="1.5""##),
+    ("dg-electing", r##"fill="#fffbe6" stroke="#c5a100" stroke-width="1.5""##),
+    ("dg-starting", r##"fill="#fffbe6" stroke="#c5a100" stroke-width="1.5""##),
+    ("dg-sess", r##"stroke="#7b8794" stroke-width="1.2" stroke-dasharray="3 3""##),
+    ("dg-repl", r##"fill="none" stroke="#5863b8" stroke-width="2""##),
+    ("dg-client", r##"stroke="#1f8a3b" stroke-width="2""##),
+    ("dg-head", r##"fill="#eef2f6" stroke="#8a96a3" stroke-width="1""##),
+    ("dg-life", r##"stroke="#b8c2cc" stroke-width="1" stroke-dasharray="4 4""##),
+    ("dg-arrow", r##"stroke="#44515e" stroke-width="1.4""##),
+    ("dg-arrow-strong", r##"stroke="#c62828" stroke-width="2.2""##),
+    ("dg-note", r##"fill="#fffbe6" stroke="#c5a100" stroke-width="1""##),
+    ("dg-note-strong", r##"fill="#e4f6e8" stroke="#1f8a3b" stroke-width="2""##),
+];
+
+/// Adds the presentation attributes of [`LOOKS`] after every `class="dg-…"` naming exactly
+/// one known class (the markup is ours: class values never come from the cluster).
+pub fn inline_styles(svg: &str) -> String {
+    let mut out = String::with_capacity(svg.len() * 2);
+    let mut rest = svg;
+    while let Some(i) = rest.find("class=\"") {
+        let start = i + "class=\"".len();
+        let Some(len) = rest[start..].find('"') else { break };
+        let name = &rest[start..start + len];
+        out.push_str(&rest[..start + len + 1]);
+        if let Some((_, looks)) = LOOKS.iter().find(|(n, _)| *n == name) {
+            out.push(' ');
+            out.push_str(looks);
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -89,6 +142,17 @@ mod tests {
         assert_eq!(xml("a<b>&\"c'\u{1}\u{7}\td"), "a&lt;b&gt;&amp;&quot;c&#39; d");
         let doc = format!("<svg xmlns=\"http://www.w3.org/2000/svg\"><text>{}</text></svg>", xml("x\u{0}\u{FFFF}<]]>"));
         roxmltree::Document::parse(&doc).unwrap();
+    }
+
+    #[test]
+    fn looks_are_attributes_not_a_style_sheet() {
+        let svg =
+            inline_styles("<g class=\"dg-ev dg-strong\"><rect class=\"dg-master\"/><text class=\"dg-t\">x</text></g>");
+        assert_eq!(
+            svg,
+            "<g class=\"dg-ev dg-strong\"><rect class=\"dg-master\" fill=\"#e4f6e8\" stroke=\"#1f8a3b\" stroke-width=\"3\"/>\
+             <text class=\"dg-t\" font-size=\"13\" fill=\"#1d2733\">x</text></g>"
+        );
     }
 
     #[test]

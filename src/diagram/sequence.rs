@@ -26,7 +26,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::{clip, text_width, xml};
+use super::{clip, inline_styles, text_width, xml};
 use crate::dashboard::timeline::Annotator;
 use crate::events::{Event, clock};
 
@@ -94,6 +94,8 @@ pub fn slice_at(events: &[Event], start: usize, until: Option<u64>) -> Slice {
         }
         taken.push(e.clone());
     }
+    // Several processes append to the file: draw in time order (file order among ties).
+    taken[1..].sort_by_key(|e| e.ts);
     let serving = taken.iter().find(|e| e.kind == "serving");
     let new_master = serving.map(|e| e.source.clone());
     let failover_ms = serving.map(|e| e.ts.saturating_sub(t0));
@@ -190,7 +192,7 @@ fn short_paths(s: &str) -> String {
 
 /// What follows `name ` at the start of a message (`node02 was elected master` → `was elected master`).
 fn after<'a>(message: &'a str, name: &str) -> &'a str {
-    message.strip_prefix(name).map(str::trim_start).unwrap_or(message)
+    message.strip_prefix(name).map(|m| m.trim_start_matches(':').trim_start()).unwrap_or(message)
 }
 
 struct Lanes<'a> {
@@ -230,7 +232,7 @@ fn row(e: &Event, lanes: &Lanes, master: &mut Option<String>) -> Row {
             match (kind, to) {
                 ("crashed" | "exited", Some(on)) => Row::Note { on, label: format!("{who} {kind}"), strong: true },
                 (_, Some(to)) => {
-                    let label = if to == Lanes::ZK { format!("{who} {kind}") } else { format!("{kind}: {what}") };
+                    let label = if to == Lanes::ZK { format!("{who} {kind}") } else { what.to_string() };
                     Row::Arrow { from: Lanes::SUPERVISOR, to, label, strong: is_fault(e) }
                 }
                 _ => note_on_source(format!("{kind}: {}", e.message), false),
@@ -291,13 +293,6 @@ fn row(e: &Event, lanes: &Lanes, master: &mut Option<String>) -> Row {
     }
 }
 
-const STYLE: &str = "\
-.dg-t{font:12px sans-serif;fill:#1d2733}.dg-s{font:11px monospace;fill:#5b6570}.dg-h{font:bold 15px sans-serif;fill:#1d2733}\
-.dg-sub{font:13px sans-serif;fill:#1d2733}.dg-head{fill:#eef2f6;stroke:#8a96a3}.dg-life{stroke:#b8c2cc;stroke-dasharray:4 4}\
-.dg-arrow{stroke:#44515e;stroke-width:1.4}.dg-strong .dg-arrow{stroke:#c62828;stroke-width:2.2}\
-.dg-note{fill:#fffbe6;stroke:#c5a100}.dg-strong .dg-note{fill:#e4f6e8;stroke:#1f8a3b;stroke-width:2}\
-.dg-foot{font:12px sans-serif;fill:#8a4b00}";
-
 const LANE: f64 = 160.0;
 const LEFT: f64 = 86.0;
 const TOP: f64 = 118.0;
@@ -344,8 +339,8 @@ pub fn render(slice: &Slice, nodes: &[String]) -> String {
     let _ = write!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"dg-sequence\" width=\"{width}\" height=\"{height}\" \
-         viewBox=\"0 0 {width} {height}\" data-new-master=\"{nm}\" role=\"img\" aria-label=\"failover sequence\">\
-         <title>{title}</title><style>{STYLE}</style>\
+         viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" data-new-master=\"{nm}\" role=\"img\" aria-label=\"failover sequence\">\
+         <title>{title}</title>\
          <defs><marker id=\"dg-seq-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" \
          orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#44515e\"/></marker></defs>\
          <rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"#fbfcfd\"/>\
@@ -364,14 +359,14 @@ pub fn render(slice: &Slice, nodes: &[String]) -> String {
             None => "No new master in this window".to_string(),
         },
     };
-    let _ = write!(s, "<text class=\"dg-sub dg-new-master\" x=\"10\" y=\"44\">{}</text>", xml(&sub));
+    let _ = write!(s, "<text class=\"dg-sub\" x=\"10\" y=\"44\">{}</text>", xml(&sub));
     let bottom = TOP + STEP * rows as f64;
     for (i, name) in names.iter().enumerate() {
         let _ = write!(
             s,
             "<g class=\"dg-lane\" data-lane=\"{n}\"><line class=\"dg-life\" x1=\"{x}\" y1=\"92\" x2=\"{x}\" y2=\"{bottom}\"/>\
              <rect class=\"dg-head\" x=\"{x0}\" y=\"62\" width=\"{w}\" height=\"30\" rx=\"6\"/>\
-             <text class=\"dg-t\" x=\"{x}\" y=\"82\" text-anchor=\"middle\" font-weight=\"bold\">{n}</text></g>",
+             <text class=\"dg-label\" x=\"{x}\" y=\"82\" text-anchor=\"middle\" font-weight=\"bold\">{n}</text></g>",
             n = xml(&clip(name, 20)),
             x = x(i),
             x0 = x(i) - (LANE - 24.0) / 2.0,
@@ -379,6 +374,11 @@ pub fn render(slice: &Slice, nodes: &[String]) -> String {
         );
     }
     let mut master = slice.old_master.clone();
+    // Each row holds one arrow or note, so its label may run over the neighbouring lanes,
+    // as long as it stays inside the picture (pushed sideways near an edge).
+    let room = LANE * names.len() as f64 - 8.0;
+    let chars = ((room - 14.0) / text_width("x", 12.0)) as usize;
+    let inside = |center: f64, w: f64| center.max(LEFT + w / 2.0).min(width - 4.0 - w / 2.0);
     for (i, e) in slice.events.iter().enumerate() {
         let y = TOP + STEP * i as f64;
         let dt = e.ts as i64 - slice.t0 as i64;
@@ -389,7 +389,7 @@ pub fn render(slice: &Slice, nodes: &[String]) -> String {
         let _ = write!(
             s,
             "<g class=\"dg-ev{}\" data-kind=\"{k}\" data-source=\"{src}\"><title>{t} {src} {k}: {m}</title>\
-             <text class=\"dg-s\" x=\"6\" y=\"{ty}\">{dt:+} ms</text>",
+             <text class=\"dg-mono\" x=\"6\" y=\"{ty}\">{dt:+} ms</text>",
             if strong { " dg-strong" } else { "" },
             k = xml(&e.kind),
             src = xml(&e.source),
@@ -400,27 +400,30 @@ pub fn render(slice: &Slice, nodes: &[String]) -> String {
         match r {
             Row::Arrow { from, to, label, .. } => {
                 let (x1, x2) = (x(from), x(to));
-                let room = ((x2 - x1).abs() / 6.6).max(18.0) as usize;
+                let l = clip(&label, chars);
+                let mx = inside((x1 + x2) / 2.0, text_width(&l, 12.0));
                 let _ = write!(
                     s,
-                    "<line class=\"dg-arrow\" x1=\"{x1}\" y1=\"{y}\" x2=\"{x2e}\" y2=\"{y}\" marker-end=\"url(#dg-seq-arrow)\"/>\
-                     <text class=\"dg-t\" x=\"{mx}\" y=\"{ly}\" text-anchor=\"middle\">{l}</text>",
+                    "<line class=\"{ac}\" x1=\"{x1}\" y1=\"{y}\" x2=\"{x2e}\" y2=\"{y}\" marker-end=\"url(#dg-seq-arrow)\"/>\
+                     <text class=\"dg-label\" x=\"{mx}\" y=\"{ly}\" text-anchor=\"middle\">{l}</text>",
+                    ac = if strong { "dg-arrow-strong" } else { "dg-arrow" },
                     x2e = if x2 > x1 { x2 - 3.0 } else { x2 + 3.0 },
-                    mx = (x1 + x2) / 2.0,
                     ly = y - 5.0,
-                    l = xml(&clip(&label, room)),
+                    l = xml(&l),
                 );
             }
             Row::Note { on, label, .. } => {
-                let label = clip(&label, 44);
-                let w = (text_width(&label, 12.0) + 14.0).min(LANE * 1.9);
+                let label = clip(&label, chars);
+                let w = (text_width(&label, 12.0) + 14.0).min(room);
+                let cx = inside(x(on), w);
                 let _ = write!(
                     s,
-                    "<rect class=\"dg-note\" x=\"{x0}\" y=\"{y0}\" width=\"{w}\" height=\"22\" rx=\"4\"/>\
-                     <text class=\"dg-t\" x=\"{x}\" y=\"{ty}\" text-anchor=\"middle\">{l}</text>",
-                    x0 = x(on) - w / 2.0,
+                    "<rect class=\"{nc}\" x=\"{x0}\" y=\"{y0}\" width=\"{w}\" height=\"22\" rx=\"4\"/>\
+                     <text class=\"dg-label\" x=\"{x}\" y=\"{ty}\" text-anchor=\"middle\">{l}</text>",
+                    nc = if strong { "dg-note-strong" } else { "dg-note" },
+                    x0 = cx - w / 2.0,
                     y0 = y - 13.0,
-                    x = x(on),
+                    x = cx,
                     ty = y + 3.0,
                     l = xml(&label),
                 );
@@ -436,7 +439,7 @@ pub fn render(slice: &Slice, nodes: &[String]) -> String {
             write!(s, "<text class=\"dg-foot\" x=\"10\" y=\"{}\">{}</text>", bottom + 28.0 + 18.0 * i as f64, xml(f));
     }
     s += "</svg>";
-    s
+    inline_styles(&s)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::{clip, xml};
+use super::{clip, inline_styles, xml};
 use crate::status::ClusterStatus;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -114,15 +114,6 @@ impl Topology {
     }
 }
 
-const STYLE: &str = "\
-.dg-t{font:13px sans-serif;fill:#1d2733}.dg-s{font:11px sans-serif;fill:#5b6570}.dg-h{font:bold 15px sans-serif;fill:#1d2733}\
-.dg-box{fill:#fff;stroke:#8a96a3;stroke-width:1.5}.dg-leader{fill:#e3f1ff;stroke:#1769c2;stroke-width:2.5}\
-.dg-follower{fill:#f4f8fc;stroke:#6f8fb0}.dg-down{fill:#f3f3f3;stroke:#b0b0b0;stroke-dasharray:5 4}\
-.dg-paused{fill:#fff6e0;stroke:#c58a00;stroke-dasharray:5 4}.dg-master{fill:#e4f6e8;stroke:#1f8a3b;stroke-width:3}\
-.dg-slave{fill:#f5f7ff;stroke:#5863b8}.dg-electing,.dg-starting{fill:#fffbe6;stroke:#c5a100}\
-.dg-sess{stroke:#7b8794;stroke-width:1.2;stroke-dasharray:3 3}.dg-repl{fill:none;stroke:#5863b8;stroke-width:2}\
-.dg-client{stroke:#1f8a3b;stroke-width:2}.dg-cut{fill:#c62828;font:bold 11px sans-serif}";
-
 const W_ZK: f64 = 150.0;
 const W_BR: f64 = 190.0;
 const H_BR: f64 = 92.0;
@@ -142,8 +133,8 @@ pub fn render(t: &Topology) -> String {
     let _ = write!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"dg-topology\" width=\"{width}\" height=\"{height}\" \
-         viewBox=\"0 0 {width} {height}\" data-master=\"{m}\" role=\"img\" aria-label=\"cluster topology: master {ml}\">\
-         <title>{b}: topology (master {ml})</title><style>{STYLE}</style>\
+         viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" data-master=\"{m}\" role=\"img\" aria-label=\"cluster topology: master {ml}\">\
+         <title>{b}: topology (master {ml})</title>\
          <defs><marker id=\"dg-topo-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" \
          orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#5863b8\"/></marker></defs>\
          <rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"#fbfcfd\"/>",
@@ -294,7 +285,7 @@ pub fn render(t: &Topology) -> String {
         ty = y_cl + 22.0,
         ly = height - 6.0,
     );
-    s
+    inline_styles(&s)
 }
 
 #[cfg(test)]

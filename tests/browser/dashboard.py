@@ -246,8 +246,16 @@ def main():
         seen["sequence_text"] = text_of(d, "#sequence svg")
         time.sleep(1.2)  # one more chart sample
         d.save_screenshot(os.path.join(a.out, "dashboard.png"))
-        d.find_element(By.ID, "topology").screenshot(os.path.join(a.out, "topology.png"))
-        d.find_element(By.ID, "sequence").screenshot(os.path.join(a.out, "failover-sequence.png"))
+        for element_id, shot in [("topology", "topology.png"), ("sequence", "failover-sequence.png")]:
+            el = d.find_element(By.ID, element_id)
+            d.execute_script("arguments[0].scrollIntoView({block: 'start'});", el)
+            time.sleep(0.3)
+            for _ in range(20):
+                try:
+                    d.find_element(By.ID, element_id).screenshot(os.path.join(a.out, shot))
+                    break
+                except StaleElementReferenceException:  # replaced by the live refresh
+                    time.sleep(0.05)
 
         # The consoles: the new master's, and a slave's (which names the master).
         if new in ports:

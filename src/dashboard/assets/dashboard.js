@@ -6,6 +6,7 @@
   'use strict';
   var live = document.getElementById('live');
   var side = document.getElementById('live-side');
+  var topology = document.getElementById('live-topology');
   var timeline = document.getElementById('timeline');
   var result = document.getElementById('result');
   var sequence = document.getElementById('sequence');
@@ -60,7 +61,7 @@
 
   // Replace the live tables only when they changed, and never while a button is held
   // down (a click is mousedown + mouseup on the same element).
-  var lastHtml = null, lastSide = null, pointerDown = false;
+  var lastHtml = null, lastSide = null, lastTopology = null, pointerDown = false;
   document.addEventListener('mousedown', function () { pointerDown = true; }, true);
   document.addEventListener('mouseup', function () { setTimeout(function () { pointerDown = false; }, 0); }, true);
 
@@ -74,6 +75,10 @@
         if (data.html !== lastHtml && !pointerDown) {
           live.innerHTML = data.html; // rendered and escaped by the server
           lastHtml = data.html;
+        }
+        if (data.html_topology !== lastTopology && !pointerDown) {
+          topology.innerHTML = data.html_topology; // rendered and escaped by the server
+          lastTopology = data.html_topology;
         }
         if (data.html_side !== lastSide && !pointerDown) {
           side.innerHTML = data.html_side;
