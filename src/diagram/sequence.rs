@@ -126,13 +126,20 @@ pub fn last_failover(events: &[Event]) -> Option<Slice> {
     let began = ts.saturating_sub(ms);
     // The event that took the master away (killed, stopping, paused, crashed, demoted)...
     let mut start = (0..serving).rev().find(|&i| events[i].ts == began)?;
-    // ...and, for a master that stepped down, the partition or pause that made it.
-    if let Some(j) = (0..start).rev().take_while(|&j| began.saturating_sub(events[j].ts) <= 30_000).find(|&j| {
-        events[j].source == "supervisor"
-            && matches!(events[j].kind.as_str(), "partitioned" | "paused" | "killed" | "stopping")
-    }) && !events[j..start].iter().any(|e| e.kind == "serving")
-    {
-        start = j;
+    // ...and, for a master that stepped down (or crashed), the partition that made it.
+    if !is_fault(&events[start]) {
+        let who = match events[start].source.as_str() {
+            "supervisor" => target(&events[start]).to_string(),
+            s => s.to_string(),
+        };
+        if let Some(j) = (0..start)
+            .rev()
+            .take_while(|&j| began.saturating_sub(events[j].ts) <= 30_000)
+            .find(|&j| is_fault(&events[j]) && target(&events[j]) == who)
+            && !events[j..start].iter().any(|e| e.kind == "serving")
+        {
+            start = j;
+        }
     }
     let mut slice = slice_at(events, start, Some(ts + TAIL_MS));
     // A crash or a step-down is not a supervisor fault: keep the window to the serving.
@@ -497,6 +504,26 @@ mod tests {
         let doc = parse(&svg);
         assert_eq!(doc.root_element().attribute("data-new-master"), Some("node03"));
         assert!(all_text(&doc).contains("New master: node03"));
+    }
+
+    #[test]
+    fn a_partition_that_made_the_master_step_down_starts_its_diagram() {
+        let events = vec![
+            ev(1_000, "node01", "serving", "node01 accepts clients"),
+            ev(2_000, "supervisor", "killed", "node03 (pid 3) killed (SIGKILL)"),
+            ev(3_000, "supervisor", "partitioned", "node01 cut from zk"),
+            ev(6_000, "node01", "demoted", "node01 stepped down as master: lost ZooKeeper"),
+            ev(7_000, "node02", "serving", "node02 accepts clients"),
+        ];
+        let s = last_failover(&events).unwrap();
+        assert_eq!((s.t0, s.new_master.as_deref(), s.failover_ms), (3_000, Some("node02"), Some(4_000)));
+        assert_eq!(s.events[0].kind, "partitioned", "not the slave's kill before it");
+        // A master killed after a slave was: the diagram starts at the master's kill.
+        let mut events = events;
+        events.drain(2..4);
+        events.insert(2, ev(3_000, "supervisor", "killed", "node01 (pid 1) killed (SIGKILL)"));
+        let s = last_failover(&events).unwrap();
+        assert_eq!((s.t0, s.events[0].message.as_str()), (3_000, "node01 (pid 1) killed (SIGKILL)"));
     }
 
     #[test]

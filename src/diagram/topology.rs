@@ -247,7 +247,7 @@ pub fn render(t: &Topology) -> String {
             sl = xml(&l.slave),
             lag = l.lag,
             cy = my + dip * 0.6,
-            ty = my + 4.0,
+            ty = my + 18.0,
             label = xml(&label),
         );
     }
