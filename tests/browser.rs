@@ -92,6 +92,19 @@ fn dashboard_in_headless_chromium_kill_the_master_and_watch_the_failover() {
     assert!(events.iter().any(|e| e["kind"] == "partitioned" && e["message"].as_str().unwrap().starts_with(new)));
     assert!(events.iter().any(|e| e["source"] == "load" && e["kind"] == "client-reconnected"), "the load failed over");
 
+    // The pictures as standalone SVG documents, from the real cluster: valid XML, right master.
+    for (path, attr, file) in [
+        ("/diagram/topology.svg", "data-master", "topology.svg"),
+        ("/diagram/last-failover.svg", "data-new-master", "last-failover.svg"),
+    ] {
+        let r = common::http(c.dashboard_port(), "GET", path, Some(("admin", "admin")), &[], b"");
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let doc = roxmltree::Document::parse(&r.body).unwrap_or_else(|e| panic!("{path}: {e}\n{}", r.body));
+        assert_eq!(doc.root_element().tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
+        assert_eq!(doc.root_element().attribute(attr), Some(third), "{path}");
+        std::fs::write(out.join(file), &r.body).unwrap();
+    }
+
     for shot in [
         "dashboard-before.png",
         "dashboard.png",
