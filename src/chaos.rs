@@ -415,6 +415,13 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
     };
     std::fs::write(run_dir.join("summary.json"), serde_json::to_vec_pretty(&summary)?)
         .map_err(Error::io("writing summary.json"))?;
+    // Pictures: a sequence diagram per fault, fault-<k>.svg (crate::diagram).
+    crate::diagram::write_chaos_faults(
+        &run_dir,
+        &events,
+        summary.faults.iter().map(|f| (f.kind.clone(), f.target.clone())),
+        cfg,
+    );
     Ok(summary)
 }
 

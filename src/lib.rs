@@ -18,6 +18,7 @@
 //! | [`store`] | the journal file (CRC-checked records; its length = `position`), the LMDB index (heed) rebuilt from it, the group-commit writer |
 //! | [`supervisor`] | owns every process: spawn with PDEATHSIG, signals, control socket, znode monitor |
 //! | [`dashboard`] | the supervisor's cluster dashboard: live status, znodes, timeline (SSE), rate chart, buttons |
+//! | [`diagram`] | the pictures: live topology and failover sequence diagrams as standalone SVG (pure) |
 //! | [`zookeeper`] | managed ZooKeeper servers: install discovery, `zoo.cfg`, `srvr` probe |
 //! | [`control`] | the CLI ↔ supervisor request/response protocol |
 //! | [`status`] | node status files and the `mqsim status --json` schema |
@@ -53,6 +54,7 @@ pub mod config;
 pub mod console;
 pub mod control;
 pub mod dashboard;
+pub mod diagram;
 pub mod election;
 pub mod error;
 pub mod events;

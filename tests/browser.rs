@@ -1,8 +1,11 @@
 //! End to end in a real browser: headless Chromium (Debian `chromium` + `chromium-driver`,
 //! driven through WebDriver by Python Selenium, both installed by `scripts/test.sh`) opens
-//! the dashboard of a real cluster (port block 41), sees one master, clicks "kill" on it,
-//! and sees a new master, the kill in the timeline and the failover time. Screenshots go
-//! to `<target>/tmp/browser/`; `MQSIM_DOCS_SCREENSHOTS=1` also copies three of them into `docs/`.
+//! the dashboard of a real cluster (port block 41), sees one master (table and topology
+//! picture), starts the demo load and sees its rates, clicks "kill" on the master, and sees
+//! a new master, the kill in the timeline, the failover time and the failover's sequence
+//! diagram; then restarts the killed broker, cuts the master from ZooKeeper with the lesson
+//! bar, sees the next failover in both pictures, heals and stops the load. Screenshots go to
+//! `<target>/tmp/browser/`; `MQSIM_DOCS_SCREENSHOTS=1` also copies five of them into `docs/`.
 
 mod common;
 
@@ -58,19 +61,64 @@ fn dashboard_in_headless_chromium_kill_the_master_and_watch_the_failover() {
     assert!(seen["master_line"].as_str().unwrap().contains(new), "{seen:#}");
     assert!(seen["slave_banner"].as_str().unwrap().contains(&format!("SLAVE of {new}")), "{seen:#}");
     assert!(seen["slave_link"].as_str().unwrap().contains(&format!(":{}/admin/", c.console_port(new))), "{seen:#}");
+    // The pictures: the topology's master before and after, the sequence diagram's new master.
+    assert_eq!(seen["topology_master_before"], old, "{seen:#}");
+    assert_eq!(seen["topology_role_before"], "master", "{seen:#}");
+    assert_eq!(seen["topology_master_after"], new, "{seen:#}");
+    assert_eq!(seen["sequence_new_master"], new, "{seen:#}");
+    let seq = seen["sequence_text"].as_str().unwrap();
+    for want in
+        [format!("New master: {new}"), "killed".into(), "accepts clients".into(), format!("reconnected to {new}")]
+    {
+        assert!(seq.contains(&want), "{want:?} not in the sequence diagram:\n{seq}");
+    }
+    // The lesson bar: load rates, partition → another master, heal, load stopped.
+    let rates: Vec<f64> = seen["load_rates"].as_array().unwrap().iter().map(|r| r.as_f64().unwrap()).collect();
+    assert!(rates.iter().all(|r| *r > 0.0), "{seen:#}");
+    assert!(seen["topology_clients"].as_str().unwrap().contains("conn."), "{seen:#}");
+    let third = seen["partition_new_master"].as_str().unwrap();
+    assert_ne!(third, new, "{seen:#}");
+    assert!(seen["partition_result"].as_str().unwrap().contains(&format!("{new}: partitioned from zk")), "{seen:#}");
+    assert!(seen["partition_sequence_text"].as_str().unwrap().contains(&format!("New master: {third}")), "{seen:#}");
+    assert!(seen["heal_result"].as_str().unwrap().contains("healed"), "{seen:#}");
+    assert!(seen["load_stopped"].as_str().unwrap().contains("load stopped"), "{seen:#}");
 
     // What the browser saw is what the cluster did.
     let st = c.status();
-    assert_eq!(st["master"].as_str(), Some(new));
-    assert_eq!(TestCluster::node(&st, old)["state"], "down");
-    assert!(c.events().iter().any(|e| e["kind"] == "killed" && e["message"].as_str().unwrap().starts_with(old)));
+    assert_eq!(st["master"].as_str(), Some(third));
+    assert!(st["nodes"].as_array().unwrap().iter().all(|n| n["partitioned"].is_null()), "healed: {st:#}");
+    let events = c.events();
+    assert!(events.iter().any(|e| e["kind"] == "killed" && e["message"].as_str().unwrap().starts_with(old)));
+    assert!(events.iter().any(|e| e["kind"] == "partitioned" && e["message"].as_str().unwrap().starts_with(new)));
+    assert!(events.iter().any(|e| e["source"] == "load" && e["kind"] == "client-reconnected"), "the load failed over");
 
-    for shot in
-        ["dashboard-before.png", "dashboard.png", "console-master.png", "console-queues.png", "console-slave.png"]
-    {
+    // The pictures as standalone SVG documents, from the real cluster: valid XML, right master.
+    for (path, attr, file) in [
+        ("/diagram/topology.svg", "data-master", "topology.svg"),
+        ("/diagram/last-failover.svg", "data-new-master", "last-failover.svg"),
+    ] {
+        let r = common::http(c.dashboard_port(), "GET", path, Some(("admin", "admin")), &[], b"");
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let doc = roxmltree::Document::parse(&r.body).unwrap_or_else(|e| panic!("{path}: {e}\n{}", r.body));
+        assert_eq!(doc.root_element().tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
+        assert_eq!(doc.root_element().attribute(attr), Some(third), "{path}");
+        std::fs::write(out.join(file), &r.body).unwrap();
+    }
+
+    for shot in [
+        "dashboard-before.png",
+        "dashboard.png",
+        "topology.png",
+        "failover-sequence.png",
+        "console-master.png",
+        "console-queues.png",
+        "console-slave.png",
+    ] {
         let p = out.join(shot);
         assert!(is_png(&p), "{} is not a screenshot", p.display());
-        let for_docs = ["dashboard.png", "console-master.png", "console-slave.png"].contains(&shot);
+        let for_docs =
+            ["dashboard.png", "topology.png", "failover-sequence.png", "console-master.png", "console-slave.png"]
+                .contains(&shot);
         if for_docs && std::env::var_os("MQSIM_DOCS_SCREENSHOTS").is_some() {
             let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(shot);
             std::fs::copy(&p, docs).unwrap();

@@ -19,7 +19,7 @@ use mqsim::broker::{Broker, Destination};
 use mqsim::config::Config;
 use mqsim::console::web::{Body, Credentials};
 use mqsim::console::{Console, NodeView};
-use mqsim::control::Verb;
+use mqsim::control::{Cut, Verb};
 use mqsim::dashboard::{Control, Dashboard, Znode};
 use mqsim::replication::master::SlaveInfo;
 use mqsim::status::{ClusterStatus, NodeReport};
@@ -543,6 +543,7 @@ async fn console_on_a_slave_says_so_and_links_to_the_master() {
 struct Fake {
     status: Mutex<ClusterStatus>,
     acts: Mutex<Vec<(Verb, String)>>,
+    cuts: Mutex<Vec<(String, Option<Cut>)>>,
 }
 
 impl Control for Fake {
@@ -558,6 +559,13 @@ impl Control for Fake {
             }
             self.acts.lock().unwrap().push((verb, target.clone()));
             Ok(vec![format!("{target}: {verb:?} done <ok>")])
+        })
+    }
+
+    fn partition(self: Arc<Self>, target: String, cut: Option<Cut>) -> BoxFuture<'static, mqsim::Result<Vec<String>>> {
+        Box::pin(async move {
+            self.cuts.lock().unwrap().push((target.clone(), cut));
+            Ok(vec![format!("{target}: {cut:?}")])
         })
     }
 }
@@ -613,6 +621,7 @@ async fn dashboard() -> Dx {
     let fake = Arc::new(Fake {
         status: Mutex::new(fake_status(&fx.config.state_dir().display().to_string(), port)),
         acts: Mutex::new(Vec::new()),
+        cuts: Mutex::new(Vec::new()),
     });
     let znodes = vec![
         Znode {
@@ -641,6 +650,8 @@ async fn dashboard_every_route_requires_auth() {
         ("POST", "/action"),
         ("GET", "/assets/dashboard.js"),
         ("GET", "/assets/style.css"),
+        ("GET", "/diagram/topology.svg"),
+        ("GET", "/diagram/last-failover.svg"),
         ("GET", "/nope"),
     ] {
         for creds in [None, Some(Credentials::new("admin", "nope"))] {
@@ -802,6 +813,88 @@ async fn dashboard_buttons_do_what_the_cli_does() {
     );
     assert_eq!(read(d.handle(req).await).await.0, StatusCode::FORBIDDEN);
     assert_eq!(dx.fake.acts.lock().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn dashboard_draws_the_topology_and_the_last_failover_as_svg() {
+    let dx = dashboard().await;
+    let d = &dx.dash;
+    let (status, headers, svg) = dget(d, "/diagram/topology.svg").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml; charset=utf-8");
+    let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+    assert_eq!(doc.root_element().attribute("data-master"), Some("node01"));
+    // Before any failover there is no sequence diagram, and the page says how to get one.
+    assert_eq!(dget(d, "/diagram/last-failover.svg").await.0, StatusCode::NOT_FOUND);
+    let page = dget(d, "/").await.2;
+    assert!(page.contains("<div id=\"topology\" class=\"diagram\"><svg"), "{page}");
+    assert!(page.contains("No failover in the timeline yet"));
+    for button in ["partition-zk", "partition-peers", "heal", "load-start", "load-stop"] {
+        assert!(page.contains(&format!("id=\"{button}\"")), "no {button} button");
+    }
+    // A failover on the timeline: killed → … → node02 serving.
+    let node = |n: &str| mqsim::events::EventLog::new(&dx.fx.config.state_dir(), n);
+    node("node01").emit("serving", "node01 accepts clients");
+    dx.events.emit("killed", "node01 (pid 1) killed (SIGKILL)");
+    dx.events.emit("znode-deleted", "znode /z/leveldb-stores/00000000000 (node01) deleted: session expired");
+    node("node02").emit("elected", "node02 was elected master");
+    node("node02").emit("serving", "node02 accepts clients <b>");
+    let (status, _, svg) = dget(d, "/diagram/last-failover.svg").await;
+    assert_eq!(status, StatusCode::OK);
+    let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+    assert_eq!(doc.root_element().attribute("data-new-master"), Some("node02"));
+    let text: String = doc.descendants().filter_map(|n| n.text()).collect::<Vec<_>>().join(" ");
+    assert!(text.contains("New master: node02") && text.contains("elected master"), "{text}");
+    assert!(dget(d, "/").await.2.contains("data-new-master=\"node02\""));
+}
+
+#[tokio::test]
+async fn dashboard_lesson_buttons_partition_heal_and_refuse_a_second_load() {
+    let dx = dashboard().await;
+    // The demo load connects to the config's STOMP ports: those of a block where no broker
+    // runs (106), not this file's real cluster (block 40), so its clients only retry.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cluster.toml"), common::cluster_toml(common::port_base(106), "")).unwrap();
+    let config = Config::load(&dir.path().join("cluster.toml")).unwrap();
+    std::fs::create_dir_all(config.state_dir()).unwrap();
+    let dash = Dashboard::with_znodes(config, dx.fake.clone(), Vec::new());
+    let d = &dash;
+    let post = |body: &'static str| {
+        request(
+            "POST",
+            "/action",
+            Some(&admin()),
+            &[("content-type", "application/x-www-form-urlencoded"), ("accept", "application/json")],
+            body,
+        )
+    };
+    for body in
+        ["verb=partition&target=master&from=zk", "verb=partition&target=master&from=peers", "verb=heal&target=nodes"]
+    {
+        let (status, _, text) = read(d.handle(post(body)).await).await;
+        assert_eq!(status, StatusCode::OK, "{body}: {text}");
+    }
+    assert_eq!(
+        dx.fake.cuts.lock().unwrap().clone(),
+        [("master".to_string(), Some(Cut::Zk)), ("master".into(), Some(Cut::Peers)), ("nodes".into(), None)]
+    );
+    for body in ["verb=partition&target=master&from=moon", "verb=partition&from=zk", "verb=load-stop&target=load"] {
+        let (status, _, text) = read(d.handle(post(body)).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
+    }
+    // One load at a time (its clients find no broker here and keep retrying until stopped).
+    let (status, _, text) = read(d.handle(post("verb=load-start&target=load")).await).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let (_, _, json) = dget(d, "/api/status").await;
+    assert_eq!(serde_json::from_str::<Value>(&json).unwrap()["load"]["running"], true);
+    let (status, _, text) = read(d.handle(post("verb=load-start&target=load")).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("already running"), "{text}");
+    let (status, _, text) = read(d.handle(post("verb=load-stop&target=load")).await).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("load stopped"), "{text}");
+    let (_, _, json) = dget(d, "/api/status").await;
+    assert_eq!(serde_json::from_str::<Value>(&json).unwrap()["load"], Value::Null);
 }
 
 /// Reads SSE data lines from a streaming body until `pred` holds for the collected text.

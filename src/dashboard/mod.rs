@@ -6,8 +6,16 @@
 //! | `GET /` | the page: ZooKeeper servers, brokers (with kill/stop/start/pause/resume buttons), election znodes, message rate, timeline |
 //! | `GET /api/status` | JSON: `mqsim status --json`, the znodes, the master's message counters, and the live parts of the page as HTML |
 //! | `GET /events` | server-sent events: the timeline (`events.jsonl`), each event with its failover duration if it ends one |
-//! | `POST /action` | `verb=kill&target=node01`: the same action as `mqsim kill node01`; JSON with `Accept: application/json`, else a redirect |
+//! | `POST /action` | `verb=kill&target=node01`: the same action as `mqsim kill node01`; also `verb=partition&target=master&from=zk` (`mqsim partition`), `verb=heal&target=nodes`, `verb=load-start` / `verb=load-stop` (the demo load); JSON with `Accept: application/json`, else a redirect |
+//! | `GET /diagram/topology.svg` | the live topology picture ([`crate::diagram::topology`]) |
+//! | `GET /diagram/last-failover.svg` | the sequence diagram of the last failover in the timeline ([`crate::diagram::sequence`]); 404 before the first |
 //! | `GET /assets/dashboard.js`, `/assets/style.css` | the embedded assets |
+//!
+//! The page shows the topology picture inline (refreshed with the live tables) and the last
+//! failover's sequence diagram, which the script fetches again whenever the timeline
+//! reports a new failover. The "lesson" bar's buttons partition the master, heal, and
+//! start/stop a demo load ([`load`]: one producer + one consumer, one load at a time,
+//! stopped with the supervisor) whose send/receive rates the page shows.
 //!
 //! Everything renders on the server, so the page works without JavaScript (forms post,
 //! reload to update); the script only polls `/api/status` once a second, listens to
@@ -17,6 +25,8 @@
 //! Host allowlist and cross-site rule for `POST /action` ([`crate::console::guard`]), and
 //! the same connection cap and timeouts ([`web::serve`]).
 
+pub mod load;
+pub mod probe;
 mod render;
 pub mod timeline;
 pub mod zk;
@@ -36,9 +46,10 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::console::guard::HostAllowlist;
 use crate::console::web::{self, Body, Credentials};
-use crate::control::Verb;
+use crate::control::{Cut, Verb};
 use crate::error::{Error, Result};
 use crate::status::ClusterStatus;
+pub use render::{broker_state, zk_state};
 pub use zk::Znode;
 
 pub const REALM: &str = "mqsim dashboard";
@@ -48,6 +59,11 @@ const SCRIPT: &str = include_str!("assets/dashboard.js");
 pub trait Control: Send + Sync + 'static {
     fn status(&self) -> BoxFuture<'_, ClusterStatus>;
     fn act(self: Arc<Self>, verb: Verb, target: String) -> BoxFuture<'static, Result<Vec<String>>>;
+    /// `mqsim partition <target> --from <cut>`, or `mqsim heal <target>` with `None`.
+    fn partition(self: Arc<Self>, target: String, cut: Option<Cut>) -> BoxFuture<'static, Result<Vec<String>>> {
+        let _ = (target, cut);
+        Box::pin(async { Err(Error::Other("partition is not available here".into())) })
+    }
 }
 
 enum Znodes {
@@ -76,6 +92,12 @@ pub struct Live {
     /// Why the znodes could not be read.
     pub znodes_error: Option<String>,
     pub master_stats: Option<MasterStats>,
+    /// ZooKeeper session id → the server it is connected to (from `cons`).
+    pub zk_sessions: std::collections::BTreeMap<String, String>,
+    /// Broker → established client connections.
+    pub clients: std::collections::BTreeMap<String, usize>,
+    /// The demo load, while it runs.
+    pub load: Option<load::LoadView>,
 }
 
 #[derive(Clone)]
@@ -90,6 +112,7 @@ struct Inner {
     hosts: HostAllowlist,
     znodes: Znodes,
     events: PathBuf,
+    load: tokio::sync::Mutex<Option<load::Load>>,
 }
 
 impl Dashboard {
@@ -107,7 +130,8 @@ impl Dashboard {
         let credentials = Credentials::new(&config.console.user, &config.console.password);
         let events = config.state_dir().join("events.jsonl");
         let hosts = HostAllowlist::new(&config);
-        Dashboard { inner: Arc::new(Inner { config, control, credentials, hosts, znodes, events }) }
+        let load = tokio::sync::Mutex::new(None);
+        Dashboard { inner: Arc::new(Inner { config, control, credentials, hosts, znodes, events, load }) }
     }
 
     pub fn config(&self) -> &Config {
@@ -154,6 +178,7 @@ impl Dashboard {
                 let mut v = serde_json::to_value(&live).expect("serializes");
                 v["html"] = serde_json::Value::String(render::live(self, &live, host.as_deref()));
                 v["html_side"] = serde_json::Value::String(render::side(&live));
+                v["html_topology"] = serde_json::Value::String(render::topology_html(&live));
                 web::json(StatusCode::OK, &v)
             }
             "/events" if get => {
@@ -162,6 +187,18 @@ impl Dashboard {
                 let from = last_id.or(q.get("from").map(String::as_str)).and_then(|s| s.parse::<u64>().ok());
                 timeline::sse(self.inner.events.clone(), from)
             }
+            "/diagram/topology.svg" if get => {
+                let live = self.live().await;
+                svg(crate::diagram::topology::render(&render::topology(&live)))
+            }
+            "/diagram/last-failover.svg" if get => match self.last_failover_svg() {
+                Some(s) => svg(s),
+                None => web::respond(
+                    StatusCode::NOT_FOUND,
+                    "text/plain; charset=utf-8",
+                    "no failover in the timeline yet\n",
+                ),
+            },
             "/action" if req.method() == Method::POST => self.action(req).await,
             "/action" => web::method_not_allowed("POST"),
             "/assets/dashboard.js" if get => web::respond(StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT),
@@ -188,22 +225,10 @@ impl Dashboard {
             Ok(b) => form.extend(web::parse_form(&String::from_utf8_lossy(&b))),
             Err(r) => return r,
         }
-        let verb = match form.get("verb").map(String::as_str) {
-            Some("start") => Ok(Verb::Start),
-            Some("stop") => Ok(Verb::Stop),
-            Some("kill") => Ok(Verb::Kill),
-            Some("restart") => Ok(Verb::Restart),
-            Some("pause") => Ok(Verb::Pause),
-            Some("resume") => Ok(Verb::Resume),
-            other => {
-                Err(format!("unknown verb {:?}; use start, stop, kill, restart, pause or resume", other.unwrap_or("")))
-            }
-        };
         let target = form.get("target").cloned().unwrap_or_default();
-        let result = match verb {
-            Err(e) => Err(e),
-            Ok(_) if target.is_empty() || target.len() > 64 => Err("which target? (e.g. node01, zk02, master)".into()),
-            Ok(v) => self.inner.control.clone().act(v, target.clone()).await.map_err(|e| e.to_string()),
+        let result = match form.get("verb").map(String::as_str) {
+            Some(v @ ("partition" | "heal" | "load-start" | "load-stop")) => self.lesson(v, &target, &form).await,
+            _ => self.act(&form, target).await,
         };
         let (status, lines) = match &result {
             Ok(lines) => (StatusCode::OK, lines.clone()),
@@ -216,6 +241,96 @@ impl Dashboard {
         }
     }
 
+    /// The lesson bar: partition, heal, and the demo load.
+    async fn lesson(
+        &self,
+        verb: &str,
+        target: &str,
+        form: &std::collections::BTreeMap<String, String>,
+    ) -> std::result::Result<Vec<String>, String> {
+        let control = self.inner.control.clone();
+        match verb {
+            "partition" | "heal" if target.is_empty() || target.len() > 64 => {
+                Err("which target? (e.g. node01, master, nodes)".into())
+            }
+            "partition" => {
+                let cut = match form.get("from").map(String::as_str) {
+                    Some("zk") => Cut::Zk,
+                    Some("peers") => Cut::Peers,
+                    Some("all") => Cut::All,
+                    other => return Err(format!("partition from {:?}? use zk, peers or all", other.unwrap_or(""))),
+                };
+                control.partition(target.to_string(), Some(cut)).await.map_err(|e| e.to_string())
+            }
+            "heal" => {
+                let lines = control.partition(target.to_string(), None).await.map_err(|e| e.to_string())?;
+                Ok(if lines.is_empty() { vec!["nothing was partitioned".into()] } else { lines })
+            }
+            "load-start" => {
+                let mut slot = self.inner.load.lock().await;
+                if slot.is_some() {
+                    return Err("a load is already running; stop it first".into());
+                }
+                *slot = Some(load::Load::start(&self.inner.config).map_err(|e| e.to_string())?);
+                Ok(vec![format!(
+                    "load started: a producer ({} msg/s at most) and a consumer on {} through the failover URL",
+                    load::RATE,
+                    load::QUEUE
+                )])
+            }
+            _ => match self.stop_load().await {
+                Some(v) => Ok(vec![format!(
+                    "load stopped: {} sent, {} received, {} reconnection(s)",
+                    v.sent, v.received, v.reconnects
+                )]),
+                None => Err("no load is running".into()),
+            },
+        }
+    }
+
+    /// Stops the demo load, if one runs (the supervisor calls this before tearing down).
+    pub async fn stop_load(&self) -> Option<load::LoadView> {
+        let running = self.inner.load.lock().await.take();
+        match running {
+            Some(l) => Some(l.stop().await),
+            None => None,
+        }
+    }
+
+    /// The sequence diagram of the last failover in the timeline.
+    pub fn last_failover_svg(&self) -> Option<String> {
+        let (events, _) = timeline::read_new(&self.inner.events, 0);
+        let events: Vec<crate::events::Event> = events.into_iter().map(|(e, _)| e).collect();
+        let slice = crate::diagram::sequence::last_failover(&events)?;
+        let nodes: Vec<String> = self.inner.config.nodes.iter().map(|n| n.name.clone()).collect();
+        Some(crate::diagram::sequence::render(&slice, &nodes))
+    }
+
+    /// A start/stop/kill/restart/pause/resume button.
+    async fn act(
+        &self,
+        form: &std::collections::BTreeMap<String, String>,
+        target: String,
+    ) -> std::result::Result<Vec<String>, String> {
+        let verb = match form.get("verb").map(String::as_str) {
+            Some("start") => Ok(Verb::Start),
+            Some("stop") => Ok(Verb::Stop),
+            Some("kill") => Ok(Verb::Kill),
+            Some("restart") => Ok(Verb::Restart),
+            Some("pause") => Ok(Verb::Pause),
+            Some("resume") => Ok(Verb::Resume),
+            other => Err(format!(
+                "unknown verb {:?}; use start, stop, kill, restart, pause, resume, partition, heal, load-start or load-stop",
+                other.unwrap_or("")
+            )),
+        };
+        match verb {
+            Err(e) => Err(e),
+            Ok(_) if target.is_empty() || target.len() > 64 => Err("which target? (e.g. node01, zk02, master)".into()),
+            Ok(v) => self.inner.control.clone().act(v, target).await.map_err(|e| e.to_string()),
+        }
+    }
+
     /// Status, znodes and the master's counters, read now.
     pub async fn live(&self) -> Live {
         let status = self.inner.control.status().await;
@@ -223,12 +338,15 @@ impl Dashboard {
             Znodes::Zk(r) => r.read().await,
             Znodes::Fixed(v) => Ok(v.clone()),
         };
-        let master_stats = self.master_stats(&status).await;
+        let (master_stats, zk_sessions) =
+            tokio::join!(self.master_stats(&status), probe::zk_sessions(&self.inner.config));
+        let clients = probe::client_connections(&status);
         let (znodes, znodes_error) = match znodes {
             Ok(z) => (z, None),
             Err(e) => (Vec::new(), Some(e)),
         };
-        Live { status, znodes, znodes_error, master_stats }
+        let load = self.inner.load.lock().await.as_ref().map(load::Load::view);
+        Live { status, znodes, znodes_error, master_stats, zk_sessions, clients, load }
     }
 
     /// Reads the master console's `/api/status.json` (with the console credentials).
@@ -267,4 +385,8 @@ impl Dashboard {
             ts: crate::events::now_ms(),
         })
     }
+}
+
+fn svg(body: String) -> Response<Body> {
+    web::respond(StatusCode::OK, "image/svg+xml; charset=utf-8", body)
 }

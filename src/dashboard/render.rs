@@ -7,6 +7,7 @@ use std::fmt::Write;
 use super::timeline::Annotated;
 use super::{Dashboard, Live};
 use crate::console::web::esc;
+use crate::diagram::topology::Topology;
 use crate::status::{NodeStatus, ZkStatus};
 
 /// What the dashboard calls a broker: master, slave, electing, starting, paused or down.
@@ -54,6 +55,72 @@ fn buttons(target: &str, running: bool, paused: bool) -> String {
         );
     }
     s
+}
+
+/// The topology picture's data, from one look at the cluster.
+pub fn topology(l: &Live) -> Topology {
+    Topology::from_status(&l.status, &l.zk_sessions, &l.clients)
+}
+
+/// The lesson bar: partition the master, heal, start/stop the demo load (with its figures).
+fn lesson(l: &Live) -> String {
+    let form = |fields: &[(&str, &str)], label: &str, class: &str, title: &str, id: &str| {
+        let mut f = String::from("<form method=\"post\" action=\"/action\">");
+        for (k, v) in fields {
+            let _ = write!(f, "<input type=\"hidden\" name=\"{k}\" value=\"{v}\">");
+        }
+        let _ = write!(
+            f,
+            "<button type=\"submit\" id=\"{id}\" class=\"{class}\" title=\"{title}\">{label}</button></form> "
+        );
+        f
+    };
+    let mut s = String::from("<div class=\"lesson\" id=\"lesson\"><b>Lesson</b> ");
+    s += &form(
+        &[("verb", "partition"), ("target", "master"), ("from", "zk")],
+        "cut master from ZooKeeper",
+        "danger",
+        "mqsim partition master --from zk",
+        "partition-zk",
+    );
+    s += &form(
+        &[("verb", "partition"), ("target", "master"), ("from", "peers")],
+        "cut master from peers",
+        "",
+        "mqsim partition master --from peers",
+        "partition-peers",
+    );
+    s += &form(&[("verb", "heal"), ("target", "nodes")], "heal", "", "mqsim heal nodes", "heal");
+    s += &form(
+        &[("verb", "load-start"), ("target", "load")],
+        "start load",
+        "",
+        "a producer and a consumer through the failover URL",
+        "load-start",
+    );
+    s += &form(
+        &[("verb", "load-stop"), ("target", "load")],
+        "stop load",
+        "",
+        "stop the producer and the consumer",
+        "load-stop",
+    );
+    let _ = write!(s, "<span id=\"load\" data-running=\"{}\">{}</span></div>", l.load.is_some(), load_text(l));
+    s
+}
+
+/// `load: 120 sent, 118 received …` (the script adds the rates).
+pub fn load_text(l: &Live) -> String {
+    match &l.load {
+        Some(v) => format!(
+            "load on {}: sending <b id=\"load-send-rate\">–</b>/s, receiving <b id=\"load-recv-rate\">–</b>/s              <span class=\"muted\">(<span id=\"load-sent\">{}</span> sent, <span id=\"load-received\">{}</span> received,              {} reconnection(s))</span>",
+            esc(v.queue),
+            v.sent,
+            v.received,
+            v.reconnects
+        ),
+        None => "<span class=\"muted\">no load running</span>".into(),
+    }
 }
 
 /// The top of the page, which the script replaces when it changes: master and brokers.
@@ -126,6 +193,15 @@ pub fn live(d: &Dashboard, l: &Live, host: Option<&str>) -> String {
     }
     s += "</table>";
     s
+}
+
+/// The topology picture's part of the page, which the script replaces when it changes.
+pub fn topology_html(l: &Live) -> String {
+    format!(
+        "<h2>Topology <span class=\"muted\">(live; <a href=\"/diagram/topology.svg\">SVG</a>)</span></h2>\
+         <div id=\"topology\" class=\"diagram\">{}</div>",
+        crate::diagram::topology::render(&topology(l))
+    )
 }
 
 /// The side column the script replaces when it changes: ZooKeeper servers and znodes.
@@ -241,6 +317,7 @@ pub fn page(
         if said.is_some() { "flash" } else { "" },
         said.map(esc).unwrap_or_default()
     );
+    s += &lesson(l);
     s += "<div id=\"live\">";
     s += &live(d, l, host);
     s += "</div><div class=\"grid\"><section>";
@@ -253,6 +330,9 @@ pub fn page(
         s += &event_li(e);
     }
     s += "</ol></section><section>";
+    s += "<div id=\"live-topology\">";
+    s += &topology_html(l);
+    s += "</div>";
     let _ = write!(
         s,
         "<h2>Message rate <span class=\"muted\">(the master's counters, per second)</span></h2>\
@@ -268,7 +348,14 @@ pub fn page(
     );
     s += "<div id=\"live-side\">";
     s += &side(l);
-    s += "</div></section></div></main>";
+    s += "</div></section></div>";
+    let _ = write!(
+        s,
+        "<section id=\"failover-sequence\"><h2>Last failover, step by step <span class=\"muted\">(from the timeline; \
+         <a href=\"/diagram/last-failover.svg\">SVG</a>)</span></h2><div id=\"sequence\" class=\"diagram\">{}</div></section></main>",
+        d.last_failover_svg()
+            .unwrap_or_else(|| "<p class=\"muted\">No failover in the timeline yet: kill the master.</p>".into())
+    );
     let _ = write!(
         s,
         "<footer>Buttons do what the CLI does (<code>mqsim kill node01</code> …). State dir {} · <a href=\"/api/status\">/api/status</a> · \

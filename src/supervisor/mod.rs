@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     events: EventLog,
     procs: Mutex<BTreeMap<String, Proc>>,
     shutdown: watch::Sender<bool>,
+    /// The dashboard, whose demo load the teardown stops first.
+    dashboard: std::sync::OnceLock<crate::dashboard::Dashboard>,
 }
 
 /// Runs a supervisor until `down` or a signal.
@@ -87,17 +89,27 @@ pub async fn run(config: Config) -> Result<()> {
     }
     let exe = std::env::current_exe().map_err(Error::io("finding the mqsim executable"))?;
     let exe = PathBuf::from(exe.to_string_lossy().trim_end_matches(" (deleted)"));
-    let sup = Arc::new(Shared { config, exe, install, events, procs: Mutex::new(procs), shutdown });
+    let sup = Arc::new(Shared {
+        config,
+        exe,
+        install,
+        events,
+        procs: Mutex::new(procs),
+        shutdown,
+        dashboard: Default::default(),
+    });
     std::fs::write(state_dir.join("supervisor.pid"), format!("{}\n", std::process::id()))
         .map_err(Error::io("writing supervisor.pid"))?;
     sup.events.emit("up", format!("supervisor started (pid {}) in {}", std::process::id(), state_dir.display()));
 
     tokio::spawn(control_loop(listener, sup.clone()));
     // The cluster dashboard (crate::dashboard): the CLI's status and actions, in a browser.
+    let control: Arc<dyn crate::dashboard::Control> = sup.clone();
+    let dashboard = crate::dashboard::Dashboard::new(sup.config.clone(), control);
+    let _ = sup.dashboard.set(dashboard.clone());
     match crate::dashboard::Dashboard::bind(&sup.config).await {
         Ok(l) => {
-            let control: Arc<dyn crate::dashboard::Control> = sup.clone();
-            tokio::spawn(crate::dashboard::Dashboard::new(sup.config.clone(), control).serve(l));
+            tokio::spawn(dashboard.clone().serve(l));
             sup.events.emit("dashboard", format!("dashboard at {}", sup.config.dashboard_url()));
         }
         Err(e) => sup.events.emit("error", format!("no dashboard: {e}")),
@@ -506,6 +518,10 @@ impl Shared {
     /// Brokers first (cleanly, so znodes go at once), then ZooKeeper.
     async fn teardown(&self, why: &str) {
         self.events.emit("down", format!("stopping the cluster ({why})"));
+        // The dashboard's demo load goes first: its clients would only fail over and retry.
+        if let Some(d) = self.dashboard.get() {
+            d.stop_load().await;
+        }
         for kind_is_node in [true, false] {
             let names = self.names(|k| (k == Kind::Node) == kind_is_node);
             let stops = names.iter().filter(|n| self.pid(n).is_some()).map(|n| self.signal(n, Verb::Stop));
@@ -620,5 +636,13 @@ impl crate::dashboard::Control for Shared {
 
     fn act(self: Arc<Self>, verb: Verb, target: String) -> futures::future::BoxFuture<'static, Result<Vec<String>>> {
         Box::pin(async move { Shared::act(&self, verb, &target).await })
+    }
+
+    fn partition(
+        self: Arc<Self>,
+        target: String,
+        cut: Option<Cut>,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<String>>> {
+        Box::pin(async move { Shared::partition(&self, &target, cut).await })
     }
 }

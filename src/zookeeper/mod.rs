@@ -182,7 +182,10 @@ pub async fn probe_mode_at(host: std::net::IpAddr, port: u16) -> Option<String> 
     reply.lines().find_map(|l| l.strip_prefix("Mode: ")).map(|m| m.trim().to_string())
 }
 
-/// Sends a four-letter word and returns the reply (bounded to 500 ms).
+/// The most of a four-letter word's reply that is read.
+pub const MAX_FOUR_LETTER_REPLY: u64 = 256 * 1024;
+
+/// Sends a four-letter word and returns the reply (bounded to 500 ms and [`MAX_FOUR_LETTER_REPLY`] bytes).
 pub async fn four_letter(port: u16, word: &str) -> Option<String> {
     four_letter_at(std::net::Ipv4Addr::LOCALHOST.into(), port, word).await
 }
@@ -192,8 +195,9 @@ pub async fn four_letter_at(host: std::net::IpAddr, port: u16, word: &str) -> Op
     let io = async {
         let mut s = tokio::net::TcpStream::connect((host, port)).await.ok()?;
         s.write_all(word.as_bytes()).await.ok()?;
+        // Bounded: `cons` lists every connection, one line each.
         let mut out = String::new();
-        s.read_to_string(&mut out).await.ok()?;
+        (&mut s).take(MAX_FOUR_LETTER_REPLY).read_to_string(&mut out).await.ok()?;
         Some(out)
     };
     tokio::time::timeout(Duration::from_millis(500), io).await.ok().flatten()

@@ -1,6 +1,10 @@
 """Drives the mqsim dashboard in headless Chromium (Debian `chromium` + `chromium-driver`)
-through Selenium's WebDriver, as a student would: open the dashboard, see one master,
-click its kill button, see a new master, the kill in the timeline and the failover time.
+through Selenium's WebDriver, as a teacher would: open the dashboard, see one master (in
+the table and in the topology picture), start the demo load and see its rates, click kill
+on the master, see a new master, the kill in the timeline, the failover time and the
+failover's sequence diagram naming the new master (with the load's clients reconnecting);
+then restart the killed broker, cut the master from ZooKeeper with the lesson bar, see
+another failover in both pictures, heal, and stop the load.
 
 Usage: python3 dashboard.py --url http://127.0.0.1:PORT/ --out DIR [--user U --password P]
                             [--console-ports 1,2,3]
@@ -70,6 +74,36 @@ def masters(d):
     return [r.get_attribute("data-node") for r in d.find_elements(By.CSS_SELECTOR, "#brokers tr[data-state=master]")]
 
 
+def text_of(d, selector):
+    return d.find_element(By.CSS_SELECTOR, selector).text
+
+
+def topology_master(d):
+    return d.find_element(By.CSS_SELECTOR, "#topology svg").get_attribute("data-master")
+
+
+def sequence_master(d):
+    svgs = d.find_elements(By.CSS_SELECTOR, "#sequence svg")
+    return svgs[0].get_attribute("data-new-master") if svgs else None
+
+
+def number(d, element_id):
+    try:
+        return float(d.find_element(By.ID, element_id).text)
+    except (ValueError, Exception):  # noqa: BLE001 ("–" before two samples, or not shown)
+        return 0.0
+
+
+def click(d, selector, why):
+    for _ in range(40):
+        try:
+            d.find_element(By.CSS_SELECTOR, selector).click()
+            return
+        except StaleElementReferenceException:  # the live tables were just refreshed
+            time.sleep(0.05)
+    fail(d, f"could not click {why}")
+
+
 def rate_in(d):
     try:
         return float(d.find_element(By.ID, "rate-in-now").text)
@@ -125,6 +159,29 @@ def main():
         old = masters(d)[0]
         seen["old_master"] = old
         seen["title"] = d.title
+        # The topology picture shows the same master, as a master box.
+        try:
+            wait.until(lambda d: topology_master(d) == old)
+        except TimeoutException:
+            fail(d, f"the topology picture does not show {old} as master")
+        seen["topology_master_before"] = topology_master(d)
+        seen["topology_role_before"] = d.find_element(
+            By.CSS_SELECTOR, f"#topology g[data-node='{old}']").get_attribute("data-role")
+
+        # The lesson bar's load: a producer and a consumer, with live rates.
+        click(d, "#load-start", "start load")
+        try:
+            wait.until(lambda d: "load started" in text_of(d, "#result"))
+            wait.until(lambda d: number(d, "load-send-rate") > 0 and number(d, "load-recv-rate") > 0)
+        except TimeoutException:
+            fail(d, "the load's send/receive rates never went above 0")
+        seen["load_rates"] = [number(d, "load-send-rate"), number(d, "load-recv-rate")]
+        # Its connections are on the master in the picture.
+        try:
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#topology [data-clients]"))
+        except TimeoutException:
+            fail(d, "the topology picture shows no client connection")
+        seen["topology_clients"] = text_of(d, "#topology svg")
 
         # Some traffic on the master for the rate chart, for a few seconds.
         producer = None
@@ -172,8 +229,33 @@ def main():
             fail(d, "no new master / kill event / failover time on the dashboard")
         seen.update(new_master=new, killed_event=kills[0], failover=notes[0])
         seen["master_line"] = d.find_element(By.ID, "master-line").text
+        # Both pictures follow: the topology's master, and the failover's sequence diagram
+        # (fetched after the failover) naming the new master, with the load's clients
+        # reconnecting to it.
+        try:
+            wait.until(lambda d: topology_master(d) == new)
+        except TimeoutException:
+            fail(d, f"the topology picture did not move the master to {new}")
+        seen["topology_master_after"] = topology_master(d)
+        try:
+            wait.until(lambda d: sequence_master(d) == new)
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sequence g[data-kind=client-reconnected]"))
+        except TimeoutException:
+            fail(d, f"no sequence diagram naming {new} with the clients reconnecting")
+        seen["sequence_new_master"] = sequence_master(d)
+        seen["sequence_text"] = text_of(d, "#sequence svg")
         time.sleep(1.2)  # one more chart sample
         d.save_screenshot(os.path.join(a.out, "dashboard.png"))
+        for element_id, shot in [("topology", "topology.png"), ("sequence", "failover-sequence.png")]:
+            el = d.find_element(By.ID, element_id)
+            d.execute_script("arguments[0].scrollIntoView({block: 'start'});", el)
+            time.sleep(0.3)
+            for _ in range(20):
+                try:
+                    d.find_element(By.ID, element_id).screenshot(os.path.join(a.out, shot))
+                    break
+                except StaleElementReferenceException:  # replaced by the live refresh
+                    time.sleep(0.05)
 
         # The consoles: the new master's, and a slave's (which names the master).
         if new in ports:
@@ -195,6 +277,49 @@ def main():
             seen["slave_banner"] = d.find_element(By.ID, "banner").text
             seen["slave_link"] = d.find_element(By.ID, "master-link").get_attribute("href")
             d.save_screenshot(os.path.join(a.out, "console-slave.png"))
+
+        # Back to the dashboard: restart the killed broker, then cut the master from
+        # ZooKeeper with the lesson bar (a master alone cannot be elected: three brokers).
+        d.get(with_credentials(a.url, a.user, a.password))
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-updated"))
+        click(d, f"#brokers tr[data-node='{old}'] button[data-verb=start]", f"start {old}")
+        try:
+            wait.until(lambda d: d.find_element(
+                By.CSS_SELECTOR, f"#brokers tr[data-node='{old}']").get_attribute("data-state") == "slave")
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#topology g[data-slave='{old}']"))
+        except TimeoutException:
+            fail(d, f"{old} did not come back as a slave")
+        click(d, "#partition-zk", "cut master from ZooKeeper")
+        try:
+            wait.until(lambda d: "partitioned from zk" in text_of(d, "#result"))
+        except TimeoutException:
+            fail(d, "the partition button did not report the cut")
+        seen["partition_result"] = text_of(d, "#result")
+
+        def moved_again(d):
+            m = masters(d)
+            return m[0] if len(m) == 1 and m[0] != new and topology_master(d) == m[0] \
+                and sequence_master(d) == m[0] else False
+        try:
+            third = wait.until(moved_again)
+        except TimeoutException:
+            fail(d, f"no failover (table, topology and sequence diagram) after cutting {new} from ZooKeeper")
+        seen["partition_new_master"] = third
+        seen["partition_sequence_text"] = text_of(d, "#sequence svg")
+        click(d, "#heal", "heal")
+        try:
+            wait.until(lambda d: "healed" in text_of(d, "#result"))
+            wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#brokers .dg-cut, #topology .dg-cut"))
+        except TimeoutException:
+            fail(d, "heal did not reconnect the partitioned broker")
+        seen["heal_result"] = text_of(d, "#result")
+        click(d, "#load-stop", "stop load")
+        try:
+            wait.until(lambda d: "load stopped" in text_of(d, "#result"))
+            wait.until(lambda d: "no load running" in text_of(d, "#load"))
+        except TimeoutException:
+            fail(d, "the load did not stop")
+        seen["load_stopped"] = text_of(d, "#result")
         print(json.dumps(seen))
     finally:
         stop.set()

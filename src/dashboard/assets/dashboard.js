@@ -6,9 +6,12 @@
   'use strict';
   var live = document.getElementById('live');
   var side = document.getElementById('live-side');
+  var topology = document.getElementById('live-topology');
   var timeline = document.getElementById('timeline');
   var result = document.getElementById('result');
+  var sequence = document.getElementById('sequence');
   var samples = []; // {t, enq, deq, node}
+  var loadPrev = null; // {t, sent, received}
   var MAX_POINTS = 60;
   // Absolute URLs on the page's origin: a page opened as http://user:pass@host/ has a base
   // URL with credentials, and fetch() refuses relative URLs resolved against it. The
@@ -58,7 +61,7 @@
 
   // Replace the live tables only when they changed, and never while a button is held
   // down (a click is mousedown + mouseup on the same element).
-  var lastHtml = null, lastSide = null, pointerDown = false;
+  var lastHtml = null, lastSide = null, lastTopology = null, pointerDown = false;
   document.addEventListener('mousedown', function () { pointerDown = true; }, true);
   document.addEventListener('mouseup', function () { setTimeout(function () { pointerDown = false; }, 0); }, true);
 
@@ -73,6 +76,10 @@
           live.innerHTML = data.html; // rendered and escaped by the server
           lastHtml = data.html;
         }
+        if (data.html_topology !== lastTopology && !pointerDown) {
+          topology.innerHTML = data.html_topology; // rendered and escaped by the server
+          lastTopology = data.html_topology;
+        }
         if (data.html_side !== lastSide && !pointerDown) {
           side.innerHTML = data.html_side;
           lastSide = data.html_side;
@@ -84,6 +91,7 @@
         totals.textContent = m ? (m.node + ': ' + m.enqueued + ' enqueued, ' + m.dequeued + ' dequeued, ' + m.pending +
           ' pending in ' + m.destinations + ' destination(s)') : 'no master console to read counters from';
         draw();
+        showLoad(data.load);
         document.body.setAttribute('data-updated', String(Date.now()));
       })
       .catch(function (e) { setResult('Cannot reach the supervisor: ' + e.message + ' (is the cluster down?)', false); })
@@ -91,6 +99,50 @@
   }
   poll();
   setInterval(poll, 1000);
+
+  // ---- the demo load: its counters as rates ----
+  function showLoad(l) {
+    var span = document.getElementById('load');
+    if (!l) {
+      loadPrev = null;
+      span.setAttribute('data-running', 'false');
+      span.innerHTML = '<span class="muted">no load running</span>';
+      return;
+    }
+    if (span.getAttribute('data-running') !== 'true' || !document.getElementById('load-send-rate')) {
+      span.innerHTML = 'load on <code></code>: sending <b id="load-send-rate">–</b>/s, receiving <b id="load-recv-rate">–</b>/s ' +
+        '<span class="muted">(<span id="load-sent"></span> sent, <span id="load-received"></span> received, ' +
+        '<span id="load-reconnects"></span> reconnection(s))</span>';
+      span.querySelector('code').textContent = l.queue;
+      span.setAttribute('data-running', 'true');
+    }
+    var now = { t: l.seconds, sent: l.sent, received: l.received };
+    if (loadPrev && now.t > loadPrev.t) {
+      var dt = now.t - loadPrev.t;
+      document.getElementById('load-send-rate').textContent = ((now.sent - loadPrev.sent) / dt).toFixed(1);
+      document.getElementById('load-recv-rate').textContent = ((now.received - loadPrev.received) / dt).toFixed(1);
+    }
+    loadPrev = now;
+    document.getElementById('load-sent').textContent = l.sent;
+    document.getElementById('load-received').textContent = l.received;
+    var rc = document.getElementById('load-reconnects');
+    if (rc) rc.textContent = l.reconnects;
+  }
+
+  // ---- the last failover's sequence diagram, fetched again after each failover ----
+  function fetchSequence() {
+    fetch(url('/diagram/last-failover.svg'), { cache: 'no-store' })
+      .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.text(); })
+      .then(function (svg) {
+        // Rendered and escaped by the server, like the live tables.
+        if (svg.indexOf('<svg') === 0) sequence.innerHTML = svg;
+      })
+      .catch(function () { /* none yet, or the supervisor is gone */ });
+  }
+  function failoverSeen() {
+    // Right away, then again as slaves attach and clients reconnect after it.
+    [500, 4000, 9500].forEach(function (ms) { setTimeout(fetchSequence, ms); });
+  }
 
   // ---- buttons: POST /action, stay on the page ----
   document.addEventListener('submit', function (ev) {
@@ -129,7 +181,11 @@
   if (window.EventSource) {
     var es = new EventSource(url('/events?from=') + encodeURIComponent(timeline.getAttribute('data-offset') || '0'));
     es.onmessage = function (m) {
-      try { addEvent(JSON.parse(m.data)); } catch (err) { /* ignore a malformed line */ }
+      try {
+        var e = JSON.parse(m.data);
+        addEvent(e);
+        if (e.failover_ms != null) failoverSeen();
+      } catch (err) { /* ignore a malformed line */ }
     };
   }
 })();
