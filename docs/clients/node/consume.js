@@ -10,7 +10,7 @@
 // before the failover may come twice (counted as a duplicate), but none is lost.
 'use strict';
 
-const { QUEUE, failover, address } = require('./brokers');
+const { QUEUE, failover, connected } = require('./brokers');
 
 const QUIET_MS = 4000;
 const seen = new Set();
@@ -22,7 +22,7 @@ failover(process.argv).connect((error, client, reconnect, server) => {
     console.error(`error: no broker accepted the connection: ${error.message}`);
     process.exit(1);
   }
-  console.log(`connected to ${address(server)}`);
+  connected(client, server);
   let dropped = false;
   const finish = () => {
     client.disconnect(() =>

@@ -10,7 +10,7 @@
 // "sent" line is a message the cluster has; one whose receipt was lost may arrive twice.
 'use strict';
 
-const { QUEUE, failover, address } = require('./brokers');
+const { QUEUE, failover, connected } = require('./brokers');
 
 const count = process.argv[3] ? parseInt(process.argv[3], 10) : 3;
 if (!(count > 0)) {
@@ -24,7 +24,7 @@ failover(process.argv).connect((error, client, reconnect, server) => {
     console.error(`error: no broker accepted the connection: ${error.message}`);
     process.exit(1);
   }
-  console.log(`connected to ${address(server)}`);
+  connected(client, server);
   let dropped = false;
   client.on('error', (e) => {
     if (dropped) return;
