@@ -10,6 +10,15 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh openjdk-17-jdk-headless libactivemq-java chromium chromium-driver
 # The real STOMP client the broker is tested against.
 python3 -c 'import stomp' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check stomp.py
+# The Node client example (docs/clients/node, tests/clients.rs): its STOMP client from the
+# npm registry, at the versions in its package-lock.json. Without node/npm its test says SKIPPED.
+if [ ! -d docs/clients/node/node_modules ]; then
+  if command -v npm >/dev/null 2>&1; then
+    (cd docs/clients/node && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    echo "==> no npm: the Node client example's test (tests/clients.rs) will be skipped" >&2
+  fi
+fi
 # The WebDriver client of the browser test (tests/browser.rs).
 python3 -c 'import selenium' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check selenium
 # The fuzz targets (tests/fuzz, docs/fuzzing.md), about 20 s each, where a nightly toolchain

@@ -13,10 +13,12 @@
 //!
 //! * A line starting with `$ ` is a command (run by `bash -c` in a scratch directory that holds
 //!   a port-shifted copy of `cluster.toml` and `docs/examples/multihost.toml`, with `scripts/`,
-//!   `docs/java/` and `docs/examples/jms.sh` linked and `mqsim` on PATH); stdout and stderr
-//!   together are compared with the lines that follow it. Blank lines and runs of spaces do not
-//!   count, so tables may be re-aligned. Commands that need zkCli.sh or javac and ActiveMQ's
-//!   client jars are skipped (with a note) where those are not installed.
+//!   `docs/java/`, `docs/clients/` and `docs/examples/jms.sh` linked and `mqsim` on PATH);
+//!   stdout and stderr together are compared with the lines that follow it. Blank lines and
+//!   runs of spaces do not count, so tables may be re-aligned. Commands that need zkCli.sh,
+//!   javac and ActiveMQ's client jars, stomp.py (`docs/clients/python`) or node with the
+//!   example's `npm ci` done (`docs/clients/node`) are skipped (with a note) where those are
+//!   not installed.
 //! * In an expected line `...` matches anything; a line that is only `...` matches any number
 //!   of lines. Placeholders match one word of a kind: `<n>` a number (`2.13`), `<pid>` digits,
 //!   `<time>` a clock time, `<node>` a process name (`node02`, `zk01`), `<role>` a word, `<seq>`
@@ -259,6 +261,7 @@ impl Workspace {
         std::fs::write(dir.path().join("docs/examples/multihost.toml"), map_numbers(&text, &multi)).unwrap();
         std::os::unix::fs::symlink(root.join("scripts"), dir.path().join("scripts")).unwrap();
         std::os::unix::fs::symlink(root.join("docs/java"), dir.path().join("docs/java")).unwrap();
+        std::os::unix::fs::symlink(root.join("docs/clients"), dir.path().join("docs/clients")).unwrap();
         let jms = "docs/examples/jms.sh";
         std::os::unix::fs::symlink(root.join(jms), dir.path().join(jms)).unwrap();
         let bin = Path::new(MQSIM).parent().unwrap().display().to_string();
@@ -474,6 +477,10 @@ fn run_tutorial(file: &str, main_block: u16, multi_block: u16) {
     let has_zkcli = Path::new("/usr/share/zookeeper/bin/zkCli.sh").exists();
     let has_jms = Path::new("/usr/share/java/activemq-client.jar").exists()
         && std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join("javac").exists());
+    let succeeds = |c: &mut Command| c.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let has_stomp_py = succeeds(Command::new("python3").args(["-c", "import stomp"]));
+    let has_node = succeeds(Command::new("node").arg("--version"))
+        && Path::new(ROOT).join("docs/clients/node/node_modules/stompit").exists();
     let started = Instant::now();
     let rounds = if std::env::var_os("TUTORIAL_TWICE").is_some() { 2 } else { 1 };
     for step in std::iter::repeat_n(&steps, rounds).flatten() {
@@ -483,6 +490,14 @@ fn run_tutorial(file: &str, main_block: u16, multi_block: u16) {
                 if (cmd.contains("zkCli.sh") && !has_zkcli) || (cmd.contains("jms.sh") && !has_jms) {
                     eprintln!(
                         "{file}:{line}: skipped (zkCli.sh, or javac and ActiveMQ's client jars, not installed): {cmd}"
+                    );
+                    continue;
+                }
+                if (cmd.contains("docs/clients/python") && !has_stomp_py)
+                    || (cmd.contains("docs/clients/node") && !has_node)
+                {
+                    eprintln!(
+                        "{file}:{line}: skipped (stomp.py, or node and `npm ci` in docs/clients/node, not installed): {cmd}"
                     );
                     continue;
                 }
