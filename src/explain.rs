@@ -7,6 +7,8 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::config::Config;
 use crate::error::Result;
 use crate::events::{Event, clock, read_from};
@@ -57,9 +59,91 @@ fn victim_of(e: &Event) -> &str {
 }
 
 /// Builds the explanation of the last fault in `events` for a cluster in state `st`.
-pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
+/// One explanation, as `mqsim explain --json` prints it; [`Explanation::render`] is the text.
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    /// `None` while the timeline has no fault.
+    pub fault: Option<Fault>,
+    /// The prediction, one line each (numbered steps, continuation lines indented).
+    pub should_happen: Vec<String>,
+    /// The broker the election rule picks, when a quorum is left.
+    pub expected_winner: Option<Winner>,
+    /// The timeline's znode deletions, elections, demotions and serving nodes after the fault.
+    pub happened: Vec<Happening>,
+    /// The first other node serving after the fault.
+    pub serves_again: Option<ServesAgain>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Fault {
+    /// Milliseconds since the Unix epoch.
+    pub ts: u64,
+    /// `killed`, `paused`, `partitioned`, `stopping`, `crashed` or `resumed`.
+    pub kind: String,
+    pub message: String,
+    pub victim: String,
+    /// `master`, `zookeeper`, `elector` or `other`: what the victim was.
+    pub was: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Winner {
+    pub node: String,
+    pub position: i64,
+    pub weight: i32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Happening {
+    pub after_ms: u64,
+    pub source: String,
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServesAgain {
+    pub node: String,
+    pub after_ms: u64,
+    pub as_expected: bool,
+}
+
+impl Explanation {
+    /// The text `mqsim explain` prints.
+    pub fn render(&self) -> String {
+        let Some(fault) = &self.fault else {
+            return "No fault on the timeline yet. Try `mqsim kill master --explain`.\n".into();
+        };
+        let was = match fault.was.as_str() {
+            "master" => "it was the master",
+            "zookeeper" => "a ZooKeeper server",
+            "elector" => "the elector, not the master",
+            _ => "not the master",
+        };
+        let mut s = format!("Fault at {}: {} ({was}).\n\nWhat should happen:\n", clock(fault.ts), fault.message);
+        for line in &self.should_happen {
+            let _ = writeln!(s, "{line}");
+        }
+        let _ = writeln!(s, "\nWhat happened:");
+        for h in &self.happened {
+            let _ = writeln!(s, "  +{:<8} {:<10} {}", secs(h.after_ms), h.source, h.message);
+        }
+        if self.happened.is_empty() {
+            let _ = writeln!(s, "  nothing yet (run `mqsim explain` again, or `mqsim events -f`)");
+        }
+        if let Some(a) = &self.serves_again {
+            let verdict = if a.as_expected { "as expected" } else { "slower than expected" };
+            let _ = writeln!(s, "\n{} serves again {} after the fault: {verdict}.", a.node, secs(a.after_ms));
+        }
+        s
+    }
+}
+
+pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanation {
+    let mut out =
+        Explanation { fault: None, should_happen: Vec::new(), expected_winner: None, happened: Vec::new(), serves_again: None };
     let Some(i) = last_fault(events) else {
-        return "No fault on the timeline yet. Try `mqsim kill master --explain`.\n".into();
+        return out;
     };
     let fault = &events[i];
     let after = &events[i + 1..];
@@ -69,23 +153,24 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
     let was_master = master_before(events, i) == Some(victim.as_str());
     let is_zk = cfg.zookeeper.servers.iter().any(|s| s.name == victim);
     let was_elector = !was_master && !is_zk && elector_before(events, i) == Some(victim.as_str());
+    let was = if was_master {
+        "master"
+    } else if is_zk {
+        "zookeeper"
+    } else if was_elector {
+        "elector"
+    } else {
+        "other"
+    };
+    out.fault = Some(Fault {
+        ts: fault.ts,
+        kind: fault.kind.clone(),
+        message: fault.message.clone(),
+        victim: victim.clone(),
+        was: was.into(),
+    });
+    // The prediction, written as lines (the text keeps them as they are).
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "Fault at {}: {} ({}).",
-        clock(fault.ts),
-        fault.message,
-        if was_master {
-            "it was the master"
-        } else if is_zk {
-            "a ZooKeeper server"
-        } else if was_elector {
-            "the elector, not the master"
-        } else {
-            "not the master"
-        }
-    );
-    let _ = writeln!(s, "\nWhat should happen:");
     // The session timer restarts at the client's last heart-beat (sent every third of the
     // timeout), and the servers check expiry once per tick.
     let window =
@@ -159,6 +244,11 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
             Some(w)
                 if candidates.len() >= quorum || st.nodes.iter().filter(|n| n.state == "running").count() >= quorum =>
             {
+                out.expected_winner = Some(Winner {
+                    node: w.name.clone(),
+                    position: w.position.unwrap_or(-1),
+                    weight: cfg.node(&w.name).map_or(1, |c| c.weight),
+                });
                 let _ = writeln!(
                     s,
                     "  3. Expected winner: {} (position {}, weight {}): highest position, then weight, then oldest znode.",
@@ -180,32 +270,32 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> String {
             }
         }
     }
-    let _ = writeln!(s, "\nWhat happened:");
-    let rel = |e: &Event| secs(e.ts.saturating_sub(fault.ts));
-    let mut any = false;
-    for e in after
+    out.should_happen = s.lines().map(str::to_string).collect();
+    out.happened = after
         .iter()
         .filter(|e| matches!(e.kind.as_str(), "znode-deleted" | "election" | "demoted" | "serving" | "session-expired"))
-    {
-        let _ = writeln!(s, "  +{:<8} {:<10} {}", rel(e), e.source, e.message);
-        any = true;
-    }
-    if !any {
-        let _ = writeln!(s, "  nothing yet (run `mqsim explain` again, or `mqsim events -f`)");
-    }
+        .map(|e| Happening {
+            after_ms: e.ts.saturating_sub(fault.ts),
+            source: e.source.clone(),
+            kind: e.kind.clone(),
+            message: e.message.clone(),
+        })
+        .collect();
     if let Some(serving) = after.iter().find(|e| e.kind == "serving" && e.source != victim) {
         let took = serving.ts.saturating_sub(fault.ts);
         let expected_max = (session + tick + Duration::from_secs(1)).as_millis() as u64;
-        let verdict =
-            if fault.kind == "stopping" || took <= expected_max { "as expected" } else { "slower than expected" };
-        let _ = writeln!(s, "\n{} serves again {} after the fault: {verdict}.", serving.source, secs(took));
+        out.serves_again = Some(ServesAgain {
+            node: serving.source.clone(),
+            after_ms: took,
+            as_expected: fault.kind == "stopping" || took <= expected_max,
+        });
     }
-    s
+    out
 }
 
 /// Prints the explanation of the last fault; with `wait`, first waits (bounded) until
 /// another node serves.
-pub async fn run(cfg: &Config, wait: bool) -> Result<String> {
+pub async fn run(cfg: &Config, wait: bool) -> Result<Explanation> {
     let dir = cfg.state_dir();
     let path = dir.join("events.jsonl");
     if wait {
@@ -235,6 +325,49 @@ mod tests {
 
     fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
         Event { ts, source: source.into(), kind: kind.into(), message: message.into() }
+    }
+
+    fn node(name: &str, position: i64) -> serde_json::Value {
+        serde_json::json!({
+            "name": name, "state": "running", "role": "slave", "pid": 1,
+            "ports": {"openwire": 1, "stomp": 2, "console": 3, "replication": 4},
+            "position": position, "znode": format!("0000000000{}", &name[5..]), "session": null,
+            "master": null, "address": null, "serving": false, "replication": null, "slaves": [],
+            "partitioned": null, "store": null, "log": ""
+        })
+    }
+
+    /// The text and the JSON come from one `Explanation`: a kill of the master, predicted and seen.
+    #[test]
+    fn a_master_kill_is_explained_the_same_in_text_and_json() {
+        let cfg = Config::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cluster.toml")).unwrap();
+        let events = vec![
+            ev(1_000, "node01", "serving", "node01 accepts clients"),
+            ev(5_000, "supervisor", "killed", "node01 (pid 7) killed (SIGKILL)"),
+            ev(7_000, "supervisor", "znode-deleted", "znode /activemq/leveldb-stores/00000000000 (node01) deleted"),
+            ev(7_500, "node02", "serving", "node02 accepts clients"),
+        ];
+        let st: ClusterStatus = serde_json::from_value(serde_json::json!({
+            "broker_name": "localhost", "zk_path": "/activemq/leveldb-stores", "master": null,
+            "failover_url": "", "supervisor_pid": 1, "state_dir": "", "zookeeper": [],
+            "nodes": [node("node02", 100), node("node03", 50)],
+        }))
+        .unwrap();
+        let x = explain(&cfg, &events, &st);
+        let f = x.fault.as_ref().unwrap();
+        assert_eq!((f.victim.as_str(), f.was.as_str(), f.kind.as_str()), ("node01", "master", "killed"));
+        assert_eq!(x.expected_winner.as_ref().unwrap().node, "node02");
+        assert_eq!(x.happened.len(), 2);
+        let again = x.serves_again.as_ref().unwrap();
+        assert_eq!((again.node.as_str(), again.after_ms, again.as_expected), ("node02", 2_500, true));
+        let text = x.render();
+        assert!(text.contains("(it was the master).\n\nWhat should happen:\n  1. Nothing tells ZooKeeper"), "{text}");
+        assert!(text.contains("  3. Expected winner: node02 (position 100, weight 1)"), "{text}");
+        assert!(text.contains("  +2.00 s   supervisor znode /activemq"), "{text}");
+        assert!(text.ends_with("\nnode02 serves again 2.50 s after the fault: as expected.\n"), "{text}");
+        let json = serde_json::to_value(&x).unwrap();
+        assert_eq!(json["happened"][1]["kind"], "serving");
+        assert_eq!(json["should_happen"][0].as_str().unwrap(), text.lines().nth(3).unwrap());
     }
 
     #[test]

@@ -168,7 +168,12 @@ pub enum Command {
         what: LabOp,
     },
     /// Explain the last fault: what should happen (timeouts, expected winner) and what did.
-    Explain,
+    Explain {
+        /// One JSON object: `fault`, `should_happen` (lines), `expected_winner`, `happened`
+        /// (after_ms, source, kind, message) and `serves_again`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a node's or ZooKeeper server's log (`supervisor` for the supervisor's).
     Logs {
         target: String,
@@ -477,13 +482,18 @@ pub fn run(cli: Cli) -> Result<()> {
             let config = load()?;
             request(config.clone(), Request::Partition { target, from })?;
             if explain {
-                print!("\n{}", runtime(false).block_on(crate::explain::run(&config, true))?);
+                print!("\n{}", runtime(false).block_on(crate::explain::run(&config, true))?.render());
             }
             Ok(())
         }
-        Command::Explain => {
+        Command::Explain { json } => {
             let config = load()?;
-            print!("{}", runtime(false).block_on(crate::explain::run(&config, false))?);
+            let explanation = runtime(false).block_on(crate::explain::run(&config, false))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&explanation)?);
+            } else {
+                print!("{}", explanation.render());
+            }
             Ok(())
         }
         Command::Chaos { duration, seed, faults, interval, json, report } => {
@@ -664,7 +674,7 @@ fn act(config: Config, verb: Verb, target: String) -> Result<()> {
 fn act_explain(config: Config, verb: Verb, target: String, explain: bool) -> Result<()> {
     request(config.clone(), Request::Act { verb, target })?;
     if explain {
-        print!("\n{}", runtime(false).block_on(crate::explain::run(&config, true))?);
+        print!("\n{}", runtime(false).block_on(crate::explain::run(&config, true))?.render());
     }
     Ok(())
 }
