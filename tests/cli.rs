@@ -218,7 +218,19 @@ fn reporting_verbs_speak_json_and_watch_against_a_real_cluster() {
     let out = pipeline(&format!("timeout 3 {MQSIM} --config {cfg} status --watch 500ms | grep -c '^--- '; true"));
     let refreshes: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
     assert!(refreshes >= 2, "status --watch refreshed {refreshes} times in 3 s");
-    for verb in ["status", "status --json", "zk ls / --json", "events"] {
+    // The status table is coloured on a terminal, and not at all with NO_COLOR.
+    let status_on_tty = |env: &str| {
+        let out = Command::new("script")
+            .args(["-qec", &format!("{env} {MQSIM} --config {cfg} status"), "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("script (util-linux)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(status_on_tty("env -u NO_COLOR").contains('\u{1b}'), "status is coloured on a terminal");
+    let plain = status_on_tty("NO_COLOR=1");
+    assert!(plain.contains("ZOOKEEPER") && !plain.contains('\u{1b}'), "NO_COLOR status has escape codes: {plain:?}");
+    for verb in ["status", "status --json", "zk ls / --json", "events", "explain --json"] {
         let out = pipeline(&format!("{MQSIM} --config {cfg} {verb} | true"));
         assert!(out.status.success(), "`mqsim {verb} | true`: {:?} {}", out.status, stderr(&out));
     }
