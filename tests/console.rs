@@ -32,6 +32,10 @@ use common::{TestCluster, http};
 
 const EVIL_NAME: &str = "<script>alert('q')</script>";
 const EVIL_BODY: &str = "<img src=x onerror=alert(\"b\")>&amp;";
+/// One value that breaks out of element content and of either kind of quoted attribute.
+const XSS: &str = "<script>alert(1)</script>\"'&";
+/// [`XSS`] as an HTML page must show it (text or double-quoted attribute).
+const XSS_HTML: &str = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;";
 
 // ---------------------------------------------------------------- fixtures
 
@@ -147,6 +151,12 @@ async fn post(c: &Console, path: &str, ctype: &str, body: &str) -> (StatusCode, 
 fn secret_of(page: &str) -> String {
     let at = page.find("name=\"secret\" value=\"").expect("a form with the secret") + 21;
     page[at..at + 32].to_string()
+}
+
+/// `page` shows [`XSS`], escaped, and nowhere raw.
+fn assert_xss_escaped(what: &str, page: &str) {
+    assert!(!page.contains("<script>alert(1)") && !page.contains("</script>\"'"), "{what}: raw markup:\n{page}");
+    assert!(page.contains(XSS_HTML), "{what}: the value is shown, escaped:\n{page}");
 }
 
 fn assert_escaped(page: &str) {
@@ -397,7 +407,8 @@ async fn console_escapes_every_user_string() {
     fx.set_master();
     let enc_name = mqsim::console::web::enc(EVIL_NAME);
     let browse = get(c, &format!("/admin/browse.jsp?JMSDestination={enc_name}")).await.2;
-    assert!(browse.contains("&lt;script&gt;alert(&#39;q&#39;)&lt;/script&gt;"), "{browse}");
+    // maud escapes & < > " (every attribute is double-quoted, so ' needs no escape).
+    assert!(browse.contains("&lt;script&gt;alert('q')&lt;/script&gt;"), "{browse}");
     assert!(browse.contains("&lt;img src=x onerror=alert(&quot;b&quot;)&gt;&amp;amp;"), "{browse}");
     assert!(browse.contains("h=&lt;b&gt;bold&lt;/b&gt;"), "{browse}");
     let id = browse.split("id=ID%3Amqsim-").nth(1).unwrap().split('"').next().unwrap().to_string();
@@ -419,6 +430,63 @@ async fn console_escapes_every_user_string() {
     // The JSON API is JSON (not HTML): the string is there, as a JSON string.
     let v: Value = serde_json::from_str(&get(c, "/api/status.json").await.2).unwrap();
     assert!(v["destinations"].as_array().unwrap().iter().any(|d| d["name"] == EVIL_NAME));
+}
+
+/// Issue 14: an attacker's queue name, header and body, and hostile names from the config
+/// and from ZooKeeper, come out escaped on every console page that shows them.
+#[tokio::test]
+async fn console_pages_escape_an_attackers_strings_everywhere() {
+    let fx = fixture();
+    let mut config = fx.config.clone();
+    config.cluster.broker_name = XSS.into();
+    let c = &Console::new(config, "node01");
+    let report = NodeReport {
+        pid: 4242,
+        role: "master".into(),
+        znode: Some(XSS.into()),
+        session: Some(XSS.into()),
+        zk_connected: true,
+        master: Some(XSS.into()),
+        address: Some(XSS.into()),
+        serving: true,
+        slaves: vec![SlaveInfo { node_id: XSS.into(), remote: XSS.into(), acked: 0, caught_up: true }],
+        ..Default::default()
+    };
+    c.update(report.clone(), Some(fx.broker.clone()));
+    let enc_xss = mqsim::console::web::enc(XSS);
+    let path = format!("/api/message/{}?type=queue&h={enc_xss}", enc_xss.replace('+', "%20"));
+    let (status, _, text) = post(c, &path, "text/plain", XSS).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(fx.broker.stats().iter().any(|d| d.name == XSS));
+    let browse = get(c, &format!("/admin/browse.jsp?JMSDestination={enc_xss}")).await.2;
+    assert!(browse.contains(&format!("h={XSS_HTML}")), "the header, escaped:\n{browse}");
+    assert!(browse.contains(&format!("<td class=\"body\">{XSS_HTML}</td>")), "the body, escaped:\n{browse}");
+    assert!(browse.contains(&format!("name=\"JMSDestination\" value=\"{XSS_HTML}\"")), "{browse}");
+    let id = browse.split("id=ID%3Amqsim-").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let message = get(c, &format!("/admin/message.jsp?JMSDestination={enc_xss}&id=ID%3Amqsim-{id}")).await.2;
+    assert!(message.contains(&format!("<pre id=\"body\">{XSS_HTML}</pre>")), "{message}");
+    let index = get(c, "/admin/").await.2;
+    assert!(index.contains(&format!("<tr data-name=\"{XSS_HTML}\">")), "{index}");
+    assert!(index.contains(&format!("<code id=\"znode\">{XSS_HTML}</code>")), "{index}");
+    let pages = [
+        ("index", index),
+        ("queues", get(c, "/admin/queues.jsp").await.2),
+        ("browse", browse),
+        ("message", message),
+        ("missing message", get(c, &format!("/admin/message.jsp?JMSDestination={enc_xss}&id={enc_xss}")).await.2),
+        ("send form", get(c, &format!("/admin/send.jsp?JMSDestination={enc_xss}")).await.2),
+        ("sent flash", get(c, &format!("/admin/queues.jsp?sent=1&to={enc_xss}")).await.2),
+        ("purged flash", get(c, &format!("/admin/queues.jsp?purged=1&to={enc_xss}")).await.2),
+    ];
+    for (what, page) in &pages {
+        assert_xss_escaped(what, page);
+    }
+    // A slave shows what it knows of the master: the elected id, the addresses.
+    c.update(NodeReport { role: "slave".into(), replication: Some(XSS.into()), ..report }, None);
+    let slave = get(c, "/admin/").await.2;
+    assert!(slave.contains(&format!("the member elected as <b>{XSS_HTML}</b>")), "{slave}");
+    assert_xss_escaped("slave home", &slave);
+    assert_xss_escaped("slave queues", &get(c, "/admin/queues.jsp").await.2);
 }
 
 #[tokio::test]
@@ -751,6 +819,46 @@ async fn dashboard_page_shows_servers_brokers_znodes_rate_and_timeline() {
     }
     let page = dget(d, "/").await.2;
     assert!(page.contains("Master: <b id=\"master\">none</b>") && page.contains("no master console"), "{page}");
+}
+
+/// Issue 14: hostile broker, node and ZooKeeper server names, event messages and znode data
+/// come out escaped on the dashboard's page and in the live HTML its script inserts.
+#[tokio::test]
+async fn dashboard_escapes_hostile_names_everywhere() {
+    let dx = dashboard().await;
+    let mut config = dx.fx.config.clone();
+    config.cluster.broker_name = XSS.into();
+    config.nodes[2].name = XSS.into();
+    {
+        let mut st = dx.fake.status.lock().unwrap();
+        st.nodes[2].name = XSS.into();
+        st.nodes[1].replication = Some(XSS.into());
+        st.nodes[1].znode = Some(XSS.into());
+        st.zookeeper[1].name = XSS.into();
+        st.zk_path = XSS.into();
+    }
+    let znodes = vec![Znode { path: XSS.into(), data: XSS.into(), ephemeral_owner: XSS.into() }];
+    let d = &Dashboard::with_znodes(config, dx.fake.clone(), znodes);
+    dx.events.emit("killed", XSS);
+    let page = dget(d, "/").await.2;
+    for want in [
+        format!("<title>mqsim dashboard · {XSS_HTML}</title>"),
+        format!("data-node=\"{XSS_HTML}\" data-state=\"paused\""),
+        format!("data-verb=\"resume\" data-target=\"{XSS_HTML}\" title=\"mqsim resume {XSS_HTML}\">"),
+        format!("data-zk=\"{XSS_HTML}\" data-state=\"follower\""),
+        format!("<code title=\"{XSS_HTML}\">"),
+        format!("[zk] get {XSS_HTML}\n{XSS_HTML}</pre>"),
+        format!(">{XSS_HTML} console</a>"),
+    ] {
+        assert!(page.contains(&want), "dashboard lacks {want:?}:\n{page}");
+    }
+    assert_xss_escaped("dashboard", &page);
+    let v: Value = serde_json::from_str(&dget(d, "/api/status").await.2).unwrap();
+    for k in ["html", "html_side"] {
+        assert_xss_escaped(k, v[k].as_str().unwrap());
+    }
+    let topology = v["html_topology"].as_str().unwrap();
+    assert!(!topology.contains("<script>alert(1)"), "the topology SVG escapes its names:\n{topology}");
 }
 
 #[tokio::test]

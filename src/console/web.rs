@@ -1,5 +1,5 @@
-//! Small HTTP helpers shared by the node console and the dashboard: BASIC auth, HTML
-//! escaping, query/form parsing, the checks of [`super::guard`], the bounded server loop, responses, and a tiny
+//! Small HTTP helpers shared by the node console and the dashboard: BASIC auth, URL
+//! encoding, query/form parsing, the checks of [`super::guard`], the bounded server loop, responses, and a tiny
 //! HTTP/1.1 client (the dashboard reads the master console's JSON with it).
 
 use std::collections::BTreeMap;
@@ -85,22 +85,6 @@ pub fn unauthorized(realm: &str) -> Response<Body> {
     let challenge = format!("Basic realm=\"{}\", charset=\"UTF-8\"", realm.replace('"', ""));
     r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_str(&challenge).expect("ascii realm"));
     r
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Percent-encodes a value for a query string (`a b&c` → `a+b%26c`).
@@ -307,11 +291,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escaping_and_encoding() {
-        assert_eq!(
-            esc("<script>alert('x')</script> & \"q\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
-        );
+    fn encoding_and_parsing() {
         assert_eq!(enc("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
         let f = parse_form("JMSDestination=a+b%26c&x=1&x=2");
         assert_eq!(f["JMSDestination"], "a b&c");
