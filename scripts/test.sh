@@ -34,5 +34,9 @@ if rustup toolchain list 2>/dev/null | grep -q "^$msrv[.-]"; then
 else
     echo "note: rust-version $msrv is not installed (rustup toolchain install $msrv); the MSRV check is skipped"
 fi
+# The code's own hygiene, before the long run: formatting, clippy and rustdoc, warnings denied.
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 # Three clusters at a time: each is 3 ZooKeeper JVMs + 3 brokers on a 2-core machine.
 cargo test --locked -- --test-threads=3

@@ -36,7 +36,7 @@
 //! | [`promise`] | what each `sync` mode promises about acknowledged messages; verdicts judged against it |
 //! | [`lab`] | `mqsim lab loss`: loses acknowledged messages on purpose, under the configured `sync` |
 //! | [`explain`] | `mqsim explain`: what should happen after a fault, and what did |
-//! | [`bench`] | `mqsim bench lifecycle` (start-up, failover) and `mqsim bench stomp` (STOMP load vs a real ActiveMQ) |
+//! | [`mod@bench`] | `mqsim bench lifecycle` (start-up, failover) and `mqsim bench stomp` (STOMP load vs a real ActiveMQ) |
 //! | [`limits`] | every bound on names, sizes and counts a client or peer may send, in one place |
 //! | [`auth`] | client credentials (`[[user]]`, ActiveMQ's simpleAuthenticationPlugin) |
 //! | [`error`] | the one error enum |

@@ -1,6 +1,6 @@
 //! `mqsim bench`: measurements on real processes, written into docs/benchmarks.md.
 //!
-//! * [`lifecycle`]: start-up and failover times (`mqsim bench lifecycle`).
+//! * [`mod@lifecycle`]: start-up and failover times (`mqsim bench lifecycle`).
 //! * [`stomp`]: a STOMP 1.2 load generator (`mqsim bench stomp`) and the side-by-side report
 //!   against a real ActiveMQ measured in the same run (`mqsim bench stomp-report`, driven by
 //!   `scripts/bench-stomp.sh`).

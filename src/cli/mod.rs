@@ -344,7 +344,7 @@ pub enum BenchOp {
     /// messages survived; writes the `hostile` section of docs/benchmarks.md.
     ///
     /// Starts its own 3-node cluster (real ZooKeeper; ports BASE..BASE+22; a temporary state
-    /// directory; one [[user]]; storeLimit 64 MiB; nodes at a soft limit of 1024 open files),
+    /// directory; one `[[user]]`; storeLimit 64 MiB; nodes at a soft limit of 1024 open files),
     /// then for each probe: seeds a canary (20 persistent sends acknowledged by RECEIPT), starts
     /// an unrelated STOMP producer (small persistent sends with receipts; its longest wait for a
     /// receipt is the stall) and a 50 ms sampler of the master's RSS, runs the probe (bounded,

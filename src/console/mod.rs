@@ -29,7 +29,7 @@
 //!   at most `cluster.maxFrameSize` long ([`web::serve`]).
 //! * REST destination names pass [`crate::limits::check`], and query parameters that would
 //!   set headers the broker owns (`content-length`, `receipt`, `message-id`...) get 400
-//!   ([`rest`]).
+//!   (`rest`).
 //!
 //! A slave's pages say that it is a slave, of which master, at which position, and link to
 //! the master's console. Real ActiveMQ serves nothing on a slave (its broker, and with it

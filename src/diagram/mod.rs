@@ -75,7 +75,7 @@ const LOOKS: &[(&str, &str)] = &[
     ("dg-note-strong", r##"fill="#e4f6e8" stroke="#1f8a3b" stroke-width="2""##),
 ];
 
-/// Adds the presentation attributes of [`LOOKS`] after every `class="dg-…"` naming exactly
+/// Adds the presentation attributes of `LOOKS` after every `class="dg-…"` naming exactly
 /// one known class (the markup is ours: class values never come from the cluster).
 pub fn inline_styles(svg: &str) -> String {
     let mut out = String::with_capacity(svg.len() * 2);

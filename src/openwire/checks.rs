@@ -11,7 +11,7 @@
 //! no I/O, no broker.
 //!
 //! Credentials follow ActiveMQ's `SimpleAuthenticationBroker`: a wrong or missing password
-//! is a `java.lang.SecurityException` "User name [x] or password is invalid.", which the
+//! is a `java.lang.SecurityException` "User name \[x\] or password is invalid.", which the
 //! Java client raises as a `JMSSecurityException`, and the connection is closed. Until a
 //! ConnectionInfo has been accepted only the handshake's own commands are taken.
 //!

@@ -4,7 +4,7 @@
 //!
 //! * **Credentials**: [`login`] decides a CONNECT/STOMP frame with [`crate::auth`]: with
 //!   `[[user]]` entries in `cluster.toml` its `login`/`passcode` must name one of them, or
-//!   the client gets ActiveMQ's "User name [x] or password is invalid." and a closed
+//!   the client gets ActiveMQ's "User name \[x\] or password is invalid." and a closed
 //!   connection; with none, everyone is let in, as before.
 //! * **Names**: [`check_names`] runs on every client frame before it reaches the broker and
 //!   checks each name it carries with [`limits::check`] (length, not empty, no control

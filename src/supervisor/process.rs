@@ -58,7 +58,7 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
-/// True if the process is stopped by SIGSTOP (`T` in /proc/<pid>/stat).
+/// True if the process is stopped by SIGSTOP (`T` in `/proc/<pid>/stat`).
 pub fn paused(pid: u32) -> bool {
     matches!(procfs::process::Process::new(pid as i32).and_then(|p| p.stat()), Ok(s) if s.state == 'T')
 }
