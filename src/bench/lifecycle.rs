@@ -34,7 +34,7 @@ pub const PROFILES: [Profile; 2] = [
     Profile { name: "fast (zkSessionTimeout 500ms, tickTime 200)", tick_ms: 200, session: "500ms" },
 ];
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct Samples {
     pub up_ms: Vec<f64>,
     pub zk_ms: Vec<f64>,

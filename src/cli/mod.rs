@@ -292,6 +292,10 @@ pub enum BenchOp {
         /// Markdown file whose `lifecycle` section is replaced with the results.
         #[arg(long, default_value = "docs/benchmarks.md")]
         out: PathBuf,
+        /// Also print every sample as JSON on stdout: `[{profile, up_ms, zk_ms, failover_ms}]`
+        /// (the markdown then goes to stderr).
+        #[arg(long)]
+        json: bool,
     },
     /// STOMP load: synchronous persistent sends (1 and 4 producers) and consumes, per rep.
     Stomp {
@@ -551,13 +555,22 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Heal { target } => request(load()?, Request::Heal { target }),
         Command::Logs { target, follow, lines } => runtime(false).block_on(show::logs(load()?, &target, follow, lines)),
         Command::Events { follow, json } => runtime(false).block_on(show::events(load()?, follow, json)),
-        Command::Bench { what: BenchOp::Lifecycle { ups, kills, out } } => {
+        Command::Bench { what: BenchOp::Lifecycle { ups, kills, out, json } } => {
             let results = crate::bench::lifecycle(ups, kills, 0)?;
             let when = time::OffsetDateTime::now_utc()
                 .format(&time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
                 .unwrap_or_default();
             let text = crate::bench::report(&results, &when, &host());
-            println!("{text}");
+            if json {
+                let rows: Vec<_> = results
+                    .iter()
+                    .map(|(profile, s)| serde_json::json!({ "profile": profile, "up_ms": s.up_ms, "zk_ms": s.zk_ms, "failover_ms": s.failover_ms }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                eprintln!("{text}");
+            } else {
+                println!("{text}");
+            }
             crate::bench::write_section(&out, "lifecycle", &text)?;
             eprintln!("written to {}", out.display());
             Ok(())
