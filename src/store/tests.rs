@@ -447,3 +447,45 @@ fn an_incremental_resync_cuts_keeps_what_it_drops_and_rebuilds() {
     assert_eq!(seqs, in_first);
     assert!(s.resync_needed().is_some(), "not master until it has caught up");
 }
+
+/// The tutorial's "where did the disk go" on a slave: a slave indexes what it received in
+/// the background, and only once it is `CATCH_UP_BEHIND` behind, so when the master goes
+/// quiet the last dequeues it acked are in its journal but not yet in its index, which
+/// still counts their messages live. The collection judges the whole journal: it indexes
+/// that tail first, so the slave deletes the same files as the master, at once.
+#[test]
+fn a_slave_collects_the_files_its_unindexed_dequeues_emptied() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = Store::open_sized(&dir.path().join("m"), 2000).unwrap();
+    let slave = Store::open_sized(&dir.path().join("s"), 2000).unwrap();
+    let ship = || {
+        let mut next = slave.position().unwrap() as u64;
+        while let Some(journal::Chunk { at, file, bytes }) = master.read_journal(next, 1 << 20).unwrap() {
+            next = slave.append_replicated(file, at, &bytes).unwrap();
+        }
+    };
+    for seq in 1..=200 {
+        master.append(&[enqueue(seq)]).unwrap();
+    }
+    ship();
+    // What `index_behind` does once the slave is far enough behind.
+    slave.catch_up().unwrap();
+    assert!(slave.files().len() > 3, "{:?}", slave.files());
+    // All consumed: the dequeues (a few hundred bytes, less than the background catch-up's
+    // threshold) reach the slave's journal, not its index.
+    for seq in 1..=200 {
+        master.append(&[Record::Dequeue { store: "a".into(), seq }]).unwrap();
+    }
+    ship();
+    assert!(
+        slave.position().unwrap() as u64 - slave.indexed() < crate::replication::slave::CATCH_UP_BEHIND,
+        "the background catch-up would not have started"
+    );
+    master.catch_up().unwrap();
+    let on_master = master.collect_garbage().unwrap();
+    assert_eq!(master.files().len(), 1, "the master keeps only the file being written: {on_master:?}");
+    let on_slave = slave.collect_garbage().unwrap();
+    assert_eq!(on_slave, on_master, "the slave collects what the master did, in the same round");
+    assert_eq!(slave.files(), master.files());
+    assert_eq!(slave.live_bytes(), 0, "no consumed message is counted live on the slave");
+}
