@@ -221,5 +221,12 @@ fn after_everything_is_consumed_every_node_keeps_only_the_file_being_written() {
     c.wait_for("no live message on any node in the status", Duration::from_secs(10), |st| {
         nodes.iter().all(|n| matches!(store(st, n), (_, 0, 1)))
     });
+    // And after a failover to a slave that collected, nothing consumed comes back.
+    let master = c.master().expect("a master");
+    c.ok(&["kill", &master]);
+    c.wait_for("a new master", Duration::from_secs(30), |st| st["master"].as_str().is_some_and(|m| m != master));
+    let again = c.ok(&["recv", "--queue", "lesson", "--timeout", "3s", "--json"]);
+    let again: Value = serde_json::from_str(again.trim()).unwrap_or_else(|e| panic!("{e}: {again}"));
+    assert_eq!(again["received"], 0, "consumed messages came back after the failover: {again}");
     c.down();
 }

@@ -489,3 +489,42 @@ fn a_slave_collects_the_files_its_unindexed_dequeues_emptied() {
     assert_eq!(slave.files(), master.files());
     assert_eq!(slave.live_bytes(), 0, "no consumed message is counted live on the slave");
 }
+
+/// The index snapshot keeps the log files from its position on (a restart replays them),
+/// and is taken again once the files it alone keeps weigh more than a copy. The file the
+/// snapshot's position lies *in* is one of those once it is finished: with the journal
+/// quiet after that, it was kept for good although nothing in it was live.
+#[test]
+fn the_log_file_a_snapshot_was_taken_in_goes_once_it_is_finished_and_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_size = 256 << 10;
+    let s = Store::open_sized(dir.path(), log_size).unwrap();
+    let big = |seq| {
+        let mut m = msg(seq);
+        m.body = vec![b'x'; 1000];
+        Record::Enqueue { store: "a".into(), msg: m }
+    };
+    let mut seq = 0;
+    let mut pair = |s: &Store| {
+        seq += 1;
+        s.append(&[big(seq)]).unwrap();
+        s.append(&[Record::Dequeue { store: "a".into(), seq }]).unwrap();
+    };
+    // Traffic that leaves nothing live, into a second log file.
+    while s.files().len() < 2 {
+        pair(&s);
+    }
+    s.catch_up().unwrap();
+    let at = s.snapshot_index_if_due().unwrap().expect("due: the index moved past logSize");
+    let file = s.files()[1];
+    assert!(file.start < at, "the snapshot lies in the second file");
+    // More of the same until that file is finished: less than logSize after the snapshot.
+    while s.files().len() < 3 {
+        pair(&s);
+    }
+    s.catch_up().unwrap();
+    assert!((s.position().unwrap() as u64) - at < log_size, "not due by distance alone");
+    s.snapshot_index_if_due().unwrap();
+    s.collect_garbage().unwrap();
+    assert_eq!(s.files().len(), 1, "only the file being written is left: {:?}", s.files());
+}
