@@ -24,6 +24,9 @@ pub async fn collect(store: Arc<Store>, events: EventLog, name: String) {
         tokio::time::sleep(INTERVAL).await;
         let s = store.clone();
         let round = tokio::task::spawn_blocking(move || {
+            // The index first (a slave's lags up to `CATCH_UP_BEHIND` while the master is
+            // quiet), so that the snapshot and the collection judge the whole journal.
+            s.catch_up()?;
             if let Err(e) = s.snapshot_index_if_due() {
                 tracing::warn!("the index snapshot failed (the next round tries again): {e}");
             }

@@ -83,9 +83,11 @@ impl SlaveLink {
 }
 
 /// A slave replays its journal into its index once it is this far behind, in the background
-/// and in one go; whatever is left when the master goes quiet waits for the next time, or
-/// for promotion ([`Store::snapshot`] catches up first) or a restart ([`Store::open`]).
-const CATCH_UP_BEHIND: u64 = 16 * 1024;
+/// and in one go; whatever is left when the master goes quiet is indexed by the next
+/// garbage-collection round (within a second, [`crate::node::gc`]: until then the index
+/// counts the messages those last dequeues consumed as live, and keeps their log file), or
+/// by a promotion ([`Store::snapshot`] catches up first) or a restart ([`Store::open`]).
+pub const CATCH_UP_BEHIND: u64 = 16 * 1024;
 
 /// Starts one background catch-up of the index if the journal at `position` is
 /// [`CATCH_UP_BEHIND`] ahead of it and none is running: the receive-and-ack loop never

@@ -11,8 +11,10 @@
 //! * every file it removed things from (a dequeue of a message an older file added) is gone
 //!   already, so replaying the files that remain never brings a consumed message back;
 //! * it lies wholly before every **pin**: the index's own position (a file not yet indexed
-//!   cannot be judged), and the position of each slave the master is streaming to or
-//!   resyncing ([`Store::pin`]), so a slave never finds its next record collected.
+//!   cannot be judged; so the collection first indexes what the journal holds beyond it,
+//!   which on a slave is up to `CATCH_UP_BEHIND` once the master is quiet), and the
+//!   position of each slave the master is streaming to or resyncing ([`Store::pin`]), so a
+//!   slave never finds its next record collected.
 //!
 //! Files are judged oldest first, so one pass removes a whole chain (a file whose only
 //! reason to stay was an older one that just went). Every node applies the same records
@@ -97,6 +99,10 @@ impl Store {
 
     /// Deletes the log files nothing live refers to (see the module essay).
     pub fn collect_garbage(&self) -> Result<Collected> {
+        // The whole journal is judged: a slave indexes in the background only once it is
+        // `CATCH_UP_BEHIND` behind, so the last dequeues it acked before the master went
+        // quiet would stay unindexed, their messages counted live, their file kept for good.
+        self.catch_up()?;
         // No catch-up meanwhile: the counts judged are the ones the files are deleted on.
         let _one_at_a_time = self.indexing.lock().unwrap();
         let files = self.journal.files();

@@ -39,10 +39,11 @@ impl Store {
         // What a copy costs, at most: the live data (a compacted copy holds a location, not
         // a body, per live message, so it is far smaller).
         let cost = self.live_bytes() + self.journal.log_size().min(64 << 10);
-        // Finished log files the last snapshot alone keeps (wholly after it, indexed).
+        // Finished log files the last snapshot alone keeps (indexed, and ending after it:
+        // the one it was taken in too, or a quiet journal would keep that one for good).
         let held: u64 = match self.journal.files().split_last() {
             Some((_, finished)) if last != u64::MAX => {
-                finished.iter().filter(|f| f.start >= last && f.end <= applied).map(|f| f.end - f.start).sum()
+                finished.iter().filter(|f| f.end > last && f.end <= applied).map(|f| f.end - f.start).sum()
             }
             _ => 0,
         };

@@ -447,3 +447,84 @@ fn an_incremental_resync_cuts_keeps_what_it_drops_and_rebuilds() {
     assert_eq!(seqs, in_first);
     assert!(s.resync_needed().is_some(), "not master until it has caught up");
 }
+
+/// The tutorial's "where did the disk go" on a slave: a slave indexes what it received in
+/// the background, and only once it is `CATCH_UP_BEHIND` behind, so when the master goes
+/// quiet the last dequeues it acked are in its journal but not yet in its index, which
+/// still counts their messages live. The collection judges the whole journal: it indexes
+/// that tail first, so the slave deletes the same files as the master, at once.
+#[test]
+fn a_slave_collects_the_files_its_unindexed_dequeues_emptied() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = Store::open_sized(&dir.path().join("m"), 2000).unwrap();
+    let slave = Store::open_sized(&dir.path().join("s"), 2000).unwrap();
+    let ship = || {
+        let mut next = slave.position().unwrap() as u64;
+        while let Some(journal::Chunk { at, file, bytes }) = master.read_journal(next, 1 << 20).unwrap() {
+            next = slave.append_replicated(file, at, &bytes).unwrap();
+        }
+    };
+    for seq in 1..=200 {
+        master.append(&[enqueue(seq)]).unwrap();
+    }
+    ship();
+    // What `index_behind` does once the slave is far enough behind.
+    slave.catch_up().unwrap();
+    assert!(slave.files().len() > 3, "{:?}", slave.files());
+    // All consumed: the dequeues (a few hundred bytes, less than the background catch-up's
+    // threshold) reach the slave's journal, not its index.
+    for seq in 1..=200 {
+        master.append(&[Record::Dequeue { store: "a".into(), seq }]).unwrap();
+    }
+    ship();
+    assert!(
+        slave.position().unwrap() as u64 - slave.indexed() < crate::replication::slave::CATCH_UP_BEHIND,
+        "the background catch-up would not have started"
+    );
+    master.catch_up().unwrap();
+    let on_master = master.collect_garbage().unwrap();
+    assert_eq!(master.files().len(), 1, "the master keeps only the file being written: {on_master:?}");
+    let on_slave = slave.collect_garbage().unwrap();
+    assert_eq!(on_slave, on_master, "the slave collects what the master did, in the same round");
+    assert_eq!(slave.files(), master.files());
+    assert_eq!(slave.live_bytes(), 0, "no consumed message is counted live on the slave");
+}
+
+/// The index snapshot keeps the log files from its position on (a restart replays them),
+/// and is taken again once the files it alone keeps weigh more than a copy. The file the
+/// snapshot's position lies *in* is one of those once it is finished: with the journal
+/// quiet after that, it was kept for good although nothing in it was live.
+#[test]
+fn the_log_file_a_snapshot_was_taken_in_goes_once_it_is_finished_and_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_size = 256 << 10;
+    let s = Store::open_sized(dir.path(), log_size).unwrap();
+    let big = |seq| {
+        let mut m = msg(seq);
+        m.body = vec![b'x'; 1000];
+        Record::Enqueue { store: "a".into(), msg: m }
+    };
+    let mut seq = 0;
+    let mut pair = |s: &Store| {
+        seq += 1;
+        s.append(&[big(seq)]).unwrap();
+        s.append(&[Record::Dequeue { store: "a".into(), seq }]).unwrap();
+    };
+    // Traffic that leaves nothing live, into a second log file.
+    while s.files().len() < 2 {
+        pair(&s);
+    }
+    s.catch_up().unwrap();
+    let at = s.snapshot_index_if_due().unwrap().expect("due: the index moved past logSize");
+    let file = s.files()[1];
+    assert!(file.start < at, "the snapshot lies in the second file");
+    // More of the same until that file is finished: less than logSize after the snapshot.
+    while s.files().len() < 3 {
+        pair(&s);
+    }
+    s.catch_up().unwrap();
+    assert!((s.position().unwrap() as u64) - at < log_size, "not due by distance alone");
+    s.snapshot_index_if_due().unwrap();
+    s.collect_garbage().unwrap();
+    assert_eq!(s.files().len(), 1, "only the file being written is left: {:?}", s.files());
+}
