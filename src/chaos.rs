@@ -29,7 +29,7 @@ use tokio::sync::watch;
 
 use crate::client::{AckMode, ConnectOptions, FailoverUrl, StompClient};
 use crate::config::Config;
-use crate::control::{self, Cut, Request, Response, Verb};
+use crate::control::{self, Cut, Request, Verb};
 use crate::error::{Error, Result};
 use crate::events::{Event, now_ms, read_from};
 use crate::status::ClusterStatus;
@@ -82,19 +82,7 @@ pub struct Summary {
 impl Summary {
     /// `PASS (sync=... promises: ...)`: the verdict and the promise it checked.
     pub fn verdict_line(&self) -> String {
-        let v = crate::promise::Verdict {
-            verdict: self.verdict.clone(),
-            promise: self.promise.clone(),
-            lost_allowed_by_sync: self.lost_allowed_by_sync,
-        };
-        v.line()
-    }
-}
-
-async fn act(state_dir: &Path, req: Request) -> Result<()> {
-    match control::request(state_dir, &req).await? {
-        Response::Error { message } => Err(Error::Other(message)),
-        _ => Ok(()),
+        crate::promise::verdict_line(&self.verdict, &self.promise, self.lost_allowed_by_sync)
     }
 }
 
@@ -132,38 +120,38 @@ async fn inject(cfg: &Config, kind: &str) -> Result<FaultRecord> {
     let moved = |old: String| move |st: &ClusterStatus| st.master.as_ref().is_some_and(|m| *m != old);
     let (target, failover) = match kind {
         "kill" => {
-            act(&dir, Request::Act { verb: Verb::Kill, target: master.clone() }).await?;
+            control::act(&dir, Request::Act { verb: Verb::Kill, target: master.clone() }).await?;
             until(&dir, Duration::from_secs(30), "a new master after kill", moved(master.clone())).await?;
             let ms = t0.elapsed().as_millis() as u64;
-            act(&dir, Request::Act { verb: Verb::Start, target: master.clone() }).await?;
+            control::act(&dir, Request::Act { verb: Verb::Start, target: master.clone() }).await?;
             (master, Some(ms))
         }
         "pause" => {
-            act(&dir, Request::Act { verb: Verb::Pause, target: master.clone() }).await?;
+            control::act(&dir, Request::Act { verb: Verb::Pause, target: master.clone() }).await?;
             until(&dir, Duration::from_secs(30), "a new master after pause", moved(master.clone())).await?;
             let ms = t0.elapsed().as_millis() as u64;
             tokio::time::sleep(session / 2).await;
-            act(&dir, Request::Act { verb: Verb::Resume, target: master.clone() }).await?;
+            control::act(&dir, Request::Act { verb: Verb::Resume, target: master.clone() }).await?;
             (master, Some(ms))
         }
         "partition" => {
-            act(&dir, Request::Partition { target: master.clone(), from: Cut::Zk }).await?;
+            control::act(&dir, Request::Partition { target: master.clone(), from: Cut::Zk }).await?;
             until(&dir, Duration::from_secs(30), "a new master after partition", moved(master.clone())).await?;
             let ms = t0.elapsed().as_millis() as u64;
-            act(&dir, Request::Heal { target: master.clone() }).await?;
+            control::act(&dir, Request::Heal { target: master.clone() }).await?;
             (master, Some(ms))
         }
         "zk" => {
             let leader = st.zookeeper.iter().find(|z| z.mode.as_deref() == Some("leader")).map(|z| z.name.clone());
             let leader = leader.ok_or_else(|| Error::Other("chaos: no ZooKeeper leader to kill".into()))?;
-            act(&dir, Request::Act { verb: Verb::Kill, target: leader.clone() }).await?;
+            control::act(&dir, Request::Act { verb: Verb::Kill, target: leader.clone() }).await?;
             tokio::time::sleep(Duration::from_millis(500)).await;
             until(&dir, Duration::from_secs(30), "a serving master after the ZooKeeper leader died", |st| {
                 st.master.is_some()
             })
             .await?;
             let ms = t0.elapsed().as_millis() as u64;
-            act(&dir, Request::Act { verb: Verb::Start, target: leader.clone() }).await?;
+            control::act(&dir, Request::Act { verb: Verb::Start, target: leader.clone() }).await?;
             (leader, Some(ms))
         }
         other => return Err(Error::Other(format!("unknown fault `{other}`; use {}", FAULTS.join(", ")))),
@@ -368,7 +356,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
             }
         }
     }
-    let _ = act(&dir, Request::Heal { target: "nodes".into() }).await;
+    let _ = control::act(&dir, Request::Heal { target: "nodes".into() }).await;
     let _ = stop_tx.send(true);
     let p = prod.await.map_err(|e| Error::Other(e.to_string()))?;
     let c = cons.await.map_err(|e| Error::Other(e.to_string()))?;

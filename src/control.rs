@@ -125,6 +125,14 @@ pub async fn linger<R: AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin>(r: &
     let _ = tokio::time::timeout(Duration::from_secs(1), tokio::io::copy(&mut rest, &mut sink)).await;
 }
 
+/// Sends one request to the supervisor of `state_dir`; its `Error` answer is an error.
+pub async fn act(state_dir: &Path, req: Request) -> Result<()> {
+    match request(state_dir, &req).await? {
+        Response::Error { message } => Err(Error::Other(message)),
+        _ => Ok(()),
+    }
+}
+
 /// Sends one request to the supervisor of `state_dir`.
 pub async fn request(state_dir: &Path, req: &Request) -> Result<Response> {
     let path = socket_path(state_dir);

@@ -140,8 +140,13 @@ impl Explanation {
 }
 
 pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanation {
-    let mut out =
-        Explanation { fault: None, should_happen: Vec::new(), expected_winner: None, happened: Vec::new(), serves_again: None };
+    let mut out = Explanation {
+        fault: None,
+        should_happen: Vec::new(),
+        expected_winner: None,
+        happened: Vec::new(),
+        serves_again: None,
+    };
     let Some(i) = last_fault(events) else {
         return out;
     };

@@ -35,7 +35,7 @@ use tokio::sync::watch;
 
 use crate::client::{AckMode, ConnectOptions, FailoverUrl, StompClient};
 use crate::config::Config;
-use crate::control::{self, Cut, Request, Response, Verb};
+use crate::control::{self, Cut, Request, Verb};
 use crate::error::{Error, Result};
 use crate::events::{Event, now_ms, read_from};
 use crate::promise::{Counts, Promise, judge};
@@ -97,19 +97,7 @@ pub struct Summary {
 
 impl Summary {
     pub fn verdict_line(&self) -> String {
-        let v = crate::promise::Verdict {
-            verdict: self.verdict.clone(),
-            promise: self.promise.clone(),
-            lost_allowed_by_sync: self.lost_allowed_by_sync,
-        };
-        v.line()
-    }
-}
-
-async fn act(state_dir: &Path, req: Request) -> Result<()> {
-    match control::request(state_dir, &req).await? {
-        Response::Error { message } => Err(Error::Other(message)),
-        _ => Ok(()),
+        crate::promise::verdict_line(&self.verdict, &self.promise, self.lost_allowed_by_sync)
     }
 }
 
@@ -303,15 +291,15 @@ pub async fn run(cfg: &Config, opts: &Options, say: &dyn Fn(String)) -> Result<S
     ));
 
     // 2. The cut: replication stops, the ZooKeeper session does not.
-    act(&dir, Request::Partition { target: master.clone(), from: Cut::Peers }).await?;
+    control::act(&dir, Request::Partition { target: master.clone(), from: Cut::Peers }).await?;
     let cut = CutOff { master: &master, position: cut_position, queue: &queue };
     let outcome = cut_and_kill(cfg, opts, &cut, client, tally.clone(), say).await;
     // Whatever happened, the node is not left cut off.
-    let _ = act(&dir, Request::Heal { target: master.clone() }).await;
+    let _ = control::act(&dir, Request::Heal { target: master.clone() }).await;
     let (cut_seconds, positions_at_kill, failover_ms, new_master) = match outcome {
         Ok(o) => o,
         Err(e) => {
-            let _ = act(&dir, Request::Act { verb: Verb::Start, target: master.clone() }).await;
+            let _ = control::act(&dir, Request::Act { verb: Verb::Start, target: master.clone() }).await;
             return Err(e);
         }
     };
@@ -326,7 +314,7 @@ pub async fn run(cfg: &Config, opts: &Options, say: &dyn Fn(String)) -> Result<S
     let got = match got {
         Ok(g) => g,
         Err(e) => {
-            let _ = act(&dir, Request::Act { verb: Verb::Start, target: master.clone() }).await;
+            let _ = control::act(&dir, Request::Act { verb: Verb::Start, target: master.clone() }).await;
             return Err(e);
         }
     };
@@ -341,7 +329,7 @@ pub async fn run(cfg: &Config, opts: &Options, say: &dyn Fn(String)) -> Result<S
     ));
 
     // 6. The old master comes back.
-    act(&dir, Request::Act { verb: Verb::Start, target: master.clone() }).await?;
+    control::act(&dir, Request::Act { verb: Verb::Start, target: master.clone() }).await?;
     until(&dir, Duration::from_secs(60), &format!("{master} rejoining as an attached slave"), settled).await?;
     let (events, _) = read_from(&dir.join("events.jsonl"), events_start)?;
     let (rejoin, dropped_on_rejoin) = rejoin_story(&events, &master);
@@ -466,7 +454,7 @@ async fn cut_and_kill(
 
     // 4. Kill it; a waiting send fails with the connection.
     let t_kill = Instant::now();
-    act(&dir, Request::Act { verb: Verb::Kill, target: master.to_string() }).await?;
+    control::act(&dir, Request::Act { verb: Verb::Kill, target: master.to_string() }).await?;
     let st = until(&dir, Duration::from_secs(45), &format!("another master serving after {master} was killed"), |st| {
         st.master.as_deref().is_some_and(|m| m != master) && st.master_node().is_some_and(|m| m.serving)
     })

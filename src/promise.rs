@@ -111,13 +111,18 @@ impl Verdict {
 
     /// `PASS (sync=... promises: ...)`, with the allowed losses if any.
     pub fn line(&self) -> String {
-        let allowed = match self.lost_allowed_by_sync {
-            0 => String::new(),
-            1 => "; 1 acknowledged message lost in a failover, as this mode allows".to_string(),
-            n => format!("; {n} acknowledged messages lost in failovers, as this mode allows"),
-        };
-        format!("{} ({}{allowed})", self.verdict, self.promise)
+        verdict_line(&self.verdict, &self.promise, self.lost_allowed_by_sync)
     }
+}
+
+/// `PASS (sync=... promises: ...)`, for a verdict kept as its parts (a run's summary).
+pub fn verdict_line(verdict: &str, promise: &str, lost_allowed_by_sync: usize) -> String {
+    let allowed = match lost_allowed_by_sync {
+        0 => String::new(),
+        1 => "; 1 acknowledged message lost in a failover, as this mode allows".to_string(),
+        n => format!("; {n} acknowledged messages lost in failovers, as this mode allows"),
+    };
+    format!("{verdict} ({promise}{allowed})")
 }
 
 /// Judges `counts` against `promise`; `problems` are failures of the run itself (a fault

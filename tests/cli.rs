@@ -19,6 +19,16 @@ fn pipeline(script: &str) -> Output {
     Command::new("bash").args(["-c", &format!("set -o pipefail; {script}")]).output().expect("bash")
 }
 
+/// What `mqsim VERB` prints on a terminal (`script` gives it one), with `env` before it.
+fn on_tty(env: &str, cfg: &str, verb: &str) -> String {
+    let out = Command::new("script")
+        .args(["-qec", &format!("{env} {MQSIM} --config {cfg} {verb}"), "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A timeline of `n` events in the cluster's state directory, as the supervisor writes it.
 fn write_timeline(c: &TestCluster, n: usize) {
     std::fs::create_dir_all(c.state_dir()).unwrap();
@@ -121,7 +131,10 @@ fn replicas_beyond_the_nodes_is_explained() {
     let out = c.run(&["config", "show"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("warning: cluster.replicas is 5") && text.contains("losing any one stops the cluster"), "{text}");
+    assert!(
+        text.contains("warning: cluster.replicas is 5") && text.contains("losing any one stops the cluster"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -129,18 +142,9 @@ fn no_color_leaves_no_escape_codes_on_a_terminal() {
     let c = TestCluster::new(112);
     write_timeline(&c, 5);
     let cfg = c.config.display().to_string();
-    // `script` gives the verb a terminal, where it would colour.
-    let on_tty = |env: &str| {
-        let out = Command::new("script")
-            .args(["-qec", &format!("{env} {MQSIM} --config {cfg} events"), "/dev/null"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("script (util-linux)");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let coloured = on_tty("env -u NO_COLOR");
+    let coloured = on_tty("env -u NO_COLOR", &cfg, "events");
     assert!(coloured.contains('\u{1b}'), "events are coloured on a terminal: {coloured:?}");
-    let plain = on_tty("NO_COLOR=1");
+    let plain = on_tty("NO_COLOR=1", &cfg, "events");
     assert!(plain.contains("event 4 of a long timeline"), "{plain:?}");
     assert!(!plain.contains('\u{1b}'), "NO_COLOR output has escape codes: {plain:?}");
 }
@@ -184,12 +188,14 @@ fn cluster_toml_is_found_from_a_subdirectory() {
     let c = TestCluster::new(112);
     let sub = c.dir.path().join("docs/deeper");
     std::fs::create_dir_all(&sub).unwrap();
-    let out = Command::new(MQSIM).args(["config", "show"]).current_dir(&sub).env_remove("MQSIM_CONFIG").output().unwrap();
+    let out =
+        Command::new(MQSIM).args(["config", "show"]).current_dir(&sub).env_remove("MQSIM_CONFIG").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("from {}", c.config.display())), "{text}");
     // An explicit path is never searched for.
-    let out = Command::new(MQSIM).args(["--config", "other.toml", "config", "show"]).current_dir(&sub).output().unwrap();
+    let out =
+        Command::new(MQSIM).args(["--config", "other.toml", "config", "show"]).current_dir(&sub).output().unwrap();
     assert!(!out.status.success());
 }
 
@@ -219,16 +225,8 @@ fn reporting_verbs_speak_json_and_watch_against_a_real_cluster() {
     let refreshes: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
     assert!(refreshes >= 2, "status --watch refreshed {refreshes} times in 3 s");
     // The status table is coloured on a terminal, and not at all with NO_COLOR.
-    let status_on_tty = |env: &str| {
-        let out = Command::new("script")
-            .args(["-qec", &format!("{env} {MQSIM} --config {cfg} status"), "/dev/null"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("script (util-linux)");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    assert!(status_on_tty("env -u NO_COLOR").contains('\u{1b}'), "status is coloured on a terminal");
-    let plain = status_on_tty("NO_COLOR=1");
+    assert!(on_tty("env -u NO_COLOR", &cfg, "status").contains('\u{1b}'), "status is coloured on a terminal");
+    let plain = on_tty("NO_COLOR=1", &cfg, "status");
     assert!(plain.contains("ZOOKEEPER") && !plain.contains('\u{1b}'), "NO_COLOR status has escape codes: {plain:?}");
     for verb in ["status", "status --json", "zk ls / --json", "events", "explain --json"] {
         let out = pipeline(&format!("{MQSIM} --config {cfg} {verb} | true"));

@@ -104,7 +104,8 @@ pub struct RecvArgs {
 /// seconds (`5`, `0.5`), which `recv --timeout` took before.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     if let Ok(secs) = text.trim().parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 500ms or 2m"));
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 500ms or 2m"));
     }
     humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration ({e}); use e.g. 30s, 500ms or 2m"))
 }
@@ -144,11 +145,10 @@ fn progress(count: u64, verb: &str) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(count);
-    let style = indicatif::ProgressStyle::with_template(&format!(
-        "{verb} {{pos}}/{{len}} [{{bar:30}}] {{per_sec}}, {{msg}}"
-    ))
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let style =
+        indicatif::ProgressStyle::with_template(&format!("{verb} {{pos}}/{{len}} [{{bar:30}}] {{per_sec}}, {{msg}}"))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
     bar.set_style(style);
     bar.set_message("0 failovers");
     bar.enable_steady_tick(Duration::from_millis(200));
@@ -221,7 +221,8 @@ pub fn send(args: SendArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
         client.disconnect().await?;
         let rate = if secs > 0.0 { args.count as f64 / secs } else { 0.0 };
         if args.json {
-            let out = serde_json::json!({ "sent": args.count, "seconds": secs, "rate": rate, "reconnects": reconnects });
+            let out =
+                serde_json::json!({ "sent": args.count, "seconds": secs, "rate": rate, "reconnects": reconnects });
             println!("{out}");
         } else {
             println!("sent {} messages in {secs:.2} s ({rate:.0} msg/s), {reconnects} reconnects", args.count);

@@ -442,14 +442,17 @@ pub fn run(cli: Cli) -> Result<()> {
     let load = || Config::load(&std::path::absolute(&config_path).unwrap_or(config_path.clone()));
     match cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "mqsim", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "mqsim",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
-        Command::Man => {
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut std::io::stdout())
-                .map_err(Error::io("writing the manual page"))
-        }
+        Command::Man => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+            .render(&mut std::io::stdout())
+            .map_err(Error::io("writing the manual page")),
         Command::Node { name } => {
             let config = load()?;
             if config.node(&name).is_none() {

@@ -24,7 +24,11 @@ pub async fn status(config: Config, json: bool, watch: Option<Duration>) -> Resu
         let st = control::status(&config.state_dir()).await?;
         if redraw {
             print!("\x1b[H\x1b[2J"); // home, clear: the table stays in place
-            println!("{}  (every {}; Ctrl-C stops)\n", crate::events::clock(crate::events::now_ms()), humantime::format_duration(watch.unwrap_or_default()));
+            println!(
+                "{}  (every {}; Ctrl-C stops)\n",
+                crate::events::clock(crate::events::now_ms()),
+                humantime::format_duration(watch.unwrap_or_default())
+            );
         } else if watch.is_some() && !json {
             println!("--- {}", crate::events::clock(crate::events::now_ms()));
         }
@@ -291,7 +295,8 @@ pub async fn zk(config: Config, op: ZkOp) -> Result<()> {
         ZkOp::Get { path, stat, json: true } => {
             let (data, s) = client.get_data(&path).await?;
             let text = String::from_utf8_lossy(&data);
-            let data = serde_json::from_str::<serde_json::Value>(&text).unwrap_or(serde_json::Value::String(text.into()));
+            let data =
+                serde_json::from_str::<serde_json::Value>(&text).unwrap_or(serde_json::Value::String(text.into()));
             let mut out = serde_json::json!({ "path": path, "data": data });
             if stat {
                 out["stat"] = serde_json::json!({
