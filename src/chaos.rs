@@ -14,7 +14,9 @@
 //! serving at the end acknowledged it. Duplicates are counted; from the event log, no two
 //! nodes were *serving masters* at the same instant (a serving interval runs from `serving` to the node's demotion, its death,
 //! its freeze or its partition). Each run writes a folder `<stateDir>/runs/<time>/` with the
-//! events, the nodes' logs, `summary.json` and a failover-time histogram.
+//! events, the nodes' logs, `summary.json`, a failover-time histogram and, per fault, a
+//! sequence diagram `fault-<k>.svg` ([`crate::diagram`]). The producer and consumer write their
+//! connections and failovers on the timeline (source `chaos`), so the diagrams draw them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,7 +33,7 @@ use crate::client::{AckMode, ConnectOptions, FailoverUrl, StompClient};
 use crate::config::Config;
 use crate::control::{self, Cut, Request, Verb};
 use crate::error::{Error, Result};
-use crate::events::{Event, now_ms, read_from};
+use crate::events::{Event, EventLog, now_ms, read_from};
 use crate::status::ClusterStatus;
 
 pub const FAULTS: [&str; 4] = ["kill", "pause", "partition", "zk"];
@@ -177,8 +179,23 @@ struct Tally {
     new_connection: bool,
 }
 
-async fn producer(url: FailoverUrl, tally: Arc<Mutex<Tally>>, mut stop: watch::Receiver<bool>) -> Result<()> {
-    let mut client = StompClient::connect(&url, ConnectOptions::default()).await?;
+/// Connects a chaos client and puts the connection on the timeline (source `chaos`), so the
+/// fault diagrams can draw the clients.
+async fn connect_client(cfg: &Config, url: &FailoverUrl, events: &EventLog, who: &str) -> Result<StompClient> {
+    let client = StompClient::connect(url, ConnectOptions::default()).await?;
+    let broker = crate::dashboard::load::broker_of(cfg, client.current_uri());
+    events.emit("client-connected", format!("{who} connected to {broker}"));
+    Ok(client)
+}
+
+async fn producer(
+    cfg: Config,
+    url: FailoverUrl,
+    tally: Arc<Mutex<Tally>>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let events = EventLog::new(&cfg.state_dir(), "chaos");
+    let mut client = connect_client(&cfg, &url, &events, "chaos producer").await?;
     let mut seq = 0u64;
     while !*stop.borrow() {
         seq += 1;
@@ -189,9 +206,9 @@ async fn producer(url: FailoverUrl, tally: Arc<Mutex<Tally>>, mut stop: watch::R
             r = client.send("/queue/mqsim.chaos", body, &headers, true) => r,
             _ = stop.changed() => break,
         };
+        let reconnects = crate::dashboard::load::record_reconnects(&cfg, &events, "chaos producer", &mut client);
         let failed = {
             let mut t = tally.lock().unwrap();
-            let reconnects = client.take_reconnects().len();
             t.failovers += reconnects;
             t.new_connection |= reconnects > 0;
             match sent {
@@ -212,16 +229,17 @@ async fn producer(url: FailoverUrl, tally: Arc<Mutex<Tally>>, mut stop: watch::R
             // Not acknowledged (e.g. a zombie refused it): reconnect and go on.
             tracing::info!("chaos producer: send {seq} failed: {e}");
             tokio::time::sleep(Duration::from_millis(100)).await;
-            client = StompClient::connect(&url, ConnectOptions::default()).await?;
+            client = connect_client(&cfg, &url, &events, "chaos producer").await?;
         }
     }
     let _ = client.disconnect().await;
     Ok(())
 }
 
-async fn consumer(url: FailoverUrl, tally: Arc<Mutex<Tally>>, stop: watch::Receiver<bool>) -> Result<()> {
+async fn consumer(cfg: Config, url: FailoverUrl, tally: Arc<Mutex<Tally>>, stop: watch::Receiver<bool>) -> Result<()> {
+    let events = EventLog::new(&cfg.state_dir(), "chaos");
     let subscribe = || async {
-        let mut client = StompClient::connect(&url, ConnectOptions::default()).await?;
+        let mut client = connect_client(&cfg, &url, &events, "chaos consumer").await?;
         client.subscribe("/queue/mqsim.chaos", AckMode::ClientIndividual, Some(100)).await?;
         Ok::<_, Error>(client)
     };
@@ -241,7 +259,9 @@ async fn consumer(url: FailoverUrl, tally: Arc<Mutex<Tally>>, stop: watch::Recei
                 None => Ok(false),
             }
         };
-        match step.await {
+        let stepped = step.await;
+        crate::dashboard::load::record_reconnects(&cfg, &events, "chaos consumer", &mut client);
+        match stepped {
             Ok(true) => {}
             Ok(false) if *stop.borrow() => break,
             Ok(false) => {}
@@ -332,8 +352,8 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
     let (_, events_start) = read_from(&dir.join("events.jsonl"), 0)?;
     let tally = Arc::new(Mutex::new(Tally::default()));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let prod = tokio::spawn(producer(url.clone(), tally.clone(), stop_rx.clone()));
-    let cons = tokio::spawn(consumer(url, tally.clone(), stop_rx));
+    let prod = tokio::spawn(producer(cfg.clone(), url.clone(), tally.clone(), stop_rx.clone()));
+    let cons = tokio::spawn(consumer(cfg.clone(), url, tally.clone(), stop_rx));
     // ChaCha8's stream is fixed by its algorithm (StdRng's may change with rand), so a
     // seed names the same fault sequence across dependency upgrades.
     let mut draw = fault_draws(opts.seed, &opts.faults);

@@ -82,6 +82,7 @@ fn chaos_run_folder_has_a_sequence_diagram_per_fault() {
     assert!(!faults.is_empty(), "{summary:#}");
     let run_dir = std::path::PathBuf::from(summary["run_dir"].as_str().unwrap());
     let events = c.events();
+    let mut client_rows = 0;
     for (k, f) in faults.iter().enumerate() {
         let path = run_dir.join(format!("fault-{}.svg", k + 1));
         let svg = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -113,7 +114,12 @@ fn chaos_run_folder_has_a_sequence_diagram_per_fault() {
         assert_ne!(drawn, target, "the fault's victim is not the new master");
         let text: String = doc.descendants().filter_map(|n| n.text()).collect::<Vec<_>>().join(" ");
         assert!(text.contains(&format!("New master: {drawn}")), "{text}");
+        client_rows +=
+            usize::from(text.contains("chaos producer reconnected") || text.contains("chaos consumer reconnected"));
     }
+    // Chaos's producer and consumer write their failovers on the timeline, so the diagrams
+    // draw the clients moving to the new master.
+    assert!(client_rows > 0, "no fault diagram shows a chaos client reconnecting");
     assert!(!run_dir.join(format!("fault-{}.svg", faults.len() + 1)).exists());
     c.down();
 }

@@ -54,14 +54,16 @@ pub struct Load {
 }
 
 /// `tcp://127.0.0.1:61614` → `node02` (the broker with that STOMP port).
-fn broker_of(config: &Config, uri: &str) -> String {
+pub(crate) fn broker_of(config: &Config, uri: &str) -> String {
     let port = uri.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
     config.nodes.iter().find(|n| Some(*n.stomp.get_ref()) == port).map_or_else(|| uri.to_string(), |n| n.name.clone())
 }
 
-fn record(config: &Config, events: &EventLog, who: &str, client: &mut StompClient, counters: &Counters) {
-    for r in client.take_reconnects() {
-        counters.reconnects.fetch_add(1, Ordering::Relaxed);
+/// Puts a client's failovers on the timeline (`client-reconnected`), so the failover
+/// diagrams can draw the clients; returns how many there were. Also used by `mqsim chaos`.
+pub(crate) fn record_reconnects(config: &Config, events: &EventLog, who: &str, client: &mut StompClient) -> usize {
+    let reconnects = client.take_reconnects();
+    for r in &reconnects {
         events.emit(
             "client-reconnected",
             format!(
@@ -73,9 +75,16 @@ fn record(config: &Config, events: &EventLog, who: &str, client: &mut StompClien
             ),
         );
     }
+    reconnects.len()
 }
 
-async fn connect(config: &Config, url: &FailoverUrl, events: &EventLog, who: &str) -> Option<StompClient> {
+fn record(config: &Config, events: &EventLog, who: &str, client: &mut StompClient, counters: &Counters) {
+    let n = record_reconnects(config, events, who, client);
+    counters.reconnects.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// Connects through the failover URL and says where (`client-connected`).
+pub(crate) async fn connect(config: &Config, url: &FailoverUrl, events: &EventLog, who: &str) -> Option<StompClient> {
     let client = StompClient::connect(url, ConnectOptions::default()).await.ok()?;
     events.emit("client-connected", format!("{who} connected to {}", broker_of(config, client.current_uri())));
     Some(client)

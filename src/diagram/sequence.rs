@@ -226,7 +226,7 @@ impl Lanes<'_> {
 fn row(e: &Event, lanes: &Lanes, master: &mut Option<String>) -> Row {
     let src = lanes.node(&e.source);
     let note_on_source = |label: String, strong: bool| Row::Note {
-        on: src.unwrap_or(if e.source == "load" { lanes.clients() } else { Lanes::SUPERVISOR }),
+        on: src.unwrap_or(if is_client(&e.source) { lanes.clients() } else { Lanes::SUPERVISOR }),
         label,
         strong,
     };
@@ -288,7 +288,7 @@ fn row(e: &Event, lanes: &Lanes, master: &mut Option<String>) -> Row {
                 _ => note_on_source(format!("{}: {}", e.kind, after(&e.message, &e.source)), false),
             }
         }
-        ("load", kind, _) if kind.starts_with("client") => {
+        (source, kind, _) if is_client(source) && kind.starts_with("client") => {
             let to =
                 e.message.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).find_map(|w| lanes.node(w));
             match to {
@@ -311,7 +311,8 @@ pub fn render(slice: &Slice, nodes: &[String]) -> String {
     // Brokers that appear in the events but not in `nodes` get a lifeline too.
     let mut all: Vec<String> = nodes.to_vec();
     for e in &slice.events {
-        if !matches!(e.source.as_str(), "supervisor" | "zookeeper" | "load")
+        if !matches!(e.source.as_str(), "supervisor" | "zookeeper")
+            && !is_client(&e.source)
             && !all.contains(&e.source)
             && all.len() < 12
         {
@@ -332,10 +333,10 @@ pub fn render(slice: &Slice, nodes: &[String]) -> String {
             None => "No broker started serving in this window.".to_string(),
         });
     }
-    if !slice.events.iter().any(|e| e.source == "load") {
+    if !slice.events.iter().any(|e| is_client(&e.source)) {
         foot.push(
-            "Clients: no client event in this window. Only the dashboard's load records its reconnections in the \
-             timeline; other clients (mqsim chaos's, yours) reconnect without writing it."
+            "Clients: no client event in this window. The dashboard's load and mqsim chaos's clients record their \
+             reconnections in the timeline; other clients (yours) reconnect without writing it."
                 .into(),
         );
     }
@@ -447,6 +448,12 @@ pub fn render(slice: &Slice, nodes: &[String]) -> String {
     }
     s += "</svg>";
     inline_styles(&s)
+}
+
+/// The timeline sources that are clients: the dashboard's load and `mqsim chaos`'s producer
+/// and consumer.
+fn is_client(source: &str) -> bool {
+    matches!(source, "load" | "chaos")
 }
 
 #[cfg(test)]
