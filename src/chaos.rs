@@ -346,7 +346,7 @@ fn histogram(records: &[FaultRecord]) -> String {
 /// Runs chaos against the cluster of `cfg` (which must be up).
 pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
     let dir = cfg.state_dir();
-    let promise = crate::promise::Promise::of(&cfg.cluster.sync, cfg.cluster.replicas).map_err(Error::Other)?;
+    let promise = crate::promise::Promise::of(cfg.cluster.sync.as_str(), cfg.cluster.replicas).map_err(Error::Other)?;
     status(&dir).await?;
     let url: FailoverUrl = format!("{}&maxReconnectDelay=200", cfg.stomp_failover_url()).parse()?;
     let (_, events_start) = read_from(&dir.join("events.jsonl"), 0)?;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
-use crate::config::{Config, Node, SyncMode, ZkServer};
+use crate::config::{Config, Node, ZkServer};
 use crate::error::{Error, Result};
 use crate::zookeeper::{ZkLayout, negotiated_timeout, zoo_cfg};
 
@@ -186,7 +186,7 @@ fn plan(config: &Config) -> String {
             n.openwire.get_ref().to_string(),
             n.stomp.get_ref().to_string(),
             n.console.get_ref().to_string(),
-            n.bind.get_ref().clone(),
+            n.bind.get_ref().to_string(),
             rel(config, &node_dir(config, n).join(&n.directory)),
         ]);
     }
@@ -239,7 +239,7 @@ fn table<const N: usize>(s: &mut String, rows: &[[String; N]]) {
 /// A node's settings, named like `<replicatedLevelDB>` attributes.
 fn node_settings(config: &Config, node: &Node) -> String {
     let c = &config.cluster;
-    let sync = SyncMode::parse(&c.sync).unwrap_or_default();
+    let sync = c.sync.mode;
     let acks = c.replicas / 2;
     let sync_note = match (sync.remote, sync.local_disk) {
         (false, true) => "the master fsyncs its journal; it does not wait for slaves".to_string(),
@@ -258,7 +258,7 @@ fn node_settings(config: &Config, node: &Node) -> String {
             duration(std::time::Duration::from_millis(20 * config.zookeeper.tick_time))
         )
     };
-    let (_, bind_port) = crate::config::parse_bind(node.bind.get_ref()).unwrap_or((node.listen, 0));
+    let bind_port = node.bind.get_ref().port;
     let dir = node_dir(config, node);
     let rows: Vec<(&str, String, String)> = vec![
         ("brokerName", c.broker_name.clone(), "<broker brokerName>: the same on every node (the group id)".into()),
@@ -274,9 +274,9 @@ fn node_settings(config: &Config, node: &Node) -> String {
             Some(p) => ("zkPassword", p.clone(), "digest fabric:<password>; only it may write the znodes".into()),
             None => ("zkPassword", "-".into(), "no ZooKeeper auth: anyone may rewrite the znodes".into()),
         },
-        ("sync", c.sync.clone(), sync_note),
+        ("sync", c.sync.to_string(), sync_note),
         ("hostname", node.hostname.clone(), format!("published address tcp://{}:{bind_port}", node.hostname)),
-        ("bind", node.bind.get_ref().clone(), "replication server, only while master".into()),
+        ("bind", node.bind.get_ref().to_string(), "replication server, only while master".into()),
         ("directory", node.directory.display().to_string(), rel(config, &dir.join(&node.directory))),
         ("weight", node.weight.to_string(), "tie-breaker between equal positions".into()),
         ("openwire", connector_uri(config, "tcp", node, *node.openwire.get_ref()), String::new()),
@@ -319,7 +319,7 @@ fn activemq_xml_of(config: &Config, node: &Node) -> String {
     let mut attrs: Vec<(&str, String)> = vec![
         ("directory", node.directory.display().to_string()),
         ("replicas", c.replicas.to_string()),
-        ("bind", node.bind.get_ref().clone()),
+        ("bind", node.bind.get_ref().to_string()),
         ("zkAddress", zk_address(config)),
     ];
     if let Some(p) = &c.zk_password {
@@ -328,7 +328,7 @@ fn activemq_xml_of(config: &Config, node: &Node) -> String {
     attrs.push(("zkPath", c.zk_path.clone()));
     attrs.push(("zkSessionTimeout", duration(c.zk_session_timeout)));
     attrs.push(("hostname", node.hostname.clone()));
-    attrs.push(("sync", c.sync.clone()));
+    attrs.push(("sync", c.sync.to_string()));
     if node.weight != 1 {
         attrs.push(("weight", node.weight.to_string()));
     }

@@ -49,8 +49,9 @@ pub struct Cluster {
     pub replicas: usize,
     /// Parent znode of the election group.
     pub zk_path: String,
-    /// `local_mem`, `local_disk`, `remote_mem`, `remote_disk`, `quorum_mem`, `quorum_disk` (comma list).
-    pub sync: String,
+    /// `local_mem`, `local_disk`, `remote_mem`, `remote_disk`, `quorum_mem`, `quorum_disk` (comma list),
+    /// parsed when the file is read.
+    pub sync: SyncSetting,
     #[serde(with = "humantime_serde")]
     pub zk_session_timeout: Duration,
     /// Adds ZooKeeper `digest` auth `fabric:<password>` as ActiveMQ did; mqsim also puts a
@@ -100,7 +101,7 @@ impl Default for Cluster {
             broker_name: "localhost".into(),
             replicas: 3,
             zk_path: "/activemq/leveldb-stores".into(),
-            sync: "local_disk".into(),
+            sync: SyncSetting::parse("local_disk").expect("a valid sync"),
             zk_session_timeout: Duration::from_secs(2),
             zk_password: Some("password".into()),
             security_token: String::new(),
@@ -231,8 +232,8 @@ pub struct Node {
     /// Address this node's web console binds (its own jetty.xml `host`); default `[console] host`.
     #[serde(default)]
     pub console_host: Option<IpAddr>,
-    /// Replication server address when master, `tcp://host:port`.
-    pub bind: Spanned<String>,
+    /// Replication server address when master, `tcp://host:port`, parsed when the file is read.
+    pub bind: Spanned<Bind>,
     pub openwire: Spanned<u16>,
     pub stomp: Spanned<u16>,
     pub console: Spanned<u16>,
@@ -265,7 +266,7 @@ fn default_nodes() -> Vec<Node> {
             hostname: default_hostname(),
             listen: default_listen(),
             console_host: None,
-            bind: Spanned::new(0..0, format!("tcp://127.0.0.1:{}", 63630 + i)),
+            bind: Spanned::new(0..0, Bind::parse(&format!("tcp://127.0.0.1:{}", 63630 + i)).expect("a valid bind")),
             openwire: Spanned::new(0..0, 61615 + i),
             stomp: Spanned::new(0..0, 61603 + 10 * i),
             console: Spanned::new(0..0, 8160 + i),
@@ -308,6 +309,78 @@ impl SyncMode {
             }
         }
         Ok(m)
+    }
+}
+
+/// The `sync` attribute as written (`quorum_mem`) and as meant ([`SyncMode`]), parsed once
+/// when the file is read: a bad token is a TOML error with its line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncSetting {
+    text: String,
+    pub mode: SyncMode,
+}
+
+impl SyncSetting {
+    pub fn parse(text: &str) -> std::result::Result<SyncSetting, String> {
+        Ok(SyncSetting { text: text.trim().to_string(), mode: SyncMode::parse(text)? })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::fmt::Display for SyncSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for SyncSetting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for SyncSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        SyncSetting::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A node's replication `bind`, `tcp://127.0.0.1:63631`: as written and as an address,
+/// parsed once when the file is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    text: String,
+    pub addr: IpAddr,
+    pub port: u16,
+}
+
+impl Bind {
+    pub fn parse(text: &str) -> std::result::Result<Bind, String> {
+        let (addr, port) = parse_bind(text)?;
+        Ok(Bind { text: text.to_string(), addr, port })
+    }
+}
+
+impl std::fmt::Display for Bind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Bind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Bind::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -394,7 +467,6 @@ impl Config {
                 c.zk_path
             )));
         }
-        SyncMode::parse(&c.sync).map_err(|m| bad(format!("cluster.sync: {m}")))?;
         if !(1..=crate::limits::MAX_CONNECTIONS).contains(&c.maximum_connections) {
             return Err(bad(format!(
                 "cluster.maximumConnections must be between 1 and {} (the notes use 1000)",
@@ -469,7 +541,6 @@ impl Config {
                     ),
                 ));
             }
-            parse_bind(n.bind.get_ref()).map_err(|m| self.err_at(text, &n.bind.span(), m))?;
         }
         if self.zookeeper.connect.is_none() {
             if self.zookeeper.servers.is_empty() {
@@ -525,8 +596,9 @@ impl Config {
             push(&n.openwire, n.listen, format!("{} openwire", n.name));
             push(&n.stomp, n.listen, format!("{} stomp", n.name));
             push(&n.console, self.console_host(n), format!("{} console", n.name));
-            if let Ok((addr, port)) = parse_bind(n.bind.get_ref()) {
-                push(&Spanned::new(n.bind.span(), port), addr, format!("{} replication bind", n.name));
+            {
+                let b = n.bind.get_ref();
+                push(&Spanned::new(n.bind.span(), b.port), b.addr, format!("{} replication bind", n.name));
             }
         }
         push(&self.cluster.dashboard_port, self.console.host, "the dashboard (cluster.dashboardPort)".into());
@@ -633,7 +705,7 @@ pub fn port_block_toml(base: u16, cluster: &str, tick_ms: u64) -> String {
 }
 
 /// `tcp://0.0.0.0:63631` → (0.0.0.0, 63631).
-pub fn parse_bind(bind: &str) -> std::result::Result<(IpAddr, u16), String> {
+fn parse_bind(bind: &str) -> std::result::Result<(IpAddr, u16), String> {
     let hint = || format!("bind `{bind}` must look like \"tcp://127.0.0.1:63631\"");
     let rest = bind.strip_prefix("tcp://").ok_or_else(hint)?;
     let (host, port) = rest.rsplit_once(':').ok_or_else(hint)?;

@@ -127,3 +127,16 @@ fn sync_tokens() {
     assert_eq!(SyncMode::parse("quorum_mem").unwrap(), SyncMode::parse("remote_mem").unwrap());
     assert!(parse("[cluster]\nsync = \"quorum\"\n").unwrap_err().to_string().contains("unknown sync token"));
 }
+
+/// `sync` and `bind` are parsed once, when the file is read: what runs uses the parsed values,
+/// and a bad one is an error at its line and column.
+#[test]
+fn sync_and_bind_are_parsed_once_with_their_position() {
+    let c = parse("[cluster]\nsync = \"quorum_disk\"\n").unwrap();
+    assert_eq!(c.cluster.sync.mode, SyncMode { local_disk: true, remote: true, remote_disk: true });
+    assert_eq!(c.cluster.sync.to_string(), "quorum_disk");
+    let e = parse("[cluster]\nsync = \"quorum\"\n").unwrap_err().to_string();
+    assert!(e.contains("line 2, column 8: unknown sync token `quorum`"), "{e}");
+    let e = parse("[[node]]\nname='a'\nbind='127.0.0.1:1'\nopenwire=2\nstomp=3\nconsole=4\n").unwrap_err().to_string();
+    assert!(e.contains("line 3, column 6: bind `127.0.0.1:1` must look like"), "{e}");
+}

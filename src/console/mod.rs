@@ -51,7 +51,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 
 use crate::broker::Broker;
-use crate::config::{Config, Node, parse_bind};
+use crate::config::{Config, Node};
 use crate::error::{Error, Result};
 use crate::status::NodeReport;
 use crate::store::Store;
@@ -240,7 +240,7 @@ impl Console {
             return self.node();
         }
         let port: u16 = view.report.address.as_deref()?.rsplit(':').next()?.parse().ok()?;
-        self.inner.config.nodes.iter().find(|n| parse_bind(n.bind.get_ref()).is_ok_and(|(_, p)| p == port))
+        self.inner.config.nodes.iter().find(|n| n.bind.get_ref().port == port)
     }
 
     fn check_secret(&self, form: &std::collections::BTreeMap<String, String>) -> bool {

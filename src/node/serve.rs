@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::broker::Broker;
-use crate::config::{Config, Node, SyncMode, parse_bind};
+use crate::config::{Config, Node};
 use crate::election::lease::Lease;
 use crate::error::{Error, Result};
 use crate::events::EventLog;
@@ -54,7 +54,7 @@ impl Master {
         peers: watch::Receiver<bool>,
         secret: Secret,
     ) -> Result<Master> {
-        let (bind_addr, bind_port) = parse_bind(node.bind.get_ref()).map_err(Error::Other)?;
+        let (bind_addr, bind_port) = (node.bind.get_ref().addr, node.bind.get_ref().port);
         // Every replication connection is gated by `peers` in place (see crate::faults).
         let repl_listener = TcpListener::bind(SocketAddr::new(bind_addr, bind_port))
             .await
@@ -62,7 +62,7 @@ impl Master {
         let port = repl_listener.local_addr().map_err(Error::io("local_addr"))?.port();
         let address = format!("tcp://{}:{port}", node.hostname);
 
-        let mode = SyncMode::parse(&config.cluster.sync).map_err(Error::Other)?;
+        let mode = config.cluster.sync.mode;
         let need = config.cluster.replicas / 2;
         let (quorum_tx, quorum_rx) = ReplicationServer::quorum_channel(need);
         if let Some(n) = test_fail_fsync_after(name) {

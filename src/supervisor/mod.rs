@@ -21,7 +21,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::config::{Config, parse_bind};
+use crate::config::Config;
 use crate::control::{Cut, Request, Response, Verb, socket_path};
 use crate::error::{Error, Result};
 use crate::events::EventLog;
@@ -600,7 +600,7 @@ impl Shared {
                     openwire: *n.openwire.get_ref(),
                     stomp: *n.stomp.get_ref(),
                     console: *n.console.get_ref(),
-                    replication: parse_bind(n.bind.get_ref()).map(|(_, p)| p).unwrap_or(0),
+                    replication: n.bind.get_ref().port,
                 },
                 position: pid.map(|_| r.position),
                 znode: r.znode,

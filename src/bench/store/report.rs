@@ -130,7 +130,7 @@ pub fn load(work: &Path, label: &str, host: String) -> Result<Run> {
         commit: crate::bench::hostile::git_commit(),
         when,
         host,
-        sync: config.cluster.sync.clone(),
+        sync: config.cluster.sync.to_string(),
         memory_limit: config.cluster.memory_limit,
         store_limit: config.cluster.store_limit,
         log_size,
