@@ -428,15 +428,7 @@ impl Drop for Workspace {
 }
 
 fn pids(state_dir: &Path) -> Vec<u32> {
-    let Ok(text) = std::fs::read_to_string(state_dir.join("pids.json")) else {
-        return Vec::new();
-    };
-    let v: Value = serde_json::from_str(&text).unwrap_or_default();
-    let mut out: Vec<u32> = v["supervisor"].as_u64().map(|p| p as u32).into_iter().collect();
-    if let Some(m) = v["children"].as_object() {
-        out.extend(m.values().filter_map(|p| p.as_u64()).map(|p| p as u32));
-    }
-    out
+    mqsim::supervisor::Pids::read(state_dir).map(|p| p.all()).unwrap_or_default()
 }
 
 fn strip_ansi(s: &str) -> String {

@@ -39,27 +39,9 @@ pub fn owned_entries(config: &Config) -> Vec<String> {
 
 /// Processes listed in `pids.json` that are alive and still run this cluster's command line.
 fn still_running(config: &Config) -> Vec<u32> {
-    let state_dir = config.state_dir();
-    let Ok(text) = std::fs::read_to_string(state_dir.join("pids.json")) else {
-        return Vec::new();
-    };
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    let mut pids: Vec<u64> = json["supervisor"].as_u64().into_iter().collect();
-    if let Some(children) = json["children"].as_object() {
-        pids.extend(children.values().filter_map(|v| v.as_u64()));
-    }
-    let needles = [state_dir.display().to_string(), config.source.display().to_string()];
-    pids.into_iter()
-        .filter_map(|pid| {
-            let p = procfs::process::Process::new(i32::try_from(pid).ok()?).ok()?;
-            // A zombie (killed, not yet reaped) runs nothing any more.
-            if p.stat().ok()?.state == 'Z' {
-                return None;
-            }
-            let cmd = p.cmdline().unwrap_or_default().join(" ");
-            needles.iter().any(|n| cmd.contains(n.as_str())).then_some(pid as u32)
-        })
-        .collect()
+    use crate::supervisor::Pids;
+    let pids = Pids::read(&config.state_dir()).unwrap_or_default();
+    pids.all().into_iter().filter(|&pid| pid != 0 && Pids::runs_this_cluster(config, pid)).collect()
 }
 
 /// Removes this cluster's entries from its stopped state directory; returns the lines to print.

@@ -324,25 +324,13 @@ pub async fn down(config: Config) -> Result<()> {
 /// Kills processes listed in `pids.json` that still run one of this cluster's commands
 /// (a supervisor killed with -9 takes its children with it, so this is a safety net).
 fn reap_strays(config: &Config) -> usize {
-    let state_dir = config.state_dir();
-    let Ok(text) = std::fs::read_to_string(state_dir.join("pids.json")) else {
+    use crate::supervisor::Pids;
+    let Some(pids) = Pids::read(&config.state_dir()) else {
         return 0;
     };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return 0;
-    };
-    let needles = [state_dir.display().to_string(), config.source.display().to_string()];
-    let mut killed = 0;
-    let children = json["children"].as_object().cloned().unwrap_or_default();
-    for pid in children.values().filter_map(|v| v.as_u64()) {
-        let Ok(p) = procfs::process::Process::new(pid as i32) else {
-            continue;
-        };
-        let cmd = p.cmdline().unwrap_or_default().join(" ");
-        let ours = needles.iter().any(|n| cmd.contains(n.as_str()));
-        if ours && crate::supervisor::process::signal(pid as u32, nix::sys::signal::Signal::SIGKILL).is_ok() {
-            killed += 1;
-        }
-    }
-    killed
+    pids.children
+        .values()
+        .filter(|&&pid| Pids::runs_this_cluster(config, pid))
+        .filter(|&&pid| crate::supervisor::process::signal(pid, nix::sys::signal::Signal::SIGKILL).is_ok())
+        .count()
 }

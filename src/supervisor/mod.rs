@@ -8,7 +8,10 @@
 //! (cleanly, so their znodes go at once), then ZooKeeper, then exits.
 
 mod monitor;
+pub mod pids;
 pub mod process;
+
+pub use pids::Pids;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -238,9 +241,8 @@ impl Shared {
 
     fn save_pids(&self) {
         let procs = self.procs.lock().unwrap();
-        let pids: BTreeMap<&str, u32> = procs.iter().filter_map(|(n, p)| Some((n.as_str(), p.pid?))).collect();
-        let json = serde_json::json!({ "supervisor": std::process::id(), "children": pids });
-        let _ = std::fs::write(self.config.state_dir().join("pids.json"), json.to_string());
+        let children = procs.iter().filter_map(|(n, p)| Some((n.clone(), p.pid?))).collect();
+        let _ = Pids { supervisor: std::process::id(), children }.write(&self.config.state_dir());
     }
 
     /// Spawns one process (no-op if it runs).

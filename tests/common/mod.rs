@@ -112,15 +112,7 @@ impl TestCluster {
     }
 
     pub fn pids(&self) -> Vec<u32> {
-        let mut pids = Vec::new();
-        if let Ok(text) = std::fs::read_to_string(self.state_dir().join("pids.json")) {
-            let v: Value = serde_json::from_str(&text).unwrap_or_default();
-            pids.extend(v["supervisor"].as_u64().map(|p| p as u32));
-            if let Some(m) = v["children"].as_object() {
-                pids.extend(m.values().filter_map(|p| p.as_u64()).map(|p| p as u32));
-            }
-        }
-        pids
+        mqsim::supervisor::Pids::read(&self.state_dir()).map(|p| p.all()).unwrap_or_default()
     }
 
     pub fn events(&self) -> Vec<Value> {

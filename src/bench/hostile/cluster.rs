@@ -180,13 +180,7 @@ impl Cluster {
     }
 
     fn pids(&self) -> Vec<u32> {
-        let Ok(text) = std::fs::read_to_string(self.state_dir().join("pids.json")) else { return Vec::new() };
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        let mut pids: Vec<u32> = v["supervisor"].as_u64().map(|p| p as u32).into_iter().collect();
-        if let Some(m) = v["children"].as_object() {
-            pids.extend(m.values().filter_map(|p| p.as_u64()).map(|p| p as u32));
-        }
-        pids
+        crate::supervisor::Pids::read(&self.state_dir()).map(|p| p.all()).unwrap_or_default()
     }
 
     /// `mqsim down`, then SIGKILL by PID whatever of this cluster is still alive.
