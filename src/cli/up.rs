@@ -175,6 +175,26 @@ fn spawn_daemon(config: &Config, state_dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Polls the supervisor's status (from `st`) every 50 ms until `found` picks something out of
+/// it, or `deadline` passes: then `Err` with the last status, to say what was still missing.
+async fn poll_until<T>(
+    state_dir: &std::path::Path,
+    mut st: ClusterStatus,
+    deadline: Instant,
+    mut found: impl FnMut(&ClusterStatus) -> Option<T>,
+) -> Result<std::result::Result<(T, ClusterStatus), ClusterStatus>> {
+    loop {
+        if let Some(t) = found(&st) {
+            return Ok(Ok((t, st)));
+        }
+        if Instant::now() > deadline {
+            return Ok(Err(st));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        st = control::status(state_dir).await?;
+    }
+}
+
 /// Polls the supervisor until ZooKeeper serves, every broker registered and a master accepts
 /// connections, printing each step. Bounded by `cluster.upTimeout`.
 async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> {
@@ -206,11 +226,10 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
         "Checking the external ZooKeeper".into()
     };
     let step = Step::begin(&what);
-    loop {
-        if !managed || st.zookeeper.iter().all(|z| z.mode.is_some()) {
-            break;
-        }
-        if Instant::now() > deadline {
+    let serving = |s: &ClusterStatus| (!managed || s.zookeeper.iter().all(|z| z.mode.is_some())).then_some(());
+    st = match poll_until(&state_dir, st, deadline, serving).await? {
+        Ok(((), st)) => st,
+        Err(st) => {
             step.fail(&what);
             let down: Vec<String> = st
                 .zookeeper
@@ -220,9 +239,7 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
                 .collect();
             return Err(Error::Timeout(format!("ZooKeeper did not serve in time: {}", down.join(", "))));
         }
-        tokio::time::sleep(poll).await;
-        st = control::status(&state_dir).await?;
-    }
+    };
     let modes: Vec<String> =
         st.zookeeper.iter().map(|z| format!("{} {}", z.name, z.mode.as_deref().unwrap_or("?"))).collect();
     step.done(&format!("ZooKeeper serving: {}", modes.join(", ")));
@@ -231,11 +248,9 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
     }
 
     let step = Step::begin("Starting brokers and electing a master");
-    let master = loop {
-        if let Some(m) = st.master_node() {
-            break m.clone();
-        }
-        if Instant::now() > deadline {
+    let master = match poll_until(&state_dir, st, deadline, |s| s.master_node().cloned()).await? {
+        Ok((master, _)) => master,
+        Err(st) => {
             step.fail("Electing a master");
             let lines: Vec<String> = st
                 .nodes
@@ -248,8 +263,6 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
                 lines.join("; ")
             )));
         }
-        tokio::time::sleep(poll).await;
-        st = control::status(&state_dir).await?;
     };
     step.done(&format!("Master elected: {} ({})", master.name, master.znode.as_deref().unwrap_or("?")));
 
