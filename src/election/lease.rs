@@ -26,6 +26,12 @@ pub struct Lease {
     validity: Duration,
 }
 
+impl crate::store::writer::Fence for Lease {
+    fn valid(&self) -> bool {
+        Lease::valid(self)
+    }
+}
+
 impl Lease {
     pub fn new(session_timeout: Duration) -> Lease {
         Lease { origin: Instant::now(), confirmed: AtomicU64::new(0), validity: session_timeout * 2 / 3 }

@@ -85,7 +85,10 @@ pub mod record;
 pub mod recovery;
 pub mod resync;
 pub mod snapshot;
+pub mod sync_mode;
 pub mod writer;
+
+pub use sync_mode::SyncMode;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

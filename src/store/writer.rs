@@ -31,10 +31,16 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
 use super::Store;
+use super::SyncMode;
 use super::record::Record;
-use crate::config::SyncMode;
-use crate::election::lease::Lease;
 use crate::error::{Error, Result};
+
+/// What the writer asks before it acknowledges a write: is this node still allowed to?
+/// The election's master lease answers it (`crate::election::lease`); the store does not
+/// need to know how.
+pub trait Fence: Send + Sync + std::fmt::Debug {
+    fn valid(&self) -> bool;
+}
 
 /// How long the index may trail the journal while writes keep coming.
 pub const INDEX_LAG: Duration = Duration::from_millis(2);
@@ -56,7 +62,7 @@ pub struct Writer {
     shared: Arc<Shared>,
     mode: SyncMode,
     /// Writes are acknowledged only while this master's lease holds (zombie-master guard).
-    lease: Arc<Lease>,
+    lease: Arc<dyn Fence>,
     /// The end of the journal after the last append (replication senders watch it).
     end: watch::Receiver<u64>,
     /// The position `replicas/2` slaves have acked.
@@ -79,7 +85,7 @@ impl Writer {
         store: Arc<Store>,
         mode: SyncMode,
         quorum_acked: watch::Receiver<u64>,
-        lease: Arc<Lease>,
+        lease: Arc<dyn Fence>,
     ) -> Result<Writer> {
         let (tx, rx) = std_mpsc::channel();
         let (end_tx, end) = watch::channel(store.position()? as u64);
@@ -276,6 +282,7 @@ fn write_loop(s: &Shared, rx: std_mpsc::Receiver<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::election::lease::Lease; // the fence the node passes in
     use crate::store::record::StoredMessage;
 
     fn enqueue(seq: u64) -> Record {
