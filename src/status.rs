@@ -32,7 +32,7 @@ pub struct NodeReport {
     pub replication: Option<String>,
     /// A master's attached slaves.
     #[serde(default)]
-    pub slaves: Vec<crate::replication::master::SlaveInfo>,
+    pub slaves: Vec<SlaveInfo>,
     /// `zk`, `peers` or `zk+peers` while `mqsim partition` cuts this node.
     #[serde(default)]
     pub partitioned: Option<String>,
@@ -56,6 +56,16 @@ impl NodeReport {
     pub fn read(path: &Path) -> Option<NodeReport> {
         serde_json::from_slice(&std::fs::read(path).ok()?).ok()
     }
+}
+
+/// One slave attached to a master, as `mqsim status` shows it (the master's replication
+/// server reports these).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaveInfo {
+    pub node_id: String,
+    pub remote: String,
+    pub acked: u64,
+    pub caught_up: bool,
 }
 
 /// `mqsim status --json`.
@@ -116,7 +126,7 @@ pub struct NodeStatus {
     /// A slave's replication phase: `connecting`, `attaching`, `attached`.
     pub replication: Option<String>,
     /// A master's slaves: node id, address, acked position, caught up.
-    pub slaves: Vec<crate::replication::master::SlaveInfo>,
+    pub slaves: Vec<SlaveInfo>,
     /// `zk`, `peers` or `zk+peers` while `mqsim partition` cuts this node.
     pub partitioned: Option<String>,
     /// The store's disk use against its live data, while the node runs.

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -20,14 +19,7 @@ use crate::faults::gate::{Gated, wait_open};
 use crate::store::Store;
 use crate::store::journal::Chunk;
 
-/// One attached slave, as `mqsim status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SlaveInfo {
-    pub node_id: String,
-    pub remote: String,
-    pub acked: u64,
-    pub caught_up: bool,
-}
+pub use crate::status::SlaveInfo;
 
 pub struct Settings {
     /// The cluster's shared secret (see [`super::auth`]).
