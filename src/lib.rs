@@ -15,8 +15,8 @@
 //! | [`election`] | the election rule as a plain state machine (essay inside) + its ZooKeeper I/O |
 //! | [`node`] | one broker process: ZooKeeper session loop, promotion/demotion, client ports |
 //! | [`console`] | each node's web console (ActiveMQ's `/admin`, REST `/api/message`), all its life |
-//! | [`store`] | the journal file (CRC-checked records; its length = `position`), the LMDB index (heed) rebuilt from it, the group-commit writer |
-//! | [`supervisor`] | owns every process: spawn with PDEATHSIG, signals, control socket, znode monitor |
+//! | [`store`] | the journal (`logSize` log files of CRC-checked records; their end = `position`), the LMDB index (heed) pointing into them, garbage collection, snapshots, resync, the group-commit writer and the `sync` modes it acts on |
+//! | [`supervisor`] | owns every process: spawn with PDEATHSIG, signals, control socket, znode monitor, `pids.json` |
 //! | [`dashboard`] | the supervisor's cluster dashboard: live status, znodes, timeline (SSE), rate chart, buttons |
 //! | [`diagram`] | the pictures: live topology and failover sequence diagrams as standalone SVG (pure) |
 //! | [`zookeeper`] | managed ZooKeeper servers: install discovery, `zoo.cfg`, `srvr` probe |
