@@ -283,10 +283,9 @@ pub fn overlapping_masters(events: &[Event]) -> Vec<String> {
     let mut open: BTreeMap<String, u64> = BTreeMap::new();
     let mut intervals: Vec<(String, u64, u64)> = Vec::new();
     let end_of = |e: &Event| -> Option<String> {
-        let node = |m: &str| m.split_whitespace().next().map(str::to_string);
         match (e.source.as_str(), e.kind.as_str()) {
             (n, "demoted" | "stopped") if n != "supervisor" => Some(n.to_string()),
-            ("supervisor", "killed" | "paused" | "crashed" | "exited" | "partitioned") => node(&e.message),
+            ("supervisor", "killed" | "paused" | "crashed" | "exited" | "partitioned") => Some(e.about().to_string()),
             _ => None,
         }
     };
@@ -525,7 +524,7 @@ mod tests {
     use super::*;
 
     fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
-        Event { ts, source: source.into(), kind: kind.into(), message: message.into() }
+        Event { ts, source: source.into(), kind: kind.into(), message: message.into(), subject: None }
     }
 
     #[test]

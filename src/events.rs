@@ -21,6 +21,18 @@ pub struct Event {
     /// Short machine-readable kind: `killed`, `znode-deleted`, `elected`, `promoted`, ...
     pub kind: String,
     pub message: String,
+    /// The process a supervisor event is about (`node02` for `killed`, a znode's owner for
+    /// `znode-deleted`), so readers need not parse `message`. Absent on older timelines and
+    /// on events about their own source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+impl Event {
+    /// What the event is about: its `subject`, else (an older timeline) its message's first word.
+    pub fn about(&self) -> &str {
+        self.subject.as_deref().unwrap_or_else(|| self.message.split_whitespace().next().unwrap_or(""))
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -46,8 +58,17 @@ impl EventLog {
     /// Records an event (and mirrors it to the process log). Failures are logged, not fatal:
     /// the timeline must never take a broker down.
     pub fn emit(&self, kind: &str, message: impl Into<String>) {
-        let event =
-            Event { ts: now_ms(), source: self.source.clone(), kind: kind.to_string(), message: message.into() };
+        self.record(kind, None, message.into());
+    }
+
+    /// Records an event about another process (`subject`): the supervisor's faults and
+    /// process changes, a znode's deletion.
+    pub fn emit_about(&self, kind: &str, subject: &str, message: impl Into<String>) {
+        self.record(kind, Some(subject.to_string()), message.into());
+    }
+
+    fn record(&self, kind: &str, subject: Option<String>, message: String) {
+        let event = Event { ts: now_ms(), source: self.source.clone(), kind: kind.to_string(), message, subject };
         tracing::info!(event = kind, "{}", event.message);
         let mut line = serde_json::to_vec(&event).expect("event serializes");
         line.push(b'\n');
@@ -85,6 +106,28 @@ pub fn clock(ts_ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A supervisor event names its subject; a line from an older timeline (no `subject`)
+    /// still reads, and falls back to the message's first word.
+    #[test]
+    fn an_event_says_what_it_is_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::new(dir.path(), "supervisor");
+        log.emit_about("killed", "node02", "node02 (pid 7) killed (SIGKILL)");
+        log.emit("down", "supervisor exited; no process left");
+        let mut f = std::fs::OpenOptions::new().append(true).open(log.path()).unwrap();
+        f.write_all(
+            b"{\"ts\":1,\"source\":\"supervisor\",\"kind\":\"paused\",\"message\":\"node03 (pid 9) paused\"}\n",
+        )
+        .unwrap();
+        let (events, _) = read_from(log.path(), 0).unwrap();
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[0].subject.as_deref(), Some("node02"));
+        assert_eq!(events[1].subject, None);
+        assert_eq!(events[2].about(), "node03");
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert!(text.lines().nth(1).is_some_and(|l| !l.contains("subject")), "no subject, no field: {text}");
+    }
 
     #[test]
     fn append_and_read_back_incrementally() {

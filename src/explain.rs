@@ -55,7 +55,7 @@ fn elector_before(events: &[Event], j: usize) -> Option<&str> {
 
 /// The process a supervisor fault event names (its first word).
 fn victim_of(e: &Event) -> &str {
-    e.message.split_whitespace().next().unwrap_or("?")
+    e.about()
 }
 
 /// Builds the explanation of the last fault in `events` for a cluster in state `st`.
@@ -329,7 +329,7 @@ mod tests {
     use super::*;
 
     fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
-        Event { ts, source: source.into(), kind: kind.into(), message: message.into() }
+        Event { ts, source: source.into(), kind: kind.into(), message: message.into(), subject: None }
     }
 
     fn node(name: &str, position: i64) -> serde_json::Value {

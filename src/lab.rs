@@ -496,6 +496,7 @@ mod tests {
             source: source.into(),
             kind: kind.into(),
             message: message.into(),
+            subject: None,
         };
         let events = vec![
             ev("node02", "resync", "node02: dropped 1 bytes holding 9 message(s)"),

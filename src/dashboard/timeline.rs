@@ -71,7 +71,7 @@ impl Annotator {
                 self.master = Some(e.source.clone());
             }
             "killed" | "stopping" | "paused" | "crashed" if e.source == "supervisor" => {
-                let name = e.message.split_whitespace().next().unwrap_or("");
+                let name = e.about();
                 if self.master.as_deref() == Some(name) && self.outage.is_none() {
                     self.outage = Some((e.ts, format!("{name} {}", e.kind)));
                     self.master = None;
@@ -208,7 +208,7 @@ mod tests {
     use super::*;
 
     fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
-        Event { ts, source: source.into(), kind: kind.into(), message: message.into() }
+        Event { ts, source: source.into(), kind: kind.into(), message: message.into(), subject: None }
     }
 
     #[test]

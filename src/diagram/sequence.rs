@@ -62,9 +62,9 @@ fn is_fault(e: &Event) -> bool {
     e.source == "supervisor" && FAULTS.contains(&e.kind.as_str())
 }
 
-/// The process a supervisor event is about: its message's first word.
+/// The process a supervisor event is about.
 fn target(e: &Event) -> &str {
-    e.message.split_whitespace().next().unwrap_or("")
+    e.about()
 }
 
 /// The serving master just before `events[i]`.
@@ -461,7 +461,7 @@ mod tests {
     use super::*;
 
     fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
-        Event { ts, source: source.into(), kind: kind.into(), message: message.into() }
+        Event { ts, source: source.into(), kind: kind.into(), message: message.into(), subject: None }
     }
 
     fn nodes() -> Vec<String> {

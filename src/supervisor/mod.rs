@@ -278,7 +278,7 @@ impl Shared {
             p.requested = None;
         }
         self.save_pids();
-        self.events.emit("started", format!("{name} started (pid {pid})"));
+        self.events.emit_about("started", name, format!("{name} started (pid {pid})"));
         let (sup, name) = (self.clone(), name.to_string());
         tokio::spawn(async move {
             let status = child.wait().await;
@@ -302,10 +302,12 @@ impl Shared {
             Err(e) => format!("unknown status ({e})"),
         };
         match requested {
-            Some(_) => self.events.emit("exited", format!("{name} (pid {pid}) exited: {how}")),
-            None => self
-                .events
-                .emit("crashed", format!("{name} (pid {pid}) exited unexpectedly: {how}; see {}", log.display())),
+            Some(_) => self.events.emit_about("exited", name, format!("{name} (pid {pid}) exited: {how}")),
+            None => self.events.emit_about(
+                "crashed",
+                name,
+                format!("{name} (pid {pid}) exited unexpectedly: {how}; see {}", log.display()),
+            ),
         }
     }
 
@@ -344,7 +346,7 @@ impl Shared {
             Verb::Resume => "resumed",
             _ => "stopping",
         };
-        self.events.emit(kind, format!("{name} (pid {pid}) {what}"));
+        self.events.emit_about(kind, name, format!("{name} (pid {pid}) {what}"));
         if matches!(verb, Verb::Stop | Verb::Restart | Verb::Kill) {
             let deadline = Instant::now() + Duration::from_secs(10);
             while self.pid(name) == Some(pid) && process::alive(pid) {
@@ -420,11 +422,15 @@ impl Shared {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             let line = match (cut, f.describe()) {
                 (Some(_), Some(what)) => {
-                    self.events.emit("partitioned", format!("{name} cut from {}", what.replace('+', " and ")));
+                    self.events.emit_about(
+                        "partitioned",
+                        &name,
+                        format!("{name} cut from {}", what.replace('+', " and ")),
+                    );
                     format!("{name}: partitioned from {}", what.replace('+', " and "))
                 }
                 _ => {
-                    self.events.emit("healed", format!("{name} reconnected to ZooKeeper and its peers"));
+                    self.events.emit_about("healed", &name, format!("{name} reconnected to ZooKeeper and its peers"));
                     format!("{name}: healed")
                 }
             };

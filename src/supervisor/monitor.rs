@@ -47,8 +47,11 @@ pub(super) async fn run(sup: Arc<Shared>) {
                     members.into_iter().map(|(name, _, _)| (format!("{}/{name}", cfg.cluster.zk_path), ())).collect();
                 for path in known.keys().filter(|p| !now.contains_key(*p)).cloned().collect::<Vec<_>>() {
                     let owner = known.remove(&path).unwrap_or_default();
-                    sup.events
-                        .emit("znode-deleted", format!("znode {path} ({owner}) deleted: {}", cause(&sup, &owner)));
+                    sup.events.emit_about(
+                        "znode-deleted",
+                        &owner,
+                        format!("znode {path} ({owner}) deleted: {}", cause(&sup, &owner)),
+                    );
                 }
                 for path in now.keys() {
                     if !known.contains_key(path) || known[path] == "?" {
