@@ -279,7 +279,8 @@ fn default_nodes() -> Vec<Node> {
 
 /// The `sync` attribute as written (`quorum_mem`) and as meant ([`SyncMode`]), parsed once
 /// when the file is read: a bad token is a TOML error with its line and column.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct SyncSetting {
     text: String,
     pub mode: SyncMode,
@@ -301,22 +302,23 @@ impl std::fmt::Display for SyncSetting {
     }
 }
 
-impl Serialize for SyncSetting {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
+impl TryFrom<String> for SyncSetting {
+    type Error = String;
+    fn try_from(text: String) -> std::result::Result<Self, String> {
+        SyncSetting::parse(&text)
     }
 }
 
-impl<'de> Deserialize<'de> for SyncSetting {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        SyncSetting::parse(&text).map_err(serde::de::Error::custom)
+impl From<SyncSetting> for String {
+    fn from(s: SyncSetting) -> String {
+        s.text
     }
 }
 
 /// A node's replication `bind`, `tcp://127.0.0.1:63631`: as written and as an address,
 /// parsed once when the file is read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Bind {
     text: String,
     pub addr: IpAddr,
@@ -336,16 +338,16 @@ impl std::fmt::Display for Bind {
     }
 }
 
-impl Serialize for Bind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
+impl TryFrom<String> for Bind {
+    type Error = String;
+    fn try_from(text: String) -> std::result::Result<Self, String> {
+        Bind::parse(&text)
     }
 }
 
-impl<'de> Deserialize<'de> for Bind {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Bind::parse(&text).map_err(serde::de::Error::custom)
+impl From<Bind> for String {
+    fn from(b: Bind) -> String {
+        b.text
     }
 }
 
