@@ -29,7 +29,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::client::{AckMode, ConnectOptions, FailoverUrl, StompClient};
+use crate::client::{AckMode, FailoverUrl, timeline};
 use crate::config::Config;
 use crate::control::{self, Cut, Request, Verb};
 use crate::error::{Error, Result};
@@ -179,15 +179,6 @@ struct Tally {
     new_connection: bool,
 }
 
-/// Connects a chaos client and puts the connection on the timeline (source `chaos`), so the
-/// fault diagrams can draw the clients.
-async fn connect_client(cfg: &Config, url: &FailoverUrl, events: &EventLog, who: &str) -> Result<StompClient> {
-    let client = StompClient::connect(url, ConnectOptions::default()).await?;
-    let broker = crate::dashboard::load::broker_of(cfg, client.current_uri());
-    events.emit("client-connected", format!("{who} connected to {broker}"));
-    Ok(client)
-}
-
 async fn producer(
     cfg: Config,
     url: FailoverUrl,
@@ -195,7 +186,7 @@ async fn producer(
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let events = EventLog::new(&cfg.state_dir(), "chaos");
-    let mut client = connect_client(&cfg, &url, &events, "chaos producer").await?;
+    let mut client = timeline::connect(&cfg, &url, &events, "chaos producer").await?;
     let mut seq = 0u64;
     while !*stop.borrow() {
         seq += 1;
@@ -206,7 +197,7 @@ async fn producer(
             r = client.send("/queue/mqsim.chaos", body, &headers, true) => r,
             _ = stop.changed() => break,
         };
-        let reconnects = crate::dashboard::load::record_reconnects(&cfg, &events, "chaos producer", &mut client);
+        let reconnects = timeline::record_reconnects(&cfg, &events, "chaos producer", &mut client);
         let failed = {
             let mut t = tally.lock().unwrap();
             t.failovers += reconnects;
@@ -229,7 +220,7 @@ async fn producer(
             // Not acknowledged (e.g. a zombie refused it): reconnect and go on.
             tracing::info!("chaos producer: send {seq} failed: {e}");
             tokio::time::sleep(Duration::from_millis(100)).await;
-            client = connect_client(&cfg, &url, &events, "chaos producer").await?;
+            client = timeline::connect(&cfg, &url, &events, "chaos producer").await?;
         }
     }
     let _ = client.disconnect().await;
@@ -239,7 +230,7 @@ async fn producer(
 async fn consumer(cfg: Config, url: FailoverUrl, tally: Arc<Mutex<Tally>>, stop: watch::Receiver<bool>) -> Result<()> {
     let events = EventLog::new(&cfg.state_dir(), "chaos");
     let subscribe = || async {
-        let mut client = connect_client(&cfg, &url, &events, "chaos consumer").await?;
+        let mut client = timeline::connect(&cfg, &url, &events, "chaos consumer").await?;
         client.subscribe("/queue/mqsim.chaos", AckMode::ClientIndividual, Some(100)).await?;
         Ok::<_, Error>(client)
     };
@@ -260,7 +251,7 @@ async fn consumer(cfg: Config, url: FailoverUrl, tally: Arc<Mutex<Tally>>, stop:
             }
         };
         let stepped = step.await;
-        crate::dashboard::load::record_reconnects(&cfg, &events, "chaos consumer", &mut client);
+        timeline::record_reconnects(&cfg, &events, "chaos consumer", &mut client);
         match stepped {
             Ok(true) => {}
             Ok(false) if *stop.borrow() => break,

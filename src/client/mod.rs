@@ -38,6 +38,7 @@
 //!   broker-pushed URI lists and message tracking are parsed for fidelity but ignored.
 
 pub mod stomp;
+pub mod timeline;
 pub mod url;
 
 pub use stomp::{AckMode, ConnectOptions, ReconnectEvent, StompClient};

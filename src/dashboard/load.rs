@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::client::{AckMode, ConnectOptions, FailoverUrl, StompClient};
+use crate::client::{AckMode, FailoverUrl, StompClient, timeline};
 use crate::config::Config;
 use crate::events::EventLog;
 
@@ -53,41 +53,13 @@ pub struct Load {
     started: Instant,
 }
 
-/// `tcp://127.0.0.1:61614` → `node02` (the broker with that STOMP port).
-pub(crate) fn broker_of(config: &Config, uri: &str) -> String {
-    let port = uri.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
-    config.nodes.iter().find(|n| Some(*n.stomp.get_ref()) == port).map_or_else(|| uri.to_string(), |n| n.name.clone())
-}
-
-/// Puts a client's failovers on the timeline (`client-reconnected`), so the failover
-/// diagrams can draw the clients; returns how many there were. Also used by `mqsim chaos`.
-pub(crate) fn record_reconnects(config: &Config, events: &EventLog, who: &str, client: &mut StompClient) -> usize {
-    let reconnects = client.take_reconnects();
-    for r in &reconnects {
-        events.emit(
-            "client-reconnected",
-            format!(
-                "{who} reconnected to {} after {:.1} s without a broker ({} lost: {})",
-                broker_of(config, &r.uri),
-                r.outage().as_secs_f64(),
-                broker_of(config, &r.from),
-                r.cause
-            ),
-        );
-    }
-    reconnects.len()
-}
-
 fn record(config: &Config, events: &EventLog, who: &str, client: &mut StompClient, counters: &Counters) {
-    let n = record_reconnects(config, events, who, client);
+    let n = timeline::record_reconnects(config, events, who, client);
     counters.reconnects.fetch_add(n as u64, Ordering::Relaxed);
 }
 
-/// Connects through the failover URL and says where (`client-connected`).
-pub(crate) async fn connect(config: &Config, url: &FailoverUrl, events: &EventLog, who: &str) -> Option<StompClient> {
-    let client = StompClient::connect(url, ConnectOptions::default()).await.ok()?;
-    events.emit("client-connected", format!("{who} connected to {}", broker_of(config, client.current_uri())));
-    Some(client)
+async fn connect(config: &Config, url: &FailoverUrl, events: &EventLog, who: &str) -> Option<StompClient> {
+    timeline::connect(config, url, events, who).await.ok()
 }
 
 async fn producer(config: Config, url: FailoverUrl, c: Arc<Counters>, mut stop: watch::Receiver<bool>) {
