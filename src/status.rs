@@ -3,17 +3,163 @@
 //! Each broker rewrites `<stateDir>/mq_<name>/status.json` (atomically, by rename) after
 //! every election step; the supervisor combines those with what it knows of the processes
 //! (running, paused, down) and asks each ZooKeeper server `srvr` for its mode.
+//!
+//! The words these files and `mqsim status --json` carry (a node's [`Role`], a process's
+//! [`ProcState`], a slave's replication [`Phase`], a ZooKeeper server's [`ZkMode`]) are enums
+//! made by [`wire_enum!`]: on the wire each is its documented string (docs/cli.md, "Values"),
+//! and a spelling this build does not know (an older or newer file, a hostile peer) reads as
+//! `Unknown(text)` and is written back unchanged.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+/// An enum whose JSON form is one string per variant, plus `Unknown(String)` for any other
+/// string, so reading never fails on a word from another version and the bytes round-trip.
+/// `KNOWN` lists the named variants (the tests pin each one's spelling).
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $var:ident = $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $($(#[$vm])* $var,)*
+            /// A spelling this build does not know, kept as read.
+            Unknown(String),
+        }
+
+        impl $name {
+            /// Every named variant, in documentation order.
+            pub const KNOWN: &'static [$name] = &[$($name::$var),*];
+
+            /// The variant's wire spelling.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$var => $s,)*
+                    $name::Unknown(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $($s => $name::$var,)*
+                    other => $name::Unknown(other.to_string()),
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                match $name::from(s.as_str()) {
+                    $name::Unknown(_) => $name::Unknown(s),
+                    known => known,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                String::deserialize(d).map($name::from)
+            }
+        }
+    };
+}
+pub(crate) use wire_enum;
+
+wire_enum! {
+    /// A broker's place in the election: what a node reports, and `mqsim status` shows.
+    #[derive(Default)]
+    pub enum Role {
+        #[default]
+        /// Running, but no status report yet (the supervisor's word, and the console's).
+        Starting = "starting",
+        /// Registered in ZooKeeper, no master known.
+        Electing = "electing",
+        Slave = "slave",
+        Master = "master",
+    }
+}
+
+impl From<&crate::election::Role> for Role {
+    fn from(r: &crate::election::Role) -> Role {
+        match r {
+            crate::election::Role::Electing => Role::Electing,
+            crate::election::Role::Slave { .. } => Role::Slave,
+            crate::election::Role::Master { .. } => Role::Master,
+        }
+    }
+}
+
+wire_enum! {
+    /// A managed process as the supervisor sees it (brokers and ZooKeeper servers).
+    pub enum ProcState {
+        Running = "running",
+        /// Stopped with SIGSTOP (`mqsim pause`).
+        Paused = "paused",
+        /// Stopped by request (`mqsim stop`, or never started).
+        Stopped = "stopped",
+        /// Exited or killed.
+        Down = "down",
+        /// A ZooKeeper server of an ensemble mqsim does not manage.
+        External = "external",
+    }
+}
+
+impl ProcState {
+    /// Running or paused: the process exists.
+    pub fn alive(&self) -> bool {
+        matches!(self, ProcState::Running | ProcState::Paused)
+    }
+}
+
+wire_enum! {
+    /// A slave's replication phase.
+    pub enum Phase {
+        /// Looking for, or logging in to, the master.
+        Connecting = "connecting",
+        /// Logged in, receiving what it lacks.
+        Attaching = "attaching",
+        /// Caught up with the master.
+        Attached = "attached",
+    }
+}
+
+wire_enum! {
+    /// A ZooKeeper server's mode, as its `srvr` reply says.
+    pub enum ZkMode {
+        Leader = "leader",
+        Follower = "follower",
+        Standalone = "standalone",
+        Observer = "observer",
+    }
+}
+
+impl ZkMode {
+    /// Leader, follower or standalone: the server takes part in a serving ensemble.
+    pub fn serving(&self) -> bool {
+        matches!(self, ZkMode::Leader | ZkMode::Follower | ZkMode::Standalone)
+    }
+}
 
 /// Written by a broker node.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct NodeReport {
     pub pid: u32,
     /// `electing`, `slave`, `master`.
-    pub role: String,
+    pub role: Role,
     /// Full path of this node's znode, e.g. `/activemq/leveldb-stores/00000000002`.
     pub znode: Option<String>,
     /// ZooKeeper session id, `0x...`.
@@ -29,7 +175,7 @@ pub struct NodeReport {
     pub serving: bool,
     /// A slave's replication phase: `connecting`, `attaching`, `attached`.
     #[serde(default)]
-    pub replication: Option<String>,
+    pub replication: Option<Phase>,
     /// A master's attached slaves.
     #[serde(default)]
     pub slaves: Vec<SlaveInfo>,
@@ -111,9 +257,9 @@ impl StoreUsage {
 pub struct NodeStatus {
     pub name: String,
     /// `running`, `paused`, `stopped` (by request), `down` (exited or killed).
-    pub state: String,
-    /// `master`, `slave`, `electing`, or null when not running.
-    pub role: Option<String>,
+    pub state: ProcState,
+    /// `master`, `slave`, `electing`, `starting` (running, no report yet), or null when not running.
+    pub role: Option<Role>,
     pub pid: Option<u32>,
     pub ports: Ports,
     pub position: Option<i64>,
@@ -124,7 +270,7 @@ pub struct NodeStatus {
     pub address: Option<String>,
     pub serving: bool,
     /// A slave's replication phase: `connecting`, `attaching`, `attached`.
-    pub replication: Option<String>,
+    pub replication: Option<Phase>,
     /// A master's slaves: node id, address, acked position, caught up.
     pub slaves: Vec<SlaveInfo>,
     /// `zk`, `peers` or `zk+peers` while `mqsim partition` cuts this node.
@@ -147,9 +293,9 @@ pub struct Ports {
 pub struct ZkStatus {
     pub name: String,
     /// `running`, `paused`, `stopped`, `down`; `external` for an ensemble mqsim does not manage.
-    pub state: String,
-    /// `leader`, `follower`, `standalone`, or null when it does not serve.
-    pub mode: Option<String>,
+    pub state: ProcState,
+    /// `leader`, `follower`, `standalone`, `observer`, or null when it does not serve.
+    pub mode: Option<ZkMode>,
     pub pid: Option<u32>,
     pub client_port: u16,
     pub log: String,

@@ -108,7 +108,7 @@ fn slave_panel<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Markup {
                 p {
                     "It replicates the master's journal from "
                     code { (r.address.as_deref().unwrap_or("(address not published yet)")) }
-                    " (replication: " b { (r.replication.as_deref().unwrap_or("not attached")) } "); "
+                    " (replication: " b { (r.replication.as_ref().map_or("not attached", crate::status::Phase::as_str)) } "); "
                     "its own client ports are closed, so clients are refused and fail over to the master."
                 }
             }

@@ -9,16 +9,16 @@ use maud::{Markup, PreEscaped, html};
 use super::timeline::Annotated;
 use super::{Dashboard, Live};
 use crate::diagram::topology::Topology;
-use crate::status::{NodeStatus, ZkStatus};
+use crate::status::{NodeStatus, ProcState, Role, ZkMode, ZkStatus};
 
 /// What the dashboard calls a broker: master, slave, electing, starting, paused or down.
 pub fn broker_state(n: &NodeStatus) -> &'static str {
-    match n.state.as_str() {
-        "paused" => "paused",
-        "running" => match n.role.as_deref() {
-            Some("master") => "master",
-            Some("slave") => "slave",
-            Some("electing") => "electing",
+    match n.state {
+        ProcState::Paused => "paused",
+        ProcState::Running => match n.role {
+            Some(Role::Master) => "master",
+            Some(Role::Slave) => "slave",
+            Some(Role::Electing) => "electing",
             _ => "starting",
         },
         _ => "down",
@@ -27,12 +27,12 @@ pub fn broker_state(n: &NodeStatus) -> &'static str {
 
 /// leader, follower, standalone, paused, down (a running server that does not serve is down).
 pub fn zk_state(z: &ZkStatus) -> &'static str {
-    match (z.state.as_str(), z.mode.as_deref()) {
-        ("paused", _) => "paused",
-        (_, Some("leader")) => "leader",
-        (_, Some("follower")) => "follower",
-        (_, Some("standalone")) => "standalone",
-        (_, Some("observer")) => "observer",
+    match (&z.state, &z.mode) {
+        (ProcState::Paused, _) => "paused",
+        (_, Some(ZkMode::Leader)) => "leader",
+        (_, Some(ZkMode::Follower)) => "follower",
+        (_, Some(ZkMode::Standalone)) => "standalone",
+        (_, Some(ZkMode::Observer)) => "observer",
         _ => "down",
     }
 }
@@ -141,7 +141,7 @@ fn replication(state: &str, n: &NodeStatus) -> String {
                 if lags.is_empty() { String::new() } else { format!(": {}", lags.join(", ")) }
             )
         }
-        "slave" => n.replication.clone().unwrap_or_else(|| "not attached".into()),
+        "slave" => n.replication.as_ref().map_or_else(|| "not attached".into(), ToString::to_string),
         _ => String::new(),
     }
 }
@@ -183,9 +183,9 @@ fn live_markup(d: &Dashboard, l: &Live, host: Option<&str>) -> Markup {
                     td { b { (n.name) } }
                     td {
                         span class={ "badge state-" (state) } { (state) }
-                        @match (state, n.state.as_str()) {
+                        @match (state, &n.state) {
                             ("master", _) if !n.serving => { " " span class="muted" { "not serving yet" } }
-                            ("down", "stopped") => { " " span class="muted" { "stopped" } }
+                            ("down", ProcState::Stopped) => { " " span class="muted" { "stopped" } }
                             _ => {}
                         }
                     }
@@ -198,7 +198,7 @@ fn live_markup(d: &Dashboard, l: &Live, host: Option<&str>) -> Markup {
                     td { code title=(znode) { (znode.rsplit('/').next().unwrap_or("")) } }
                     td { (replication(state, n)) }
                     td { a href=(url) { ":" (n.ports.console) } }
-                    td class="actions" { (buttons(&n.name, n.pid.is_some(), n.state == "paused")) }
+                    td class="actions" { (buttons(&n.name, n.pid.is_some(), n.state == ProcState::Paused)) }
                 }
             }
         }
@@ -238,7 +238,9 @@ fn side_markup(l: &Live) -> Markup {
                     td { @if let Some(pid) = z.pid { (pid) } }
                     td { (z.client_port) }
                     td class="actions" {
-                        @if z.state != "external" { (buttons(&z.name, z.pid.is_some(), z.state == "paused")) }
+                        @if z.state != ProcState::External {
+                            (buttons(&z.name, z.pid.is_some(), z.state == ProcState::Paused))
+                        }
                     }
                 }
             }
@@ -278,7 +280,7 @@ fn totals(l: &Live) -> Markup {
 
 /// One timeline entry (the script builds the same markup with textContent).
 fn event_li(e: &Annotated) -> Markup {
-    let kind_class: String = e.kind.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let kind_class: String = e.kind.as_str().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
     html! {
         li class={ "k-" (kind_class) } {
             span class="t" { (e.time) }

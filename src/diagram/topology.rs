@@ -16,7 +16,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::{clip, inline_styles, xml};
-use crate::status::ClusterStatus;
+use crate::status::{ClusterStatus, Phase};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ZkServer {
@@ -42,7 +42,7 @@ pub struct Broker {
     /// `zk`, `peers` or `zk+peers` while partitioned.
     pub partitioned: Option<String>,
     /// A slave's replication phase (`connecting`, `attaching`, `attached`).
-    pub replication: Option<String>,
+    pub replication: Option<Phase>,
 }
 
 /// Master → slave, as the master reports it.
@@ -190,7 +190,7 @@ pub fn render(t: &Topology) -> String {
         let role = match (b.role.as_str(), b.serving) {
             ("master", true) => "MASTER".to_string(),
             ("master", false) => "master (not serving yet)".to_string(),
-            ("slave", _) => format!("slave{}", b.replication.as_deref().map(|r| format!(" · {r}")).unwrap_or_default()),
+            ("slave", _) => format!("slave{}", b.replication.as_ref().map(|r| format!(" · {r}")).unwrap_or_default()),
             (r, _) => r.to_string(),
         };
         let session = match (&b.session, &b.zk_server) {

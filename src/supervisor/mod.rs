@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::events::EventLog;
 use crate::faults::Faults;
 use crate::node::NodeLayout;
-use crate::status::{ClusterStatus, NodeReport, NodeStatus, Ports, ZkStatus};
+use crate::status::{ClusterStatus, NodeReport, NodeStatus, Ports, ProcState, Role, ZkMode, ZkStatus};
 use crate::zookeeper::{Install, ZkLayout, prepare, probe_mode, probe_mode_at};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -449,11 +449,11 @@ impl Shared {
             "zk" | "zookeeper" => all_zk,
             "master" | "slaves" => {
                 let st = self.status().await;
-                let want = if target == "master" { "master" } else { "slave" };
+                let want = if target == "master" { Role::Master } else { Role::Slave };
                 let v: Vec<String> = st
                     .nodes
                     .iter()
-                    .filter(|n| n.role.as_deref() == Some(want) && (n.state == "running" || n.state == "paused"))
+                    .filter(|n| n.role.as_ref() == Some(&want) && n.state.alive())
                     .map(|n| n.name.clone())
                     .collect();
                 if v.is_empty() {
@@ -468,7 +468,7 @@ impl Shared {
                 let mut slaves: Vec<(&str, &str)> = st
                     .nodes
                     .iter()
-                    .filter(|n| n.role.as_deref() == Some("slave") && (n.state == "running" || n.state == "paused"))
+                    .filter(|n| n.role == Some(Role::Slave) && n.state.alive())
                     .filter_map(|n| Some((n.znode.as_deref()?.rsplit('/').next()?, n.name.as_str())))
                     .collect();
                 slaves.sort();
@@ -484,7 +484,7 @@ impl Shared {
                 let mut members: Vec<(&str, &str)> = st
                     .nodes
                     .iter()
-                    .filter(|n| n.state == "running" || n.state == "paused")
+                    .filter(|n| n.state.alive())
                     .filter_map(|n| Some((n.znode.as_deref()?.rsplit('/').next()?, n.name.as_str())))
                     .collect();
                 members.sort();
@@ -501,8 +501,8 @@ impl Shared {
             }
             "zk-leader" => {
                 let st = self.status().await;
-                match st.zookeeper.iter().find(|z| z.mode.as_deref() == Some("leader")) {
-                    Some(z) if z.state != "external" => vec![z.name.clone()],
+                match st.zookeeper.iter().find(|z| z.mode == Some(ZkMode::Leader)) {
+                    Some(z) if z.state != ProcState::External => vec![z.name.clone()],
                     _ => {
                         return Err(Error::Target("no managed ZooKeeper server is leader right now".into()));
                     }
@@ -545,15 +545,15 @@ impl Shared {
     async fn status(&self) -> ClusterStatus {
         let cfg = &self.config;
         let procs = self.procs.lock().unwrap().clone();
-        let proc_state = |name: &str| -> (String, Option<u32>) {
+        let proc_state = |name: &str| -> (ProcState, Option<u32>) {
             match procs.get(name) {
-                Some(Proc { pid: Some(pid), .. }) if process::paused(*pid) => ("paused".into(), Some(*pid)),
-                Some(Proc { pid: Some(pid), .. }) => ("running".into(), Some(*pid)),
-                Some(Proc { requested: Some((Verb::Stop, _)), .. }) => ("stopped".into(), None),
+                Some(Proc { pid: Some(pid), .. }) if process::paused(*pid) => (ProcState::Paused, Some(*pid)),
+                Some(Proc { pid: Some(pid), .. }) => (ProcState::Running, Some(*pid)),
+                Some(Proc { requested: Some((Verb::Stop, _)), .. }) => (ProcState::Stopped, None),
                 Some(Proc { requested: None, .. }) if procs.values().all(|p| p.pid.is_none()) => {
-                    ("stopped".into(), None)
+                    (ProcState::Stopped, None)
                 }
-                _ => ("down".into(), None),
+                _ => (ProcState::Down, None),
             }
         };
         let mut zookeeper = Vec::new();
@@ -562,7 +562,11 @@ impl Shared {
                 for s in &cfg.zookeeper.servers {
                     let (state, pid) = proc_state(&s.name);
                     let port = *s.client_port.get_ref();
-                    let mode = if state == "running" { probe_mode_at(s.host, port).await } else { None };
+                    let mode = if state == ProcState::Running {
+                        probe_mode_at(s.host, port).await.map(ZkMode::from)
+                    } else {
+                        None
+                    };
                     let log = procs[&s.name].log.display().to_string();
                     zookeeper.push(ZkStatus { name: s.name.clone(), state, mode, pid, client_port: port, log });
                 }
@@ -572,10 +576,10 @@ impl Shared {
                     let hp = hp.split('/').next().unwrap_or(hp);
                     let port = hp.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(2181);
                     let local = hp.starts_with("127.") || hp.starts_with("localhost");
-                    let mode = if local { probe_mode(port).await } else { None };
+                    let mode = if local { probe_mode(port).await.map(ZkMode::from) } else { None };
                     zookeeper.push(ZkStatus {
                         name: format!("external{}", i + 1),
-                        state: "external".into(),
+                        state: ProcState::External,
                         mode,
                         pid: None,
                         client_port: port,
@@ -592,11 +596,11 @@ impl Shared {
             let report = NodeReport::read(&layout.status).filter(|r| Some(r.pid) == pid);
             let role = match (&report, pid) {
                 (Some(r), _) => Some(r.role.clone()),
-                (None, Some(_)) => Some("starting".to_string()),
+                (None, Some(_)) => Some(Role::Starting),
                 (None, None) => None,
             };
             let r = report.unwrap_or_default();
-            if role.as_deref() == Some("master") && r.serving && state == "running" {
+            if role == Some(Role::Master) && r.serving && state == ProcState::Running {
                 master = Some(n.name.clone());
             }
             nodes.push(NodeStatus {
