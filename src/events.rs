@@ -197,6 +197,85 @@ mod tests {
     }
 
     #[test]
+    fn an_event_kind_is_spelled_as_documented() {
+        let spelled = [
+            "up",
+            "down",
+            "dashboard",
+            "zk-serving",
+            "started",
+            "exited",
+            "crashed",
+            "killed",
+            "paused",
+            "resumed",
+            "stopping",
+            "partitioned",
+            "healed",
+            "znode-deleted",
+            "stopped",
+            "store-damaged",
+            "store-quarantine",
+            "gc",
+            "zk-connected",
+            "zk-disconnected",
+            "zk-reconnected",
+            "session-expired",
+            "registered",
+            "election",
+            "waiting",
+            "elected",
+            "promoted",
+            "demoted",
+            "caught-up",
+            "serving",
+            "slave",
+            "slave-stopped",
+            "slave-attaching",
+            "slave-attached",
+            "resync",
+            "resynced",
+            "client-connected",
+            "client-reconnected",
+            "warning",
+            "error",
+        ];
+        crate::status::pin_spelling(EventKind::KNOWN, &spelled, "`events`: `kind`");
+    }
+
+    /// A timeline written by another version: a kind this build does not know reads as
+    /// `Unknown`, shows as written, and every line keeps its bytes through the types.
+    #[test]
+    fn a_timeline_with_an_unknown_kind_reads_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            r#"{"ts":1,"source":"node01","kind":"serving","message":"node01 accepts clients"}"#,
+            r#"{"ts":2,"source":"node01","kind":"fenced","message":"node01 fenced by its peers"}"#,
+            r#"{"ts":3,"source":"supervisor","kind":"killed","message":"node01 (pid 7) killed (SIGKILL)","subject":"node01"}"#,
+        ];
+        std::fs::write(dir.path().join("events.jsonl"), lines.join("\n") + "\n").unwrap();
+        let (events, _) = read_from(&dir.path().join("events.jsonl"), 0).unwrap();
+        assert_eq!(events.len(), 3, "no line is dropped");
+        assert_eq!(events[0].kind, EventKind::Serving);
+        assert_eq!(events[1].kind, EventKind::Unknown("fenced".into()));
+        assert_eq!(format!("{:<8}|", events[1].kind), "fenced  |", "shown as written, padded like a string");
+        assert_eq!(events[2].kind, EventKind::Killed);
+        for (e, line) in events.iter().zip(lines) {
+            assert_eq!(serde_json::to_string(e).unwrap(), line);
+        }
+    }
+
+    /// A kind mqsim itself records is always one it names: a misspelled literal panics in
+    /// the debug builds the tests run.
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "event kind fenced is not in EventKind")]
+    fn recording_a_misspelled_kind_is_caught_in_debug_builds() {
+        let dir = tempfile::tempdir().unwrap();
+        EventLog::new(dir.path(), "node01").emit("fenced", "node01 fenced");
+    }
+
+    #[test]
     fn append_and_read_back_incrementally() {
         let dir = tempfile::tempdir().unwrap();
         let a = EventLog::new(dir.path(), "node01");

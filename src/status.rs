@@ -306,3 +306,110 @@ impl ClusterStatus {
         self.master.as_ref().and_then(|m| self.nodes.iter().find(|n| &n.name == m))
     }
 }
+
+/// The values docs/cli.md's "Values" table gives for `field` (its first column contains
+/// `field`), in order: every backticked word of the row's second column.
+#[cfg(test)]
+pub(crate) fn documented_values(field: &str) -> Vec<String> {
+    let doc = include_str!("../docs/cli.md");
+    let row = doc
+        .lines()
+        .find(|l| l.starts_with("| ") && l.split('|').nth(1).is_some_and(|c| c.contains(field)))
+        .unwrap_or_else(|| panic!("docs/cli.md has no Values row for {field}"));
+    let values = row.split('|').nth(2).unwrap_or("");
+    values.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+/// Each of `known` serializes to the matching `spelled` string and reads back as itself, and
+/// `spelled` is what docs/cli.md documents for `field`.
+#[cfg(test)]
+pub(crate) fn pin_spelling<T>(known: &[T], spelled: &[&str], field: &str)
+where
+    T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    assert_eq!(known.len(), spelled.len(), "every variant of {field} is pinned");
+    for (v, s) in known.iter().zip(spelled) {
+        assert_eq!(serde_json::to_string(v).unwrap(), format!("\"{s}\""), "{v:?}");
+        assert_eq!(&serde_json::from_str::<T>(&format!("\"{s}\"")).unwrap(), v, "{s}");
+    }
+    assert_eq!(documented_values(field), spelled, "docs/cli.md documents {field} as the code spells it");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_state_is_spelled_as_documented() {
+        pin_spelling(
+            ProcState::KNOWN,
+            &["running", "paused", "stopped", "down", "external"],
+            "`nodes[].state`, `zookeeper[].state`",
+        );
+    }
+
+    #[test]
+    fn a_role_is_spelled_as_documented() {
+        pin_spelling(Role::KNOWN, &["starting", "electing", "slave", "master"], "`nodes[].role`");
+        assert_eq!(Role::default(), Role::Starting, "a console before the first report");
+        for (elector, want) in [
+            (crate::election::Role::Electing, Role::Electing),
+            (crate::election::Role::Master { address: None }, Role::Master),
+            (crate::election::Role::Slave { master: "1".into(), target: None, node: None }, Role::Slave),
+        ] {
+            assert_eq!(Role::from(&elector), want);
+            assert_eq!(elector.name(), want.as_str(), "the election's own name for it");
+        }
+    }
+
+    #[test]
+    fn a_replication_phase_is_spelled_as_documented() {
+        pin_spelling(Phase::KNOWN, &["connecting", "attaching", "attached"], "`nodes[].replication`");
+    }
+
+    #[test]
+    fn a_zookeeper_mode_is_spelled_as_documented() {
+        pin_spelling(ZkMode::KNOWN, &["leader", "follower", "standalone", "observer"], "`zookeeper[].mode`");
+    }
+
+    /// A word this build does not know (ZooKeeper's `read-only` mode, a newer mqsim's state,
+    /// a hostile node's report) reads, compares as none of the known ones, and is written
+    /// back as it was.
+    #[test]
+    fn an_unknown_word_is_kept_as_read() {
+        let mode: ZkMode = serde_json::from_str(r#""read-only""#).unwrap();
+        assert_eq!(mode, ZkMode::Unknown("read-only".into()));
+        assert!(!mode.serving());
+        assert_eq!(serde_json::to_string(&mode).unwrap(), r#""read-only""#);
+        let phase = Phase::from("<script>");
+        assert_eq!((phase.as_str(), phase.to_string()), ("<script>", "<script>".to_string()));
+        assert_eq!(Phase::from(String::from("attached")), Phase::Attached);
+        assert!(serde_json::from_str::<Role>("7").is_err(), "a role is a string");
+    }
+
+    /// `mqsim status --json` and a node's status.json keep their bytes through the types.
+    #[test]
+    fn status_json_reads_and_writes_back_byte_for_byte() {
+        let node = r#"{"name":"node01","state":"running","role":"slave","pid":7,"ports":{"openwire":1,"stomp":2,"console":3,"replication":4},"position":12,"znode":"/a/00000000001","session":"0x1","master":"0000000000","address":"tcp://h:4","serving":false,"replication":"attaching","slaves":[],"partitioned":null,"store":null,"log":"x.log"}"#;
+        let starting = r#"{"name":"node02","state":"running","role":"starting","pid":8,"ports":{"openwire":1,"stomp":2,"console":3,"replication":4},"position":0,"znode":null,"session":null,"master":null,"address":null,"serving":false,"replication":null,"slaves":[],"partitioned":null,"store":null,"log":""}"#;
+        let gone = r#"{"name":"node03","state":"stopped","role":null,"pid":null,"ports":{"openwire":1,"stomp":2,"console":3,"replication":4},"position":null,"znode":null,"session":null,"master":null,"address":null,"serving":false,"replication":null,"slaves":[],"partitioned":null,"store":null,"log":""}"#;
+        let zk = r#"{"name":"zk01","state":"running","mode":"leader","pid":5,"client_port":2181,"log":""},{"name":"external1","state":"external","mode":"read-only","pid":null,"client_port":2182,"log":""},{"name":"zk03","state":"paused","mode":null,"pid":6,"client_port":2183,"log":""}"#;
+        let json = format!(
+            r#"{{"broker_name":"b","zk_path":"/a","master":null,"failover_url":"f","supervisor_pid":1,"state_dir":"s","nodes":[{node},{starting},{gone}],"zookeeper":[{zk}]}}"#
+        );
+        let st: ClusterStatus = serde_json::from_str(&json).unwrap();
+        assert_eq!(st.nodes[0].role, Some(Role::Slave));
+        assert_eq!(st.nodes[0].replication, Some(Phase::Attaching));
+        assert_eq!(st.nodes[1].role, Some(Role::Starting));
+        assert_eq!(st.nodes[2].state, ProcState::Stopped);
+        assert_eq!((&st.zookeeper[1].state, &st.zookeeper[2].state), (&ProcState::External, &ProcState::Paused));
+        assert_eq!(serde_json::to_string(&st).unwrap(), json);
+
+        let report =
+            NodeReport { pid: 3, role: Role::Master, replication: Some(Phase::Connecting), ..NodeReport::default() };
+        let text = serde_json::to_string(&report).unwrap();
+        assert!(text.starts_with(r#"{"pid":3,"role":"master","#), "{text}");
+        assert!(text.contains(r#""replication":"connecting""#), "{text}");
+        assert_eq!(serde_json::from_str::<NodeReport>(&text).unwrap(), report);
+    }
+}
