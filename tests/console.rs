@@ -17,7 +17,6 @@ use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 use mqsim::broker::{Broker, Destination};
 use mqsim::config::Config;
-use mqsim::console::web::{Body, Credentials};
 use mqsim::console::{Console, NodeView};
 use mqsim::control::{Cut, Verb};
 use mqsim::dashboard::{Control, Dashboard, Znode};
@@ -25,6 +24,7 @@ use mqsim::replication::master::SlaveInfo;
 use mqsim::status::{ClusterStatus, NodeReport};
 use mqsim::store::Store;
 use mqsim::store::record::StoredMessage;
+use mqsim::web::{Body, Credentials};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -397,15 +397,13 @@ async fn console_rest_api_produces_and_consumes() {
 async fn console_escapes_every_user_string() {
     let fx = fixture();
     let c = &fx.console;
-    let path = format!(
-        "/api/message/{}?type=queue&h=%3Cb%3Ebold%3C%2Fb%3E",
-        mqsim::console::web::enc(EVIL_NAME).replace('+', "%20")
-    );
+    let path =
+        format!("/api/message/{}?type=queue&h=%3Cb%3Ebold%3C%2Fb%3E", mqsim::web::enc(EVIL_NAME).replace('+', "%20"));
     let (status, _, _) = post(c, &path, "text/plain", EVIL_BODY).await;
     assert_eq!(status, StatusCode::OK);
     assert!(fx.broker.stats().iter().any(|d| d.name == EVIL_NAME));
     fx.set_master();
-    let enc_name = mqsim::console::web::enc(EVIL_NAME);
+    let enc_name = mqsim::web::enc(EVIL_NAME);
     let browse = get(c, &format!("/admin/browse.jsp?JMSDestination={enc_name}")).await.2;
     // maud escapes & < > " (every attribute is double-quoted, so ' needs no escape).
     assert!(browse.contains("&lt;script&gt;alert('q')&lt;/script&gt;"), "{browse}");
@@ -453,7 +451,7 @@ async fn console_pages_escape_an_attackers_strings_everywhere() {
         ..Default::default()
     };
     c.update(report.clone(), Some(fx.broker.clone()));
-    let enc_xss = mqsim::console::web::enc(XSS);
+    let enc_xss = mqsim::web::enc(XSS);
     let path = format!("/api/message/{}?type=queue&h={enc_xss}", enc_xss.replace('+', "%20"));
     let (status, _, text) = post(c, &path, "text/plain", XSS).await;
     assert_eq!(status, StatusCode::OK, "{text}");

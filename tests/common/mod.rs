@@ -232,7 +232,7 @@ impl HttpResponse {
 
 /// `Authorization: Basic ...` for user:password.
 pub fn basic(user: &str, password: &str) -> String {
-    mqsim::console::web::Credentials::new(user, password).header()
+    mqsim::web::Credentials::new(user, password).header()
 }
 
 /// One request to 127.0.0.1:port (`Connection: close`); `auth` is (user, password).
