@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod console;
 pub mod java;
 
 pub const MQSIM: &str = env!("CARGO_BIN_EXE_mqsim");
