@@ -206,9 +206,8 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
         "Checking the external ZooKeeper".into()
     };
     let step = Step::begin(&what);
-    let serving = async |s: &ClusterStatus| match !managed || s.zookeeper.iter().all(|z| z.mode.is_some()) {
-        true => Ok(s.clone()),
-        false => Err(s.clone()),
+    let serving = async |s: &ClusterStatus| {
+        if !managed || s.zookeeper.iter().all(|z| z.mode.is_some()) { Ok(s.clone()) } else { Err(s.clone()) }
     };
     let left = || deadline.saturating_duration_since(Instant::now());
     st = match control::poll_status(&state_dir, left(), poll, serving).await? {

@@ -177,7 +177,7 @@ impl Console {
             "/admin/browse.jsp" if get => pages::browse(self, &view, &req),
             "/admin/message.jsp" if get => pages::message(self, &view, &req),
             "/admin/send.jsp" if get => pages::send_form(self, &view, &req),
-            "/admin/style.css" if get => web::respond(StatusCode::OK, "text/css; charset=utf-8", STYLE),
+            "/admin/style.css" if get => web::respond(StatusCode::OK, "text/css; charset=utf-8", web::STYLE),
             "/admin/sendMessage.action" if post => pages::send_action(self, &view, req).await,
             "/admin/purgeDestination.action" if post => pages::purge_action(self, &view, req).await,
             "/api/status.json" if get => web::json(StatusCode::OK, &self.status_json(&view)),
@@ -251,6 +251,3 @@ impl web::Site for Console {
 pub fn lag(master_position: i64, acked: u64) -> u64 {
     (master_position.max(0) as u64).saturating_sub(acked)
 }
-
-/// The stylesheet shared by the consoles and the dashboard (embedded; no build step).
-pub const STYLE: &str = include_str!("assets/style.css");

@@ -23,7 +23,7 @@
 //! chart plots the master's enqueued/dequeued counters (read from its console's
 //! `/api/status.json`) as messages per second. It is served like the consoles
 //! ([`crate::web`]): the same BASIC auth, the same Host allowlist and cross-site rule for
-//! `POST /action` ([`web::Gate`]), and the same connection cap and timeouts ([`web::serve`]).
+//! `POST /action` ([`web::Gate`]), and the same connection cap and timeouts ([`web::serve()`]).
 
 pub mod load;
 pub mod probe;
@@ -197,9 +197,7 @@ impl Dashboard {
             "/action" if req.method() == Method::POST => self.action(req).await,
             "/action" => web::method_not_allowed("POST"),
             "/assets/dashboard.js" if get => web::respond(StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT),
-            "/assets/style.css" if get => {
-                web::respond(StatusCode::OK, "text/css; charset=utf-8", crate::console::STYLE)
-            }
+            "/assets/style.css" if get => web::respond(StatusCode::OK, "text/css; charset=utf-8", web::STYLE),
             "/favicon.ico" => web::respond(StatusCode::NO_CONTENT, "image/x-icon", ""),
             _ => web::not_found(),
         }

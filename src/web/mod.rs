@@ -7,6 +7,7 @@
 //! | [`Gate`] | what every request passes before a route sees it: the `Host` allowlist, BASIC auth, and the cross-site rule for requests that change state ([`gate`], [`guard`]) |
 //! | [`read_body`], [`read_form`] | request bodies, bounded in size and in time |
 //! | [`respond`], [`text`], [`html`], [`json`], [`redirect`]... | responses, each with `no-store` and `nosniff` |
+//! | [`STYLE`] | the stylesheet both serve |
 //! | [`http_request`] | a tiny HTTP/1.1 client (the dashboard reads the master console's JSON with it) |
 //!
 //! Every bound comes from [`crate::limits`]: at most [`limits::MAX_HTTP_CONNECTIONS`]
@@ -37,6 +38,9 @@ pub use serve::{Site, connection_cap, serve};
 
 /// Every response body: a full buffer, or a stream (server-sent events).
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// The stylesheet shared by the consoles and the dashboard (embedded; no build step).
+pub const STYLE: &str = include_str!("assets/style.css");
 
 /// Percent-encodes a value for a query string (`a b&c` → `a+b%26c`).
 pub fn enc(s: &str) -> String {
