@@ -18,6 +18,7 @@
 //! | [`store`] | the journal (`logSize` log files of CRC-checked records; their end = `position`), the LMDB index (heed) pointing into them, garbage collection, snapshots, resync, the group-commit writer and the `sync` modes it acts on |
 //! | [`supervisor`] | owns every process: spawn with PDEATHSIG, signals, control socket, znode monitor, `pids.json` |
 //! | [`dashboard`] | the supervisor's cluster dashboard: live status, znodes, timeline (SSE), rate chart, buttons |
+//! | [`web`] | the HTTP serving the consoles and the dashboard share: accept loop, auth, Host and cross-site checks, bounded bodies |
 //! | [`diagram`] | the pictures: live topology and failover sequence diagrams as standalone SVG (pure) |
 //! | [`zookeeper`] | managed ZooKeeper servers: install discovery, `zoo.cfg`, `srvr` probe |
 //! | [`control`] | the CLI ↔ supervisor request/response protocol |
@@ -75,6 +76,7 @@ pub mod stomp;
 pub mod store;
 pub mod supervisor;
 pub mod transport;
+pub mod web;
 pub mod zookeeper;
 
 pub use config::Config;

@@ -10,11 +10,11 @@ use hyper::body::Body as HttpBody;
 use hyper::{Request, Response, StatusCode};
 use maud::{Markup, html};
 
-use super::web::{self, Body, enc};
 use super::{Console, NodeView, lag};
 use crate::broker::{DestStats, Destination, Kind};
 use crate::events::clock;
 use crate::store::record::StoredMessage;
+use crate::web::{self, Body, enc};
 
 /// Most messages a browse page lists (the next page is a link away).
 const BROWSE_MAX: usize = 500;
@@ -494,8 +494,7 @@ where
     B: HttpBody<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let bytes = web::read_body(req.into_body(), c.config().cluster.max_frame_size).await?;
-    let form = web::parse_form(&String::from_utf8_lossy(&bytes));
+    let form = web::read_form(req.into_body(), c.config().cluster.max_frame_size).await?;
     if !c.check_secret(&form) {
         return Err(web::text(
             StatusCode::FORBIDDEN,

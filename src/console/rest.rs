@@ -23,7 +23,7 @@
 //!   a value with control characters: 400.
 //! * Send a body over `cluster.maxFrameSize`: 413 ([`web::read_body`]).
 //!
-//! `GET` consumes a message, so browsers may only do it same-origin ([`super::guard`]).
+//! `GET` consumes a message, so browsers may only do it same-origin ([`crate::web::guard`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,10 +36,10 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::mpsc;
 
 use super::pages::check_name;
-use super::web::{self, Body};
 use super::{Console, NodeView};
 use crate::broker::{AckMode, Broker, Destination, Kind, Subscription};
 use crate::store::record::StoredMessage;
+use crate::web::{self, Body};
 
 /// Parameters that steer the servlet rather than becoming message headers.
 const RESERVED: [&str; 8] =
