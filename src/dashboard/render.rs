@@ -8,32 +8,32 @@ use maud::{Markup, PreEscaped, html};
 
 use super::timeline::Annotated;
 use super::{Dashboard, Live};
-use crate::diagram::topology::Topology;
+use crate::diagram::topology::{BrokerState, Topology, ZkState};
 use crate::status::{NodeStatus, ProcState, Role, ZkMode, ZkStatus};
 
 /// What the dashboard calls a broker: master, slave, electing, starting, paused or down.
-pub fn broker_state(n: &NodeStatus) -> &'static str {
+pub fn broker_state(n: &NodeStatus) -> BrokerState {
     match n.state {
-        ProcState::Paused => "paused",
+        ProcState::Paused => BrokerState::Paused,
         ProcState::Running => match n.role {
-            Some(Role::Master) => "master",
-            Some(Role::Slave) => "slave",
-            Some(Role::Electing) => "electing",
-            _ => "starting",
+            Some(Role::Master) => BrokerState::Master,
+            Some(Role::Slave) => BrokerState::Slave,
+            Some(Role::Electing) => BrokerState::Electing,
+            _ => BrokerState::Starting,
         },
-        _ => "down",
+        _ => BrokerState::Down,
     }
 }
 
 /// leader, follower, standalone, paused, down (a running server that does not serve is down).
-pub fn zk_state(z: &ZkStatus) -> &'static str {
+pub fn zk_state(z: &ZkStatus) -> ZkState {
     match (&z.state, &z.mode) {
-        (ProcState::Paused, _) => "paused",
-        (_, Some(ZkMode::Leader)) => "leader",
-        (_, Some(ZkMode::Follower)) => "follower",
-        (_, Some(ZkMode::Standalone)) => "standalone",
-        (_, Some(ZkMode::Observer)) => "observer",
-        _ => "down",
+        (ProcState::Paused, _) => ZkState::Paused,
+        (_, Some(ZkMode::Leader)) => ZkState::Leader,
+        (_, Some(ZkMode::Follower)) => ZkState::Follower,
+        (_, Some(ZkMode::Standalone)) => ZkState::Standalone,
+        (_, Some(ZkMode::Observer)) => ZkState::Observer,
+        _ => ZkState::Down,
     }
 }
 
@@ -127,9 +127,9 @@ pub fn load_text(l: &Live) -> Markup {
 }
 
 /// The replication column of a broker's row: a master's slaves and their lag, a slave's link.
-fn replication(state: &str, n: &NodeStatus) -> String {
+fn replication(state: &BrokerState, n: &NodeStatus) -> String {
     match state {
-        "master" => {
+        BrokerState::Master => {
             let lags: Vec<String> = n
                 .slaves
                 .iter()
@@ -141,7 +141,7 @@ fn replication(state: &str, n: &NodeStatus) -> String {
                 if lags.is_empty() { String::new() } else { format!(": {}", lags.join(", ")) }
             )
         }
-        "slave" => n.replication.as_ref().map_or_else(|| "not attached".into(), ToString::to_string),
+        BrokerState::Slave => n.replication.as_ref().map_or_else(|| "not attached".into(), ToString::to_string),
         _ => String::new(),
     }
 }
@@ -183,9 +183,9 @@ fn live_markup(d: &Dashboard, l: &Live, host: Option<&str>) -> Markup {
                     td { b { (n.name) } }
                     td {
                         span class={ "badge state-" (state) } { (state) }
-                        @match (state, &n.state) {
-                            ("master", _) if !n.serving => { " " span class="muted" { "not serving yet" } }
-                            ("down", ProcState::Stopped) => { " " span class="muted" { "stopped" } }
+                        @match (&state, &n.state) {
+                            (BrokerState::Master, _) if !n.serving => { " " span class="muted" { "not serving yet" } }
+                            (BrokerState::Down, ProcState::Stopped) => { " " span class="muted" { "stopped" } }
                             _ => {}
                         }
                     }
@@ -196,7 +196,7 @@ fn live_markup(d: &Dashboard, l: &Live, host: Option<&str>) -> Markup {
                         small class="store" { (n.store.as_ref().map(crate::status::StoreUsage::describe).unwrap_or_default()) }
                     }
                     td { code title=(znode) { (znode.rsplit('/').next().unwrap_or("")) } }
-                    td { (replication(state, n)) }
+                    td { (replication(&state, n)) }
                     td { a href=(url) { ":" (n.ports.console) } }
                     td class="actions" { (buttons(&n.name, n.pid.is_some(), n.state == ProcState::Paused)) }
                 }
