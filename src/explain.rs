@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::Result;
 use crate::events::{Event, EventKind, clock, read_from};
-use crate::status::{ClusterStatus, ProcState};
+use crate::status::{ClusterStatus, ProcState, wire_enum};
 
 /// The fault kinds on the timeline an explanation starts from.
 const FAULTS: [EventKind; 6] = [
@@ -89,8 +89,21 @@ pub struct Fault {
     pub kind: EventKind,
     pub message: String,
     pub victim: String,
-    /// `master`, `zookeeper`, `elector` or `other`: what the victim was.
-    pub was: String,
+    /// What the victim was.
+    pub was: Was,
+}
+
+wire_enum! {
+    /// What a fault's victim was, just before it.
+    pub enum Was {
+        /// The serving master.
+        Master = "master",
+        /// A ZooKeeper server.
+        Zookeeper = "zookeeper",
+        /// The elector (the oldest member), not the master.
+        Elector = "elector",
+        Other = "other",
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -121,10 +134,10 @@ impl Explanation {
         let Some(fault) = &self.fault else {
             return "No fault on the timeline yet. Try `mqsim kill master --explain`.\n".into();
         };
-        let was = match fault.was.as_str() {
-            "master" => "it was the master",
-            "zookeeper" => "a ZooKeeper server",
-            "elector" => "the elector, not the master",
+        let was = match fault.was {
+            Was::Master => "it was the master",
+            Was::Zookeeper => "a ZooKeeper server",
+            Was::Elector => "the elector, not the master",
             _ => "not the master",
         };
         let mut s = format!("Fault at {}: {} ({was}).\n\nWhat should happen:\n", clock(fault.ts), fault.message);
@@ -166,20 +179,20 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
     let is_zk = cfg.zookeeper.servers.iter().any(|s| s.name == victim);
     let was_elector = !was_master && !is_zk && elector_before(events, i) == Some(victim.as_str());
     let was = if was_master {
-        "master"
+        Was::Master
     } else if is_zk {
-        "zookeeper"
+        Was::Zookeeper
     } else if was_elector {
-        "elector"
+        Was::Elector
     } else {
-        "other"
+        Was::Other
     };
     out.fault = Some(Fault {
         ts: fault.ts,
         kind: fault.kind.clone(),
         message: fault.message.clone(),
         victim: victim.clone(),
-        was: was.into(),
+        was,
     });
     // The prediction, written as lines (the text keeps them as they are).
     let mut s = String::new();
@@ -388,6 +401,11 @@ mod tests {
         let json = serde_json::to_value(&x).unwrap();
         assert_eq!(json["happened"][1]["kind"], "serving");
         assert_eq!(json["should_happen"][0].as_str().unwrap(), text.lines().nth(3).unwrap());
+    }
+
+    #[test]
+    fn what_the_victim_was_is_spelled_as_documented() {
+        crate::status::pin_spelling(Was::KNOWN, &["master", "zookeeper", "elector", "other"], "`fault.was`");
     }
 
     #[test]
