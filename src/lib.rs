@@ -65,6 +65,7 @@ pub mod fuzzing;
 pub mod lab;
 pub mod limits;
 pub mod logging;
+pub mod message;
 pub mod node;
 pub mod openwire;
 pub mod preflight;

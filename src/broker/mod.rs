@@ -93,7 +93,6 @@ mod compaction;
 pub use admin::MAX_BROWSE;
 mod dispatch;
 mod like;
-mod openwire_support;
 pub mod selector;
 mod state;
 mod transaction;
@@ -110,10 +109,12 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::store::Snapshot;
-use crate::store::record::{Record, StoredMessage};
+use crate::message::{StoredMessage, header};
+use crate::store::record::Record;
 use crate::store::writer::Writer;
 use state::State;
-pub use state::{DestStats, Destination, Kind, StateError, queue_key};
+pub use crate::message::{Destination, Kind};
+pub use state::{DestStats, StateError, queue_key};
 pub use transaction::Transaction;
 pub use usage::Limits;
 use usage::{Ticket, Usage, size_of};
@@ -476,12 +477,11 @@ impl Broker {
         let (p, store) = self.with_state(|st| st.take_inflight(consumer, seq))?;
         let msg = p.msg;
         let mut dead = (*msg).clone();
-        dead.headers.retain(|(k, _)| k != "original-destination");
-        dead.headers.push(("original-destination".into(), msg.destination.clone()));
-        dead.destination = format!("/queue/{DLQ}");
+        dead.set_header(header::ORIGINAL_DESTINATION, msg.destination.clone());
+        let dlq = Destination::queue(DLQ);
+        dead.destination = dlq.to_string();
         dead.producer = None;
         self.stamp(&mut dead);
-        let dlq = Destination::queue(DLQ);
         if msg.persistent {
             let mut batch = vec![Record::Enqueue { store: queue_key(DLQ).into_owned(), msg: dead.clone() }];
             // A plain topic subscriber's message was never stored for it (no store to dequeue).

@@ -10,23 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A persistent message as stored (and as the broker core holds it in memory).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredMessage {
-    /// Store-wide unique, increasing; the message id is derived from it.
-    pub seq: u64,
-    /// `queue://name` or `topic://name` as sent (for MESSAGE's `destination`).
-    pub destination: String,
-    /// User headers / JMS properties, in order.
-    pub headers: Vec<(String, String)>,
-    #[serde(with = "serde_bytes")]
-    pub body: Vec<u8>,
-    pub persistent: bool,
-    pub timestamp: u64,
-    pub redelivery_count: u32,
-    /// `(producer id, producer sequence)` for duplicate suppression after failover.
-    pub producer: Option<(String, u64)>,
-}
+/// A message as journaled: the canonical message of [`crate::message`], whose serde shape is
+/// the record's encoding (its `destination` is the stored spelling, `/queue/name` or
+/// `/topic/name`, as the sender named it).
+pub use crate::message::StoredMessage;
 
 /// One journal record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
