@@ -108,12 +108,12 @@ pub use selector::Selector;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::store::Snapshot;
+pub use crate::message::{Destination, Kind};
 use crate::message::{StoredMessage, header};
+use crate::store::Snapshot;
 use crate::store::record::Record;
 use crate::store::writer::Writer;
 use state::State;
-pub use crate::message::{Destination, Kind};
 pub use state::{DestStats, StateError, queue_key};
 pub use transaction::Transaction;
 pub use usage::Limits;

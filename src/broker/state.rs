@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use super::selector::{Selector, Value, Verdict};
 use super::usage::{Ticket, Usage, size_of};
 use super::{Delivery, Subscription, durable_key};
-use crate::store::Snapshot;
 use crate::message::{Destination, Kind, PropertyType, StoredMessage};
+use crate::store::Snapshot;
 use crate::store::record::Record;
 
 /// The store key of a queue. Durable subscriptions are stored as `sub:<clientId>:<name>`

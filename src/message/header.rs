@@ -45,6 +45,9 @@ pub const PROPERTY_TYPES: &str = "mqsim-property-types";
 pub const SUBSCRIPTION: &str = "subscription";
 pub const ACK: &str = "ack";
 
+/// What [`StoredMessage::message_id`] puts before the sequence.
+pub const MESSAGE_ID_PREFIX: &str = "ID:mqsim-";
+
 /// JMS's default priority, for a message without a [`PRIORITY`] header.
 pub const DEFAULT_PRIORITY: u8 = 4;
 
@@ -94,7 +97,12 @@ impl StoredMessage {
 
     /// The message id a consumer sees when its sender gave none: `ID:mqsim-<seq>`.
     pub fn message_id(&self) -> String {
-        format!("ID:mqsim-{}", self.seq)
+        format!("{MESSAGE_ID_PREFIX}{}", self.seq)
+    }
+
+    /// The sequence a [`StoredMessage::message_id`] names.
+    pub fn seq_of(message_id: &str) -> Option<u64> {
+        message_id.strip_prefix(MESSAGE_ID_PREFIX)?.parse().ok()
     }
 
     /// JMSPriority, as a `T` (the default when absent or not a `T`).
@@ -170,6 +178,8 @@ mod tests {
         assert_eq!(m.correlation_id(), Some("c"));
         assert_eq!(m.expires(), 0);
         assert_eq!(m.message_id(), "ID:mqsim-7");
+        assert_eq!(StoredMessage::seq_of(&m.message_id()), Some(7));
+        assert_eq!(StoredMessage::seq_of("ID:other-7"), None);
         assert_eq!(m.delivery_mode(), "PERSISTENT");
         m.set_header(PRIORITY, "x");
         assert_eq!(m.headers.last(), Some(&(PRIORITY.to_string(), "x".to_string())));

@@ -30,7 +30,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use property::{PropertyType, PropertyValue};
+pub use property::{Property, PropertyType, PropertyValue};
 
 /// A message as the broker core holds it in memory and the store journals it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -188,7 +188,10 @@ impl StoredMessage {
     fn tags(&self) -> Vec<(&str, char)> {
         self.header(PROPERTY_TYPES)
             .map(|t| {
-                t.split(',').filter_map(|e| e.rsplit_once(':')).filter_map(|(k, t)| Some((k, t.chars().next()?))).collect()
+                t.split(',')
+                    .filter_map(|e| e.rsplit_once(':'))
+                    .filter_map(|(k, t)| Some((k, t.chars().next()?)))
+                    .collect()
             })
             .unwrap_or_default()
     }
@@ -211,14 +214,30 @@ impl StoredMessage {
         Some(typed(text, self.property_type(name)))
     }
 
-    /// Every property ([`super::header::is_property`]), typed, in order.
-    pub fn properties(&self) -> Vec<(&str, PropertyValue)> {
+    /// Every property ([`super::header::is_property`]), in order, with its type.
+    pub fn properties(&self) -> Vec<Property<'_>> {
         let tags = self.tags();
         self.headers
             .iter()
             .filter(|(k, _)| super::header::is_property(k))
-            .map(|(k, v)| (k.as_str(), typed(v, type_in(&tags, k))))
+            .map(|(k, v)| Property { name: k, text: v, ty: type_in(&tags, k) })
             .collect()
+    }
+}
+
+/// One property of a message: its header, and the type its sender gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Property<'a> {
+    pub name: &'a str,
+    pub text: &'a str,
+    /// `None`: a string.
+    pub ty: Option<PropertyType>,
+}
+
+impl Property<'_> {
+    /// Its value: typed, or a string when untyped or when its text is not of its type.
+    pub fn value(&self) -> PropertyValue {
+        typed(self.text, self.ty)
     }
 }
 
@@ -269,8 +288,11 @@ mod tests {
         assert_eq!(m.property("color"), Some(PropertyValue::String("red".into())));
         assert_eq!(m.property("nope"), None);
         assert_eq!(m.property_type("flag"), Some(PropertyType::Bool));
-        let names: Vec<&str> = m.properties().into_iter().map(|(k, _)| k).collect();
+        let props = m.properties();
+        let names: Vec<&str> = props.iter().map(|p| p.name).collect();
         assert_eq!(names, ["color", "n", "flag", "ratio", "f", "a:b", "raw", "who"]);
+        assert_eq!(props[1].value(), PropertyValue::Int(42));
+        assert_eq!((props[0].ty, props[0].value()), (None, PropertyValue::String("red".into())));
     }
 
     #[test]
