@@ -2,8 +2,10 @@
 //!
 //! It lives only on the master (a slave's store follows through replication, and a newly
 //! promoted master builds its core from its store's [`Snapshot`]). Protocol adapters
-//! (STOMP now, OpenWire later) call [`Broker::send`], [`Broker::subscribe`], [`Broker::ack`]
-//! and receive [`Delivery`]s on their connection's channel.
+//! (STOMP, OpenWire, the console's REST API) call [`Broker::send`], [`Broker::subscribe`],
+//! [`Broker::ack`] and receive [`Delivery`]s on their connection's channel. It speaks only
+//! the canonical message ([`crate::message`]: `StoredMessage`, [`Destination`], header
+//! names, typed properties) and knows no protocol; it imports that and the store.
 //!
 //! * **Queues**: competing consumers, round robin among those with prefetch credit; a
 //!   delivered message stays *in flight* on its consumer until acked. A consumer that goes
