@@ -39,6 +39,7 @@ use crate::events::{EventLog, now_ms};
 use crate::faults::proxy::Proxy;
 use crate::faults::{Faults, Gates};
 use crate::replication::auth::Secret;
+use crate::replication::follower::Phase;
 use crate::replication::slave::SlaveLink;
 use crate::status::NodeReport;
 use crate::store::Store;
@@ -360,7 +361,7 @@ impl Node {
             }
             // A store cut short by damage may be master again once it has caught up.
             if self.store.resync_needed().is_some()
-                && slave.as_ref().is_some_and(|l| l.state.lock().unwrap().phase == "attached")
+                && slave.as_ref().is_some_and(|l| l.state.lock().unwrap().phase == Phase::Attached)
             {
                 match self.store.resynced() {
                     Ok(()) => self.events.emit(
@@ -467,7 +468,7 @@ impl Node {
             master,
             address,
             serving: term.master.is_some_and(|m| m.serving()),
-            replication: term.slave.map(|l| l.state.lock().unwrap().phase.clone()),
+            replication: term.slave.map(|l| l.state.lock().unwrap().phase.name().to_string()),
             slaves: term.master.map(|m| m.slaves()).unwrap_or_default(),
             partitioned: Faults::read(&self.layout.dir).describe(),
             store: Some(crate::status::StoreUsage {

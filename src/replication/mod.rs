@@ -67,6 +67,7 @@
 //!   per state directory, so set one explicitly there.
 
 pub mod auth;
+pub mod follower;
 pub mod master;
 pub mod slave;
 pub mod votes;
