@@ -1,11 +1,13 @@
 //! One broker node (`mqsim node --name node01`), started by the supervisor.
 //!
 //! The node opens its store, joins the election group in ZooKeeper and then reacts to
-//! every group change with one [`Elector::step`]. Promotion binds the replication port,
-//! publishes `address`, and opens the client ports ([`serve`]); demotion closes them all
-//! and restarts the node as a new group member, as ActiveMQ restarted its BrokerService.
-//! A slave opens no client port: connecting to it is refused by the kernel. Every node,
-//! whatever its role, serves its web console ([`crate::console`]) from start to exit.
+//! every group change with one [`Elector::step`] (the loop of one ZooKeeper session is in
+//! `session.rs`; a slave's replication link steps [`crate::replication::follower`]).
+//! Promotion binds the replication port, publishes `address`, and opens the client ports
+//! ([`serve`]); demotion closes them all and restarts the node as a new group member, as
+//! ActiveMQ restarted its BrokerService. A slave opens no client port: connecting to it is
+//! refused by the kernel. Every node, whatever its role, serves its web console
+//! ([`crate::console`]) from start to exit.
 //!
 //! **Store faults end the node** (issue 11), with exit code [`EXIT_STORE_FAULT`] and an
 //! `error` event saying why, after leaving the group cleanly so the others elect at once:
