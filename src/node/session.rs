@@ -6,7 +6,8 @@
 //! changed, writes the status report, and waits for the next change ([`Session::wait`]: a
 //! watch event, a session-state change, the periodic re-read, SIGTERM or a store fault).
 //! The decisions are the elector's and the follower's ([`crate::replication::follower`]);
-//! the few left here are pure functions below ([`renews_lease`], [`clears_damage`]).
+//! the few left here are pure functions below ([`renews_lease`], [`link_after`],
+//! [`clears_damage`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,34 @@ pub fn renews_lease(role: &Role, me: Option<&str>, members: &[Member]) -> bool {
 /// elected master as a slave (see the module essay of [`crate::node`]).
 pub fn clears_damage(damaged: bool, replication: Option<Phase>) -> bool {
     damaged && replication == Some(Phase::Attached)
+}
+
+/// Where the session's link to ZooKeeper stands after a session-state change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Connected or not; `rewatch`: the persistent watch must be added again.
+    Up { connected: bool, rewatch: bool },
+    /// The session is over (expired, closed, auth failed): join again as a new member.
+    Ended,
+}
+
+/// A session-state change, seen either as a watch event (`watched`: the loss and the
+/// return of the connection are logged, and any other intermediate state is ignored) or
+/// on the client's state watcher (which tracks exactly whether the state is
+/// `SyncConnected`). A return to `SyncConnected` always asks for the watch again.
+pub fn link_after(connected: bool, rewatch: bool, state: zk::SessionState, watched: bool) -> Link {
+    use zk::SessionState::{Disconnected, SyncConnected};
+    if state.is_terminated() {
+        return Link::Ended;
+    }
+    match (watched, state) {
+        (true, Disconnected) => Link::Up { connected: false, rewatch },
+        (true, SyncConnected) => Link::Up { connected: true, rewatch: true },
+        (true, _) => Link::Up { connected, rewatch },
+        (false, s) => {
+            Link::Up { connected: s == SyncConnected, rewatch: rewatch || (!connected && s == SyncConnected) }
+        }
+    }
 }
 
 /// What a round's elector actions ask of the session.
@@ -289,42 +318,37 @@ impl<'a> Session<'a> {
         // Re-read the group at least this often even without a watch event (events can be
         // lost), which also renews a master's lease in time.
         let reread = Lease::renew_interval(self.node.config.cluster.zk_session_timeout);
-        let ended = |s: zk::SessionState| {
-            events.emit("session-expired", format!("{name} ZooKeeper session {id} ended: {s}"));
-            Some(SessionEnd::Restart)
-        };
-        tokio::select! {
+        let (state, watched) = tokio::select! {
             ev = self.watcher.changed() => {
-                if ev.event_type == zk::EventType::Session {
-                    match ev.session_state {
-                        zk::SessionState::Disconnected => {
-                            self.connected = false;
-                            events.emit("zk-disconnected", format!("{name} lost its ZooKeeper connection"));
-                        }
-                        zk::SessionState::SyncConnected => {
-                            self.connected = true;
-                            self.rewatch = true;
-                            events.emit("zk-reconnected", format!("{name} reconnected to ZooKeeper (same session)"));
-                        }
-                        s if s.is_terminated() => return ended(s),
-                        _ => {}
-                    }
+                if ev.event_type != zk::EventType::Session {
+                    return None;
                 }
+                (ev.session_state, true)
             }
-            s = self.states.changed() => {
-                if s.is_terminated() {
-                    return ended(s);
-                }
-                self.rewatch |= !self.connected && s == zk::SessionState::SyncConnected;
-                self.connected = s == zk::SessionState::SyncConnected;
-            }
+            s = self.states.changed() => (s, false),
             // Safety net: re-read the group even if a watch event was lost.
-            _ = tokio::time::sleep(reread) => {}
+            _ = tokio::time::sleep(reread) => return None,
             _ = stop.changed() => return Some(SessionEnd::Shutdown),
             why = async { self.fault.wait_for(Option::is_some).await.ok().and_then(|w| w.clone()) } => {
                 let why = why.unwrap_or_else(|| "the store failed".into());
                 return Some(SessionEnd::StoreFault(format!("{name}'s store failed: {why}")));
             }
+        };
+        match link_after(self.connected, self.rewatch, state, watched) {
+            Link::Ended => {
+                events.emit("session-expired", format!("{name} ZooKeeper session {id} ended: {state}"));
+                return Some(SessionEnd::Restart);
+            }
+            Link::Up { connected, rewatch } => (self.connected, self.rewatch) = (connected, rewatch),
+        }
+        match (watched, state) {
+            (true, zk::SessionState::Disconnected) => {
+                events.emit("zk-disconnected", format!("{name} lost its ZooKeeper connection"))
+            }
+            (true, zk::SessionState::SyncConnected) => {
+                events.emit("zk-reconnected", format!("{name} reconnected to ZooKeeper (same session)"))
+            }
+            _ => {}
         }
         None
     }
@@ -387,6 +411,28 @@ mod tests {
         assert!(!renews_lease(&Role::Electing, Some("0000000002"), &group));
         assert!(!renews_lease(&master, None, &[member("0000000001", None)]));
         assert!(!renews_lease(&master, Some("0000000002"), &[]));
+    }
+
+    #[test]
+    fn session_states_move_the_link() {
+        use zk::SessionState::*;
+        let up = |connected, rewatch| Link::Up { connected, rewatch };
+        // Seen as watch events: loss and return, the return asking for the watch again.
+        assert_eq!(link_after(true, false, Disconnected, true), up(false, false));
+        assert_eq!(link_after(false, false, SyncConnected, true), up(true, true));
+        assert_eq!(link_after(true, false, SyncConnected, true), up(true, true));
+        assert_eq!(link_after(false, true, ConnectedReadOnly, true), up(false, true));
+        // Seen on the state watcher: connected is exactly SyncConnected; only a return rewatches.
+        assert_eq!(link_after(false, false, SyncConnected, false), up(true, true));
+        assert_eq!(link_after(true, false, SyncConnected, false), up(true, false));
+        assert_eq!(link_after(true, true, Disconnected, false), up(false, true));
+        assert_eq!(link_after(true, false, ConnectedReadOnly, false), up(false, false));
+        // Over, whichever way it is seen.
+        for watched in [true, false] {
+            for s in [Expired, Closed, AuthFailed] {
+                assert_eq!(link_after(true, false, s, watched), Link::Ended);
+            }
+        }
     }
 
     #[test]
