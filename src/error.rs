@@ -62,6 +62,14 @@ pub enum Error {
     #[error("{0}")]
     Storage(String),
 
+    /// A peer (a broker, a slave, the supervisor) could not be reached, or went away.
+    #[error("{0}")]
+    Unreachable(String),
+
+    /// `source`, saying what was being done when it happened; it is of `source`'s kind.
+    #[error("{context}: {source}")]
+    Context { context: String, source: Box<Error> },
+
     /// A run (`chaos`, `lab`) ended with a FAIL verdict: exit code 3, not 1, so scripts can
     /// tell a broken promise from a run that could not be made.
     #[error("{0}")]
@@ -96,7 +104,8 @@ pub enum Error {
 pub enum Kind {
     /// `cluster.toml` is wrong.
     Config,
-    /// What the user asked for makes no sense (a target, an option, a URL).
+    /// What the user asked for makes no sense, or cannot be done now (a target, an option,
+    /// a URL, purging a cluster that still runs).
     InvalidInput,
     /// A peer broke its protocol, or sent a document that does not decode.
     Protocol,
@@ -108,7 +117,8 @@ pub enum Kind {
     Io,
     /// A ZooKeeper request failed.
     ZooKeeper,
-    /// What is needed is not there: no cluster running, a missing install, a busy port.
+    /// What is needed is not there: no cluster running, a missing install, a busy port, a
+    /// peer that does not answer.
     Unavailable,
     /// A bounded wait ran out.
     Timeout,
@@ -177,6 +187,16 @@ impl Error {
         move |source| Error::Io { context, source }
     }
 
+    /// A peer's protocol refusal (an OpenWire client gets it as a `javax.jms.JMSException`).
+    pub fn protocol(message: impl Into<String>) -> Error {
+        Error::Protocol { message: message.into(), exception: None }
+    }
+
+    /// This error, after `context` (`"{context}: {self}"`), keeping its kind.
+    pub fn context(self, context: impl Into<String>) -> Error {
+        Error::Context { context: context.into(), source: Box::new(self) }
+    }
+
     /// A protocol refusal an OpenWire client gets as `exception` (a Java class name).
     pub fn refused(exception: &'static str, message: impl Into<String>) -> Error {
         Error::Protocol { message: message.into(), exception: Some(exception) }
@@ -192,7 +212,10 @@ impl Error {
             Error::Storage(_) | Error::Store(_) => Kind::Storage,
             Error::Io { .. } => Kind::Io,
             Error::Zk(_) => Kind::ZooKeeper,
-            Error::PortInUse { .. } | Error::Missing(_) | Error::NotRunning(_) => Kind::Unavailable,
+            Error::PortInUse { .. } | Error::Missing(_) | Error::NotRunning(_) | Error::Unreachable(_) => {
+                Kind::Unavailable
+            }
+            Error::Context { source, .. } => source.kind(),
             Error::Timeout(_) => Kind::Timeout,
             Error::Verdict(_) => Kind::Verdict,
             Error::Other(_) => Kind::Other,
@@ -332,6 +355,16 @@ mod tests {
     }
 
     #[test]
+    fn context_keeps_the_kind_of_its_source() {
+        for k in Kind::ALL {
+            let e = sample(k).context("doing x");
+            assert_eq!(e.kind(), k);
+            assert_eq!(e.exit_code(), k.exit_code());
+        }
+        assert_eq!(Error::NotMaster("lease".into()).context("sending").stomp_message(), None);
+    }
+
+    #[test]
     fn new_variants_display_their_text_unchanged() {
         for (e, text) in [
             (Error::NotMaster("a".into()), "a"),
@@ -339,6 +372,8 @@ mod tests {
             (Error::InvalidInput("c".into()), "c"),
             (Error::from("d".to_string()), "d"),
             (Error::refused("x.Y", "e"), "e"),
+            (Error::Unreachable("f".into()), "f"),
+            (Error::NotMaster("g".into()).context("message 1 of 2 not sent"), "message 1 of 2 not sent: g"),
         ] {
             assert_eq!(e.to_string(), text);
         }
