@@ -93,6 +93,10 @@ pub enum Error {
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
 
+    /// A system call (signals, process groups) failed.
+    #[error("system call failed: {0}")]
+    Sys(#[from] nix::Error),
+
     /// Anything else, already phrased for the user (a task that panicked, a reply the
     /// supervisor should not have sent).
     #[error("{0}")]
@@ -210,7 +214,7 @@ impl Error {
             Error::Protocol { .. } | Error::Json(_) => Kind::Protocol,
             Error::NotMaster(_) => Kind::NotMaster,
             Error::Storage(_) | Error::Store(_) => Kind::Storage,
-            Error::Io { .. } => Kind::Io,
+            Error::Io { .. } | Error::Sys(_) => Kind::Io,
             Error::Zk(_) => Kind::ZooKeeper,
             Error::PortInUse { .. } | Error::Missing(_) | Error::NotRunning(_) | Error::Unreachable(_) => {
                 Kind::Unavailable
@@ -263,12 +267,6 @@ impl From<String> for Error {
 impl From<&str> for Error {
     fn from(message: &str) -> Self {
         Error::Protocol { message: message.to_string(), exception: None }
-    }
-}
-
-impl From<nix::Error> for Error {
-    fn from(e: nix::Error) -> Self {
-        Error::Other(format!("system call failed: {e}"))
     }
 }
 
@@ -373,6 +371,7 @@ mod tests {
             (Error::from("d".to_string()), "d"),
             (Error::refused("x.Y", "e"), "e"),
             (Error::Unreachable("f".into()), "f"),
+            (Error::from(nix::Error::EPERM), "system call failed: EPERM: Operation not permitted"),
             (Error::NotMaster("g".into()).context("message 1 of 2 not sent"), "message 1 of 2 not sent: g"),
         ] {
             assert_eq!(e.to_string(), text);
