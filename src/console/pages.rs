@@ -542,7 +542,7 @@ where
             producer: None,
         };
         if let Err(e) = broker.send(&dest, msg).await {
-            return error_page(c, view, StatusCode::SERVICE_UNAVAILABLE, "Not sent", &e.to_string());
+            return error_page(c, view, e.http_status(), "Not sent", &e.to_string());
         }
     }
     let list = if topic { "topics" } else { "queues" };
@@ -568,6 +568,6 @@ where
     }
     match broker.purge(&name).await {
         Ok(n) => web::redirect(&format!("/admin/queues.jsp?purged={n}&to={}", enc(&name))),
-        Err(e) => error_page(c, view, StatusCode::SERVICE_UNAVAILABLE, "Not purged", &e.to_string()),
+        Err(e) => error_page(c, view, e.http_status(), "Not purged", &e.to_string()),
     }
 }

@@ -184,7 +184,7 @@ where
     };
     match broker.send(&dest, msg).await {
         Ok(_) => web::text(StatusCode::OK, "Message sent\n"),
-        Err(e) => web::text(StatusCode::SERVICE_UNAVAILABLE, &format!("503: not sent: {e}\n")),
+        Err(e) => web::text(e.http_status(), &format!("{}: not sent: {e}\n", e.http_status().as_u16())),
     }
 }
 
@@ -225,7 +225,7 @@ async fn consume(c: &Console, broker: &Arc<Broker>, dest: Destination, wait: Dur
     };
     let consumer = match broker.subscribe(conn, sub, tx).await {
         Ok(id) => id,
-        Err(e) => return web::text(StatusCode::SERVICE_UNAVAILABLE, &format!("503: {e}\n")),
+        Err(e) => return web::text(e.http_status(), &format!("{}: {e}\n", e.http_status().as_u16())),
     };
     let deadline = tokio::time::Instant::now() + wait;
     // Give up if this node stops being master while waiting (checked four times a second).
@@ -243,13 +243,13 @@ async fn consume(c: &Console, broker: &Arc<Broker>, dest: Destination, wait: Dur
         }
     };
     let result = match &delivery {
-        Some(d) if dest.kind == Kind::Queue => broker.ack(consumer, d.msg.seq, false).await.map_err(|e| e.to_string()),
+        Some(d) if dest.kind == Kind::Queue => broker.ack(consumer, d.msg.seq, false).await,
         _ => Ok(()),
     };
     // Anything delivered but not acked goes back to the queue.
     broker.disconnect(conn);
     if let Err(e) = result {
-        return web::text(StatusCode::SERVICE_UNAVAILABLE, &format!("503: {e}\n"));
+        return web::text(e.http_status(), &format!("{}: {e}\n", e.http_status().as_u16()));
     }
     if stepped_down {
         let msg = format!("503: {} stopped being master while waiting; fail over to the new master\n", c.name());
