@@ -245,7 +245,7 @@ fn explain(p: &Promise, master: &str, new_master: &str, s: &Summary) -> String {
 /// `say` gets one line per step.
 pub async fn run(cfg: &Config, opts: &Options, say: &dyn Fn(String)) -> Result<Summary> {
     let dir = cfg.state_dir();
-    let promise = Promise::of(cfg.cluster.sync.as_str(), cfg.cluster.replicas).map_err(Error::Other)?;
+    let promise = Promise::of(cfg.cluster.sync.as_str(), cfg.cluster.replicas).map_err(Error::InvalidInput)?;
     control::status(&dir).await?; // no cluster running: say so at once, not after 30 s
     let st =
         until(&dir, Duration::from_secs(30), "a settled cluster (one serving master, every slave attached)", settled)

@@ -31,10 +31,7 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             let red = anstyle::AnsiColor::Red.on_default().bold();
             anstream::eprintln!("{red}error:{red:#} {e}");
-            match e {
-                mqsim::error::Error::Verdict(_) => std::process::ExitCode::from(3),
-                _ => std::process::ExitCode::FAILURE,
-            }
+            std::process::ExitCode::from(e.exit_code())
         }
     }
 }

@@ -147,6 +147,16 @@ wire_enum! {
     }
 }
 
+impl From<crate::replication::follower::Phase> for Phase {
+    fn from(p: crate::replication::follower::Phase) -> Phase {
+        match p {
+            crate::replication::follower::Phase::Connecting => Phase::Connecting,
+            crate::replication::follower::Phase::Attaching => Phase::Attaching,
+            crate::replication::follower::Phase::Attached => Phase::Attached,
+        }
+    }
+}
+
 impl ZkMode {
     /// Leader, follower or standalone: the server takes part in a serving ensemble.
     pub fn serving(&self) -> bool {
@@ -365,6 +375,10 @@ mod tests {
     #[test]
     fn a_replication_phase_is_spelled_as_documented() {
         pin_spelling(Phase::KNOWN, &["connecting", "attaching", "attached"], "`nodes[].replication`");
+        use crate::replication::follower::Phase as Follower;
+        for p in [Follower::Connecting, Follower::Attaching, Follower::Attached] {
+            assert_eq!(Phase::from(p).as_str(), p.name(), "the follower's phase, as status shows it");
+        }
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl DeviceIo {
 /// `appends` durable appends alone, then as many in each of [`WRITERS`] writers at once.
 pub fn run(dir: &Path, appends: usize) -> Result<Disk> {
     if appends == 0 {
-        return Err(Error::Other("--appends must be at least 1".into()));
+        return Err(Error::InvalidInput("--appends must be at least 1".into()));
     }
     let (alone, alone_io) = writer(&dir.join("alone"), appends)?;
     let alone_us = median(&alone);

@@ -122,10 +122,10 @@ impl Run {
     /// after-the-run figures.
     pub fn merge(parts: Vec<Run>) -> Result<Run> {
         let mut parts = parts.into_iter();
-        let mut run = parts.next().ok_or_else(|| Error::Other("no bench stomp output to merge".into()))?;
+        let mut run = parts.next().ok_or_else(|| Error::InvalidInput("no bench stomp output to merge".into()))?;
         for p in parts {
             if (p.n, p.size) != (run.n, run.size) {
-                return Err(Error::Other(format!(
+                return Err(Error::InvalidInput(format!(
                     "{}: rounds with different --n/--size ({}/{} vs {}/{}) cannot be merged",
                     run.label, run.n, run.size, p.n, p.size
                 )));
@@ -144,7 +144,7 @@ pub fn run(opts: &Options) -> Result<Run> {
     let broker =
         Broker { addr: opts.url.strip_prefix("tcp://").unwrap_or(&opts.url).to_string(), host: opts.host.clone() };
     if opts.n == 0 || opts.reps == 0 {
-        return Err(Error::Other("--n and --reps must be at least 1".into()));
+        return Err(Error::InvalidInput("--n and --reps must be at least 1".into()));
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let tag = format!("{}{}", std::process::id(), crate::events::now_ms() % 1_000_000);
@@ -228,7 +228,7 @@ struct Client {
 }
 
 fn codec_err(e: crate::stomp::frame::CodecError) -> Error {
-    Error::Other(format!("STOMP connection: {e}"))
+    Error::Unreachable(format!("STOMP connection: {e}"))
 }
 
 impl Client {
@@ -244,7 +244,7 @@ impl Client {
         c.framed.send(connect).await.map_err(codec_err)?;
         let f = c.next().await?;
         if f.command != "CONNECTED" {
-            return Err(Error::Other(format!("{addr}: expected CONNECTED, got {}", f.command)));
+            return Err(Error::protocol(format!("{addr}: expected CONNECTED, got {}", f.command)));
         }
         c.framed.codec_mut().set_version(Version::V1_2);
         Ok(c)
@@ -264,11 +264,11 @@ impl Client {
                 }
             };
             match item {
-                None => return Err(Error::Other("the broker closed the connection".into())),
+                None => return Err(Error::Unreachable("the broker closed the connection".into())),
                 Some(Err(e)) => return Err(codec_err(e)),
                 Some(Ok(Parsed::HeartBeat)) => continue,
                 Some(Ok(Parsed::Frame(f))) if f.command == "ERROR" => {
-                    return Err(Error::Other(format!(
+                    return Err(Error::protocol(format!(
                         "ERROR from the broker: {} {}",
                         f.get("message").unwrap_or(""),
                         String::from_utf8_lossy(&f.body).trim()
@@ -286,7 +286,7 @@ impl Client {
                 return Ok(());
             }
             if f.command == "RECEIPT" {
-                return Err(Error::Other(format!("expected RECEIPT {id}, got {:?}", f.get("receipt-id"))));
+                return Err(Error::protocol(format!("expected RECEIPT {id}, got {:?}", f.get("receipt-id"))));
             }
         }
     }
@@ -366,13 +366,13 @@ async fn consume(broker: &Broker, queue: &str, n: usize, ack: &str) -> Result<Co
             .get("seq")
             .and_then(|s| s.parse().ok())
             .filter(|s| *s < n)
-            .ok_or_else(|| Error::Other(format!("{queue}: a MESSAGE without a valid seq header")))?;
+            .ok_or_else(|| Error::protocol(format!("{queue}: a MESSAGE without a valid seq header")))?;
         if std::mem::replace(&mut seen[seq], true) {
-            return Err(Error::Other(format!("{queue}: seq {seq} delivered twice")));
+            return Err(Error::protocol(format!("{queue}: seq {seq} delivered twice")));
         }
         got += 1;
         if individual {
-            let id = f.get("ack").ok_or_else(|| Error::Other("MESSAGE without an ack header".into()))?;
+            let id = f.get("ack").ok_or_else(|| Error::protocol("MESSAGE without an ack header"))?;
             let mut frame = Frame::new("ACK").header("id", id);
             if got == n {
                 frame = frame.header("receipt", "acked");

@@ -212,7 +212,7 @@ pub fn send(args: SendArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
             }
             if let Err(e) = sent {
                 bar.abandon();
-                return Err(Error::Other(format!("message {seq} of {} not sent: {e}", args.count)));
+                return Err(e.context(format!("message {seq} of {} not sent", args.count)));
             }
             bar.inc(1);
         }
@@ -280,7 +280,7 @@ pub fn recv(args: RecvArgs, load: impl FnOnce() -> Result<Config>) -> Result<()>
     crate::logging::init_client();
     let url = resolve_url(args.url.clone(), load)?;
     if args.timeout.is_zero() {
-        return Err(Error::Other("--timeout must be longer than zero, e.g. 5s".into()));
+        return Err(Error::InvalidInput("--timeout must be longer than zero, e.g. 5s".into()));
     }
     let idle = args.timeout;
     let bar = progress(args.count.unwrap_or(0), "received");

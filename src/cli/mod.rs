@@ -506,7 +506,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Chaos { duration, seed, faults, interval, json, report } => {
             let config = load()?;
             if let Some(bad) = faults.iter().find(|f| !crate::chaos::FAULTS.contains(&f.as_str())) {
-                return Err(Error::Other(format!("unknown fault `{bad}`; use {}", crate::chaos::FAULTS.join(","))));
+                return Err(Error::InvalidInput(format!(
+                    "unknown fault `{bad}`; use {}",
+                    crate::chaos::FAULTS.join(",")
+                )));
             }
             let opts = crate::chaos::Options { duration, seed, faults, interval };
             let summary = runtime(false).block_on(crate::chaos::run(&config, &opts))?;
@@ -535,7 +538,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Lab { what: LabOp::Loss { batch, cut_for, cut_max, json } } => {
             let config = load()?;
             if batch == 0 || cut_max == 0 || cut_for.is_zero() || cut_for > std::time::Duration::from_secs(20) {
-                return Err(Error::Other(
+                return Err(Error::InvalidInput(
                     "--batch and --cut-max must be at least 1, --cut-for between 1ms and 20s".into(),
                 ));
             }
@@ -594,7 +597,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench { what: BenchOp::Store { op } } => crate::bench::store::command(op, &cli.config, host()),
         Command::Bench { what: BenchOp::ClusterToml { base, sync } } => {
-            crate::config::SyncMode::parse(&sync).map_err(Error::Other)?;
+            crate::config::SyncMode::parse(&sync).map_err(Error::InvalidInput)?;
             let cluster =
                 format!("brokerName = \"bench\"\nzkPath = \"/mqsim-bench/leveldb-stores\"\nsync = \"{sync}\"");
             print!("{}", crate::config::port_block_toml(base, &cluster, 500));
@@ -705,7 +708,7 @@ fn request(config: Config, req: Request) -> Result<()> {
                 Ok(())
             }
             Response::Error { message } => Err(Error::Target(message)),
-            Response::Status(_) => Err(Error::Other("unexpected reply".into())),
+            Response::Status(_) => Err(Error::protocol("unexpected reply")),
         }
     })
 }

@@ -48,7 +48,7 @@ fn still_running(config: &Config) -> Vec<u32> {
 pub async fn purge(config: &Config) -> Result<Vec<String>> {
     let state_dir = config.state_dir();
     if crate::control::status(&state_dir).await.is_ok() {
-        return Err(Error::Other(format!(
+        return Err(Error::InvalidInput(format!(
             "a cluster is still running from {}; not purging (run `mqsim down` first)",
             state_dir.display()
         )));
@@ -56,7 +56,7 @@ pub async fn purge(config: &Config) -> Result<Vec<String>> {
     let running = still_running(config);
     if !running.is_empty() {
         let list: Vec<String> = running.iter().map(u32::to_string).collect();
-        return Err(Error::Other(format!(
+        return Err(Error::InvalidInput(format!(
             "processes of this cluster still run (pid {}); not purging {}",
             list.join(", "),
             state_dir.display()

@@ -255,7 +255,7 @@ impl Conn {
             match f.command.as_str() {
                 "RECEIPT" if f.get("receipt-id") == Some(receipt) => return Ok(()),
                 "MESSAGE" => inbox.pending.push_back(f),
-                "ERROR" => return Err(Fail::Broker(Error::Other(error_text(&f)))),
+                "ERROR" => return Err(Fail::Broker(Error::protocol(error_text(&f)))),
                 _ => {}
             }
         }
@@ -311,7 +311,7 @@ impl StompClient {
     /// `startupMaxReconnectAttempts` passes when set, else `maxReconnectAttempts`).
     pub async fn connect(url: &FailoverUrl, opts: ConnectOptions) -> Result<StompClient> {
         if url.uris.is_empty() {
-            return Err(Error::Other("the broker URL names no broker".into()));
+            return Err(Error::InvalidInput("the broker URL names no broker".into()));
         }
         let mut client = StompClient {
             uri_strings: url.uris.iter().map(|(h, p)| tcp_uri(h, *p)).collect(),
@@ -412,7 +412,7 @@ impl StompClient {
             match conn.read(left, &self.inbox).await {
                 Ok(None) => return Ok(None),
                 Ok(Some(f)) if f.command == "MESSAGE" => return Ok(Some(f)),
-                Ok(Some(f)) if f.command == "ERROR" => return Err(Error::Other(error_text(&f))),
+                Ok(Some(f)) if f.command == "ERROR" => return Err(Error::protocol(error_text(&f))),
                 Ok(Some(_)) => {}
                 Err(Fail::Lost(why)) => self.lose(why),
                 Err(Fail::Broker(e)) => return Err(e),
@@ -539,7 +539,7 @@ impl StompClient {
         let reconnecting = self.connected_once;
         if reconnecting && self.url.reconnect_limit(true) == 0 {
             let why = self.lost.as_ref().map_or("", |(_, w)| w.as_str());
-            return Err(Error::Other(format!(
+            return Err(Error::Unreachable(format!(
                 "connection to {} lost ({why}); not reconnecting (maxReconnectAttempts=0)",
                 self.current_uri()
             )));
@@ -569,7 +569,7 @@ impl StompClient {
                 tracing::warn!("failover: no broker answered ({}); retrying (pass {failed})", errors.join("; "));
             }
             if passes.is_some_and(|max| failed >= max) {
-                return Err(Error::Other(format!(
+                return Err(Error::Unreachable(format!(
                     "could not connect to any broker after {failed} attempt(s): {}",
                     errors.join("; ")
                 )));

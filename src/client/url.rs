@@ -231,7 +231,7 @@ impl FromStr for FailoverUrl {
 
     fn from_str(s: &str) -> Result<FailoverUrl> {
         let s = s.trim();
-        let bad = |why: &str| Error::Other(format!("bad broker URL {s:?}: {why}"));
+        let bad = |why: &str| Error::InvalidInput(format!("bad broker URL {s:?}: {why}"));
         let (scheme, rest) = s.split_once(':').ok_or_else(|| bad("expected tcp://host:port or failover:(uri,...)"))?;
         if !scheme.eq_ignore_ascii_case("failover") {
             // A single broker: no failover options, no reconnect.
@@ -341,7 +341,7 @@ impl FailoverUrl {
         if unknown.is_empty() {
             Ok(())
         } else {
-            Err(Error::Other(format!("Invalid connect parameters: {}", java_map(&unknown))))
+            Err(Error::InvalidInput(format!("Invalid connect parameters: {}", java_map(&unknown))))
         }
     }
 }
@@ -357,7 +357,7 @@ type Options = Vec<(String, String)>;
 
 /// One inner URI: `tcp://host:port[/path][?query]` → host, port, query options.
 fn parse_inner(uri: &str) -> Result<(String, u16, Options)> {
-    let bad = |why: &str| Error::Other(format!("bad broker URI {uri:?}: {why}"));
+    let bad = |why: &str| Error::InvalidInput(format!("bad broker URI {uri:?}: {why}"));
     let (scheme, rest) = uri.split_once("://").ok_or_else(|| bad("expected tcp://host:port"))?;
     if !["tcp", "nio", "stomp", "stomp+nio"].iter().any(|s| scheme.eq_ignore_ascii_case(s)) {
         return Err(bad(&format!(
@@ -394,7 +394,7 @@ fn parse_inner(uri: &str) -> Result<(String, u16, Options)> {
         .cloned()
         .collect();
     if !misplaced.is_empty() {
-        return Err(Error::Other(format!(
+        return Err(Error::InvalidInput(format!(
             "Invalid connect parameters: {} (failover options on the inner URI {uri}; write them \
              after the parenthesised list: failover:(tcp://a:1,tcp://b:2)?randomize=false)",
             java_map(&misplaced)
@@ -416,7 +416,7 @@ fn parse_query(query: &str) -> Options {
 }
 
 fn invalid(name: &str, value: &str, expected: &str) -> Error {
-    Error::Other(format!("Invalid connect parameters: {{{name}={value}}} (expected {expected})"))
+    Error::InvalidInput(format!("Invalid connect parameters: {{{name}={value}}} (expected {expected})"))
 }
 
 fn boolean(name: &str, v: &str) -> Result<bool> {

@@ -13,8 +13,8 @@ use maud::{Markup, html};
 use super::{Console, NodeView, lag};
 use crate::broker::{DestStats, Destination, Kind};
 use crate::events::clock;
+use crate::message::StoredMessage;
 use crate::status::Role;
-use crate::store::record::StoredMessage;
 use crate::web::{self, Body, enc};
 
 /// Most messages a browse page lists (the next page is a link away).
@@ -329,10 +329,6 @@ pub(super) fn destinations<B>(c: &Console, view: &NodeView, req: &Request<B>, ki
     page(c, view, StatusCode::OK, label, label, body)
 }
 
-fn message_id(m: &StoredMessage) -> String {
-    format!("ID:mqsim-{}", m.seq)
-}
-
 fn body_text(m: &StoredMessage) -> String {
     String::from_utf8_lossy(&m.body).into_owned()
 }
@@ -359,7 +355,7 @@ pub(super) fn browse<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Respo
     msgs.truncate(BROWSE_MAX);
     let shown = match (msgs.first(), msgs.last()) {
         (Some((first, _)), Some((last, _))) if after > 0 || more => {
-            format!(", showing {} from {} to {}", msgs.len(), message_id(first), message_id(last))
+            format!(", showing {} from {} to {}", msgs.len(), first.message_id(), last.message_id())
         }
         _ => String::new(),
     };
@@ -383,8 +379,8 @@ pub(super) fn browse<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Respo
             @for (m, redelivered) in &msgs {
                 tr {
                     td {
-                        a href={ "/admin/message.jsp?JMSDestination=" (enc(name)) "&id=" (enc(&message_id(m))) } {
-                            (message_id(m))
+                        a href={ "/admin/message.jsp?JMSDestination=" (enc(name)) "&id=" (enc(&m.message_id())) } {
+                            (m.message_id())
                         }
                     }
                     td { (m.persistent) }
@@ -419,8 +415,8 @@ pub(super) fn message<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Resp
     let q = web::query(req);
     let name = q.get("JMSDestination").cloned().unwrap_or_default();
     let id = q.get("id").cloned().unwrap_or_default();
-    let seq = id.strip_prefix("ID:mqsim-").and_then(|s| s.parse::<u64>().ok());
-    let found = seq.and_then(|seq| b.browse_message(&name, seq)).filter(|(m, _)| message_id(m) == id);
+    let seq = StoredMessage::seq_of(&id);
+    let found = seq.and_then(|seq| b.browse_message(&name, seq)).filter(|(m, _)| m.message_id() == id);
     let Some((m, redelivered)) = found else {
         let body = html! {
             p { "No pending message " code { (id) } " in " code { (name) } " (consumed, or in flight)." }
@@ -534,12 +530,11 @@ where
     }
     let persistent = form.get("JMSPersistent").is_some_and(|v| v == "true" || v == "on");
     let text = form.get("JMSText").cloned().unwrap_or_default();
-    let (dest, prefix) =
-        if topic { (Destination::topic(&name), "/topic/") } else { (Destination::queue(&name), "/queue/") };
+    let dest = if topic { Destination::topic(&name) } else { Destination::queue(&name) };
     for _ in 0..count {
         let msg = StoredMessage {
             seq: 0,
-            destination: format!("{prefix}{name}"),
+            destination: dest.to_string(),
             headers: Vec::new(),
             body: text.as_bytes().to_vec(),
             persistent,
@@ -548,7 +543,7 @@ where
             producer: None,
         };
         if let Err(e) = broker.send(&dest, msg).await {
-            return error_page(c, view, StatusCode::SERVICE_UNAVAILABLE, "Not sent", &e.to_string());
+            return error_page(c, view, e.http_status(), "Not sent", &e.to_string());
         }
     }
     let list = if topic { "topics" } else { "queues" };
@@ -574,6 +569,6 @@ where
     }
     match broker.purge(&name).await {
         Ok(n) => web::redirect(&format!("/admin/queues.jsp?purged={n}&to={}", enc(&name))),
-        Err(e) => error_page(c, view, StatusCode::SERVICE_UNAVAILABLE, "Not purged", &e.to_string()),
+        Err(e) => error_page(c, view, e.http_status(), "Not purged", &e.to_string()),
     }
 }

@@ -38,15 +38,23 @@ use tokio::sync::mpsc;
 use super::pages::check_name;
 use super::{Console, NodeView};
 use crate::broker::{AckMode, Broker, Destination, Kind, Subscription};
-use crate::store::record::StoredMessage;
+use crate::message::{self, StoredMessage};
 use crate::web::{self, Body};
 
 /// Parameters that steer the servlet rather than becoming message headers.
 const RESERVED: [&str; 8] =
     ["type", "body", "destination", "readTimeout", "persistent", "JMSDeliveryMode", "secret", "clientId"];
 /// Headers the broker sets on delivery (or that frame a STOMP message); a POST may not.
-const BROKER_HEADERS: [&str; 8] =
-    ["content-length", "receipt", "receipt-id", "message-id", "subscription", "ack", "transaction", "destination"];
+const BROKER_HEADERS: [&str; 8] = [
+    "content-length",
+    "receipt",
+    "receipt-id",
+    message::header::MESSAGE_ID,
+    message::header::SUBSCRIPTION,
+    message::header::ACK,
+    "transaction",
+    message::header::DESTINATION,
+];
 /// At most this many headers per message, each name + value at most [`MAX_HEADER`] bytes:
 /// the bounds a STOMP frame has, so that whatever REST stores a STOMP client can receive.
 pub const MAX_HEADERS: usize = crate::limits::STOMP_MAX_HEADERS;
@@ -84,20 +92,13 @@ fn destination<B>(req: &Request<B>, q: &BTreeMap<String, String>) -> Result<Dest
         Some(t) => return Err(format!("type must be queue or topic, not `{t}`")),
     };
     if let Some(d) = q.get("destination") {
-        if let Some(n) = d.strip_prefix("queue://") {
-            (kind, name) = (Kind::Queue, n.to_string());
-        } else if let Some(n) = d.strip_prefix("topic://") {
-            (kind, name) = (Kind::Topic, n.to_string());
-        } else {
-            name = d.clone();
+        match Destination::from_qualified(d) {
+            Some(qualified) => (kind, name) = (qualified.kind, qualified.name),
+            None => name = d.clone(),
         }
     }
     check_name(&name)?;
     Ok(Destination { kind, name })
-}
-
-fn prefix(kind: Kind) -> &'static str {
-    if kind == Kind::Queue { "queue://" } else { "topic://" }
 }
 
 pub(super) async fn message<B>(c: &Console, view: &NodeView, req: Request<B>) -> Response<Body>
@@ -173,10 +174,9 @@ where
         Ok(h) => h,
         Err(e) => return web::text(StatusCode::BAD_REQUEST, &format!("400: {e}\n")),
     };
-    let stomp_prefix = if dest.kind == Kind::Queue { "/queue/" } else { "/topic/" };
     let msg = StoredMessage {
         seq: 0,
-        destination: format!("{stomp_prefix}{}", dest.name),
+        destination: dest.to_string(),
         headers,
         body,
         persistent,
@@ -186,7 +186,7 @@ where
     };
     match broker.send(&dest, msg).await {
         Ok(_) => web::text(StatusCode::OK, "Message sent\n"),
-        Err(e) => web::text(StatusCode::SERVICE_UNAVAILABLE, &format!("503: not sent: {e}\n")),
+        Err(e) => web::text(e.http_status(), &format!("{}: not sent: {e}\n", e.http_status().as_u16())),
     }
 }
 
@@ -227,7 +227,7 @@ async fn consume(c: &Console, broker: &Arc<Broker>, dest: Destination, wait: Dur
     };
     let consumer = match broker.subscribe(conn, sub, tx).await {
         Ok(id) => id,
-        Err(e) => return web::text(StatusCode::SERVICE_UNAVAILABLE, &format!("503: {e}\n")),
+        Err(e) => return web::text(e.http_status(), &format!("{}: {e}\n", e.http_status().as_u16())),
     };
     let deadline = tokio::time::Instant::now() + wait;
     // Give up if this node stops being master while waiting (checked four times a second).
@@ -245,13 +245,13 @@ async fn consume(c: &Console, broker: &Arc<Broker>, dest: Destination, wait: Dur
         }
     };
     let result = match &delivery {
-        Some(d) if dest.kind == Kind::Queue => broker.ack(consumer, d.msg.seq, false).await.map_err(|e| e.to_string()),
+        Some(d) if dest.kind == Kind::Queue => broker.ack(consumer, d.msg.seq, false).await,
         _ => Ok(()),
     };
     // Anything delivered but not acked goes back to the queue.
     broker.disconnect(conn);
     if let Err(e) = result {
-        return web::text(StatusCode::SERVICE_UNAVAILABLE, &format!("503: {e}\n"));
+        return web::text(e.http_status(), &format!("{}: {e}\n", e.http_status().as_u16()));
     }
     if stepped_down {
         let msg = format!("503: {} stopped being master while waiting; fail over to the new master\n", c.name());
@@ -268,11 +268,11 @@ async fn consume(c: &Console, broker: &Arc<Broker>, dest: Destination, wait: Dur
             h.insert(k, v);
         }
     };
-    put("destination", &format!("{}{}", prefix(dest.kind), dest.name));
-    put("id", &format!("ID:mqsim-{}", m.seq));
-    put("persistent", &m.persistent.to_string());
-    put("redelivered", &d.redelivered.to_string());
-    put("timestamp", &m.timestamp.to_string());
+    put(message::header::DESTINATION, &dest.qualified());
+    put("id", &m.message_id());
+    put(message::header::PERSISTENT, &m.persistent.to_string());
+    put(message::header::REDELIVERED, &d.redelivered.to_string());
+    put(message::header::TIMESTAMP, &m.timestamp.to_string());
     for (k, v) in &m.headers {
         let reserved = ["content-type", "content-length", "transfer-encoding", "connection", "set-cookie"];
         if !reserved.contains(&k.to_ascii_lowercase().as_str()) {

@@ -17,16 +17,18 @@ use super::convert::{self, split_composite, to_core};
 use super::marshal;
 use crate::broker::{AckMode, Broker, Delivery, Selector, Subscription, Transaction, TxOp, subscription_selector};
 use crate::config::User;
+use crate::error::Error;
 use crate::limits;
 
 /// The largest prefetch taken (ActiveMQ's `MAX_PREFETCH_SIZE`, `Short.MAX_VALUE`).
 const MAX_PREFETCH: i32 = i16::MAX as i32;
 
 /// What a handler answers a `responseRequired` command with.
-type Reply = Result<Option<Body>, Throwable>;
+/// An error becomes the ExceptionResponse in one place ([`Error::openwire_exception`]).
+type Reply = Result<Option<Body>, Error>;
 
-fn jms_error(message: impl Into<String>) -> Throwable {
-    Throwable::new("javax.jms.JMSException", message)
+fn jms_error(message: impl Into<String>) -> Error {
+    Error::refused(crate::error::JMS_EXCEPTION, message)
 }
 
 struct Consumer {
@@ -168,7 +170,7 @@ impl Conn {
             Body::RemoveSubscriptionInfo(r) => {
                 let client = r.client_id.unwrap_or_else(|| self.client_id.clone());
                 let name = r.subscription_name.unwrap_or_default();
-                self.broker.remove_durable(&client, &name).await.map(|_| None).map_err(|e| jms_error(e.to_string()))
+                self.broker.remove_durable(&client, &name).await.map(|_| None)
             }
             // Nothing to do: ConnectionControl (faultTolerant on reconnect), FlushCommand,
             // ControlCommand, ProducerAck, ConnectionError, a BrokerInfo, responses.
@@ -177,7 +179,7 @@ impl Conn {
         match reply {
             Ok(_) | Err(_) if !rr => {
                 if let Err(e) = reply {
-                    debug!("OpenWire {name} (no response wanted) failed: {:?}", e.message);
+                    debug!("OpenWire {name} (no response wanted) failed: {:?}", e.to_string());
                 }
             }
             Ok(None) => self.send(Body::Response { correlation_id: id }),
@@ -192,11 +194,13 @@ impl Conn {
             }
             // No longer master: drop the client without an answer, so the failover transport
             // reconnects and resends (an ExceptionResponse would surface as a JMSException).
-            Err(_) if !self.broker.is_master() => return Flow::Close,
-            Err(e) => {
-                debug!("OpenWire {name} failed: {:?}", e.message);
-                self.send(Body::ExceptionResponse { correlation_id: id, exception: Some(e) });
-            }
+            Err(e) => match e.openwire_exception() {
+                None => return Flow::Close,
+                Some(exception) => {
+                    debug!("OpenWire {name} failed: {:?}", exception.message);
+                    self.send(Body::ExceptionResponse { correlation_id: id, exception: Some(exception) });
+                }
+            },
         }
         flow
     }
@@ -243,7 +247,7 @@ impl Conn {
             return Ok(None);
         }
         let selector = subscription_selector(info.selector.as_deref(), false)
-            .map_err(|e| Throwable::new("javax.jms.InvalidSelectorException", e))?;
+            .map_err(|e| Error::refused("javax.jms.InvalidSelectorException", e))?;
         if self.consumers.contains_key(&id) {
             self.remove_consumer(&id);
         }
@@ -305,7 +309,7 @@ impl Conn {
     }
 
     /// Registers the consumer's parts with the core (never a browser's: it only gets copies).
-    async fn subscribe(&mut self, id: &ConsumerId, prefetch: usize) -> Result<(), Throwable> {
+    async fn subscribe(&mut self, id: &ConsumerId, prefetch: usize) -> Result<(), Error> {
         let Some(c) = self.consumers.get(id) else { return Ok(()) };
         if !c.core.is_empty() || c.advisory || c.info.browser {
             return Ok(());
@@ -328,7 +332,7 @@ impl Conn {
                         self.by_core.remove(&cid);
                         self.broker.unsubscribe(cid);
                     }
-                    return Err(jms_error(e.to_string()));
+                    return Err(e);
                 }
             }
         }
@@ -450,7 +454,7 @@ impl Conn {
         }
         if let Some(tx) = &m.transaction_id {
             let ops_of = self.txs.get_mut(tx).ok_or_else(|| not_started(tx))?;
-            self.broker.transact(ops_of, ops).await.map_err(|e| jms_error(e.to_string()))?;
+            self.broker.transact(ops_of, ops).await?;
             return Ok(None);
         }
         let result = if ops.len() == 1 {
@@ -459,7 +463,7 @@ impl Conn {
         } else {
             self.broker.commit(ops).await
         };
-        result.map(|_| None).map_err(|e| jms_error(e.to_string()))
+        result.map(|_| None)
     }
 
     /// A delivery from the core becomes a MessageDispatch.
@@ -543,7 +547,7 @@ impl Conn {
                 }
             }
             let acks = by_core.into_iter().map(|(core, seqs)| TxOp::Ack(core, seqs));
-            self.broker.transact(ops, acks).await.map_err(|e| jms_error(e.to_string()))?;
+            self.broker.transact(ops, acks).await?;
             return Ok(None);
         }
         c.dispatched.retain(|e| !range.contains(e));
@@ -604,7 +608,7 @@ impl Conn {
                         c.dispatched.retain(|(cc, s)| !(cc == core && seqs.contains(s)));
                     }
                 }
-                self.broker.commit(ops).await.map(|_| None).map_err(|e| jms_error(e.to_string()))
+                self.broker.commit(ops).await.map(|_| None)
             }
             tx::ROLLBACK => {
                 self.txs.remove(&tx);
@@ -646,7 +650,7 @@ fn pull_deadline(now: Instant, timeout: i64) -> Option<Instant> {
     }
 }
 
-fn not_started(tx: &TransactionId) -> Throwable {
+fn not_started(tx: &TransactionId) -> Error {
     jms_error(format!("Transaction '{tx:?}' has not been started."))
 }
 

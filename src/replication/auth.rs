@@ -345,7 +345,7 @@ pub fn ensure_token_file(state_dir: &Path) -> Result<bool> {
 /// Reads a token file, refusing one that others may read or that is empty.
 pub fn read_token_file(path: &Path) -> Result<String> {
     let meta = std::fs::metadata(path).map_err(|e| {
-        Error::Other(format!(
+        Error::InvalidInput(format!(
             "no securityToken: {} cannot be read ({e}); set `securityToken` in cluster.toml or start the \
              cluster with `mqsim up`, which generates that file",
             path.display()
@@ -353,14 +353,14 @@ pub fn read_token_file(path: &Path) -> Result<String> {
     })?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(Error::Other(format!(
+        return Err(Error::InvalidInput(format!(
             "{} is readable by other users (mode {mode:03o}); run `chmod 600 {}`",
             path.display(),
             path.display()
         )));
     }
     if meta.len() > MAX_TOKEN_FILE {
-        return Err(Error::Other(format!(
+        return Err(Error::InvalidInput(format!(
             "{} is {} bytes; a securityToken file holds one line of at most {MAX_TOKEN_FILE} bytes",
             path.display(),
             meta.len()
@@ -369,7 +369,7 @@ pub fn read_token_file(path: &Path) -> Result<String> {
     let token = std::fs::read_to_string(path).map_err(Error::io(format!("reading {}", path.display())))?;
     let token = token.trim();
     if token.is_empty() {
-        return Err(Error::Other(format!("{} is empty; delete it and run `mqsim up` again", path.display())));
+        return Err(Error::InvalidInput(format!("{} is empty; delete it and run `mqsim up` again", path.display())));
     }
     Ok(token.to_string())
 }

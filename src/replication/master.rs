@@ -165,7 +165,7 @@ async fn serve(socket: Gated<TcpStream>, remote: String, ctx: Arc<Ctx>) -> crate
         .map_err(|e| crate::Error::Other(e.to_string()))??;
     pin.advance(from);
     let resync = keep.as_ref().map(Vec::len);
-    framed.send(Frame::Ok(slave.ok(from, master_end, keep))).await.map_err(|e| crate::Error::Other(e.to_string()))?;
+    framed.send(Frame::Ok(slave.ok(from, master_end, keep))).await.map_err(link_error)?;
     let (conn, replaced) = ctx.update(|v| v.attach(&node_id, &remote, from, master_end));
     ctx.events.emit(
         "slave-attaching",
@@ -228,6 +228,14 @@ fn plan(store: &Store, login: &Login, master_end: u64) -> crate::Result<(u64, Op
     }
 }
 
+/// A failed link to a slave: the socket went away, or the slave broke the protocol.
+fn link_error(e: super::wire::CodecError) -> crate::Error {
+    match e {
+        super::wire::CodecError::Io(e) => crate::Error::Unreachable(e.to_string()),
+        e @ super::wire::CodecError::Wire(_) => crate::Error::protocol(e.to_string()),
+    }
+}
+
 /// The four-frame login (see [`super::auth`]). Returns the verified slave and its login,
 /// or why it was refused.
 async fn handshake(framed: &mut Link, ctx: &Ctx) -> Result<(VerifiedSlave, Login), String> {
@@ -261,7 +269,7 @@ async fn stream(
     pin: &crate::store::gc::Pin,
 ) -> crate::Result<()> {
     let mut end = ctx.end.clone();
-    let err = |e: super::wire::CodecError| crate::Error::Other(e.to_string());
+    let err = link_error;
     let replaced = |_: Replaced| crate::Error::Other(format!("slave {node_id} logged in again on another connection"));
     loop {
         let target = *end.borrow_and_update();
@@ -296,7 +304,7 @@ async fn stream(
                     }
                 }
                 Some(Ok(other)) => {
-                    return Err(crate::Error::Other(format!("unexpected `{}` frame from slave {node_id}", other.action())))
+                    return Err(crate::Error::protocol(format!("unexpected `{}` frame from slave {node_id}", other.action())))
                 }
                 Some(Err(e)) => return Err(err(e)),
                 None => return Ok(()),

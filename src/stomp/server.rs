@@ -17,8 +17,9 @@ use crate::broker::{
     AckMode, Broker, Delivery, Destination, Kind, Selector, Subscription, Transaction, TxOp, subscription_selector,
 };
 use crate::config::User;
+use crate::error::Error;
 use crate::limits::{self, NameKind};
-use crate::store::record::StoredMessage;
+use crate::message::{StoredMessage, header};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -175,8 +176,10 @@ async fn run(
                 let done = match handle(frame, conn, broker).await {
                     Ok(done) => done,
                     // No longer master: drop the client (no ERROR), so it fails over and resends.
-                    Err(_) if !broker.is_master() => return Ok(()),
-                    Err(message) => return Err(Fatal { message, receipt }),
+                    Err(e) => match e.stomp_message() {
+                        None => return Ok(()),
+                        Some(message) => return Err(Fatal { message, receipt }),
+                    },
                 };
                 let reply = receipt.is_some() || !conn.outbox.is_empty();
                 if let Some(r) = receipt {
@@ -227,35 +230,27 @@ fn negotiate(accept: Option<&str>) -> Option<Version> {
     [Version::V1_2, Version::V1_1, Version::V1_0].into_iter().find(|v| offered.contains(&v.as_str()))
 }
 
-/// `/queue/a` → queue a; `/topic/a` → topic a (temp destinations map to plain ones).
+/// `/queue/a` → queue a; `/topic/a` → topic a (temp destinations map to plain ones:
+/// [`Destination`]'s `FromStr`), the name bounded by [`limits`].
 pub fn parse_destination(d: &str) -> Result<Destination, String> {
-    let (kind, name) = if let Some(n) = d.strip_prefix("/queue/").or_else(|| d.strip_prefix("/temp-queue/")) {
-        (Kind::Queue, n)
-    } else if let Some(n) = d.strip_prefix("/topic/").or_else(|| d.strip_prefix("/temp-topic/")) {
-        (Kind::Topic, n)
-    } else {
-        return Err(format!("Unknown destination type: {d} (use /queue/NAME or /topic/NAME)"));
-    };
-    if name.is_empty() {
-        return Err(format!("destination {d} has no name"));
-    }
-    limits::check(NameKind::Destination, name).map_err(|e| format!("Invalid destination: {e}"))?;
-    Ok(Destination { kind, name: name.to_string() })
+    let destination: Destination = d.parse()?;
+    limits::check(NameKind::Destination, &destination.name).map_err(|e| format!("Invalid destination: {e}"))?;
+    Ok(destination)
 }
 
 /// Handles one client frame; `Ok(true)` ends the connection cleanly.
-async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, String> {
+async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, Error> {
     check_names(&frame)?;
     match frame.command.as_str() {
         "SEND" => {
-            let dest = frame.get("destination").ok_or("SEND needs a destination header")?;
+            let dest = frame.get(header::DESTINATION).ok_or("SEND needs a destination header")?;
             let destination = parse_destination(dest)?;
             let msg = StoredMessage {
                 seq: 0,
                 destination: dest.to_string(),
                 headers: headers::stored_headers(&frame),
                 body: frame.body.to_vec(),
-                persistent: frame.get("persistent") == Some("true"),
+                persistent: frame.get(header::PERSISTENT) == Some("true"),
                 timestamp: crate::events::now_ms(),
                 redelivery_count: 0,
                 producer: None,
@@ -263,15 +258,15 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             match frame.get("transaction") {
                 Some(t) => {
                     let tx = conn.txs.get_mut(t).ok_or(format!("Invalid transaction id: {t}"))?;
-                    broker.transact(tx, [TxOp::Send(destination, msg)]).await.map_err(|e| e.to_string())?;
+                    broker.transact(tx, [TxOp::Send(destination, msg)]).await?;
                 }
                 None => {
-                    broker.send(&destination, msg).await.map_err(|e| e.to_string())?;
+                    broker.send(&destination, msg).await?;
                 }
             }
         }
         "SUBSCRIBE" => {
-            let dest = frame.get("destination").ok_or("SUBSCRIBE needs a destination header")?;
+            let dest = frame.get(header::DESTINATION).ok_or("SUBSCRIBE needs a destination header")?;
             let destination = parse_destination(dest)?;
             let id = match (frame.get("id"), conn.version) {
                 (Some(id), _) => id.to_string(),
@@ -279,13 +274,14 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
                 (None, _) => return Err("SUBSCRIBE needs an id header".into()),
             };
             if conn.subs.contains_key(&id) {
-                return Err(format!("subscription id {id} is already in use"));
+                return Err(format!("subscription id {id} is already in use").into());
             }
             if conn.subs.len() >= limits::MAX_CONSUMERS_PER_CONNECTION {
                 return Err(format!(
                     "this connection already has {} subscriptions, the most one connection may hold",
                     limits::MAX_CONSUMERS_PER_CONNECTION
-                ));
+                )
+                .into());
             }
             // ActiveMQ's STOMP selectors read string headers as numbers or booleans where the
             // expression compares them so ("convert_string_expressions").
@@ -294,7 +290,7 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
                 "auto" => AckMode::Auto,
                 "client" => AckMode::Client,
                 "client-individual" if conn.version != Version::V1_0 => AckMode::ClientIndividual,
-                other => return Err(format!("unsupported ack mode {other}")),
+                other => return Err(format!("unsupported ack mode {other}").into()),
             };
             let default_prefetch = if destination.kind == Kind::Queue { 1000 } else { 32766 };
             let prefetch = headers::prefetch(frame.get("activemq.prefetchSize"), default_prefetch)?;
@@ -314,7 +310,7 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
                 return Ok(false);
             }
             let sub = Subscription { destination, ack, prefetch, durable, selector };
-            let consumer = broker.subscribe(conn.id, sub, conn.tx.clone()).await.map_err(|e| e.to_string())?;
+            let consumer = broker.subscribe(conn.id, sub, conn.tx.clone()).await?;
             conn.by_consumer.insert(consumer, id.clone());
             conn.subs.insert(id, Sub { consumer, ack, destination: dest.to_string(), browser: false });
         }
@@ -326,7 +322,7 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             if frame.get("persistent") == Some("true")
                 && let Some(name) = frame.get("activemq.subscriptionName")
             {
-                broker.remove_durable(&conn.client_id, name).await.map_err(|e| e.to_string())?;
+                broker.remove_durable(&conn.client_id, name).await?;
             }
         }
         "ACK" | "NACK" => {
@@ -336,47 +332,48 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             let (consumer, seq) = ack_target(&frame, conn)?;
             let sub = &conn.subs[&conn.by_consumer[&consumer]];
             if sub.browser {
-                return Err(format!("Cannot {} a message of a queue browser (browser:true)", frame.command));
+                return Err(format!("Cannot {} a message of a queue browser (browser:true)", frame.command).into());
             }
             if frame.command == "NACK" {
-                broker.nack(consumer, seq).await.map_err(|e| e.to_string())?;
+                broker.nack(consumer, seq).await?;
             } else if let Some(t) = frame.get("transaction") {
                 let tx = conn.txs.get_mut(t).ok_or(format!("Invalid transaction id: {t}"))?;
-                broker.transact(tx, [TxOp::Ack(consumer, vec![seq])]).await.map_err(|e| e.to_string())?;
+                broker.transact(tx, [TxOp::Ack(consumer, vec![seq])]).await?;
             } else if sub.ack != AckMode::Auto {
                 // An ACK is not synced; only one that asks for a RECEIPT waits until it is written.
                 let cumulative = sub.ack == AckMode::Client;
                 if frame.get("receipt").is_some() {
-                    broker.ack(consumer, seq, cumulative).await.map_err(|e| e.to_string())?;
+                    broker.ack(consumer, seq, cumulative).await?;
                 } else {
-                    broker.ack_nowait(consumer, seq, cumulative).map_err(|e| e.to_string())?;
+                    broker.ack_nowait(consumer, seq, cumulative)?;
                 }
             }
         }
         "BEGIN" => {
             let t = frame.get("transaction").ok_or("BEGIN needs a transaction header")?;
             if conn.txs.contains_key(t) {
-                return Err(format!("transaction {t} already started"));
+                return Err(format!("transaction {t} already started").into());
             }
             if conn.txs.len() >= limits::MAX_TRANSACTIONS_PER_CONNECTION {
                 return Err(format!(
                     "this connection already has {} open transactions, the most one connection may hold",
                     limits::MAX_TRANSACTIONS_PER_CONNECTION
-                ));
+                )
+                .into());
             }
             conn.txs.insert(t.to_string(), Transaction::default());
         }
         "COMMIT" => {
             let t = frame.get("transaction").ok_or("COMMIT needs a transaction header")?;
             let ops = conn.txs.remove(t).ok_or(format!("Invalid transaction id: {t}"))?;
-            broker.commit(ops).await.map_err(|e| e.to_string())?;
+            broker.commit(ops).await?;
         }
         "ABORT" => {
             let t = frame.get("transaction").ok_or("ABORT needs a transaction header")?;
             conn.txs.remove(t).ok_or(format!("Invalid transaction id: {t}"))?;
         }
         "DISCONNECT" => return Ok(true),
-        other => return Err(format!("Unknown STOMP action: {other}")),
+        other => return Err(format!("Unknown STOMP action: {other}").into()),
     }
     Ok(false)
 }
@@ -407,10 +404,10 @@ fn browse(
     }
     conn.outbox.push(
         Frame::new("MESSAGE")
-            .header("subscription", id.clone())
+            .header(header::SUBSCRIPTION, id.clone())
             .header("browser", "end")
-            .header("destination", dest)
-            .header("message-id", "0"),
+            .header(header::DESTINATION, dest)
+            .header(header::MESSAGE_ID, "0"),
     );
     conn.by_consumer.insert(consumer, id.clone());
     conn.subs.insert(id, Sub { consumer, ack, destination: dest.to_string(), browser: true });

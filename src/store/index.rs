@@ -89,7 +89,7 @@ impl MsgLoc {
 
     fn decode(v: &[u8]) -> Result<MsgLoc> {
         let v: &[u8; 16] =
-            v.try_into().map_err(|_| Error::Other(format!("a message location of {} bytes", v.len())))?;
+            v.try_into().map_err(|_| Error::Storage(format!("a message location of {} bytes", v.len())))?;
         Ok(MsgLoc {
             pos: u64::from_be_bytes(v[..8].try_into().expect("8")),
             nth: u32::from_be_bytes(v[8..12].try_into().expect("4")),
@@ -172,7 +172,7 @@ impl Index {
                 index.meta.put(&mut wtxn, "format", &FORMAT)?;
             }
             other => {
-                return Err(Error::Other(format!(
+                return Err(Error::Storage(format!(
                     "the index is of format {} and this build keeps format {FORMAT}",
                     other.unwrap_or(1)
                 )));

@@ -184,7 +184,7 @@ impl Journal {
                 let len = file.metadata().map_err(Error::io(format!("reading {}", path.display())))?.len();
                 let next = starts[i + 1];
                 if s + len > next {
-                    return Err(Error::Other(format!(
+                    return Err(Error::Storage(format!(
                         "{} ends at {} but the next log file starts at {next}: the log files overlap",
                         path.display(),
                         s + len
@@ -296,7 +296,7 @@ impl Journal {
 
     fn check_healthy(&self) -> Result<()> {
         match self.failed.get() {
-            Some(why) => Err(Error::Other(format!("the journal refuses writes after a failed fsync ({why})"))),
+            Some(why) => Err(Error::Storage(format!("the journal refuses writes after a failed fsync ({why})"))),
             None => Ok(()),
         }
     }
@@ -319,7 +319,7 @@ impl Journal {
             );
             let _ = self.failed.set(why.clone());
             self.fault.send_replace(Some(why.clone()));
-            Error::Other(why)
+            Error::Storage(why)
         })
     }
 
@@ -359,7 +359,7 @@ impl Journal {
         let (mut ends, mut last) = (Vec::new(), None);
         for data in records {
             if data.len() > MAX_DATA {
-                return Err(Error::Other(format!(
+                return Err(Error::Storage(format!(
                     "a record of {} bytes is over the {MAX_DATA}-byte limit",
                     data.len()
                 )));
@@ -389,7 +389,7 @@ impl Journal {
         let mut f = self.files.lock().unwrap();
         if file != f.start {
             if file < f.start || start != file || file < f.end {
-                return Err(Error::Other(format!(
+                return Err(Error::Storage(format!(
                     "replicated records of log file {file} at {start}, but the journal's last file starts at {} \
                      and ends at {}",
                     f.start, f.end
@@ -398,9 +398,10 @@ impl Journal {
             self.roll(&mut f, file)?;
         }
         if start != f.end {
-            return Err(Error::Other(format!("replicated records at {start} but the journal ends at {}", f.end)));
+            return Err(Error::Storage(format!("replicated records at {start} but the journal ends at {}", f.end)));
         }
-        let last = validate(bytes).map_err(|e| Error::Other(format!("corrupt replicated records at {start}: {e}")))?;
+        let last =
+            validate(bytes).map_err(|e| Error::Storage(format!("corrupt replicated records at {start}: {e}")))?;
         let last = last.map(|(at, crc)| (start + at as u64, crc)).or(f.last);
         self.write_at_end(&mut f, bytes, last)?;
         Ok(f.end)
@@ -505,7 +506,7 @@ impl Journal {
             return Ok(Vec::new());
         }
         let Some((start, end, log)) = self.file_at(from) else {
-            return Err(Error::Other(format!(
+            return Err(Error::Storage(format!(
                 "position {from} is in no log file (collected as garbage, or never written here)"
             )));
         };
@@ -550,7 +551,7 @@ impl Journal {
         let log = {
             let mut f = self.files.lock().unwrap();
             if start == f.start {
-                return Err(Error::Other(format!("log file {start} is the one being appended to")));
+                return Err(Error::Storage(format!("log file {start} is the one being appended to")));
             }
             f.ends.remove(&start);
             let log = f.files.remove(&start);
@@ -620,7 +621,7 @@ impl Journal {
 /// Whole records of `log` (starting at `start`, its records ending at `end`) from position
 /// `from`, about `max` bytes of them (at least one record, however large).
 fn read_records(log: &LogFile, start: u64, end: u64, from: u64, max: usize) -> Result<Vec<u8>> {
-    let no_record = |at: usize| Error::Other(format!("the journal has no valid record at {}", from + at as u64));
+    let no_record = |at: usize| Error::Storage(format!("the journal has no valid record at {}", from + at as u64));
     let reading = || Error::io(format!("reading {}", log.path.display()));
     let mut buf = vec![0u8; (end - from).min(max.max(HEADER) as u64) as usize];
     log.file.read_exact_at(&mut buf, from - start).map_err(reading())?;

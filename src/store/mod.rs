@@ -271,7 +271,7 @@ impl Store {
     pub fn append<'a>(&self, records: impl IntoIterator<Item = &'a Record>) -> Result<Vec<u64>> {
         let mut encoded = Vec::new();
         for r in records {
-            r.check_storable().map_err(|why| Error::Other(format!("the store refuses the write: {why}")))?;
+            r.check_storable().map_err(|why| Error::Storage(format!("the store refuses the write: {why}")))?;
             encoded.push(r.encode());
         }
         self.journal.append(encoded.iter().map(Vec::as_slice))
@@ -457,8 +457,8 @@ impl Store {
         let bytes = self.journal.read(pos, 1)?;
         match journal::next_record(&bytes) {
             Next::Record { data, .. } => Record::decode(data)
-                .map_err(|e| Error::Other(format!("the journal record at {pos} does not decode: {e}"))),
-            _ => Err(Error::Other(format!("the journal has no record at {pos}"))),
+                .map_err(|e| Error::Storage(format!("the journal record at {pos} does not decode: {e}"))),
+            _ => Err(Error::Storage(format!("the journal has no record at {pos}"))),
         }
     }
 
@@ -493,7 +493,7 @@ fn nth_enqueue(record: &Record, nth: u32) -> Option<StoredMessage> {
 }
 
 fn no_message(store: &str, loc: index::MsgLoc) -> Error {
-    Error::Other(format!(
+    Error::Storage(format!(
         "store {store}: the index points at enqueue {} of the journal record at {}, which is not there",
         loc.nth, loc.pos
     ))

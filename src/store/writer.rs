@@ -109,7 +109,8 @@ impl Writer {
     /// to the slaves) when this returns; [`Pending::durable`] waits for the rest.
     pub fn append(&self, records: Vec<Record>, synced: bool) -> Result<Pending<'_>> {
         self.check_lease()?;
-        let end = self.shared.append(&records)?.last().copied().unwrap_or_else(|| *self.end.borrow());
+        let ends = self.shared.append(&records).map_err(|e| self.term_ended(e))?;
+        let end = ends.last().copied().unwrap_or_else(|| *self.end.borrow());
         let fsync = if synced && self.mode.local_disk {
             let (done, rx) = oneshot::channel();
             self.tx.send(Job::Sync(done)).map_err(|_| closed())?;
@@ -139,18 +140,28 @@ impl Writer {
 
     fn check_lease(&self) -> Result<()> {
         if let Some(why) = self.shared.store.failed() {
-            return Err(Error::Other(format!(
+            return Err(Error::NotMaster(format!(
                 "this node's store failed ({why}): it stops being master, so the write is not acknowledged"
             )));
         }
         if self.lease.valid() {
             Ok(())
         } else {
-            Err(Error::Other(
+            Err(Error::NotMaster(
                 "this node's master lease has expired (no confirmation from ZooKeeper): it may no longer be the \
                  master, so the write is not acknowledged"
                     .into(),
             ))
+        }
+    }
+
+    /// A journal that refuses the append because an fsync failed has ended this term (as
+    /// [`Writer::check_lease`] would say had it run a moment later): the write is refused
+    /// as not-master, not as a storage fault the client could do something about.
+    fn term_ended(&self, e: Error) -> Error {
+        match self.shared.store.failed() {
+            Some(_) => Error::NotMaster(e.to_string()),
+            None => e,
         }
     }
 
@@ -180,7 +191,7 @@ impl Pending<'_> {
     /// Resolves with the journal end once the write is durable per `sync`.
     pub async fn durable(self) -> Result<u64> {
         if let Some(rx) = self.fsync {
-            rx.await.map_err(|_| stepped_down())?.map_err(|e| Error::Other(format!("store sync failed: {e}")))?;
+            rx.await.map_err(|_| stepped_down())?.map_err(|e| Error::NotMaster(format!("store sync failed: {e}")))?;
         }
         if self.synced && self.writer.mode.remote {
             let mut acked = self.writer.quorum_acked.clone();
@@ -192,11 +203,11 @@ impl Pending<'_> {
 }
 
 fn closed() -> Error {
-    Error::Other("the store is closed (this node is no longer master)".into())
+    Error::NotMaster("the store is closed (this node is no longer master)".into())
 }
 
 fn stepped_down() -> Error {
-    Error::Other("the store closed before the write completed (master stepped down)".into())
+    Error::NotMaster("the store closed before the write completed (master stepped down)".into())
 }
 
 impl Shared {
@@ -283,6 +294,7 @@ fn write_loop(s: &Shared, rx: std_mpsc::Receiver<Job>) {
 mod tests {
     use super::*;
     use crate::election::lease::Lease; // the fence the node passes in
+    use crate::error::Kind;
     use crate::store::record::StoredMessage;
 
     fn enqueue(seq: u64) -> Record {
@@ -373,14 +385,37 @@ mod tests {
             })
             .collect();
         for p in pending {
-            let e = p.await.unwrap().unwrap_err().to_string();
-            assert!(e.contains("fsync"), "{e}");
+            let e = p.await.unwrap().unwrap_err();
+            assert!(e.to_string().contains("fsync"), "{e}");
+            assert_eq!(e.kind(), Kind::NotMaster, "the term ended: {e}");
         }
         fault.wait_for(Option::is_some).await.unwrap();
         assert!(!w.lease_valid(), "the term ends with the failed fsync");
-        assert!(w.write(vec![enqueue(9)], true).await.is_err(), "no later synced write either");
-        assert!(w.write(vec![enqueue(10)], false).await.is_err(), "nor any append");
-        assert!(w.write_nowait(vec![Record::Dequeue { store: "q".into(), seq: 1 }]).is_err());
+        let later = [
+            w.write(vec![enqueue(9)], true).await.expect_err("no later synced write either"),
+            w.write(vec![enqueue(10)], false).await.expect_err("nor any append"),
+            w.write_nowait(vec![Record::Dequeue { store: "q".into(), seq: 1 }]).expect_err("nor a queued ack"),
+        ];
+        for e in later {
+            assert_eq!(e.kind(), Kind::NotMaster, "{e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_or_revoked_lease_refuses_writes_as_not_master() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let (_ack_tx, ack_rx) = watch::channel(u64::MAX);
+        let lease = Arc::new(Lease::new(std::time::Duration::from_secs(60)));
+        lease.renew();
+        let w = Writer::start(store.clone(), SyncMode::parse("local_mem").unwrap(), ack_rx, lease.clone()).unwrap();
+        w.write(vec![enqueue(1)], true).await.unwrap();
+        lease.revoke();
+        let e = w.write(vec![enqueue(2)], true).await.expect_err("a write after the lease is gone");
+        assert_eq!(e.kind(), Kind::NotMaster, "{e}");
+        assert!(e.to_string().contains("master lease has expired"), "{e}");
+        let e = w.write_nowait(vec![Record::Dequeue { store: "q".into(), seq: 1 }]).expect_err("an ack too");
+        assert_eq!(e.kind(), Kind::NotMaster, "{e}");
     }
 
     #[tokio::test]

@@ -105,7 +105,7 @@ fn selected<'a>(only: &[String]) -> Vec<&'a Probe> {
 pub fn run(opts: &Options, host: String, commit: String) -> Result<Run> {
     let probes = selected(&opts.only);
     if probes.len() <= 1 && !opts.only.is_empty() {
-        return Err(crate::Error::Other(format!("no probe matches {:?}", opts.only)));
+        return Err(crate::Error::InvalidInput(format!("no probe matches {:?}", opts.only)));
     }
     let started = time::OffsetDateTime::now_utc()
         .format(&time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))

@@ -136,7 +136,7 @@ impl Cluster {
         self.names()
             .into_iter()
             .find_map(|n| self.live_report(&n).filter(|r| r.role == Role::Master && r.serving).map(|r| (n, r)))
-            .ok_or_else(|| Error::Other("no serving master in the nodes' status files".into()))
+            .ok_or_else(|| Error::Unreachable("no serving master in the nodes' status files".into()))
     }
 
     pub fn master_url(&self) -> Result<String> {
@@ -255,7 +255,7 @@ impl Cluster {
             .names()
             .into_iter()
             .find(|n| *n != master && self.attached_since(n, 0))
-            .ok_or_else(|| Error::Other("no attached slave to stop".into()))?;
+            .ok_or_else(|| Error::Target("no attached slave to stop".into()))?;
         let rt = runtime()?;
         self.stop(&node)?;
         let own = self.report(&node).map_or(0, |r| r.position);

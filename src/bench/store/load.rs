@@ -70,7 +70,7 @@ pub struct Drain {
 }
 
 fn codec(e: CodecError) -> Error {
-    Error::Other(format!("STOMP connection: {e}"))
+    Error::Unreachable(format!("STOMP connection: {e}"))
 }
 
 /// `tcp://host:port` (or `host:port`) → `host:port`.
@@ -97,7 +97,7 @@ impl Conn {
             c.framed.send(connect).await.map_err(codec)?;
             match c.next(limit).await? {
                 Some(f) if f.command == "CONNECTED" => {}
-                Some(f) => return Err(Error::Other(format!("{at}: expected CONNECTED, got {}", f.command))),
+                Some(f) => return Err(Error::protocol(format!("{at}: expected CONNECTED, got {}", f.command))),
                 None => return Err(Error::Timeout(format!("{at}: no CONNECTED within {limit:?}"))),
             }
             c.framed.codec_mut().set_version(Version::V1_2);
@@ -123,11 +123,11 @@ impl Conn {
                 }
             };
             match item {
-                None => return Err(Error::Other("the broker closed the connection".into())),
+                None => return Err(Error::Unreachable("the broker closed the connection".into())),
                 Some(Err(e)) => return Err(codec(e)),
                 Some(Ok(Parsed::HeartBeat)) => {}
                 Some(Ok(Parsed::Frame(f))) if f.command == "ERROR" => {
-                    return Err(Error::Other(format!(
+                    return Err(Error::protocol(format!(
                         "ERROR from the broker: {} {}",
                         f.get("message").unwrap_or(""),
                         String::from_utf8_lossy(&f.body).trim()
@@ -158,7 +158,7 @@ impl Conn {
         if waiting.remove(&id) {
             Ok(())
         } else {
-            Err(Error::Other(format!("RECEIPT {id:?} answers no SEND in flight")))
+            Err(Error::protocol(format!("RECEIPT {id:?} answers no SEND in flight")))
         }
     }
 
@@ -167,7 +167,7 @@ impl Conn {
         self.framed.send(Frame::new("DISCONNECT").header("receipt", "bye")).await.map_err(codec)?;
         match self.receipt(on_message).await? {
             id if id == "bye" => Ok(()),
-            id => Err(Error::Other(format!("expected the DISCONNECT's RECEIPT, got RECEIPT {id:?}"))),
+            id => Err(Error::protocol(format!("expected the DISCONNECT's RECEIPT, got RECEIPT {id:?}"))),
         }
     }
 }
@@ -276,7 +276,7 @@ pub async fn drain(
         }
         last = t0.elapsed();
         first.get_or_insert(last);
-        let id = f.get("ack").ok_or_else(|| Error::Other("a MESSAGE without an ack header".into()))?;
+        let id = f.get("ack").ok_or_else(|| Error::protocol("a MESSAGE without an ack header"))?;
         c.framed.feed(Frame::new("ACK").header("id", id)).await.map_err(codec)?;
     }
     // Messages still in flight when we stop are not acked: the broker keeps them.

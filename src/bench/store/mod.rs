@@ -166,7 +166,7 @@ pub fn command(op: StoreOp, config: &Path, host: String) -> Result<()> {
             let mut named = Vec::new();
             for d in dirs {
                 let (name, path) =
-                    d.split_once('=').ok_or_else(|| Error::Other(format!("--dir {d}: expected NAME=PATH")))?;
+                    d.split_once('=').ok_or_else(|| Error::InvalidInput(format!("--dir {d}: expected NAME=PATH")))?;
                 named.push((name.to_string(), PathBuf::from(path)));
             }
             if nodes {

@@ -61,7 +61,7 @@ fn step<T: DeserializeOwned>(work: &Path, broker: &str, name: &str) -> Result<Op
     let path = work.join(format!("{broker}.{name}.json"));
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            Ok(Some(serde_json::from_str(&text).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?))
+            Ok(Some(serde_json::from_str(&text).map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(format!("reading {}", path.display()))(e)),
