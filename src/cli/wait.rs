@@ -232,6 +232,8 @@ mod tests {
             partitioned: None,
             store: None,
             log: String::new(),
+            host: None,
+            owned: None,
         }
     }
 
@@ -243,6 +245,8 @@ mod tests {
             pid: None,
             client_port: 1,
             log: String::new(),
+            host: None,
+            owned: None,
         }
     }
 

@@ -29,6 +29,7 @@ use crate::control::{Cut, Request, Response, Verb, socket_path};
 use crate::error::{Error, Result};
 use crate::events::EventLog;
 use crate::faults::Faults;
+use crate::hosts::Here;
 use crate::node::NodeLayout;
 use crate::status::{ClusterStatus, NodeReport, NodeStatus, Ports, ZkStatus};
 use crate::zookeeper::{Install, ZkLayout, prepare, probe_mode, probe_mode_at};
@@ -60,19 +61,28 @@ pub(crate) struct Shared {
     shutdown: watch::Sender<bool>,
     /// The dashboard, whose demo load the teardown stops first.
     dashboard: std::sync::OnceLock<crate::dashboard::Dashboard>,
+    /// Which members this supervisor owns (all of them on one machine; crate::hosts).
+    here: Here,
+    /// Where its socket, pids.json and supervisor.pid live.
+    sup_dir: PathBuf,
+    /// The other hosts' control endpoints' secret (multi-host with `securityToken`).
+    remote: Option<crate::replication::auth::Secret>,
 }
 
 /// Runs a supervisor until `down` or a signal.
 pub async fn run(config: Config) -> Result<()> {
     let state_dir = config.state_dir();
-    std::fs::create_dir_all(&state_dir).map_err(Error::io(format!("creating {}", state_dir.display())))?;
-    let sock = socket_path(&state_dir);
+    let here = Here::of(&config);
+    here.check_up(&config)?;
+    let sup_dir = here.supervisor_dir(&config);
+    std::fs::create_dir_all(&sup_dir).map_err(Error::io(format!("creating {}", sup_dir.display())))?;
+    let sock = socket_path(&sup_dir);
     if UnixStream::connect(&sock).await.is_ok() {
         return Err(Error::Other(format!("a supervisor is already running for {}", state_dir.display())));
     }
     let _ = std::fs::remove_file(&sock);
     // The nodes read the generated replication token; `mqsim up` normally made it already.
-    if config.cluster.security_token.is_empty() && !config.cluster.insecure_replication {
+    if config.cluster.security_token.is_empty() && !config.cluster.insecure_replication && !here.partial {
         crate::replication::auth::ensure_token_file(&state_dir)?;
     }
     let listener = crate::control::bind(&sock).map_err(Error::io(format!("binding {}", sock.display())))?;
@@ -81,17 +91,27 @@ pub async fn run(config: Config) -> Result<()> {
     let (shutdown, mut shutdown_rx) = watch::channel(false);
     let mut procs = BTreeMap::new();
     if config.zookeeper.connect.is_none() {
-        for (i, s) in config.zookeeper.servers.iter().enumerate() {
+        for (i, s) in config.zookeeper.servers.iter().enumerate().filter(|(_, s)| here.owns(&s.name)) {
             let log = ZkLayout::new(&state_dir, &s.name).log_file;
             procs.insert(s.name.clone(), Proc { kind: Kind::Zk(i + 1), pid: None, requested: None, log });
         }
     }
-    for n in &config.nodes {
+    for n in config.nodes.iter().filter(|n| here.owns(&n.name)) {
         let log = NodeLayout::new(&config, &n.name).log_file;
         procs.insert(n.name.clone(), Proc { kind: Kind::Node, pid: None, requested: None, log });
     }
     let exe = std::env::current_exe().map_err(Error::io("finding the mqsim executable"))?;
     let exe = PathBuf::from(exe.to_string_lossy().trim_end_matches(" (deleted)"));
+    let remote = if here.partial { crate::hosts::remote::secret(&config) } else { None };
+    let endpoint = match (here.addr, &remote) {
+        (Some(addr), Some(_)) => {
+            let at = std::net::SocketAddr::new(addr, config.cluster.control_port);
+            Some(tokio::net::TcpListener::bind(at).await.map_err(Error::io(format!(
+                "serving the control endpoint on {at} (cluster.controlPort; the other hosts connect to it)"
+            )))?)
+        }
+        _ => None,
+    };
     let sup = Arc::new(Shared {
         config,
         exe,
@@ -100,12 +120,35 @@ pub async fn run(config: Config) -> Result<()> {
         procs: Mutex::new(procs),
         shutdown,
         dashboard: Default::default(),
+        here,
+        sup_dir: sup_dir.clone(),
+        remote,
     });
-    std::fs::write(state_dir.join("supervisor.pid"), format!("{}\n", std::process::id()))
+    std::fs::write(sup_dir.join("supervisor.pid"), format!("{}\n", std::process::id()))
         .map_err(Error::io("writing supervisor.pid"))?;
     sup.events.emit("up", format!("supervisor started (pid {}) in {}", std::process::id(), state_dir.display()));
 
     tokio::spawn(control_loop(listener, sup.clone()));
+    if let (Some(listener), Some(secret)) = (endpoint, sup.remote.clone()) {
+        let at = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        sup.events.emit("up", format!("control endpoint for the other hosts at {at} (securityToken proofs)"));
+        let s = sup.clone();
+        let handle = move |req: Request| -> futures::future::BoxFuture<'static, Response> {
+            let s = s.clone();
+            Box::pin(async move {
+                let (reply, exit) = s.handle(req).await;
+                if exit {
+                    let s = s.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        let _ = s.shutdown.send(true);
+                    });
+                }
+                reply
+            })
+        };
+        tokio::spawn(crate::hosts::remote::serve(listener, secret, sup.here.label.clone(), handle));
+    }
     // The cluster dashboard (crate::dashboard): the CLI's status and actions, in a browser.
     let control: Arc<dyn crate::dashboard::Control> = sup.clone();
     let dashboard = crate::dashboard::Dashboard::new(sup.config.clone(), control);
@@ -134,7 +177,7 @@ pub async fn run(config: Config) -> Result<()> {
     }
     boot.abort();
     let _ = std::fs::remove_file(&sock);
-    let _ = std::fs::remove_file(state_dir.join("supervisor.pid"));
+    let _ = std::fs::remove_file(sup_dir.join("supervisor.pid"));
     sup.events.emit("down", "supervisor exited; no process left");
     Ok(())
 }
@@ -161,7 +204,8 @@ async fn boot(sup: Arc<Shared>) {
                     serving += 1;
                 }
             }
-            if serving == zk_names.len() {
+            let want = if sup.here.partial { sup.config.zookeeper.servers.len() / 2 + 1 } else { zk_names.len() };
+            if serving >= want {
                 sup.events.emit("zk-serving", format!("ZooKeeper ensemble serving ({serving} servers)"));
                 break;
             }
@@ -202,23 +246,7 @@ async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
             let request = crate::control::read_request(&mut r).await;
             let refused = request.is_err();
             let (reply, exit) = match request {
-                Ok(Request::Status) => (Response::Status(Box::new(sup.status().await)), false),
-                Ok(Request::Act { verb, target }) => match sup.act(verb, &target).await {
-                    Ok(lines) => (Response::Done { lines }, false),
-                    Err(e) => (Response::Error { message: e.to_string() }, false),
-                },
-                Ok(Request::Partition { target, from }) => match sup.partition(&target, Some(from)).await {
-                    Ok(lines) => (Response::Done { lines }, false),
-                    Err(e) => (Response::Error { message: e.to_string() }, false),
-                },
-                Ok(Request::Heal { target }) => match sup.partition(&target, None).await {
-                    Ok(lines) => (Response::Done { lines }, false),
-                    Err(e) => (Response::Error { message: e.to_string() }, false),
-                },
-                Ok(Request::Down) => {
-                    sup.teardown("mqsim down").await;
-                    (Response::Done { lines: vec!["cluster stopped; no process left".into()] }, true)
-                }
+                Ok(req) => sup.handle(req).await,
                 Err(message) => (Response::Error { message }, false),
             };
             let mut out = serde_json::to_vec(&reply).expect("serializes");
@@ -235,6 +263,31 @@ async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
 }
 
 impl Shared {
+    /// One control request (from the socket, or another host's supervisor); true: exit after replying.
+    async fn handle(self: &Arc<Self>, request: Request) -> (Response, bool) {
+        let sup = self;
+        match request {
+            Request::Status => (Response::Status(Box::new(sup.status().await)), false),
+            Request::Act { verb, target } => match sup.act(verb, &target).await {
+                Ok(lines) => (Response::Done { lines }, false),
+                Err(e) => (Response::Error { message: e.to_string() }, false),
+            },
+            Request::Partition { target, from } => match sup.partition(&target, Some(from)).await {
+                Ok(lines) => (Response::Done { lines }, false),
+                Err(e) => (Response::Error { message: e.to_string() }, false),
+            },
+            Request::Heal { target } => match sup.partition(&target, None).await {
+                Ok(lines) => (Response::Done { lines }, false),
+                Err(e) => (Response::Error { message: e.to_string() }, false),
+            },
+            Request::Down => {
+                sup.teardown("mqsim down").await;
+                let what = if sup.here.partial { "this host's members stopped" } else { "cluster stopped" };
+                (Response::Done { lines: vec![format!("{what}; no process left")] }, true)
+            }
+        }
+    }
+
     fn names(&self, f: impl Fn(Kind) -> bool) -> Vec<String> {
         self.procs.lock().unwrap().iter().filter(|(_, p)| f(p.kind)).map(|(n, _)| n.clone()).collect()
     }
@@ -242,7 +295,7 @@ impl Shared {
     fn save_pids(&self) {
         let procs = self.procs.lock().unwrap();
         let children = procs.iter().filter_map(|(n, p)| Some((n.clone(), p.pid?))).collect();
-        let _ = Pids { supervisor: std::process::id(), children }.write(&self.config.state_dir());
+        let _ = Pids { supervisor: std::process::id(), children }.write(&self.sup_dir);
     }
 
     /// Spawns one process (no-op if it runs).
@@ -369,6 +422,12 @@ impl Shared {
         let names = self.resolve(target).await?;
         let mut lines = Vec::new();
         for name in names {
+            if !self.here.owns(&name) {
+                let word = serde_json::to_value(verb).ok().and_then(|v| v.as_str().map(str::to_string));
+                let word = word.unwrap_or_default();
+                lines.extend(self.forward(&name, Request::Act { verb, target: name.clone() }, &word).await?);
+                continue;
+            }
             let line = match verb {
                 Verb::Start => match self.start(&name) {
                     Ok(pid) => format!("{name}: started (pid {pid})"),
@@ -395,7 +454,15 @@ impl Shared {
         let names = self.resolve(target).await?;
         let mut lines = Vec::new();
         for name in names {
-            if self.procs.lock().unwrap().get(&name).is_some_and(|p| p.kind != Kind::Node) {
+            if self.config.node(&name).is_some() && !self.here.owns(&name) {
+                let (req, word) = match cut {
+                    Some(from) => (Request::Partition { target: name.clone(), from }, "partition"),
+                    None => (Request::Heal { target: name.clone() }, "heal"),
+                };
+                lines.extend(self.forward(&name, req, word).await?);
+                continue;
+            }
+            if self.config.node(&name).is_none() {
                 if target == "all" {
                     continue;
                 }
@@ -510,7 +577,8 @@ impl Shared {
             }
             name => {
                 let short = name.strip_prefix("mq_").unwrap_or(name);
-                if self.procs.lock().unwrap().contains_key(short) {
+                let elsewhere = crate::hosts::members(&self.config).iter().any(|(n, _)| n == short);
+                if self.procs.lock().unwrap().contains_key(short) || elsewhere {
                     vec![short.to_string()]
                 } else {
                     let known = [all_nodes, all_zk].concat().join(", ");
@@ -542,6 +610,39 @@ impl Shared {
         info!("all processes stopped");
     }
 
+    /// `host` and `owned` of a member's status: only in a multi-host layout.
+    fn host_column(&self, name: &str) -> (Option<String>, Option<bool>) {
+        if !self.here.partial {
+            return (None, None);
+        }
+        let host = crate::hosts::member_addr(&self.config, name).map(|a| a.to_string());
+        (host, Some(self.here.owns(name)))
+    }
+
+    /// Sends `req` about `name`, a member of another host, to that host's supervisor.
+    async fn forward(&self, name: &str, req: Request, verb: &str) -> Result<Vec<String>> {
+        let addr = crate::hosts::member_addr(&self.config, name)
+            .ok_or_else(|| Error::Target(format!("no member named {name}")))?;
+        let there = format!("run `mqsim {verb} {name}` on {addr} (the host that runs it)");
+        let Some(secret) = &self.remote else {
+            return Err(Error::Target(format!(
+                "{name} runs on {addr}, not on this host, and without `securityToken` there is no control endpoint \
+                 to reach its supervisor: {there}"
+            )));
+        };
+        let at = std::net::SocketAddr::new(addr, self.config.cluster.control_port);
+        match crate::hosts::remote::request(at, secret, &req, Duration::from_secs(60)).await {
+            Ok(Response::Done { lines }) => Ok(lines.into_iter().map(|l| format!("{l} (on {addr})")).collect()),
+            Ok(Response::Error { message }) => Err(Error::Target(format!("{addr}: {message}"))),
+            Ok(Response::Status(_)) => Err(Error::Other(format!("{addr}: unexpected reply"))),
+            Err(e) => Err(Error::Target(format!(
+                "{name} runs on {addr}, whose supervisor did not take the request ({e}); {there}, or check that \
+                 it runs and that port {} is open between the hosts",
+                self.config.cluster.control_port
+            ))),
+        }
+    }
+
     async fn status(&self) -> ClusterStatus {
         let cfg = &self.config;
         let procs = self.procs.lock().unwrap().clone();
@@ -559,12 +660,29 @@ impl Shared {
         let mut zookeeper = Vec::new();
         match &cfg.zookeeper.connect {
             None => {
+                // Another host's servers answer `srvr` themselves (crate::hosts::probe), all at once.
+                let others = cfg.zookeeper.servers.iter().filter(|s| !self.here.owns(&s.name));
+                let mut others = futures::future::join_all(others.map(crate::hosts::probe::zk)).await.into_iter();
                 for s in &cfg.zookeeper.servers {
+                    if !self.here.owns(&s.name) {
+                        zookeeper.extend(others.next());
+                        continue;
+                    }
                     let (state, pid) = proc_state(&s.name);
                     let port = *s.client_port.get_ref();
                     let mode = if state == "running" { probe_mode_at(s.host, port).await } else { None };
                     let log = procs[&s.name].log.display().to_string();
-                    zookeeper.push(ZkStatus { name: s.name.clone(), state, mode, pid, client_port: port, log });
+                    let (host, owned) = self.host_column(&s.name);
+                    zookeeper.push(ZkStatus {
+                        name: s.name.clone(),
+                        state,
+                        mode,
+                        pid,
+                        client_port: port,
+                        log,
+                        host,
+                        owned,
+                    });
                 }
             }
             Some(connect) => {
@@ -580,13 +698,30 @@ impl Shared {
                         pid: None,
                         client_port: port,
                         log: String::new(),
+                        host: None,
+                        owned: None,
                     });
                 }
             }
         }
         let mut nodes = Vec::new();
         let mut master = None;
+        // Another host's brokers answer from their consoles' status.json, all at once.
+        let others = cfg.nodes.iter().filter(|n| !self.here.owns(&n.name)).map(|n| {
+            let host = self.host_column(&n.name).0.unwrap_or_default();
+            crate::hosts::probe::node(cfg, n, host)
+        });
+        let mut others = futures::future::join_all(others).await.into_iter();
         for n in &cfg.nodes {
+            if !self.here.owns(&n.name) {
+                if let Some(st) = others.next() {
+                    if st.role.as_deref() == Some("master") && st.serving && st.state == "running" {
+                        master = Some(n.name.clone());
+                    }
+                    nodes.push(st);
+                }
+                continue;
+            }
             let (state, pid) = proc_state(&n.name);
             let layout = NodeLayout::new(cfg, &n.name);
             let report = NodeReport::read(&layout.status).filter(|r| Some(r.pid) == pid);
@@ -621,6 +756,8 @@ impl Shared {
                 partitioned: Faults::read(&layout.dir).describe(),
                 store: pid.and(r.store),
                 log: layout.log_file.display().to_string(),
+                host: self.host_column(&n.name).0,
+                owned: self.host_column(&n.name).1,
             });
         }
         ClusterStatus {
