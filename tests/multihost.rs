@@ -142,7 +142,9 @@ impl Drop for Hosts {
         let pids = self.pids();
         for i in 1..=3 {
             // A cut host heals first, so its supervisor can stop its members cleanly.
-            let _ = Command::new("ip").args(["netns", "exec", &format!("mqh{i}"), "ip", "link", "set", &format!("mqhe{i}"), "up"]).output();
+            let _ = Command::new("ip")
+                .args(["netns", "exec", &format!("mqh{i}"), "ip", "link", "set", &format!("mqhe{i}"), "up"])
+                .output();
             let _ = self.run_in(i, &self.config, &["down"]);
         }
         for p in pids {
@@ -191,7 +193,11 @@ fn raw(addr: &str, line: &[u8]) -> String {
 /// Sends `count` persistent messages from this namespace through the failover URL; asserts all acknowledged.
 fn send(h: &Hosts, count: u64) {
     let n = count.to_string();
-    let out = h.run_in(0, &h.config, &["send", "--queue", "mqh.orders", "--count", &n, "--persistent", "--json", "--timeout", "90s"]);
+    let out = h.run_in(
+        0,
+        &h.config,
+        &["send", "--queue", "mqh.orders", "--count", &n, "--persistent", "--json", "--timeout", "90s"],
+    );
     assert!(
         out.status.success(),
         "send failed: {}\n{}\n{}",
@@ -244,7 +250,10 @@ fn three_hosts_in_network_namespaces() {
             String::from_utf8_lossy(&out.stderr),
             h.diagnostics()
         );
-        assert!(text.contains(&format!("This host ({}) runs node0{}, zk0{}", host_addr(i + 1), i + 1, i + 1)), "{text}");
+        assert!(
+            text.contains(&format!("This host ({}) runs node0{}, zk0{}", host_addr(i + 1), i + 1, i + 1)),
+            "{text}"
+        );
     }
 
     // Every host sees all six members, the same single master, and owns only its own two.
@@ -274,6 +283,23 @@ fn three_hosts_in_network_namespaces() {
         }
         let table = h.ok_in(i, &["status"]);
         assert!(table.contains("HOST") && table.contains(&format!("{} (here)", host_addr(i))), "{table}");
+    }
+    // The dashboard of a host shows every member, with live buttons for the other hosts' too.
+    let page = Command::new("ip")
+        .args(["netns", "exec", "mqh1", "curl", "-s", "-m", "20", "-u", "admin:admin", "http://127.0.0.1:8170/"])
+        .output();
+    match page {
+        Ok(out) if out.status.success() => {
+            let page = String::from_utf8_lossy(&out.stdout);
+            for name in ["zk01", "zk02", "zk03", "node01", "node02", "node03"] {
+                assert!(
+                    page.contains(&format!("title=\"mqsim kill {name}\">")),
+                    "{name}'s kill button enabled:\n{page}"
+                );
+            }
+            assert!(page.contains("10.231.0.3") && page.contains("10.231.0.1 (here)"), "{page}");
+        }
+        _ => assert!(std::env::var_os("CI").is_none(), "the dashboard check needs curl"),
     }
     send(&h, 20);
 

@@ -9,7 +9,6 @@ use comfy_table::{Cell, Color, Table, presets};
 
 use super::ZkOp;
 use crate::config::Config;
-use crate::control;
 use crate::election::zookeeper::connect;
 use crate::error::{Error, Result};
 use crate::events::{clock, read_from};
@@ -238,7 +237,7 @@ fn log_path(config: &Config, target: &str) -> Result<PathBuf> {
 pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usize>) -> Result<()> {
     let name = match target {
         "master" | "zk-leader" => {
-            let st = control::status(&config.state_dir()).await?;
+            let st = crate::hosts::status(&config).await?;
             let found = if target == "master" {
                 st.master.clone()
             } else {

@@ -253,7 +253,14 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
                 .filter(|z| z.mode.is_none())
                 .map(|z| format!("{} (read {})", z.name, z.log))
                 .collect();
-            return Err(Error::Timeout(format!("ZooKeeper did not serve in time: {}", down.join(", "))));
+            let hint = if crate::hosts::Here::of(config).partial {
+                "; a server serves once a majority of the ensemble is up: run `mqsim up` on the other hosts too, \
+                 and check that they reach each other's client, quorum and election ports (`mqsim config hosts` \
+                 lists what to open)"
+            } else {
+                ""
+            };
+            return Err(Error::Timeout(format!("ZooKeeper did not serve in time: {}{hint}", down.join(", "))));
         }
     };
     let modes: Vec<String> =

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 
 use crate::config::Config;
-use crate::control;
 use crate::error::{Error, Result};
 use crate::status::ClusterStatus;
 
@@ -184,10 +183,9 @@ fn compare_members(kids: &[String], st: &ClusterStatus) -> std::result::Result<S
 /// Polls until `until` holds (prints what holds) or `timeout` passes (an error naming what
 /// was still seen). No running cluster is an error at once: nothing would change.
 pub async fn run(config: &Config, until: Until, timeout: Duration) -> Result<()> {
-    let state_dir = config.state_dir();
     let deadline = Instant::now() + timeout;
     loop {
-        let st = control::status(&state_dir).await?;
+        let st = crate::hosts::status(config).await?;
         let checked = match until {
             Until::Members => members(config, &st).await,
             _ => check(until, &st),

@@ -233,6 +233,16 @@ pub fn requirements(config: &Config) -> String {
         ports.push(format!("supervisor {} (controlPort)", config.cluster.control_port));
         let _ = writeln!(out, "#   {h}: {}", ports.join(", "));
     }
+    let mut all: Vec<u16> = config.ports().iter().filter(|p| !p.addr.is_loopback()).map(|p| p.port).collect();
+    all.push(config.cluster.control_port);
+    all.sort_unstable();
+    all.dedup();
+    let list: Vec<String> = all.iter().map(u16::to_string).collect();
+    let _ = writeln!(
+        out,
+        "#   (instead of turning the firewall off: firewall-cmd --permanent --add-port={{{}}}/tcp && firewall-cmd --reload)",
+        list.join(",")
+    );
     let _ = writeln!(
         out,
         "# Every machine: the same cluster.toml with the same `securityToken`; clocks in sync (chrony or \
