@@ -33,7 +33,8 @@ pub struct Cli {
     #[arg(short, long, global = true, env = "MQSIM_CONFIG", default_value = "cluster.toml")]
     pub config: PathBuf,
     /// Multi-host layouts: the members this machine runs (e.g. `zk01,node01`), instead of
-    /// those whose address is one of this machine's.
+    /// those whose address is one of this machine's. Give it to every command on that machine
+    /// (or set MQSIM_MEMBERS there): it also names that machine's supervisor directory.
     #[arg(long, global = true, env = "MQSIM_MEMBERS", value_delimiter = ',', value_name = "NAMES")]
     pub members: Vec<String>,
     #[command(subcommand)]

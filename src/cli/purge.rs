@@ -18,6 +18,17 @@ use crate::error::{Error, Result};
 
 /// The state directory's entries that belong to this cluster, by name.
 pub fn owned_entries(config: &Config) -> Vec<String> {
+    // A multi-host layout (crate::hosts): this host's own members and supervisor directory
+    // only; the other hosts' may share the directory (an NFS home, network namespaces).
+    let here = crate::hosts::Here::of(config);
+    if here.partial {
+        let mut names = vec![format!("host-{}", here.label)];
+        names.extend(config.nodes.iter().filter(|n| here.owns(&n.name)).map(|n| format!("mq_{}", n.name)));
+        if config.zookeeper.connect.is_none() {
+            names.extend(config.zookeeper.servers.iter().filter(|s| here.owns(&s.name)).map(|s| s.name.clone()));
+        }
+        return names;
+    }
     let mut names: Vec<String> = [
         "events.jsonl",
         "pids.json",
@@ -40,14 +51,14 @@ pub fn owned_entries(config: &Config) -> Vec<String> {
 /// Processes listed in `pids.json` that are alive and still run this cluster's command line.
 fn still_running(config: &Config) -> Vec<u32> {
     use crate::supervisor::Pids;
-    let pids = Pids::read(&config.state_dir()).unwrap_or_default();
+    let pids = Pids::read(&crate::hosts::supervisor_dir(config)).unwrap_or_default();
     pids.all().into_iter().filter(|&pid| pid != 0 && Pids::runs_this_cluster(config, pid)).collect()
 }
 
 /// Removes this cluster's entries from its stopped state directory; returns the lines to print.
 pub async fn purge(config: &Config) -> Result<Vec<String>> {
     let state_dir = config.state_dir();
-    if crate::control::status(&state_dir).await.is_ok() {
+    if crate::control::status(&crate::hosts::supervisor_dir(config)).await.is_ok() {
         return Err(Error::Other(format!(
             "a cluster is still running from {}; not purging (run `mqsim down` first)",
             state_dir.display()
