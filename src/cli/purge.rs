@@ -137,6 +137,16 @@ fn remove_entry(path: &Path) -> Result<bool> {
 mod tests {
     use super::*;
 
+    /// On one host of a multi-host layout, the other hosts' members are never purged (they may
+    /// share the directory). 198.51.100.x (TEST-NET-2) is no machine's address.
+    #[test]
+    fn another_hosts_entries_are_not_ours() {
+        let toml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples/netns.toml")).unwrap();
+        let toml = toml.replace("10.231.0.", "198.51.100.");
+        let config = Config::parse(&toml, Path::new("/tmp/x/cluster.toml")).unwrap();
+        assert_eq!(owned_entries(&config), vec!["host-none".to_string()]);
+    }
+
     #[tokio::test]
     async fn removes_only_owned_entries_and_never_follows_links() {
         let dir = tempfile::tempdir().unwrap();

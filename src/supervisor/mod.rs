@@ -451,7 +451,17 @@ impl Shared {
             };
             lines.push(line);
         }
+        self.note_groups(target, &mut lines);
         Ok(lines)
+    }
+
+    /// Multi-host: a group (`all`, `nodes`, `zk`) means this host's members; says so.
+    fn note_groups(&self, target: &str, lines: &mut Vec<String>) {
+        if self.here.partial && matches!(target, "all" | "nodes" | "brokers" | "zk" | "zookeeper") {
+            lines.push(format!(
+                "({target}: this host's members only; the other hosts' supervisors own the rest: run it there)"
+            ));
+        }
     }
 
     /// Cuts (or with `None` heals) brokers: writes each node's faults file, which the node
@@ -509,6 +519,7 @@ impl Shared {
             };
             lines.push(line);
         }
+        self.note_groups(target, &mut lines);
         Ok(lines)
     }
 
