@@ -250,6 +250,15 @@ pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usiz
     let path = log_path(&config, &name)?;
     let mut file = match std::fs::File::open(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let here = crate::hosts::Here::of(&config);
+            if here.partial
+                && !here.owns(&name)
+                && let Some(addr) = crate::hosts::member_addr(&config, &name)
+            {
+                return Err(Error::Target(format!(
+                    "{name} runs on {addr}, not on this host, and its log is there: run `mqsim logs {name}` on {addr}"
+                )));
+            }
             return Err(Error::Target(format!(
                 "no log for {name} yet: {} does not exist, {name} has not been started (start the cluster with `mqsim up`)",
                 path.display()
