@@ -94,17 +94,9 @@ async fn status(state_dir: &Path) -> Result<ClusterStatus> {
 
 /// Waits until `pred` holds on the status (bounded).
 async fn until(state_dir: &Path, limit: Duration, what: &str, pred: impl Fn(&ClusterStatus) -> bool) -> Result<()> {
-    let t0 = Instant::now();
-    loop {
-        if let Ok(st) = status(state_dir).await
-            && pred(&st)
-        {
-            return Ok(());
-        }
-        if t0.elapsed() > limit {
-            return Err(Error::Timeout(format!("chaos: {what} did not happen within {limit:?}")));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    match control::wait_for(state_dir, limit, Duration::from_millis(50), pred).await {
+        Some(_) => Ok(()),
+        None => Err(Error::Timeout(format!("chaos: {what} did not happen within {limit:?}"))),
     }
 }
 

@@ -166,6 +166,50 @@ pub async fn status(state_dir: &Path) -> Result<ClusterStatus> {
     }
 }
 
+/// Reads the status of the cluster of `state_dir` every `every` until `check` picks out
+/// what it waits for (`Ok(Ok(t))`), or until `limit` has passed since the first read:
+/// then `Ok(Err(seen))`, what the last check saw instead. A failed read (no supervisor:
+/// nothing would change) ends the poll with its error. `mqsim up` and `mqsim wait` poll so.
+pub async fn poll_status<T, S>(
+    state_dir: &Path,
+    limit: Duration,
+    every: Duration,
+    mut check: impl AsyncFnMut(&ClusterStatus) -> std::result::Result<T, S>,
+) -> Result<std::result::Result<T, S>> {
+    poll_until(limit, every, async || Ok(check(&status(state_dir).await?).await)).await
+}
+
+/// Like [`poll_status`] with a yes/no `pred`, but a failed read is just a look that found
+/// nothing yet (a supervisor busy restarting a node may not answer): the status `pred`
+/// holds on, or `None` after `limit`. The lab and chaos runs wait so.
+pub async fn wait_for(
+    state_dir: &Path,
+    limit: Duration,
+    every: Duration,
+    pred: impl Fn(&ClusterStatus) -> bool,
+) -> Option<ClusterStatus> {
+    let look = async || Ok(status(state_dir).await.ok().filter(|st| pred(st)).ok_or(()));
+    poll_until(limit, every, look).await.ok()?.ok()
+}
+
+/// The poll-until-deadline loop: calls `look` every `every` until it finds what it waits
+/// for (`Ok(Ok(t))`) or fails (`Err`), or until `limit` has passed since the first call:
+/// then `Ok(Err(seen))` from the last call. `look` always runs at least once.
+pub async fn poll_until<T, S>(
+    limit: Duration,
+    every: Duration,
+    mut look: impl AsyncFnMut() -> Result<std::result::Result<T, S>>,
+) -> Result<std::result::Result<T, S>> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match look().await? {
+            Ok(found) => return Ok(Ok(found)),
+            Err(seen) if tokio::time::Instant::now() >= deadline => return Ok(Err(seen)),
+            Err(_) => tokio::time::sleep(every).await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +224,47 @@ mod tests {
         assert!(e.contains("longer than"), "{e}");
         let e = read_request(&b"nonsense\n"[..]).await.unwrap_err();
         assert!(e.starts_with("bad request"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn polls_end_when_found_on_error_or_at_the_deadline() {
+        let every = Duration::from_millis(5);
+        let mut n = 0;
+        let found = poll_until(Duration::from_secs(10), every, async || {
+            n += 1;
+            Ok(if n == 3 { Ok(n) } else { Err(n) })
+        })
+        .await;
+        assert!(matches!(found, Ok(Ok(3))), "{found:?}");
+        let start = std::time::Instant::now();
+        let mut n = 0;
+        let timed_out = poll_until(Duration::from_millis(100), every, async || {
+            n += 1;
+            Ok(Err::<(), _>(n))
+        })
+        .await;
+        let Ok(Err(seen)) = timed_out else { panic!("{timed_out:?}") };
+        assert!(start.elapsed() >= Duration::from_millis(100) && seen > 1 && seen == n, "{seen} looks");
+        let mut calls = 0;
+        let failed = poll_until(Duration::from_secs(10), every, async || {
+            calls += 1;
+            Err::<std::result::Result<(), ()>, _>(Error::Other("no supervisor".into()))
+        })
+        .await;
+        assert!(matches!(failed, Err(Error::Other(_))) && calls == 1, "{failed:?} after {calls}");
+        let once = poll_until(Duration::ZERO, every, async || Ok(Err::<(), _>("seen"))).await;
+        assert!(matches!(once, Ok(Err("seen"))), "a spent limit still looks once");
+    }
+
+    #[tokio::test]
+    async fn status_polls_without_a_supervisor() {
+        let dir = tempfile::tempdir().unwrap();
+        let every = Duration::from_millis(5);
+        let r = poll_status(dir.path(), Duration::from_secs(10), every, async |_| Ok::<_, ()>(())).await;
+        assert!(matches!(r, Err(Error::NotRunning(_))), "no supervisor is an error at once: {r:?}");
+        let start = std::time::Instant::now();
+        assert!(wait_for(dir.path(), Duration::from_millis(50), every, |_| true).await.is_none());
+        assert!(start.elapsed() >= Duration::from_millis(50), "wait_for keeps looking until the limit");
     }
 
     #[tokio::test]

@@ -108,18 +108,9 @@ async fn until(
     what: &str,
     pred: impl Fn(&ClusterStatus) -> bool,
 ) -> Result<ClusterStatus> {
-    let t0 = Instant::now();
-    loop {
-        if let Ok(st) = control::status(state_dir).await
-            && pred(&st)
-        {
-            return Ok(st);
-        }
-        if t0.elapsed() > limit {
-            return Err(Error::Timeout(format!("lab: {what} did not happen within {limit:?}")));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    control::wait_for(state_dir, limit, Duration::from_millis(100), pred)
+        .await
+        .ok_or_else(|| Error::Timeout(format!("lab: {what} did not happen within {limit:?}")))
 }
 
 /// One master serving, every other node running as an attached slave, nothing cut.

@@ -1,6 +1,7 @@
 //! Console operations on the broker core: browse a queue and purge it, as ActiveMQ's
 //! web console does (`browse.jsp`, "Purge"), the queue browsers of STOMP and OpenWire, and
-//! the destination counters. Kept apart from the messaging paths.
+//! the destination counters, and dropping a temporary queue. Kept apart from the messaging
+//! paths.
 //!
 //! None of them costs more with the depth of a queue (issue 12: pages stay fast with a
 //! million messages waiting):
@@ -18,10 +19,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::selector::Verdict;
-use super::state::{DestStats, Kind, Pending, Queue, State, Topic, message_value};
+use super::state::{DestStats, Pending, Queue, State, Topic, message_value};
 use super::{Broker, Selector, queue_key};
 use crate::error::Result;
-use crate::store::record::{Record, StoredMessage};
+use crate::message::{Kind, StoredMessage};
+use crate::store::record::Record;
 
 /// How many messages a queue browser (STOMP `browser:true`, a JMS QueueBrowser) is shown:
 /// ActiveMQ's default `maxBrowsePageSize`.
@@ -36,6 +38,13 @@ pub const BROWSE_STEPS: usize = 100 * crate::limits::SELECTOR_STEPS as usize;
 pub const BROWSE_LOOK: usize = 16 * 1024;
 
 impl Broker {
+    /// Drops a temporary queue and whatever is still pending on it (OpenWire's connection
+    /// does when its client removes one). Nothing to journal: the OpenWire adapter sends to
+    /// temporary destinations non-persistently, as ActiveMQ keeps them in memory only.
+    pub fn remove_temp_queue(&self, name: &str) {
+        self.with_state(|st| st.remove_durable(&queue_key(name)));
+    }
+
     /// Up to `max` pending (not yet delivered) messages of the queue `queue` that pass
     /// `selector`, oldest first, with their `redelivered` flag. Messages in flight on a
     /// consumer are not shown.

@@ -2,8 +2,10 @@
 //!
 //! It lives only on the master (a slave's store follows through replication, and a newly
 //! promoted master builds its core from its store's [`Snapshot`]). Protocol adapters
-//! (STOMP now, OpenWire later) call [`Broker::send`], [`Broker::subscribe`], [`Broker::ack`]
-//! and receive [`Delivery`]s on their connection's channel.
+//! (STOMP, OpenWire, the console's REST API) call [`Broker::send`], [`Broker::subscribe`],
+//! [`Broker::ack`] and receive [`Delivery`]s on their connection's channel. It speaks only
+//! the canonical message ([`crate::message`]: `StoredMessage`, [`Destination`], header
+//! names, typed properties) and knows no protocol; it imports that and the store.
 //!
 //! * **Queues**: competing consumers, round robin among those with prefetch credit; a
 //!   delivered message stays *in flight* on its consumer until acked. A consumer that goes
@@ -93,7 +95,6 @@ mod compaction;
 pub use admin::MAX_BROWSE;
 mod dispatch;
 mod like;
-mod openwire_support;
 pub mod selector;
 mod state;
 mod transaction;
@@ -109,11 +110,13 @@ pub use selector::Selector;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+pub use crate::message::{Destination, Kind};
+use crate::message::{StoredMessage, header};
 use crate::store::Snapshot;
-use crate::store::record::{Record, StoredMessage};
+use crate::store::record::Record;
 use crate::store::writer::Writer;
 use state::State;
-pub use state::{DestStats, Destination, Kind, StateError, queue_key};
+pub use state::{DestStats, StateError, queue_key};
 pub use transaction::Transaction;
 pub use usage::Limits;
 use usage::{Ticket, Usage, size_of};
@@ -476,12 +479,11 @@ impl Broker {
         let (p, store) = self.with_state(|st| st.take_inflight(consumer, seq))?;
         let msg = p.msg;
         let mut dead = (*msg).clone();
-        dead.headers.retain(|(k, _)| k != "original-destination");
-        dead.headers.push(("original-destination".into(), msg.destination.clone()));
-        dead.destination = format!("/queue/{DLQ}");
+        dead.set_header(header::ORIGINAL_DESTINATION, msg.destination.clone());
+        let dlq = Destination::queue(DLQ);
+        dead.destination = dlq.to_string();
         dead.producer = None;
         self.stamp(&mut dead);
-        let dlq = Destination::queue(DLQ);
         if msg.persistent {
             let mut batch = vec![Record::Enqueue { store: queue_key(DLQ).into_owned(), msg: dead.clone() }];
             // A plain topic subscriber's message was never stored for it (no store to dequeue).

@@ -15,38 +15,9 @@ use tokio::sync::mpsc;
 use super::selector::{Selector, Value, Verdict};
 use super::usage::{Ticket, Usage, size_of};
 use super::{Delivery, Subscription, durable_key};
+use crate::message::{Destination, Kind, PropertyType, StoredMessage};
 use crate::store::Snapshot;
-use crate::store::record::{Record, StoredMessage};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Queue,
-    Topic,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Destination {
-    pub kind: Kind,
-    pub name: String,
-}
-
-impl Destination {
-    pub fn queue(name: &str) -> Destination {
-        Destination { kind: Kind::Queue, name: name.to_string() }
-    }
-    pub fn topic(name: &str) -> Destination {
-        Destination { kind: Kind::Topic, name: name.to_string() }
-    }
-
-    /// ActiveMQ's qualified name, as its errors show it: `queue://name`, `topic://name`.
-    pub fn qualified(&self) -> String {
-        match self.kind {
-            Kind::Queue => format!("queue://{}", self.name),
-            Kind::Topic => format!("topic://{}", self.name),
-        }
-    }
-}
+use crate::store::record::Record;
 
 /// The store key of a queue. Durable subscriptions are stored as `sub:<clientId>:<name>`
 /// ([`durable_key`]), so a queue whose name has that shape (or the shape of an escaped one,
@@ -189,22 +160,22 @@ impl Consumer {
 
 /// What a selector reads of a message: the JMS header fields JMSDeliveryMode, JMSPriority,
 /// JMSTimestamp, JMSCorrelationID and JMSType, else the property (header) of that name, typed
-/// as its JMS sender typed it (`mqsim-property-types`), a string otherwise.
+/// as its JMS sender typed it ([`StoredMessage::property_type`]), a string otherwise. A
+/// selector's numbers are `long`s and `double`s, so an integral property's text is read as a
+/// `long` and a floating one's as a `double`, whatever its width.
 pub fn message_value(msg: &StoredMessage, name: &str) -> Option<Value> {
-    let header = |h: &str| msg.headers.iter().find(|(k, _)| k == h).map(|(_, v)| v.as_str());
     match name {
-        "JMSDeliveryMode" => Some(Value::Str(if msg.persistent { "PERSISTENT" } else { "NON_PERSISTENT" }.into())),
-        "JMSPriority" => Some(Value::Long(header("priority").and_then(|p| p.parse().ok()).unwrap_or(4))),
+        "JMSDeliveryMode" => Some(Value::Str(msg.delivery_mode().into())),
+        "JMSPriority" => Some(Value::Long(msg.priority())),
         "JMSTimestamp" => Some(Value::Long(msg.timestamp as i64)),
-        "JMSCorrelationID" => header("correlation-id").map(|v| Value::Str(v.into())),
-        "JMSType" => header("type").map(|v| Value::Str(v.into())),
+        "JMSCorrelationID" => msg.correlation_id().map(|v| Value::Str(v.into())),
+        "JMSType" => msg.jms_type().map(|v| Value::Str(v.into())),
         _ => {
-            let text = header(name)?;
-            let tag = crate::openwire::convert::property_tags(msg).into_iter().find(|(k, _)| *k == name);
-            let typed = match tag.map(|(_, t)| t) {
-                Some('z') => Some(Value::Bool(text == "true")),
-                Some('b' | 's' | 'i' | 'l') => text.parse().ok().map(Value::Long),
-                Some('f' | 'd') => text.parse().ok().map(Value::Double),
+            let text = msg.header(name)?;
+            let typed = match msg.property_type(name) {
+                Some(PropertyType::Bool) => Some(Value::Bool(text == "true")),
+                Some(t) if t.is_integral() => text.parse().ok().map(Value::Long),
+                Some(t) if t.is_floating() => text.parse().ok().map(Value::Double),
                 _ => None,
             };
             Some(typed.unwrap_or_else(|| Value::Str(text.into())))

@@ -262,7 +262,7 @@ fn selectors_read_jms_header_fields_and_typed_properties() {
         ("ratio".into(), "0.5".into()),
         ("flag".into(), "true".into()),
         ("word".into(), "42".into()),
-        (crate::openwire::convert::PROPERTY_TYPES.into(), "n:i,ratio:d,flag:z".into()),
+        (crate::message::header::PROPERTY_TYPES.into(), "n:i,ratio:d,flag:z".into()),
     ];
     use selector::Value;
     assert_eq!(state::message_value(&m, "JMSPriority"), Some(Value::Long(7)));

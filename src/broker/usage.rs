@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::config::Cluster;
-use crate::store::record::StoredMessage;
+use crate::message::StoredMessage;
 
 /// The resource limits of one broker, from `cluster.toml`'s `[cluster]` section.
 #[derive(Debug, Clone)]

@@ -191,26 +191,6 @@ fn spawn_daemon(config: &Config, state_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Polls the supervisor's status (from `st`) every 50 ms until `found` picks something out of
-/// it, or `deadline` passes: then `Err` with the last status, to say what was still missing.
-async fn poll_until<T>(
-    state_dir: &std::path::Path,
-    mut st: ClusterStatus,
-    deadline: Instant,
-    mut found: impl FnMut(&ClusterStatus) -> Option<T>,
-) -> Result<std::result::Result<(T, ClusterStatus), ClusterStatus>> {
-    loop {
-        if let Some(t) = found(&st) {
-            return Ok(Ok((t, st)));
-        }
-        if Instant::now() > deadline {
-            return Ok(Err(st));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        st = control::status(state_dir).await?;
-    }
-}
-
 /// Polls the supervisor until ZooKeeper serves, every broker registered and a master accepts
 /// connections, printing each step. Bounded by `cluster.upTimeout`.
 async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> {
@@ -242,9 +222,12 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
         "Checking the external ZooKeeper".into()
     };
     let step = Step::begin(&what);
-    let serving = |s: &ClusterStatus| (!managed || s.zookeeper.iter().all(|z| z.mode.is_some())).then_some(());
-    st = match poll_until(&state_dir, st, deadline, serving).await? {
-        Ok(((), st)) => st,
+    let serving = async |s: &ClusterStatus| {
+        if !managed || s.zookeeper.iter().all(|z| z.mode.is_some()) { Ok(s.clone()) } else { Err(s.clone()) }
+    };
+    let left = || deadline.saturating_duration_since(Instant::now());
+    st = match control::poll_status(&state_dir, left(), poll, serving).await? {
+        Ok(st) => st,
         Err(st) => {
             step.fail(&what);
             let down: Vec<String> = st
@@ -271,8 +254,9 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
     }
 
     let step = Step::begin("Starting brokers and electing a master");
-    let master = match poll_until(&state_dir, st, deadline, |s| s.master_node().cloned()).await? {
-        Ok((master, _)) => master,
+    let elected = async |s: &ClusterStatus| s.master_node().cloned().ok_or_else(|| s.clone());
+    let master = match control::poll_status(&state_dir, left(), poll, elected).await? {
+        Ok(master) => master,
         Err(st) => {
             step.fail("Electing a master");
             let lines: Vec<String> = st

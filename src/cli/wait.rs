@@ -4,11 +4,12 @@
 //! The conditions are pure functions of one [`ClusterStatus`] ([`check`]); they return what
 //! holds, or what was seen instead, which the timeout error repeats.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::ValueEnum;
 
 use crate::config::Config;
+use crate::control;
 use crate::error::{Error, Result};
 use crate::status::ClusterStatus;
 
@@ -183,27 +184,21 @@ fn compare_members(kids: &[String], st: &ClusterStatus) -> std::result::Result<S
 /// Polls until `until` holds (prints what holds) or `timeout` passes (an error naming what
 /// was still seen). No running cluster is an error at once: nothing would change.
 pub async fn run(config: &Config, until: Until, timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let st = crate::hosts::status(config).await?;
-        let checked = match until {
-            Until::Members => members(config, &st).await,
-            _ => check(until, &st),
-        };
-        match checked {
-            Ok(what) => {
-                println!("{what}");
-                return Ok(());
-            }
-            Err(seen) if Instant::now() >= deadline => {
-                return Err(Error::Timeout(format!(
-                    "waited {} for {}; still: {seen}",
-                    humantime::format_duration(timeout),
-                    until.what()
-                )));
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+    let look = async |st: &ClusterStatus| match until {
+        Until::Members => members(config, st).await,
+        _ => check(until, st),
+    };
+    let dir = crate::hosts::supervisor_dir(config);
+    match control::poll_status(&dir, timeout, Duration::from_millis(100), look).await? {
+        Ok(what) => {
+            println!("{what}");
+            Ok(())
         }
+        Err(seen) => Err(Error::Timeout(format!(
+            "waited {} for {}; still: {seen}",
+            humantime::format_duration(timeout),
+            until.what()
+        ))),
     }
 }
 

@@ -150,7 +150,7 @@ pub struct Console {
     pub password: String,
     /// Extra names browsers may use in `Host` for the consoles and the dashboard (beyond IP
     /// addresses, `localhost`, this machine's hostname and every node's `hostname`); `"*"`
-    /// turns the check (the DNS-rebinding defence) off. See `console::guard`.
+    /// turns the check (the DNS-rebinding defence) off. See `web::guard`.
     pub allowed_hosts: Vec<String>,
 }
 

@@ -22,11 +22,11 @@
 //!
 //! * A `Host` that is not ours (DNS rebinding) gets 403, and so does every state-changing
 //!   request a browser marks as cross-site: all POSTs and the consuming
-//!   `GET /api/message` ([`guard`] explains both rules).
+//!   `GET /api/message` ([`crate::web::guard`] explains both rules).
 //! * At most [`crate::limits::MAX_HTTP_CONNECTIONS`] connections at once; a request head
 //!   must arrive within [`crate::limits::HTTP_HEADER_READ_TIMEOUT`] (idle and partial
 //!   connections are closed), a body within [`crate::limits::HTTP_BODY_READ_TIMEOUT`] and
-//!   at most `cluster.maxFrameSize` long ([`web::serve`]).
+//!   at most `cluster.maxFrameSize` long ([`crate::web`], which serves the dashboard too).
 //! * REST destination names pass [`crate::limits::check`], and query parameters that would
 //!   set headers the broker owns (`content-length`, `receipt`, `message-id`...) get 400
 //!   (`rest`).
@@ -36,17 +36,15 @@
 //! the web console, starts only when the node becomes master); the page says so too.
 //! The queue pages and the message API answer 503 on a slave.
 
-pub mod guard;
 mod pages;
 mod rest;
-pub mod web;
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use hyper::body::Body as HttpBody;
+use hyper::body::{Body as HttpBody, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 
@@ -55,8 +53,7 @@ use crate::config::{Config, Node};
 use crate::error::{Error, Result};
 use crate::status::NodeReport;
 use crate::store::Store;
-use guard::HostAllowlist;
-use web::{Body, Credentials};
+use crate::web::{self, Body, Gate};
 
 /// The realm browsers show in the login dialog (ActiveMQ's name).
 pub const REALM: &str = "ActiveMQRealm";
@@ -90,9 +87,8 @@ pub struct Console {
 struct Inner {
     config: Config,
     name: String,
-    credentials: Credentials,
-    /// The `Host` names this console answers to (DNS-rebinding defence).
-    hosts: HostAllowlist,
+    /// BASIC auth, the `Host` names this console answers to, the cross-site rule.
+    gate: Gate,
     /// Put in every form and checked on every form POST (CSRF), like ActiveMQ's `secret`.
     secret: String,
     view: Mutex<NodeView>,
@@ -111,12 +107,11 @@ impl Console {
     }
 
     fn build(config: Config, name: &str, store: Option<Arc<Store>>) -> Console {
-        let credentials = Credentials::new(&config.console.user, &config.console.password);
+        let gate = Gate::new(&config, REALM);
         let rnd = || std::collections::hash_map::RandomState::new().build_hasher().finish();
         let secret = format!("{:016x}{:016x}", rnd(), rnd());
         let view = Mutex::new(NodeView::default());
-        let hosts = HostAllowlist::new(&config);
-        let inner = Inner { config, name: name.to_string(), credentials, hosts, secret, view, store };
+        let inner = Inner { config, name: name.to_string(), gate, secret, view, store };
         Console { inner: Arc::new(inner) }
     }
 
@@ -156,11 +151,7 @@ impl Console {
 
     /// Serves the console until the task is aborted.
     pub async fn serve(self, listener: TcpListener) {
-        web::serve(listener, "web console", move |req| {
-            let c = self.clone();
-            async move { c.handle(req).await }
-        })
-        .await
+        web::serve(listener, self).await
     }
 
     /// One request (public so that tests can call it without a socket).
@@ -173,7 +164,7 @@ impl Console {
         let get = req.method() == Method::GET || req.method() == Method::HEAD;
         // ActiveMQ's `GET /api/message` consumes a message: it changes state like a POST.
         let mutating = !get || path == "/api/message" || path.starts_with("/api/message/");
-        if let Some(refused) = web::refuse(&self.inner.credentials, REALM, &self.inner.hosts, mutating, &req) {
+        if let Some(refused) = self.inner.gate.refuse(mutating, &req) {
             return refused;
         }
         let view = self.view();
@@ -186,7 +177,7 @@ impl Console {
             "/admin/browse.jsp" if get => pages::browse(self, &view, &req),
             "/admin/message.jsp" if get => pages::message(self, &view, &req),
             "/admin/send.jsp" if get => pages::send_form(self, &view, &req),
-            "/admin/style.css" if get => web::respond(StatusCode::OK, "text/css; charset=utf-8", STYLE),
+            "/admin/style.css" if get => web::respond(StatusCode::OK, "text/css; charset=utf-8", web::STYLE),
             "/admin/sendMessage.action" if post => pages::send_action(self, &view, req).await,
             "/admin/purgeDestination.action" if post => pages::purge_action(self, &view, req).await,
             "/api/status.json" if get => web::json(StatusCode::OK, &self.status_json(&view)),
@@ -248,10 +239,15 @@ impl Console {
     }
 }
 
+impl web::Site for Console {
+    const WHAT: &'static str = "web console";
+
+    fn handle(&self, req: Request<Incoming>) -> impl Future<Output = Response<Body>> + Send {
+        Console::handle(self, req)
+    }
+}
+
 /// How far a slave is behind the master's journal end, in bytes.
 pub fn lag(master_position: i64, acked: u64) -> u64 {
     (master_position.max(0) as u64).saturating_sub(acked)
 }
-
-/// The stylesheet shared by the consoles and the dashboard (embedded; no build step).
-pub const STYLE: &str = include_str!("assets/style.css");

@@ -10,11 +10,11 @@ use hyper::body::Body as HttpBody;
 use hyper::{Request, Response, StatusCode};
 use maud::{Markup, html};
 
-use super::web::{self, Body, enc};
 use super::{Console, NodeView, lag};
 use crate::broker::{DestStats, Destination, Kind};
 use crate::events::clock;
-use crate::store::record::StoredMessage;
+use crate::message::StoredMessage;
+use crate::web::{self, Body, enc};
 
 /// Most messages a browse page lists (the next page is a link away).
 const BROWSE_MAX: usize = 500;
@@ -328,10 +328,6 @@ pub(super) fn destinations<B>(c: &Console, view: &NodeView, req: &Request<B>, ki
     page(c, view, StatusCode::OK, label, label, body)
 }
 
-fn message_id(m: &StoredMessage) -> String {
-    format!("ID:mqsim-{}", m.seq)
-}
-
 fn body_text(m: &StoredMessage) -> String {
     String::from_utf8_lossy(&m.body).into_owned()
 }
@@ -358,7 +354,7 @@ pub(super) fn browse<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Respo
     msgs.truncate(BROWSE_MAX);
     let shown = match (msgs.first(), msgs.last()) {
         (Some((first, _)), Some((last, _))) if after > 0 || more => {
-            format!(", showing {} from {} to {}", msgs.len(), message_id(first), message_id(last))
+            format!(", showing {} from {} to {}", msgs.len(), first.message_id(), last.message_id())
         }
         _ => String::new(),
     };
@@ -382,8 +378,8 @@ pub(super) fn browse<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Respo
             @for (m, redelivered) in &msgs {
                 tr {
                     td {
-                        a href={ "/admin/message.jsp?JMSDestination=" (enc(name)) "&id=" (enc(&message_id(m))) } {
-                            (message_id(m))
+                        a href={ "/admin/message.jsp?JMSDestination=" (enc(name)) "&id=" (enc(&m.message_id())) } {
+                            (m.message_id())
                         }
                     }
                     td { (m.persistent) }
@@ -418,8 +414,8 @@ pub(super) fn message<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Resp
     let q = web::query(req);
     let name = q.get("JMSDestination").cloned().unwrap_or_default();
     let id = q.get("id").cloned().unwrap_or_default();
-    let seq = id.strip_prefix("ID:mqsim-").and_then(|s| s.parse::<u64>().ok());
-    let found = seq.and_then(|seq| b.browse_message(&name, seq)).filter(|(m, _)| message_id(m) == id);
+    let seq = StoredMessage::seq_of(&id);
+    let found = seq.and_then(|seq| b.browse_message(&name, seq)).filter(|(m, _)| m.message_id() == id);
     let Some((m, redelivered)) = found else {
         let body = html! {
             p { "No pending message " code { (id) } " in " code { (name) } " (consumed, or in flight)." }
@@ -494,8 +490,7 @@ where
     B: HttpBody<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let bytes = web::read_body(req.into_body(), c.config().cluster.max_frame_size).await?;
-    let form = web::parse_form(&String::from_utf8_lossy(&bytes));
+    let form = web::read_form(req.into_body(), c.config().cluster.max_frame_size).await?;
     if !c.check_secret(&form) {
         return Err(web::text(
             StatusCode::FORBIDDEN,
@@ -534,12 +529,11 @@ where
     }
     let persistent = form.get("JMSPersistent").is_some_and(|v| v == "true" || v == "on");
     let text = form.get("JMSText").cloned().unwrap_or_default();
-    let (dest, prefix) =
-        if topic { (Destination::topic(&name), "/topic/") } else { (Destination::queue(&name), "/queue/") };
+    let dest = if topic { Destination::topic(&name) } else { Destination::queue(&name) };
     for _ in 0..count {
         let msg = StoredMessage {
             seq: 0,
-            destination: format!("{prefix}{name}"),
+            destination: dest.to_string(),
             headers: Vec::new(),
             body: text.as_bytes().to_vec(),
             persistent,

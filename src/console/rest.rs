@@ -23,7 +23,7 @@
 //!   a value with control characters: 400.
 //! * Send a body over `cluster.maxFrameSize`: 413 ([`web::read_body`]).
 //!
-//! `GET` consumes a message, so browsers may only do it same-origin ([`super::guard`]).
+//! `GET` consumes a message, so browsers may only do it same-origin ([`crate::web::guard`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,17 +36,25 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::mpsc;
 
 use super::pages::check_name;
-use super::web::{self, Body};
 use super::{Console, NodeView};
 use crate::broker::{AckMode, Broker, Destination, Kind, Subscription};
-use crate::store::record::StoredMessage;
+use crate::message::{self, StoredMessage};
+use crate::web::{self, Body};
 
 /// Parameters that steer the servlet rather than becoming message headers.
 const RESERVED: [&str; 8] =
     ["type", "body", "destination", "readTimeout", "persistent", "JMSDeliveryMode", "secret", "clientId"];
 /// Headers the broker sets on delivery (or that frame a STOMP message); a POST may not.
-const BROKER_HEADERS: [&str; 8] =
-    ["content-length", "receipt", "receipt-id", "message-id", "subscription", "ack", "transaction", "destination"];
+const BROKER_HEADERS: [&str; 8] = [
+    "content-length",
+    "receipt",
+    "receipt-id",
+    message::header::MESSAGE_ID,
+    message::header::SUBSCRIPTION,
+    message::header::ACK,
+    "transaction",
+    message::header::DESTINATION,
+];
 /// At most this many headers per message, each name + value at most [`MAX_HEADER`] bytes:
 /// the bounds a STOMP frame has, so that whatever REST stores a STOMP client can receive.
 pub const MAX_HEADERS: usize = crate::limits::STOMP_MAX_HEADERS;
@@ -84,20 +92,13 @@ fn destination<B>(req: &Request<B>, q: &BTreeMap<String, String>) -> Result<Dest
         Some(t) => return Err(format!("type must be queue or topic, not `{t}`")),
     };
     if let Some(d) = q.get("destination") {
-        if let Some(n) = d.strip_prefix("queue://") {
-            (kind, name) = (Kind::Queue, n.to_string());
-        } else if let Some(n) = d.strip_prefix("topic://") {
-            (kind, name) = (Kind::Topic, n.to_string());
-        } else {
-            name = d.clone();
+        match Destination::from_qualified(d) {
+            Some(qualified) => (kind, name) = (qualified.kind, qualified.name),
+            None => name = d.clone(),
         }
     }
     check_name(&name)?;
     Ok(Destination { kind, name })
-}
-
-fn prefix(kind: Kind) -> &'static str {
-    if kind == Kind::Queue { "queue://" } else { "topic://" }
 }
 
 pub(super) async fn message<B>(c: &Console, view: &NodeView, req: Request<B>) -> Response<Body>
@@ -171,10 +172,9 @@ where
         Ok(h) => h,
         Err(e) => return web::text(StatusCode::BAD_REQUEST, &format!("400: {e}\n")),
     };
-    let stomp_prefix = if dest.kind == Kind::Queue { "/queue/" } else { "/topic/" };
     let msg = StoredMessage {
         seq: 0,
-        destination: format!("{stomp_prefix}{}", dest.name),
+        destination: dest.to_string(),
         headers,
         body,
         persistent,
@@ -266,11 +266,11 @@ async fn consume(c: &Console, broker: &Arc<Broker>, dest: Destination, wait: Dur
             h.insert(k, v);
         }
     };
-    put("destination", &format!("{}{}", prefix(dest.kind), dest.name));
-    put("id", &format!("ID:mqsim-{}", m.seq));
-    put("persistent", &m.persistent.to_string());
-    put("redelivered", &d.redelivered.to_string());
-    put("timestamp", &m.timestamp.to_string());
+    put(message::header::DESTINATION, &dest.qualified());
+    put("id", &m.message_id());
+    put(message::header::PERSISTENT, &m.persistent.to_string());
+    put(message::header::REDELIVERED, &d.redelivered.to_string());
+    put(message::header::TIMESTAMP, &m.timestamp.to_string());
     for (k, v) in &m.headers {
         let reserved = ["content-type", "content-length", "transfer-encoding", "connection", "set-cookie"];
         if !reserved.contains(&k.to_ascii_lowercase().as_str()) {

@@ -21,9 +21,9 @@
 //! reload to update); the script only polls `/api/status` once a second, listens to
 //! `/events`, draws the rate chart and posts the buttons without leaving the page. The
 //! chart plots the master's enqueued/dequeued counters (read from its console's
-//! `/api/status.json`) as messages per second. Same BASIC auth as the consoles, the same
-//! Host allowlist and cross-site rule for `POST /action` ([`crate::console::guard`]), and
-//! the same connection cap and timeouts ([`web::serve`]).
+//! `/api/status.json`) as messages per second. It is served like the consoles
+//! ([`crate::web`]): the same BASIC auth, the same Host allowlist and cross-site rule for
+//! `POST /action` ([`web::Gate`]), and the same connection cap and timeouts ([`web::serve()`]).
 
 pub mod load;
 pub mod probe;
@@ -38,22 +38,23 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use hyper::body::Body as HttpBody;
+use hyper::body::{Body as HttpBody, Incoming};
 use hyper::{Method, Request, Response, StatusCode, header};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::console::guard::HostAllowlist;
-use crate::console::web::{self, Body, Credentials};
 use crate::control::{Cut, Verb};
 use crate::error::{Error, Result};
 use crate::status::ClusterStatus;
+use crate::web::{self, Body, Gate};
 pub use render::{broker_state, zk_state};
 pub use zk::Znode;
 
 pub const REALM: &str = "mqsim dashboard";
 const SCRIPT: &str = include_str!("assets/dashboard.js");
+/// Longest `POST /action` form body (a verb, a target and a cut are a few dozen bytes).
+const MAX_ACTION_FORM: usize = 64 * 1024;
 
 /// What the dashboard asks of the supervisor (the same calls the CLI makes).
 pub trait Control: Send + Sync + 'static {
@@ -108,8 +109,7 @@ pub struct Dashboard {
 struct Inner {
     config: Config,
     control: Arc<dyn Control>,
-    credentials: Credentials,
-    hosts: HostAllowlist,
+    gate: Gate,
     znodes: Znodes,
     events: PathBuf,
     load: tokio::sync::Mutex<Option<load::Load>>,
@@ -127,11 +127,10 @@ impl Dashboard {
     }
 
     fn build(config: Config, control: Arc<dyn Control>, znodes: Znodes) -> Dashboard {
-        let credentials = Credentials::new(&config.console.user, &config.console.password);
+        let gate = Gate::new(&config, REALM);
         let events = config.state_dir().join("events.jsonl");
-        let hosts = HostAllowlist::new(&config);
         let load = tokio::sync::Mutex::new(None);
-        Dashboard { inner: Arc::new(Inner { config, control, credentials, hosts, znodes, events, load }) }
+        Dashboard { inner: Arc::new(Inner { config, control, gate, znodes, events, load }) }
     }
 
     pub fn config(&self) -> &Config {
@@ -145,11 +144,7 @@ impl Dashboard {
     }
 
     pub async fn serve(self, listener: TcpListener) {
-        web::serve(listener, "dashboard", move |req| {
-            let d = self.clone();
-            async move { d.handle(req).await }
-        })
-        .await
+        web::serve(listener, self).await
     }
 
     /// One request (public so that tests can call it without a socket).
@@ -159,7 +154,7 @@ impl Dashboard {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let get = req.method() == Method::GET || req.method() == Method::HEAD;
-        if let Some(refused) = web::refuse(&self.inner.credentials, REALM, &self.inner.hosts, !get, &req) {
+        if let Some(refused) = self.inner.gate.refuse(!get, &req) {
             return refused;
         }
         let path = req.uri().path().to_string();
@@ -202,9 +197,7 @@ impl Dashboard {
             "/action" if req.method() == Method::POST => self.action(req).await,
             "/action" => web::method_not_allowed("POST"),
             "/assets/dashboard.js" if get => web::respond(StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT),
-            "/assets/style.css" if get => {
-                web::respond(StatusCode::OK, "text/css; charset=utf-8", crate::console::STYLE)
-            }
+            "/assets/style.css" if get => web::respond(StatusCode::OK, "text/css; charset=utf-8", web::STYLE),
             "/favicon.ico" => web::respond(StatusCode::NO_CONTENT, "image/x-icon", ""),
             _ => web::not_found(),
         }
@@ -221,8 +214,8 @@ impl Dashboard {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("application/json"));
         let mut form = web::query(&req);
-        match web::read_body(req.into_body(), 64 * 1024).await {
-            Ok(b) => form.extend(web::parse_form(&String::from_utf8_lossy(&b))),
+        match web::read_form(req.into_body(), MAX_ACTION_FORM).await {
+            Ok(body) => form.extend(body),
             Err(r) => return r,
         }
         let target = form.get("target").cloned().unwrap_or_default();
@@ -361,7 +354,7 @@ impl Dashboard {
             addr,
             "GET",
             "/api/status.json",
-            Some(&self.inner.credentials),
+            Some(self.inner.gate.credentials()),
             b"",
             Duration::from_millis(800),
         )
@@ -384,6 +377,14 @@ impl Dashboard {
             destinations: own.len(),
             ts: crate::events::now_ms(),
         })
+    }
+}
+
+impl web::Site for Dashboard {
+    const WHAT: &'static str = "dashboard";
+
+    fn handle(&self, req: Request<Incoming>) -> impl Future<Output = Response<Body>> + Send {
+        Dashboard::handle(self, req)
     }
 }
 

@@ -14,8 +14,8 @@ use hyper::body::Frame;
 use hyper::{Response, StatusCode, header};
 use serde::Serialize;
 
-use crate::console::web::Body;
 use crate::events::{Event, clock};
+use crate::web::Body;
 
 /// Events a fresh page or stream starts with.
 pub const BACKLOG: usize = 60;

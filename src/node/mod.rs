@@ -1,11 +1,13 @@
 //! One broker node (`mqsim node --name node01`), started by the supervisor.
 //!
 //! The node opens its store, joins the election group in ZooKeeper and then reacts to
-//! every group change with one [`Elector::step`]. Promotion binds the replication port,
-//! publishes `address`, and opens the client ports ([`serve`]); demotion closes them all
-//! and restarts the node as a new group member, as ActiveMQ restarted its BrokerService.
-//! A slave opens no client port: connecting to it is refused by the kernel. Every node,
-//! whatever its role, serves its web console ([`crate::console`]) from start to exit.
+//! every group change with one [`Elector::step`] (the loop of one ZooKeeper session is in
+//! `session.rs`; a slave's replication link steps [`crate::replication::follower`]).
+//! Promotion binds the replication port, publishes `address`, and opens the client ports
+//! ([`serve`]); demotion closes them all and restarts the node as a new group member, as
+//! ActiveMQ restarted its BrokerService. A slave opens no client port: connecting to it is
+//! refused by the kernel. Every node, whatever its role, serves its web console
+//! ([`crate::console`]) from start to exit.
 //!
 //! **Store faults end the node** (issue 11), with exit code [`EXIT_STORE_FAULT`] and an
 //! `error` event saying why, after leaving the group cleanly so the others elect at once:
@@ -21,6 +23,7 @@
 
 pub mod gc;
 pub mod serve;
+mod session;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,12 +31,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tracing::{Instrument, info, info_span, warn};
-use zookeeper_client as zk;
 
 use crate::config::Config;
-use crate::election::lease::Lease;
 use crate::election::zookeeper::{Group, connect};
-use crate::election::{Action, Elector, Member, NodeState, Role};
+use crate::election::{Elector, Role};
 use crate::error::Result;
 use crate::events::{EventLog, now_ms};
 use crate::faults::proxy::Proxy;
@@ -210,242 +211,17 @@ impl Node {
         Ok(proxies)
     }
 
-    /// One ZooKeeper session: register, then step the elector on every change.
+    /// One ZooKeeper session ([`session`]): connect, register, step the elector on every
+    /// change until the session ends, then leave the group.
     async fn session(&self, mut stop: watch::Receiver<bool>) -> Result<SessionEnd> {
         let c = &self.config.cluster;
-        let node_cfg = self.config.node(&self.name).expect("node exists in config").clone();
-        let servers = self.zk_connect.clone();
         let client = tokio::select! {
-            r = connect(&servers, c.zk_session_timeout, c.zk_password.as_deref()) => r?,
+            r = connect(&self.zk_connect, c.zk_session_timeout, c.zk_password.as_deref()) => r?,
             _ = stop.changed() => return Ok(SessionEnd::Shutdown),
         };
-        let session = format!("{:#x}", client.session_id().0);
-        self.events.emit(
-            "zk-connected",
-            format!("{} connected to ZooKeeper, session {session} (timeout {:?})", self.name, client.session_timeout()),
-        );
-        let mut elector = Elector::new(&c.broker_name, c.replicas, node_cfg.weight).with_container(&self.name);
-        let mut group = Group::new(client.clone(), &c.zk_path, c.zk_password.is_some());
-        let eid = group.register(&elector.initial_state()).await?;
-        elector.registered(eid);
-        let mut written: NodeState = elector.initial_state();
-        self.events.emit("registered", format!("{} registered znode {}", self.name, group.my_path().unwrap_or("?")));
-
-        let mut watcher = client.watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive).await?;
-        let mut states = client.state_watcher();
-        let mut connected = true;
-        let mut master: Option<serve::Master> = None;
-        let mut slave: Option<SlaveLink> = None;
-        // Re-read the group at least this often even without a watch event (events can be
-        // lost), which also renews a master's lease in time.
-        let resync = Lease::renew_interval(c.zk_session_timeout);
-        let lease = Arc::new(Lease::new(c.zk_session_timeout));
-        let mut rewatch = false;
-        let mut view: Option<Vec<Member>> = None;
-        let mut fault = self.store.fault();
-        let end = loop {
-            if rewatch && connected {
-                // Persistent watches may not survive a reconnect; events during the gap are lost anyway.
-                if let Ok(w) = client.watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive).await {
-                    watcher = w;
-                    rewatch = false;
-                }
-            }
-            // While connected, a failed read keeps the last view (a transient error is not a
-            // disconnect); only the session state itself clears the group, as in ActiveMQ.
-            if connected {
-                let asked = lease.ask();
-                match tokio::time::timeout(c.zk_session_timeout, group.members()).await {
-                    Ok(Ok(m)) => {
-                        // Still the elected master per this fresh read: renew the lease.
-                        let me = elector.me().map(str::to_string);
-                        let head_elected = m.first().and_then(|h| h.state.elected.clone());
-                        if matches!(elector.role(), Role::Master { .. }) && me.is_some() && head_elected == me {
-                            lease.renew_asked(asked);
-                        }
-                        view = Some(m);
-                    }
-                    Ok(Err(e)) => warn!("reading the group failed: {e}"),
-                    Err(_) => warn!("reading the group timed out"),
-                }
-            } else {
-                view = None;
-            }
-            let members = view.as_deref();
-            let position = self.store.position()?;
-            let mut restart = false;
-            let mut refused = None;
-            for action in elector.step(members, position) {
-                match action {
-                    Action::Promote if self.store.resync_needed().is_some() => {
-                        let why = self.store.resync_needed().unwrap_or_default();
-                        refused = Some(format!("{} was elected but refuses to be master: {why}", self.name));
-                        break;
-                    }
-                    Action::Promote => {
-                        self.events.emit("elected", format!("{} was elected master", self.name));
-                        let m = serve::Master::start(
-                            &self.config,
-                            &node_cfg,
-                            &self.name,
-                            self.store.clone(),
-                            self.events.clone(),
-                            lease.clone(),
-                            self.gates.peers.clone(),
-                            self.secret.clone(),
-                        )
-                        .await?;
-                        lease.renew();
-                        elector.master_started(m.address.clone());
-                        self.events.emit(
-                            "promoted",
-                            format!("{} is master: replication server {} published", self.name, m.address),
-                        );
-                        master = Some(m);
-                    }
-                    Action::Demote { reason } => {
-                        lease.revoke();
-                        if let Some(m) = master.take() {
-                            m.stop().await;
-                        }
-                        self.events.emit("demoted", format!("{} stepped down as master: {reason}", self.name));
-                        restart = true;
-                    }
-                    Action::Follow { master: m, target, node } => {
-                        // Only the node the election named, proving it at login (replication::auth).
-                        slave = target.clone().zip(node.clone()).map(|(t, n)| {
-                            SlaveLink::start(
-                                t,
-                                n,
-                                self.store.clone(),
-                                self.secret.clone(),
-                                self.events.clone(),
-                                self.name.clone(),
-                                self.gates.peers.clone(),
-                            )
-                        });
-                        if target.is_some() && node.is_none() {
-                            warn!("master {m} publishes an address but no node name (container): not following it");
-                        }
-                        self.events.emit(
-                            "slave",
-                            match target {
-                                Some(t) => format!("{} is slave of {m} at {t}", self.name),
-                                None => format!("{} is slave of {m} (address not published yet)", self.name),
-                            },
-                        )
-                    }
-                    Action::StopSlave => {
-                        slave = None;
-                        self.events.emit("slave-stopped", format!("{} stopped following", self.name))
-                    }
-                    Action::Elected { eid, reason } => self.events.emit(
-                        "election",
-                        match eid {
-                            Some(e) => format!("elector {} set elected={e} ({reason})", self.name),
-                            None => format!("elector {} cleared elected ({reason})", self.name),
-                        },
-                    ),
-                    Action::Waiting { reason } => {
-                        self.events.emit("waiting", format!("elector {}: {reason}", self.name))
-                    }
-                }
-            }
-            if let Some(why) = refused {
-                break SessionEnd::StoreFault(why);
-            }
-            if restart {
-                self.report(&elector, None, connected, None);
-                break SessionEnd::Restart;
-            }
-            // A store cut short by damage may be master again once it has caught up.
-            if self.store.resync_needed().is_some()
-                && slave.as_ref().is_some_and(|l| l.state.lock().unwrap().phase == "attached")
-            {
-                match self.store.resynced() {
-                    Ok(()) => self.events.emit(
-                        "resynced",
-                        format!(
-                            "{} caught up with the master after its journal damage; it may be master again",
-                            self.name
-                        ),
-                    ),
-                    Err(e) => warn!("{e}"),
-                }
-            }
-            if connected && elector.needs_write(&written) {
-                match tokio::time::timeout(c.zk_session_timeout, group.publish(elector.state())).await {
-                    Ok(Ok(Some(new_eid))) => {
-                        self.events.emit("registered", format!("{} re-registered as {new_eid}", self.name));
-                        elector.registered(new_eid);
-                        written = elector.state().clone();
-                    }
-                    Ok(Ok(None)) => written = elector.state().clone(),
-                    Ok(Err(e)) => warn!("publishing state failed: {e}"),
-                    Err(_) => warn!("publishing state timed out"),
-                }
-            }
-            let term = Term { master: master.as_ref(), slave: slave.as_ref() };
-            self.report(&elector, Some((&group, &session)), connected, Some(term));
-
-            // Wait for the next change.
-            tokio::select! {
-                ev = watcher.changed() => {
-                    if ev.event_type == zk::EventType::Session {
-                        match ev.session_state {
-                            zk::SessionState::Disconnected => {
-                                connected = false;
-                                self.events.emit("zk-disconnected", format!("{} lost its ZooKeeper connection", self.name));
-                            }
-                            zk::SessionState::SyncConnected => {
-                                connected = true;
-                                rewatch = true;
-                                self.events.emit("zk-reconnected", format!("{} reconnected to ZooKeeper (same session)", self.name));
-                            }
-                            s if s.is_terminated() => {
-                                self.events.emit("session-expired", format!("{} ZooKeeper session {session} ended: {s}", self.name));
-                                break SessionEnd::Restart;
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                s = states.changed() => {
-                    if s.is_terminated() {
-                        self.events.emit("session-expired", format!("{} ZooKeeper session {session} ended: {s}", self.name));
-                        break SessionEnd::Restart;
-                    }
-                    rewatch |= !connected && s == zk::SessionState::SyncConnected;
-                    connected = s == zk::SessionState::SyncConnected;
-                }
-                // Safety net: re-read the group even if a watch event was lost.
-                _ = tokio::time::sleep(resync) => {}
-                _ = stop.changed() => break SessionEnd::Shutdown,
-                why = async { fault.wait_for(Option::is_some).await.ok().and_then(|w| w.clone()) } => {
-                    let why = why.unwrap_or_else(|| "the store failed".into());
-                    break SessionEnd::StoreFault(format!("{}'s store failed: {why}", self.name));
-                }
-            }
-        };
-        if let Some(m) = master.take() {
-            lease.revoke();
-            m.stop().await;
-            let why = match &end {
-                SessionEnd::Shutdown => "the node is stopping",
-                SessionEnd::Restart => "its ZooKeeper session ended",
-                SessionEnd::StoreFault(why) => why,
-            };
-            self.events.emit("demoted", format!("{} stepped down as master: {why}", self.name));
-        }
-        drop(slave);
-        // Close the session and wait until the close is sent, so the znode goes at once.
-        drop(watcher);
-        drop(group);
-        let mut states = client.state_watcher();
-        drop(client);
-        let _ =
-            tokio::time::timeout(Duration::from_secs(2), async { while !states.changed().await.is_terminated() {} })
-                .await;
+        let mut session = session::Session::join(self, client).await?;
+        let end = session.run(&mut stop).await?;
+        session.close(&end).await;
         self.report(&Elector::new(&c.broker_name, 1, 1), None, false, None);
         Ok(end)
     }
@@ -467,7 +243,7 @@ impl Node {
             master,
             address,
             serving: term.master.is_some_and(|m| m.serving()),
-            replication: term.slave.map(|l| l.state.lock().unwrap().phase.clone()),
+            replication: term.slave.map(|l| l.state.lock().unwrap().phase.name().to_string()),
             slaves: term.master.map(|m| m.slaves()).unwrap_or_default(),
             partitioned: Faults::read(&self.layout.dir).describe(),
             store: Some(crate::status::StoreUsage {

@@ -1,22 +1,18 @@
-//! OpenWire messages ↔ the broker core's [`StoredMessage`], mapped the way ActiveMQ's STOMP
-//! converter maps JMS messages, so STOMP and OpenWire clients read each other's messages.
+//! OpenWire messages ↔ the canonical [`StoredMessage`], in the vocabulary of
+//! [`crate::message::header`] (ActiveMQ's STOMP converter's, so STOMP and OpenWire clients
+//! read each other's messages). What is OpenWire's own stays here:
 //!
-//! | JMS | stored header | notes |
-//! |---|---|---|
-//! | destination | `destination` field `/queue/x`, `/topic/x`, `/temp-queue/x`, `/temp-topic/x` | |
-//! | JMSCorrelationID | `correlation-id` | |
-//! | JMSExpiration | `expires` | always present, `0` = never |
-//! | JMSPriority | `priority` | always present |
-//! | JMSType | `type` | |
-//! | JMSReplyTo | `reply-to` | as a STOMP destination |
-//! | JMSXGroupID / JMSXGroupSeq | `JMSXGroupID` / `JMSXGroupSeq` | |
-//! | JMSXUserID | `JMSXUserID` | |
-//! | originalDestination | `original-destination` | set by the DLQ |
-//! | JMSDeliveryMode, JMSTimestamp | `persistent`, `timestamp` fields | |
-//! | properties | one header each, Java's `toString()` of the value | |
-//! | TextMessage body | the body, UTF-8 | other types pass their content through |
-//! | message type | `amq-msg-type` (`bytes`, `map`, ...) | absent for text, as ActiveMQ's STOMP expects |
-//! | non-string property types | `mqsim-property-types` (`name:i,flag:z`) | so JMS → JMS keeps `Integer`s |
+//! * destinations: an OpenWire destination's kind (temporary or not) is kept in the stored
+//!   spelling, `/queue/x`, `/topic/x`, `/temp-queue/x`, `/temp-topic/x`; JMSReplyTo and the
+//!   DLQ's originalDestination likewise;
+//! * JMSExpiration and JMSPriority are always stored (`expires` `0` = never);
+//! * properties: the marshalled map is decoded here and each value handed to
+//!   [`crate::message::property`] as a typed [`PropertyValue`] (which writes the text and
+//!   the `mqsim-property-types` tags); a byte array, map or list is kept in OpenWire's own
+//!   encoding ([`PropertyValue::Encoded`]);
+//! * the body: a TextMessage's text is stored as UTF-8, other types pass their content
+//!   through, and the JMS type goes to `amq-msg-type` (`bytes`, `map`, ...; absent for text,
+//!   as ActiveMQ's STOMP expects).
 //!
 //! The producer id and sequence go to `StoredMessage::producer`: the producer audit drops a
 //! resend, and the consumer sees the producer's own JMSMessageID.
@@ -28,41 +24,17 @@ use std::io::Read;
 
 use super::codec::{PrimitiveMap, Reader, Value, Writer, decode_mutf8, encode_mutf8, read_map, read_value, write_map};
 use super::command::{DestKind, Destination, Message, MessageId, ProducerId, types};
-use crate::broker;
-use crate::store::record::StoredMessage;
-
-pub const MSG_TYPE: &str = "amq-msg-type";
-pub const PROPERTY_TYPES: &str = "mqsim-property-types";
-
-/// Stored headers that are JMS header fields or STOMP plumbing, not properties.
-const NOT_PROPERTIES: [&str; 18] = [
-    MSG_TYPE,
-    PROPERTY_TYPES,
-    "correlation-id",
-    "expires",
-    "priority",
-    "type",
-    "reply-to",
-    "JMSXGroupID",
-    "JMSXGroupSeq",
-    "JMSXUserID",
-    "original-destination",
-    "timestamp",
-    "redelivered",
-    "subscription",
-    "message-id",
-    "ack",
-    "destination",
-    "persistent",
-];
+use crate::message::header;
+pub use crate::message::header::{MSG_TYPE, PROPERTY_TYPES};
+use crate::message::{self as core, PropertyValue, StoredMessage, property};
 
 /// `/queue/x` etc.: the STOMP name, which is also what the core stores.
 pub fn stomp_name(d: &Destination) -> String {
     let prefix = match d.kind {
-        DestKind::Queue => "/queue/",
-        DestKind::Topic => "/topic/",
-        DestKind::TempQueue => "/temp-queue/",
-        DestKind::TempTopic => "/temp-topic/",
+        DestKind::Queue => core::QUEUE_PREFIX,
+        DestKind::Topic => core::TOPIC_PREFIX,
+        DestKind::TempQueue => core::TEMP_QUEUE_PREFIX,
+        DestKind::TempTopic => core::TEMP_TOPIC_PREFIX,
     };
     format!("{prefix}{}", d.name)
 }
@@ -70,14 +42,14 @@ pub fn stomp_name(d: &Destination) -> String {
 /// The reverse of [`stomp_name`]; also takes `queue://x` and `topic://x`.
 pub fn parse_stomp_name(s: &str) -> Option<Destination> {
     const PREFIXES: [(&str, DestKind); 8] = [
-        ("/queue/", DestKind::Queue),
-        ("/topic/", DestKind::Topic),
-        ("/temp-queue/", DestKind::TempQueue),
-        ("/temp-topic/", DestKind::TempTopic),
-        ("queue://", DestKind::Queue),
-        ("topic://", DestKind::Topic),
-        ("temp-queue://", DestKind::TempQueue),
-        ("temp-topic://", DestKind::TempTopic),
+        (core::QUEUE_PREFIX, DestKind::Queue),
+        (core::TOPIC_PREFIX, DestKind::Topic),
+        (core::TEMP_QUEUE_PREFIX, DestKind::TempQueue),
+        (core::TEMP_TOPIC_PREFIX, DestKind::TempTopic),
+        (core::QUEUE_SCHEME, DestKind::Queue),
+        (core::TOPIC_SCHEME, DestKind::Topic),
+        (core::TEMP_QUEUE_SCHEME, DestKind::TempQueue),
+        (core::TEMP_TOPIC_SCHEME, DestKind::TempTopic),
     ];
     PREFIXES
         .iter()
@@ -99,8 +71,8 @@ pub fn split_composite(d: &Destination) -> Vec<Destination> {
 }
 
 /// The core's view: temp queues and topics are queues and topics under their own names.
-pub fn to_core(d: &Destination) -> broker::Destination {
-    if d.kind.is_topic() { broker::Destination::topic(&d.name) } else { broker::Destination::queue(&d.name) }
+pub fn to_core(d: &Destination) -> core::Destination {
+    if d.kind.is_topic() { core::Destination::topic(&d.name) } else { core::Destination::queue(&d.name) }
 }
 
 fn kind_name(kind: u8) -> Option<&'static str> {
@@ -165,71 +137,40 @@ fn body_of(m: &Message, max: usize) -> Result<Vec<u8>, String> {
     Ok(decode_mutf8(text).map_err(|e| e.to_string())?.into_bytes())
 }
 
-/// Java's `String.valueOf(double)`, near enough for headers.
-fn java_float(v: f64, f32_digits: Option<f32>) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    let a = v.abs();
-    if a == 0.0 || (1e-3..1e7).contains(&a) {
-        let s = match f32_digits {
-            Some(f) => format!("{f}"),
-            None => format!("{v}"),
-        };
-        if s.contains('.') { s } else { format!("{s}.0") }
-    } else {
-        let s = match f32_digits {
-            Some(f) => format!("{f:e}"),
-            None => format!("{v:e}"),
-        };
-        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-        let m = if m.contains('.') { m.to_string() } else { format!("{m}.0") };
-        format!("{m}E{e}")
-    }
-}
-
-/// `(header value, type tag)`; tag `None` for strings.
-fn property_text(v: &Value) -> Option<(String, Option<char>)> {
+/// An OpenWire property value as a typed property (`None`: a null, which is not stored).
+fn property_value(v: &Value) -> Option<PropertyValue> {
     Some(match v {
         Value::Null => return None,
-        Value::String(s) => (s.clone(), None),
-        Value::Bool(b) => (b.to_string(), Some('z')),
-        Value::Byte(b) => (b.to_string(), Some('b')),
-        Value::Char(c) => (String::from_utf16_lossy(&[*c]), Some('c')),
-        Value::Short(s) => (s.to_string(), Some('s')),
-        Value::Int(i) => (i.to_string(), Some('i')),
-        Value::Long(l) => (l.to_string(), Some('l')),
-        Value::Float(f) => (java_float(*f as f64, Some(*f)), Some('f')),
-        Value::Double(d) => (java_float(*d, None), Some('d')),
+        Value::String(s) => PropertyValue::String(s.clone()),
+        Value::Bool(b) => PropertyValue::Bool(*b),
+        Value::Byte(b) => PropertyValue::Byte(*b),
+        Value::Char(c) => PropertyValue::Char(*c),
+        Value::Short(s) => PropertyValue::Short(*s),
+        Value::Int(i) => PropertyValue::Int(*i),
+        Value::Long(l) => PropertyValue::Long(*l),
+        Value::Float(f) => PropertyValue::Float(*f),
+        Value::Double(d) => PropertyValue::Double(*d),
         Value::Bytes(_) | Value::Map(_) | Value::List(_) => {
             let mut w = Writer::default();
             super::codec::write_value(&mut w, v);
-            (w.buf.iter().map(|b| format!("{b:02x}")).collect(), Some('x'))
+            PropertyValue::Encoded(w.buf)
         }
     })
 }
 
-fn typed_value(text: &str, tag: char) -> Option<Value> {
-    Some(match tag {
-        'z' => Value::Bool(text == "true"),
-        'b' => Value::Byte(text.parse().ok()?),
-        'c' => Value::Char(*text.encode_utf16().collect::<Vec<_>>().first()?),
-        's' => Value::Short(text.parse().ok()?),
-        'i' => Value::Int(text.parse().ok()?),
-        'l' => Value::Long(text.parse().ok()?),
-        'f' => Value::Float(text.parse().ok()?),
-        'd' => Value::Double(text.parse().ok()?),
-        'x' => {
-            let bytes: Option<Vec<u8>> = (0..text.len())
-                .step_by(2)
-                .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                .collect();
-            read_value(&mut Reader::new(&bytes?), 0).ok()?
-        }
-        _ => return None,
+/// A typed property as the OpenWire value it was (`None`: encoded bytes that do not decode).
+fn openwire_value(p: PropertyValue) -> Option<Value> {
+    Some(match p {
+        PropertyValue::String(s) => Value::String(s),
+        PropertyValue::Bool(b) => Value::Bool(b),
+        PropertyValue::Byte(b) => Value::Byte(b),
+        PropertyValue::Char(c) => Value::Char(c),
+        PropertyValue::Short(s) => Value::Short(s),
+        PropertyValue::Int(i) => Value::Int(i),
+        PropertyValue::Long(l) => Value::Long(l),
+        PropertyValue::Float(f) => Value::Float(f),
+        PropertyValue::Double(d) => Value::Double(d),
+        PropertyValue::Encoded(bytes) => read_value(&mut Reader::new(&bytes), 0).ok()?,
     })
 }
 
@@ -246,44 +187,35 @@ pub fn to_stored_within(
     max_body: usize,
 ) -> Result<StoredMessage, String> {
     let mut headers: Vec<(String, String)> = Vec::new();
+    let mut put = |name: &str, value: String| headers.push((name.to_string(), value));
     if let Some(name) = kind_name(m.kind) {
-        headers.push((MSG_TYPE.into(), name.into()));
+        put(header::MSG_TYPE, name.into());
     }
     if let Some(c) = &m.correlation_id {
-        headers.push(("correlation-id".into(), c.clone()));
+        put(header::CORRELATION_ID, c.clone());
     }
-    headers.push(("expires".into(), m.expiration.to_string()));
-    headers.push(("priority".into(), m.priority.to_string()));
+    put(header::EXPIRES, m.expiration.to_string());
+    put(header::PRIORITY, m.priority.to_string());
     if let Some(t) = &m.jms_type {
-        headers.push(("type".into(), t.clone()));
+        put(header::TYPE, t.clone());
     }
     if let Some(r) = &m.reply_to {
-        headers.push(("reply-to".into(), stomp_name(r)));
+        put(header::REPLY_TO, stomp_name(r));
     }
     if let Some(g) = &m.group_id {
-        headers.push(("JMSXGroupID".into(), g.clone()));
-        headers.push(("JMSXGroupSeq".into(), m.group_sequence.to_string()));
+        put(header::GROUP_ID, g.clone());
+        put(header::GROUP_SEQ, m.group_sequence.to_string());
     }
     if let Some(u) = &m.user_id {
-        headers.push(("JMSXUserID".into(), u.clone()));
+        put(header::USER_ID, u.clone());
     }
     if let Some(o) = &m.original_destination {
-        headers.push(("original-destination".into(), stomp_name(o)));
+        put(header::ORIGINAL_DESTINATION, stomp_name(o));
     }
     if let Some(p) = &m.properties {
         let mut r = Reader::new(p);
         let map = read_map(&mut r).map_err(|e| format!("message properties: {e}"))?.unwrap_or_default();
-        let mut tags = Vec::new();
-        for (k, v) in &map {
-            let Some((text, tag)) = property_text(v) else { continue };
-            if let Some(tag) = tag.filter(|_| !k.contains([',', ':'])) {
-                tags.push(format!("{k}:{tag}"));
-            }
-            headers.push((k.clone(), text));
-        }
-        if !tags.is_empty() {
-            headers.push((PROPERTY_TYPES.into(), tags.join(",")));
-        }
+        property::append(&mut headers, map.into_iter().filter_map(|(k, v)| Some((k, property_value(&v)?))));
     }
     let producer = m.message_id.as_ref().and_then(|id| Some((id.producer.as_ref()?.key(), id.producer_seq as u64)));
     Ok(StoredMessage {
@@ -298,26 +230,12 @@ pub fn to_stored_within(
     })
 }
 
-/// The JMS type tags (`mqsim-property-types`) of the properties its sender typed: `z`
-/// boolean, `b`/`s`/`i`/`l` integers, `f`/`d` floating point, `c` char, `x` other.
-pub fn property_tags(s: &StoredMessage) -> Vec<(&str, char)> {
-    header(s, PROPERTY_TYPES)
-        .map(|t| {
-            t.split(',').filter_map(|e| e.rsplit_once(':')).filter_map(|(k, t)| Some((k, t.chars().next()?))).collect()
-        })
-        .unwrap_or_default()
-}
-
-fn header<'a>(s: &'a StoredMessage, name: &str) -> Option<&'a str> {
-    s.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
 /// The producer id under which messages without one (STOMP, DLQ) are dispatched.
 pub const SYNTHETIC_CONNECTION: &str = "ID:mqsim";
 
 /// A stored message as the OpenWire message a consumer of `fallback` receives.
 pub fn to_openwire(s: &StoredMessage, fallback: &Destination, redelivered: bool, now_ms: u64) -> Message {
-    let kind = header(s, MSG_TYPE).and_then(kind_of).unwrap_or(if std::str::from_utf8(&s.body).is_ok() {
+    let kind = s.msg_type().and_then(kind_of).unwrap_or(if std::str::from_utf8(&s.body).is_ok() {
         types::TEXT_MESSAGE
     } else {
         types::BYTES_MESSAGE
@@ -327,7 +245,7 @@ pub fn to_openwire(s: &StoredMessage, fallback: &Destination, redelivered: bool,
             MessageId { text_view: None, producer: Some(producer), producer_seq: seq as i64, broker_seq: s.seq as i64 }
         }
         None => MessageId {
-            text_view: Some(format!("ID:mqsim-{}", s.seq)),
+            text_view: Some(s.message_id()),
             producer: Some(ProducerId { connection: SYNTHETIC_CONNECTION.into(), value: 0, session: 0 }),
             producer_seq: s.seq as i64,
             broker_seq: s.seq as i64,
@@ -346,14 +264,12 @@ pub fn to_openwire(s: &StoredMessage, fallback: &Destination, redelivered: bool,
         _ if s.body.is_empty() && kind == types::MESSAGE => None,
         _ => Some(s.body.clone()),
     };
-    let tags = property_tags(s);
     let map: PrimitiveMap = s
-        .headers
-        .iter()
-        .filter(|(k, _)| !NOT_PROPERTIES.contains(&k.as_str()))
-        .map(|(k, v)| {
-            let typed = tags.iter().find(|(n, _)| n == k).and_then(|(_, t)| typed_value(v, *t));
-            (k.clone(), typed.unwrap_or_else(|| Value::String(v.clone())))
+        .properties()
+        .into_iter()
+        .map(|p| {
+            let typed = p.ty.and_then(|t| t.parse(p.text)).and_then(openwire_value);
+            (p.name.to_string(), typed.unwrap_or_else(|| Value::String(p.text.to_string())))
         })
         .collect();
     let properties = (!map.is_empty()).then(|| {
@@ -361,30 +277,26 @@ pub fn to_openwire(s: &StoredMessage, fallback: &Destination, redelivered: bool,
         write_map(&mut w, Some(&map));
         w.buf
     });
-    let group_id = header(s, "JMSXGroupID").map(str::to_string);
+    let group_id = s.group_id().map(str::to_string);
     Message {
         kind,
         producer_id: message_id.producer.clone(),
         destination: Some(parse_stomp_name(&s.destination).unwrap_or_else(|| fallback.clone())),
         message_id: Some(message_id),
-        original_destination: header(s, "original-destination").and_then(parse_stomp_name),
-        group_sequence: if group_id.is_some() {
-            header(s, "JMSXGroupSeq").and_then(|v| v.parse().ok()).unwrap_or(0)
-        } else {
-            0
-        },
+        original_destination: s.original_destination().and_then(parse_stomp_name),
+        group_sequence: if group_id.is_some() { s.parsed(header::GROUP_SEQ).unwrap_or(0) } else { 0 },
         group_id,
-        correlation_id: header(s, "correlation-id").map(str::to_string),
+        correlation_id: s.correlation_id().map(str::to_string),
         persistent: s.persistent,
-        expiration: header(s, "expires").and_then(|v| v.parse().ok()).unwrap_or(0),
-        priority: header(s, "priority").and_then(|v| v.parse().ok()).unwrap_or(4),
-        reply_to: header(s, "reply-to").and_then(parse_stomp_name),
+        expiration: s.expires(),
+        priority: s.priority(),
+        reply_to: s.reply_to().and_then(parse_stomp_name),
         timestamp: s.timestamp as i64,
-        jms_type: header(s, "type").map(str::to_string),
+        jms_type: s.jms_type().map(str::to_string),
         content,
         properties,
         redelivery_counter: s.redelivery_count.saturating_add(redelivered as u32).min(i32::MAX as u32) as i32,
-        user_id: header(s, "JMSXUserID").map(str::to_string),
+        user_id: s.user_id().map(str::to_string),
         broker_in_time: s.timestamp as i64,
         broker_out_time: now_ms as i64,
         blob: (kind == types::BLOB_MESSAGE).then(Default::default),
@@ -437,9 +349,9 @@ mod tests {
         assert_eq!(s.body, "h\u{e9}llo".as_bytes());
         assert_eq!(s.destination, "/queue/q");
         assert_eq!(s.producer, Some(("ID:h-1-2-3:1:2:1".into(), 7)));
-        assert_eq!(header(&s, "seq"), Some("42"));
-        assert_eq!(header(&s, "reply-to"), Some("/temp-queue/ID:h-1-2-3:1:1"));
-        assert_eq!(header(&s, "ratio"), Some("0.5"));
+        assert_eq!(s.header("seq"), Some("42"));
+        assert_eq!(s.header("reply-to"), Some("/temp-queue/ID:h-1-2-3:1:1"));
+        assert_eq!(s.header("ratio"), Some("0.5"));
         s.seq = 99;
         let back = to_openwire(&s, &queue("q"), true, 6);
         assert_eq!(back.content, Some(content));
@@ -491,8 +403,9 @@ mod tests {
         assert_eq!(parts[0], queue("a"));
         assert_eq!(parts[1].kind, DestKind::Topic);
         assert_eq!(parts[2].kind, DestKind::TempQueue);
-        assert_eq!(java_float(1.0, None), "1.0");
-        assert_eq!(java_float(1e10, None), "1.0E10");
-        assert_eq!(typed_value("1.0E10", 'd'), Some(Value::Double(1e10)));
+        assert_eq!(property::java_float(1.0, None), "1.0");
+        assert_eq!(property::java_float(1e10, None), "1.0E10");
+        let typed = crate::message::PropertyType::Double.parse("1.0E10").and_then(openwire_value);
+        assert_eq!(typed, Some(Value::Double(1e10)));
     }
 }

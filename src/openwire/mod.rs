@@ -19,7 +19,7 @@
 //! ConnectionInfo, SessionInfo and ProducerInfo are recorded and answered; ConsumerInfo
 //! subscribes (queues and durable subscriptions ack per message, cumulatively for STANDARD
 //! acks; a plain topic subscriber is not tracked); a message (types 23–29) is converted by
-//! [`convert`] and sent, its Response only once it is stored (and replicated per `sync`);
+//! [`convert`] into the canonical [`crate::message::StoredMessage`] and sent, its Response only once it is stored (and replicated per `sync`);
 //! MessageAck STANDARD/INDIVIDUAL ack, POISON moves to `ActiveMQ.DLQ`, DELIVERED and
 //! REDELIVERED only ever meant credit; RemoveInfo cascades (connection → sessions →
 //! consumers, producers); transactions collect sends and acks and commit them as one

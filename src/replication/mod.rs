@@ -22,6 +22,14 @@
 //! master opens its client ports only once `replicas/2` slaves have caught up with its
 //! journal end at promotion, so a new master never serves with fewer copies than asked.
 //!
+//! The slave's decisions — clear, cut or go on at login; accept a `wal` range only where its
+//! journal ends (or at the start of a later log file, jumping a hole), close on a gap, an
+//! overlap or any other frame; when to fsync and ack; `connecting` → `attaching` →
+//! `attached` — are a plain state machine, [`follower::Follower`], stepped with the checked
+//! `ok`, the groups of frames received and lost connections, and unit tested event by event
+//! like the elector. [`slave`] dials, logs in, reads frames and performs the machine's
+//! actions; [`master`] streams and counts the acks ([`votes`]).
+//!
 //! # Authentication
 //!
 //! ActiveMQ sent the `securityToken` in clear in the login and, with the default empty
@@ -67,6 +75,7 @@
 //!   per state directory, so set one explicitly there.
 
 pub mod auth;
+pub mod follower;
 pub mod master;
 pub mod slave;
 pub mod votes;

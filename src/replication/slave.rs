@@ -5,12 +5,15 @@
 //! named, and its `ok` must carry a proof over `from`, before the slave acts on anything it
 //! says — in particular before clearing its store for a resync on `from: 0`. A refused
 //! master gets nothing but the login; the refusal is logged once (not at every retry).
+//!
+//! Every decision after the login — clear, cut or go on, accept or refuse a `wal` range,
+//! when to fsync, ack and call itself attached — is the [`Follower`]'s; this module reads
+//! frames, steps the machine and performs its [`Action`]s in order.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -18,7 +21,8 @@ use tokio_util::codec::Framed;
 use tracing::{debug, warn};
 
 use super::auth::{Secret, SlaveHandshake};
-use super::wire::{Ack, Codec, Frame, LOGIN_TIMEOUT, Wal};
+use super::follower::{Action, Event, Follower, Phase};
+use super::wire::{Ack, Codec, Frame, LOGIN_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::events::EventLog;
 use crate::faults::gate::{Gated, wait_open};
@@ -27,8 +31,7 @@ use crate::store::Store;
 /// What `mqsim status` shows for a slave.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlaveState {
-    /// `connecting`, `attaching`, `attached`.
-    pub phase: String,
+    pub phase: Phase,
     pub master_end: u64,
 }
 
@@ -57,13 +60,15 @@ impl SlaveLink {
         name: String,
         peers: tokio::sync::watch::Receiver<bool>,
     ) -> SlaveLink {
-        let state = Arc::new(Mutex::new(SlaveState { phase: "connecting".into(), master_end: 0 }));
+        let state = Arc::new(Mutex::new(SlaveState::default()));
         let st = state.clone();
         let task = tokio::spawn(async move {
             let peer = Peer { target: &target, master: &master, secret: &secret, name: &name };
             let mut last_refusal: Option<String> = None;
+            let mut follower = Follower::new();
             loop {
-                match attach(&peer, peers.clone(), &store, &st, &events).await {
+                let mut io = Io { store: &store, state: &st, events: &events, peer: &peer, indexing: Arc::default() };
+                match io.attach(peers.clone(), &mut follower).await {
                     Ok(()) => debug!("replication connection to {target} closed"),
                     Err(Attach::Refused(why)) => {
                         if last_refusal.as_deref() != Some(&why) {
@@ -74,7 +79,9 @@ impl SlaveLink {
                     }
                     Err(Attach::Failed(e)) => debug!("replication from {target} failed: {e}"),
                 }
-                st.lock().unwrap().phase = "connecting".into();
+                for action in follower.step(Event::Disconnected) {
+                    io.report(&action);
+                }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
@@ -109,13 +116,6 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::Other(e.to_string()))?
 }
 
-fn wal_frame(frame: Frame) -> Result<(Wal, Bytes)> {
-    match frame {
-        Frame::Wal(wal, payload) => Ok((wal, payload)),
-        other => Err(Error::Other(format!("unexpected frame from master: {other:?}"))),
-    }
-}
-
 type Link = Framed<Gated<TcpStream>, Codec>;
 
 /// Who the slave dials, and as whom.
@@ -143,81 +143,158 @@ impl From<Error> for Attach {
     }
 }
 
-async fn attach(
-    peer: &Peer<'_>,
-    mut gate: tokio::sync::watch::Receiver<bool>,
-    store: &Arc<Store>,
-    state: &Mutex<SlaveState>,
-    events: &EventLog,
-) -> Result<(), Attach> {
-    let (target, name) = (peer.target, peer.name);
-    // A shut gate holds even the connection attempt: no dial, no refusal, just a wait.
-    wait_open(&mut gate).await;
-    let hostport = target.strip_prefix("tcp://").unwrap_or(target);
-    let socket = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(hostport))
-        .await
-        .map_err(|_| Error::Timeout(format!("connecting to {target}")))?
-        .map_err(Error::io(format!("connecting to {target}")))?;
-    let _ = socket.set_nodelay(true);
-    let mut framed = Framed::new(Gated::new(socket, gate), Codec);
-    let s = store.clone();
-    let (position, last, files) =
-        blocking(move || Ok((s.position()? as u64, s.last_record()?, s.log_checkpoints()?))).await?;
-    let io = |e: super::wire::CodecError| Error::Other(e.to_string());
-    let refused = |why: String| {
-        Attach::Refused(format!("{name}: refusing replication from {target} (the elected {}): {why}", peer.master))
-    };
-    let handshake = SlaveHandshake::new(peer.secret, name, peer.master);
-    framed.send(Frame::Login(handshake.login(position, last, &files))).await.map_err(io)?;
-    // Nothing the peer says is acted on until its `ok` proof checks out.
-    let next = async |framed: &mut Link, what: &str| match tokio::time::timeout(LOGIN_TIMEOUT, framed.next()).await {
-        Ok(Some(Ok(Frame::Error(e)))) => {
-            Err(Attach::Refused(format!("{name}: master {target} refused our replication login: {e}")))
-        }
-        Ok(Some(Ok(frame))) => Ok(frame),
-        Ok(Some(Err(e))) => Err(refused(format!("bad frame instead of a {what}: {e}"))),
-        Ok(None) => Err(Attach::Failed(Error::Other(format!("connection closed before the {what}")))),
-        Err(_) => Err(Attach::Failed(Error::Timeout(format!("no {what} from {target} within {LOGIN_TIMEOUT:?}")))),
-    };
-    let challenge = match next(&mut framed, "challenge").await? {
-        Frame::Challenge(c) => c,
-        other => return Err(refused(format!("it answered `{}` instead of proving itself", other.action()))),
-    };
-    let (waiting, proof) = handshake.on_challenge(&challenge).map_err(|e| refused(e.to_string()))?;
-    framed.send(Frame::Proof(proof)).await.map_err(io)?;
-    let ok = match next(&mut framed, "ok").await? {
-        Frame::Ok(ok) => ok,
-        other => return Err(refused(format!("it answered `{}` instead of `ok`", other.action()))),
-    };
-    waiting.on_ok(&ok, position, &files).map_err(|e| refused(e.to_string()))?;
-    let position = match &ok.keep {
-        Some(keep) => resync(store, ok.from, keep.clone(), position, name, events).await?,
-        None if ok.from < position => {
-            events.emit(
-                "resync",
-                format!(
-                    "{name}: the master holds nothing of our journal past position 0 that we could keep (it \
-                     diverged, or the master collected what we lack); clearing the store ({} bytes on disk) to \
-                     take the master's live log files",
-                    store.disk_bytes()
-                ),
-            );
-            let s = store.clone();
-            blocking(move || s.clear()).await?;
-            0
-        }
-        None => position,
-    };
-    {
-        let mut st = state.lock().unwrap();
-        st.phase = if position >= ok.master_end { "attached" } else { "attaching" }.into();
-        st.master_end = ok.master_end;
+/// One connection's I/O around the [`Follower`].
+struct Io<'a> {
+    store: &'a Arc<Store>,
+    state: &'a Mutex<SlaveState>,
+    events: &'a EventLog,
+    peer: &'a Peer<'a>,
+    /// Whether a background catch-up of the index runs ([`index_behind`]).
+    indexing: Arc<AtomicBool>,
+}
+
+impl Io<'_> {
+    /// Dials, logs in, then follows the stream until it ends.
+    async fn attach(
+        &mut self,
+        mut gate: tokio::sync::watch::Receiver<bool>,
+        follower: &mut Follower,
+    ) -> Result<(), Attach> {
+        let (target, name, store) = (self.peer.target, self.peer.name, self.store);
+        // A shut gate holds even the connection attempt: no dial, no refusal, just a wait.
+        wait_open(&mut gate).await;
+        let hostport = target.strip_prefix("tcp://").unwrap_or(target);
+        let socket = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(hostport))
+            .await
+            .map_err(|_| Error::Timeout(format!("connecting to {target}")))?
+            .map_err(Error::io(format!("connecting to {target}")))?;
+        let _ = socket.set_nodelay(true);
+        let mut framed = Framed::new(Gated::new(socket, gate), Codec);
+        let s = store.clone();
+        let (position, last, files) =
+            blocking(move || Ok((s.position()? as u64, s.last_record()?, s.log_checkpoints()?))).await?;
+        let io = |e: super::wire::CodecError| Error::Other(e.to_string());
+        let refused = |why: String| {
+            Attach::Refused(format!(
+                "{name}: refusing replication from {target} (the elected {}): {why}",
+                self.peer.master
+            ))
+        };
+        let handshake = SlaveHandshake::new(self.peer.secret, name, self.peer.master);
+        framed.send(Frame::Login(handshake.login(position, last, &files))).await.map_err(io)?;
+        // Nothing the peer says is acted on until its `ok` proof checks out.
+        let next = async |framed: &mut Link, what: &str| match tokio::time::timeout(LOGIN_TIMEOUT, framed.next()).await
+        {
+            Ok(Some(Ok(Frame::Error(e)))) => {
+                Err(Attach::Refused(format!("{name}: master {target} refused our replication login: {e}")))
+            }
+            Ok(Some(Ok(frame))) => Ok(frame),
+            Ok(Some(Err(e))) => Err(refused(format!("bad frame instead of a {what}: {e}"))),
+            Ok(None) => Err(Attach::Failed(Error::Other(format!("connection closed before the {what}")))),
+            Err(_) => Err(Attach::Failed(Error::Timeout(format!("no {what} from {target} within {LOGIN_TIMEOUT:?}")))),
+        };
+        let challenge = match next(&mut framed, "challenge").await? {
+            Frame::Challenge(c) => c,
+            other => return Err(refused(format!("it answered `{}` instead of proving itself", other.action()))),
+        };
+        let (waiting, proof) = handshake.on_challenge(&challenge).map_err(|e| refused(e.to_string()))?;
+        framed.send(Frame::Proof(proof)).await.map_err(io)?;
+        let ok = match next(&mut framed, "ok").await? {
+            Frame::Ok(ok) => ok,
+            other => return Err(refused(format!("it answered `{}` instead of `ok`", other.action()))),
+        };
+        waiting.on_ok(&ok, position, &files).map_err(|e| refused(e.to_string()))?;
+        let logged_in = Event::LoggedIn { position, from: ok.from, master_end: ok.master_end, keep: ok.keep };
+        self.perform(&mut framed, follower, logged_in).await?;
+        Ok(self.follow(&mut framed, follower).await?)
     }
-    events.emit(
-        "slave-attaching",
-        format!("{name} attached to {target} at position {position} (master at {})", ok.master_end),
-    );
-    Ok(follow(&mut framed, store, position, state, events, name).await?)
+
+    /// Feeds the master's `wal` frames to the follower, a group at a time.
+    async fn follow(&mut self, framed: &mut Link, follower: &mut Follower) -> Result<()> {
+        let io = |e: super::wire::CodecError| Error::Other(e.to_string());
+        while let Some(frame) = framed.next().await {
+            // Group commit: the frames already received are applied together, with one
+            // fsync and one ack for all of them (several producers keep several in flight).
+            let mut frames = vec![frame.map_err(io)?];
+            while frames.len() < 64 {
+                match framed.next().now_or_never() {
+                    Some(Some(frame)) => frames.push(frame.map_err(io)?),
+                    _ => break,
+                }
+            }
+            self.perform(framed, follower, Event::Received(frames)).await?;
+        }
+        Ok(())
+    }
+
+    /// Steps the follower with `event` and performs its actions in order; a cut of the store
+    /// is reported back to it as the next event.
+    async fn perform(&mut self, framed: &mut Link, follower: &mut Follower, event: Event) -> Result<()> {
+        let (name, target, store) = (self.peer.name, self.peer.target, self.store);
+        let mut next = Some(event);
+        // The journal's end after the last append, checked against the follower's ack.
+        let mut appended = None;
+        while let Some(event) = next.take() {
+            for action in follower.step(event) {
+                match action {
+                    Action::Resync { from, keep, position } => {
+                        let end = resync(store, from, keep, position, name, self.events).await?;
+                        next = Some(Event::Cut { position: end });
+                    }
+                    Action::Clear => {
+                        self.events.emit(
+                            "resync",
+                            format!(
+                                "{name}: the master holds nothing of our journal past position 0 that we could keep \
+                                 (it diverged, or the master collected what we lack); clearing the store ({} bytes \
+                                 on disk) to take the master's live log files",
+                                store.disk_bytes()
+                            ),
+                        );
+                        let s = store.clone();
+                        blocking(move || s.clear()).await?;
+                        next = Some(Event::Cut { position: 0 });
+                    }
+                    Action::Attaching { position, master_end } => self.events.emit(
+                        "slave-attaching",
+                        format!("{name} attached to {target} at position {position} (master at {master_end})"),
+                    ),
+                    // Written right on this worker, not on the blocking pool: an append is one
+                    // `pwrite` and an fsync about a hundred µs, while a hop to the pool and back
+                    // costs two thread wake-ups, which on a busy host can each take longer than
+                    // the fsync. The runtime's other worker keeps serving the ZooKeeper session
+                    // meanwhile.
+                    Action::Append { file, position, payload } => {
+                        appended = Some(store.append_replicated(file, position, &payload)?);
+                    }
+                    Action::Sync => store.sync()?,
+                    Action::Ack { position } => {
+                        if appended.is_some_and(|end| end != position) {
+                            return Err(Error::Other(format!(
+                                "the journal ends at {} after the appends, not at {position}",
+                                appended.unwrap_or_default()
+                            )));
+                        }
+                        framed.send(Frame::Ack(Ack { position })).await.map_err(|e| Error::Other(e.to_string()))?;
+                        index_behind(store, position, &self.indexing);
+                    }
+                    Action::CaughtUp { position } => {
+                        self.events.emit("slave-attached", format!("{name} caught up with the master at {position}"))
+                    }
+                    Action::Close { reason } => return Err(Error::Other(reason)),
+                    Action::Report { .. } => self.report(&action),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes a [`Action::Report`] to the status.
+    fn report(&self, action: &Action) {
+        if let Action::Report { phase, master_end } = action {
+            *self.state.lock().unwrap() = SlaveState { phase: *phase, master_end: *master_end };
+        }
+    }
 }
 
 /// An incremental resync (see [`crate::store::resync`]): cut at `from`, keep `keep`,
@@ -260,56 +337,4 @@ async fn resync(
     );
     let s = store.clone();
     blocking(move || s.position().map(|p| p as u64)).await
-}
-
-/// Appends the master's `wal` frames from `position` on, acking each group.
-async fn follow(
-    framed: &mut Link,
-    store: &Arc<Store>,
-    mut position: u64,
-    state: &Mutex<SlaveState>,
-    events: &EventLog,
-    name: &str,
-) -> Result<()> {
-    let io = |e: super::wire::CodecError| Error::Other(e.to_string());
-    let indexing = Arc::new(AtomicBool::new(false));
-    while let Some(frame) = framed.next().await {
-        // Group commit: the `wal` frames already received are applied together, with one
-        // fsync and one ack for all of them (several producers keep several in flight).
-        let mut wals = vec![wal_frame(frame.map_err(io)?)?];
-        while wals.len() < 64 {
-            match framed.next().now_or_never() {
-                Some(Some(frame)) => wals.push(wal_frame(frame.map_err(io)?)?),
-                _ => break,
-            }
-        }
-        let mut expect = position;
-        for (wal, _) in &wals {
-            // The start of a later log file is a hole the master collected.
-            let hole = wal.offset == 0 && wal.file > expect;
-            if wal.position() != expect && !hole {
-                return Err(Error::Other(format!("gap: expected {expect}, got {}", wal.position())));
-            }
-            expect = wal.position() + wal.length;
-        }
-        // Written right on this worker, not on the blocking pool: an append is one `pwrite`
-        // and an fsync about a hundred µs, while a hop to the pool and back costs two thread
-        // wake-ups, which on a busy host can each take longer than the fsync. The runtime's
-        // other worker keeps serving the ZooKeeper session meanwhile.
-        for (wal, payload) in &wals {
-            position = store.append_replicated(wal.file, wal.position(), payload)?;
-        }
-        if wals.iter().any(|(wal, _)| wal.sync) {
-            store.sync()?;
-        }
-        framed.send(Frame::Ack(Ack { position })).await.map_err(io)?;
-        index_behind(store, position, &indexing);
-        let mut st = state.lock().unwrap();
-        if st.phase == "attaching" && position >= st.master_end {
-            st.phase = "attached".into();
-            drop(st);
-            events.emit("slave-attached", format!("{name} caught up with the master at {position}"));
-        }
-    }
-    Ok(())
 }

@@ -34,23 +34,24 @@
 use crate::broker::Delivery;
 use crate::config::User;
 use crate::limits::{self, MAX_HEART_BEAT_MS, MAX_PREFETCH, NameKind};
+use crate::message::header;
 
 use super::frame::Frame;
 
 /// Headers the broker owns on a MESSAGE (or that are STOMP plumbing): never stored from a
 /// SEND, never delivered from a store.
 pub const RESERVED: [&str; 12] = [
-    "destination",
-    "message-id",
-    "subscription",
-    "ack",
+    header::DESTINATION,
+    header::MESSAGE_ID,
+    header::SUBSCRIPTION,
+    header::ACK,
     "content-length",
     "receipt",
     "receipt-id",
     "transaction",
-    "persistent",
-    "redelivered",
-    "timestamp",
+    header::PERSISTENT,
+    header::REDELIVERED,
+    header::TIMESTAMP,
     "browser",
 ];
 
@@ -140,17 +141,17 @@ pub fn stored_headers(send: &Frame) -> Vec<(String, String)> {
 pub fn message_frame(d: &Delivery, sub_id: &str, destination: &str) -> Frame {
     let m = &d.msg;
     let mut f = Frame::new("MESSAGE")
-        .header("destination", destination)
-        .header("message-id", format!("ID:mqsim-{}", m.seq))
-        .header("subscription", sub_id)
-        .header("ack", format!("{}:{}", d.consumer, m.seq));
+        .header(header::DESTINATION, destination)
+        .header(header::MESSAGE_ID, m.message_id())
+        .header(header::SUBSCRIPTION, sub_id)
+        .header(header::ACK, format!("{}:{}", d.consumer, m.seq));
     if m.persistent {
-        f = f.header("persistent", "true");
+        f = f.header(header::PERSISTENT, "true");
     }
     if d.redelivered || m.redelivery_count > 0 {
-        f = f.header("redelivered", "true");
+        f = f.header(header::REDELIVERED, "true");
     }
-    f = f.header("timestamp", m.timestamp.to_string());
+    f = f.header(header::TIMESTAMP, m.timestamp.to_string());
     for (k, v) in m.headers.iter().filter(|(k, _)| !is_reserved(k)) {
         f = f.header(k, v.clone());
     }
@@ -164,8 +165,8 @@ mod tests {
     use bytes::{Bytes, BytesMut};
 
     use super::*;
+    use crate::message::StoredMessage;
     use crate::stomp::frame::{Limits, Parsed, Version, decode, encode};
-    use crate::store::record::StoredMessage;
 
     fn frame(command: &str, headers: &[(&str, &str)]) -> Frame {
         headers.iter().fold(Frame::new(command), |f, (k, v)| f.header(k, *v))

@@ -7,7 +7,8 @@
 //! 1 KiB, header line 10 KiB, 1000 headers, `wireFormat.maxFrameSize`). [`server`] runs one
 //! task per connection: the CONNECT handshake (highest common version, heart-beats mirrored
 //! as ActiveMQ does), then every client frame is mapped onto the broker core
-//! ([`crate::broker`]) and every delivery becomes a MESSAGE. [`headers`] holds what is
+//! ([`crate::broker`]), a SEND becoming a [`crate::message::StoredMessage`], and every
+//! delivery becomes a MESSAGE. [`headers`] holds what is
 //! taken from a client's headers and what is not: credentials (`[[user]]`), bounded names
 //! ([`crate::limits`]), bounded numbers (heart-beat, prefetch), and the reserved headers the
 //! broker sets on delivery instead of trusting stored ones.

@@ -18,7 +18,7 @@ use crate::broker::{
 };
 use crate::config::User;
 use crate::limits::{self, NameKind};
-use crate::store::record::StoredMessage;
+use crate::message::{StoredMessage, header};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -227,20 +227,12 @@ fn negotiate(accept: Option<&str>) -> Option<Version> {
     [Version::V1_2, Version::V1_1, Version::V1_0].into_iter().find(|v| offered.contains(&v.as_str()))
 }
 
-/// `/queue/a` → queue a; `/topic/a` → topic a (temp destinations map to plain ones).
+/// `/queue/a` → queue a; `/topic/a` → topic a (temp destinations map to plain ones:
+/// [`Destination`]'s `FromStr`), the name bounded by [`limits`].
 pub fn parse_destination(d: &str) -> Result<Destination, String> {
-    let (kind, name) = if let Some(n) = d.strip_prefix("/queue/").or_else(|| d.strip_prefix("/temp-queue/")) {
-        (Kind::Queue, n)
-    } else if let Some(n) = d.strip_prefix("/topic/").or_else(|| d.strip_prefix("/temp-topic/")) {
-        (Kind::Topic, n)
-    } else {
-        return Err(format!("Unknown destination type: {d} (use /queue/NAME or /topic/NAME)"));
-    };
-    if name.is_empty() {
-        return Err(format!("destination {d} has no name"));
-    }
-    limits::check(NameKind::Destination, name).map_err(|e| format!("Invalid destination: {e}"))?;
-    Ok(Destination { kind, name: name.to_string() })
+    let destination: Destination = d.parse()?;
+    limits::check(NameKind::Destination, &destination.name).map_err(|e| format!("Invalid destination: {e}"))?;
+    Ok(destination)
 }
 
 /// Handles one client frame; `Ok(true)` ends the connection cleanly.
@@ -248,14 +240,14 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
     check_names(&frame)?;
     match frame.command.as_str() {
         "SEND" => {
-            let dest = frame.get("destination").ok_or("SEND needs a destination header")?;
+            let dest = frame.get(header::DESTINATION).ok_or("SEND needs a destination header")?;
             let destination = parse_destination(dest)?;
             let msg = StoredMessage {
                 seq: 0,
                 destination: dest.to_string(),
                 headers: headers::stored_headers(&frame),
                 body: frame.body.to_vec(),
-                persistent: frame.get("persistent") == Some("true"),
+                persistent: frame.get(header::PERSISTENT) == Some("true"),
                 timestamp: crate::events::now_ms(),
                 redelivery_count: 0,
                 producer: None,
@@ -271,7 +263,7 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             }
         }
         "SUBSCRIBE" => {
-            let dest = frame.get("destination").ok_or("SUBSCRIBE needs a destination header")?;
+            let dest = frame.get(header::DESTINATION).ok_or("SUBSCRIBE needs a destination header")?;
             let destination = parse_destination(dest)?;
             let id = match (frame.get("id"), conn.version) {
                 (Some(id), _) => id.to_string(),
@@ -407,10 +399,10 @@ fn browse(
     }
     conn.outbox.push(
         Frame::new("MESSAGE")
-            .header("subscription", id.clone())
+            .header(header::SUBSCRIPTION, id.clone())
             .header("browser", "end")
-            .header("destination", dest)
-            .header("message-id", "0"),
+            .header(header::DESTINATION, dest)
+            .header(header::MESSAGE_ID, "0"),
     );
     conn.by_consumer.insert(consumer, id.clone());
     conn.subs.insert(id, Sub { consumer, ack, destination: dest.to_string(), browser: true });

@@ -10,23 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A persistent message as stored (and as the broker core holds it in memory).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredMessage {
-    /// Store-wide unique, increasing; the message id is derived from it.
-    pub seq: u64,
-    /// `queue://name` or `topic://name` as sent (for MESSAGE's `destination`).
-    pub destination: String,
-    /// User headers / JMS properties, in order.
-    pub headers: Vec<(String, String)>,
-    #[serde(with = "serde_bytes")]
-    pub body: Vec<u8>,
-    pub persistent: bool,
-    pub timestamp: u64,
-    pub redelivery_count: u32,
-    /// `(producer id, producer sequence)` for duplicate suppression after failover.
-    pub producer: Option<(String, u64)>,
-}
+/// A message as journaled: the canonical message of [`crate::message`], whose serde shape is
+/// the record's encoding (its `destination` is the stored spelling, `/queue/name` or
+/// `/topic/name`, as the sender named it).
+pub use crate::message::StoredMessage;
 
 /// One journal record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +124,46 @@ mod tests {
         bytes.extend([3, 1, b'k']);
         assert!(Record::decode(&bytes).is_err());
         assert_eq!(Record::decode(&nested(MAX_BATCH_DEPTH).encode()).unwrap(), nested(MAX_BATCH_DEPTH));
+    }
+
+    /// The journal's bytes for a message, pinned: the canonical message moving to
+    /// `crate::message` (or anything else) must not change what is on disk.
+    #[test]
+    fn an_enqueue_keeps_its_bytes() {
+        let r = Record::Enqueue {
+            store: "q".into(),
+            msg: StoredMessage {
+                seq: 300,
+                destination: "/queue/q".into(),
+                headers: vec![("a".into(), "b".into())],
+                body: vec![0, 255],
+                persistent: true,
+                timestamp: 1,
+                redelivery_count: 2,
+                producer: Some(("p".into(), 3)),
+            },
+        };
+        let hex: String = r.encode().iter().map(|b| format!("{b:02x}")).collect();
+        // Enqueue (0), "q", seq 300 (varint ac 02), "/queue/q", one header "a" "b", the body
+        // [0, 255], persistent, timestamp 1, redelivered twice, producer Some(("p", 3)).
+        let want = [
+            "00",
+            "0171",
+            "ac02",
+            "082f71756575652f71",
+            "01",
+            "0161",
+            "0162",
+            "0200ff",
+            "01",
+            "01",
+            "02",
+            "01",
+            "0170",
+            "03",
+        ];
+        assert_eq!(hex, want.concat());
+        assert_eq!(Record::decode(&r.encode()).unwrap(), r);
     }
 
     #[test]

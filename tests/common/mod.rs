@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod console;
 pub mod java;
 
 pub const MQSIM: &str = env!("CARGO_BIN_EXE_mqsim");
@@ -232,7 +233,7 @@ impl HttpResponse {
 
 /// `Authorization: Basic ...` for user:password.
 pub fn basic(user: &str, password: &str) -> String {
-    mqsim::console::web::Credentials::new(user, password).header()
+    mqsim::web::Credentials::new(user, password).header()
 }
 
 /// One request to 127.0.0.1:port (`Connection: close`); `auth` is (user, password).
