@@ -258,18 +258,6 @@ impl Error {
     }
 }
 
-impl From<String> for Error {
-    fn from(message: String) -> Self {
-        Error::Protocol { message, exception: None }
-    }
-}
-
-impl From<&str> for Error {
-    fn from(message: &str) -> Self {
-        Error::Protocol { message: message.to_string(), exception: None }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,7 +267,7 @@ mod tests {
         match kind {
             Kind::Config => Error::Config { path: "cluster.toml".into(), message: "line 3: bad".into() },
             Kind::InvalidInput => Error::InvalidInput("--timeout must be longer than zero, e.g. 5s".into()),
-            Kind::Protocol => Error::from("SEND needs a destination header"),
+            Kind::Protocol => Error::protocol("SEND needs a destination header"),
             Kind::NotMaster => Error::NotMaster("this node's master lease has expired".into()),
             Kind::Storage => Error::Storage("the journal has no record at 7".into()),
             Kind::Io => Error::io("reading x")(std::io::Error::other("boom")),
@@ -368,7 +356,7 @@ mod tests {
             (Error::NotMaster("a".into()), "a"),
             (Error::Storage("b".into()), "b"),
             (Error::InvalidInput("c".into()), "c"),
-            (Error::from("d".to_string()), "d"),
+            (Error::protocol("d"), "d"),
             (Error::refused("x.Y", "e"), "e"),
             (Error::Unreachable("f".into()), "f"),
             (Error::from(nix::Error::EPERM), "system call failed: EPERM: Operation not permitted"),

@@ -22,6 +22,7 @@
 //! | [`diagram`] | the pictures: live topology and failover sequence diagrams as standalone SVG (pure) |
 //! | [`zookeeper`] | managed ZooKeeper servers: install discovery, `zoo.cfg`, `srvr` probe |
 //! | [`control`] | the CLI ↔ supervisor request/response protocol |
+//! | [`hosts`] | the multi-host layout: which members run here, the supervisors' token-proved TCP control endpoint |
 //! | [`status`] | node status files and the `mqsim status --json` schema |
 //! | [`events`] | the cluster timeline (`events.jsonl`) |
 //! | [`preflight`] | port checks naming the process that holds a busy port |
@@ -87,6 +88,7 @@ pub mod explain;
 pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hosts;
 pub mod lab;
 pub mod limits;
 pub mod logging;

@@ -289,6 +289,12 @@ pub struct NodeStatus {
     #[serde(default)]
     pub store: Option<StoreUsage>,
     pub log: String,
+    /// Multi-host layouts only: the address of the machine this node runs on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Multi-host layouts only: whether the answering supervisor owns (started) it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -309,6 +315,12 @@ pub struct ZkStatus {
     pub pid: Option<u32>,
     pub client_port: u16,
     pub log: String,
+    /// Multi-host layouts only: the address of the machine this server runs on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Multi-host layouts only: whether the answering supervisor owns (started) it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned: Option<bool>,
 }
 
 impl ClusterStatus {

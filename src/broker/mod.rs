@@ -269,13 +269,6 @@ impl Broker {
         }
     }
 
-    /// False once this node may no longer act as master (its lease lapsed, or it is
-    /// stepping down). Protocol adapters then drop the client instead of answering with an
-    /// error, as ActiveMQ's broker restart did, so failover clients reconnect and resend.
-    pub fn is_master(&self) -> bool {
-        self.writer.lease_valid()
-    }
-
     /// A new connection or consumer id.
     pub fn new_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
@@ -588,8 +581,19 @@ pub fn durable_key(client: &str, name: &str) -> String {
 }
 
 impl From<StateError> for Error {
+    /// A client's mistake is [`Error::InvalidInput`]; a full memory or store is kept apart
+    /// ([`Error::Other`], a 503 on the console, a `JMSException` on OpenWire), as ActiveMQ's
+    /// producer flow control answers it.
     fn from(e: StateError) -> Error {
-        Error::Other(e.to_string())
+        match e {
+            StateError::MemoryFull { .. } | StateError::StoreFull { .. } => Error::Other(e.to_string()),
+            StateError::NoConsumer(_)
+            | StateError::NotInflight(_)
+            | StateError::DurableNeedsClientId
+            | StateError::DurableSelector(_)
+            | StateError::TransactionLimit { .. }
+            | StateError::RolledBack(_) => Error::InvalidInput(e.to_string()),
+        }
     }
 }
 

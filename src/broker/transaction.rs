@@ -35,7 +35,7 @@ impl Transaction {
         self.messages = 0;
         self.held = None;
         self.rolled_back = Some(why.clone());
-        crate::error::Error::Other(why)
+        crate::error::Error::InvalidInput(why)
     }
 }
 

@@ -404,6 +404,10 @@ fn hosts(config: &Config) -> String {
     for (addr, names) in lines {
         let _ = writeln!(s, "{addr} {}", names.join(" "));
     }
+    // A layout on real machines (not loopback): the ports to open and what else they need.
+    if crate::hosts::members(config).iter().any(|(_, a)| !a.is_loopback() && !a.is_unspecified()) {
+        s.push_str(&crate::hosts::requirements(config));
+    }
     s
 }
 

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::control::{self, Request, Response, Verb};
+use crate::control::{Request, Response, Verb};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Parser)]
@@ -32,6 +32,11 @@ pub struct Cli {
     /// The cluster layout.
     #[arg(short, long, global = true, env = "MQSIM_CONFIG", default_value = "cluster.toml")]
     pub config: PathBuf,
+    /// Multi-host layouts: the members this machine runs (e.g. `zk01,node01`), instead of
+    /// those whose address is one of this machine's. Give it to every command on that machine
+    /// (or set MQSIM_MEMBERS there): it also names that machine's supervisor directory.
+    #[arg(long, global = true, env = "MQSIM_MEMBERS", value_delimiter = ',', value_name = "NAMES")]
+    pub members: Vec<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -61,6 +66,9 @@ pub enum Command {
         /// are left and listed) and never follows a symbolic link out of the state directory.
         #[arg(long)]
         purge: bool,
+        /// Multi-host layouts: also ask every other host's supervisor (control endpoint) to stop its members.
+        #[arg(long)]
+        all: bool,
     },
     /// Wait until the cluster reaches a state (what a reader does by watching `mqsim status`).
     ///
@@ -439,6 +447,7 @@ impl Command {
 /// Runs a parsed command; the error's `Display` is the one-line reason.
 pub fn run(cli: Cli) -> Result<()> {
     let config_path = discover(&cli.config);
+    crate::hosts::select(cli.members.clone());
     let load = || Config::load(&std::path::absolute(&config_path).unwrap_or(config_path.clone()));
     match cli.command {
         Command::Completions { shell } => {
@@ -467,8 +476,11 @@ pub fn run(cli: Cli) -> Result<()> {
             runtime(false).block_on(crate::supervisor::run(config))
         }
         Command::Up { foreground, no_wait } => up::up(load()?, foreground, no_wait),
-        Command::Down { purge } => runtime(false).block_on(async {
+        Command::Down { purge, all } => runtime(false).block_on(async {
             let config = load()?;
+            if all {
+                up::down_others(&config).await?;
+            }
             up::down(config.clone()).await?;
             if purge {
                 for line in purge::purge(&config).await? {
@@ -700,7 +712,7 @@ fn act_explain(config: Config, verb: Verb, target: String, explain: bool) -> Res
 
 fn request(config: Config, req: Request) -> Result<()> {
     runtime(false).block_on(async {
-        match control::request(&config.state_dir(), &req).await? {
+        match crate::hosts::request(&config, &req).await? {
             Response::Done { lines } => {
                 for l in lines {
                     anstream::println!("{l}");

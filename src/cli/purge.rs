@@ -18,6 +18,17 @@ use crate::error::{Error, Result};
 
 /// The state directory's entries that belong to this cluster, by name.
 pub fn owned_entries(config: &Config) -> Vec<String> {
+    // A multi-host layout (crate::hosts): this host's own members and supervisor directory
+    // only; the other hosts' may share the directory (an NFS home, network namespaces).
+    let here = crate::hosts::Here::of(config);
+    if here.partial {
+        let mut names = vec![format!("host-{}", here.label)];
+        names.extend(config.nodes.iter().filter(|n| here.owns(&n.name)).map(|n| format!("mq_{}", n.name)));
+        if config.zookeeper.connect.is_none() {
+            names.extend(config.zookeeper.servers.iter().filter(|s| here.owns(&s.name)).map(|s| s.name.clone()));
+        }
+        return names;
+    }
     let mut names: Vec<String> = [
         "events.jsonl",
         "pids.json",
@@ -40,14 +51,14 @@ pub fn owned_entries(config: &Config) -> Vec<String> {
 /// Processes listed in `pids.json` that are alive and still run this cluster's command line.
 fn still_running(config: &Config) -> Vec<u32> {
     use crate::supervisor::Pids;
-    let pids = Pids::read(&config.state_dir()).unwrap_or_default();
+    let pids = Pids::read(&crate::hosts::supervisor_dir(config)).unwrap_or_default();
     pids.all().into_iter().filter(|&pid| pid != 0 && Pids::runs_this_cluster(config, pid)).collect()
 }
 
 /// Removes this cluster's entries from its stopped state directory; returns the lines to print.
 pub async fn purge(config: &Config) -> Result<Vec<String>> {
     let state_dir = config.state_dir();
-    if crate::control::status(&state_dir).await.is_ok() {
+    if crate::control::status(&crate::hosts::supervisor_dir(config)).await.is_ok() {
         return Err(Error::InvalidInput(format!(
             "a cluster is still running from {}; not purging (run `mqsim down` first)",
             state_dir.display()
@@ -125,6 +136,16 @@ fn remove_entry(path: &Path) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On one host of a multi-host layout, the other hosts' members are never purged (they may
+    /// share the directory). 198.51.100.x (TEST-NET-2) is no machine's address.
+    #[test]
+    fn another_hosts_entries_are_not_ours() {
+        let toml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples/netns.toml")).unwrap();
+        let toml = toml.replace("10.231.0.", "198.51.100.");
+        let config = Config::parse(&toml, Path::new("/tmp/x/cluster.toml")).unwrap();
+        assert_eq!(owned_entries(&config), vec!["host-none".to_string()]);
+    }
 
     #[tokio::test]
     async fn removes_only_owned_entries_and_never_follows_links() {

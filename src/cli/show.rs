@@ -9,7 +9,6 @@ use comfy_table::{Cell, Color, Table, presets};
 
 use super::ZkOp;
 use crate::config::Config;
-use crate::control;
 use crate::election::zookeeper::connect;
 use crate::error::{Error, Result};
 use crate::events::{EventKind, clock, read_from};
@@ -21,7 +20,7 @@ pub async fn status(config: Config, json: bool, watch: Option<Duration>) -> Resu
     use std::io::IsTerminal;
     let redraw = watch.is_some() && !json && std::io::stdout().is_terminal();
     loop {
-        let st = control::status(&config.state_dir()).await?;
+        let st = crate::hosts::status(&config).await?;
         if redraw {
             print!("\x1b[H\x1b[2J"); // home, clear: the table stays in place
             println!(
@@ -97,27 +96,41 @@ fn plain(table: &mut Table) -> &mut Table {
     table
 }
 
+/// The HOST column of a multi-host layout: the member's address, `(here)` if this host's
+/// supervisor owns it; `None` on one machine (no column).
+fn host_cell(host: &Option<String>, owned: Option<bool>) -> Option<Cell> {
+    let h = host.as_deref()?;
+    Some(if owned == Some(true) { Cell::new(format!("{h} (here)")).fg(Color::Green) } else { Cell::new(h) })
+}
+
 pub fn print_status(st: &ClusterStatus) {
+    let multi = st.nodes.iter().any(|n| n.host.is_some()) || st.zookeeper.iter().any(|z| z.host.is_some());
     let mut zk = Table::new();
-    plain(&mut zk).load_preset(presets::NOTHING).set_header(["ZOOKEEPER", "STATE", "MODE", "PID", "CLIENT PORT"]);
+    let mut header = vec!["ZOOKEEPER", "STATE", "MODE", "PID", "CLIENT PORT"];
+    if multi {
+        header.push("HOST");
+    }
+    plain(&mut zk).load_preset(presets::NOTHING).set_header(header);
     for z in &st.zookeeper {
         let mode = match &z.mode {
             Some(m) => m.as_str(),
             None if z.state == ProcState::Running => "not serving",
             None => "-",
         };
-        zk.add_row([
+        let mut row = vec![
             Cell::new(&z.name),
             cell(&z.state, state_colour(&z.state)),
             cell(mode, mode_colour(z.mode.as_ref())),
             Cell::new(z.pid.map_or("-".into(), |p| p.to_string())),
             Cell::new(z.client_port),
-        ]);
+        ];
+        row.extend(host_cell(&z.host, z.owned).filter(|_| multi));
+        zk.add_row(row);
     }
     println!("{zk}");
     println!();
     let mut nodes = Table::new();
-    plain(&mut nodes).load_preset(presets::NOTHING).set_header([
+    let mut header = vec![
         "BROKER",
         "STATE",
         "ROLE",
@@ -129,11 +142,15 @@ pub fn print_status(st: &ClusterStatus) {
         "POSITION",
         "REPLICATION",
         "ZNODE",
-    ]);
+    ];
+    if multi {
+        header.push("HOST");
+    }
+    plain(&mut nodes).load_preset(presets::NOTHING).set_header(header);
     for n in &st.nodes {
         let role = n.role.as_ref().map_or("-", Role::as_str);
         let znode = n.znode.as_deref().map_or("-".to_string(), |z| z.rsplit('/').next().unwrap_or(z).to_string());
-        nodes.add_row([
+        let mut row = vec![
             Cell::new(&n.name),
             match &n.partitioned {
                 Some(cut) => Cell::new(format!("{}, cut from {cut}", n.state)).fg(Color::Magenta),
@@ -148,7 +165,9 @@ pub fn print_status(st: &ClusterStatus) {
             Cell::new(n.position.map_or("-".into(), |p| p.to_string())),
             Cell::new(replication(n)),
             Cell::new(znode),
-        ]);
+        ];
+        row.extend(host_cell(&n.host, n.owned).filter(|_| multi));
+        nodes.add_row(row);
     }
     println!("{nodes}");
     println!();
@@ -242,7 +261,7 @@ fn log_path(config: &Config, target: &str) -> Result<PathBuf> {
 pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usize>) -> Result<()> {
     let name = match target {
         "master" | "zk-leader" => {
-            let st = control::status(&config.state_dir()).await?;
+            let st = crate::hosts::status(&config).await?;
             let found = if target == "master" {
                 st.master.clone()
             } else {
@@ -255,6 +274,15 @@ pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usiz
     let path = log_path(&config, &name)?;
     let mut file = match std::fs::File::open(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let here = crate::hosts::Here::of(&config);
+            if here.partial
+                && !here.owns(&name)
+                && let Some(addr) = crate::hosts::member_addr(&config, &name)
+            {
+                return Err(Error::Target(format!(
+                    "{name} runs on {addr}, not on this host, and its log is there: run `mqsim logs {name}` on {addr}"
+                )));
+            }
             return Err(Error::Target(format!(
                 "no log for {name} yet: {} does not exist, {name} has not been started (start the cluster with `mqsim up`)",
                 path.display()

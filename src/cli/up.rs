@@ -46,13 +46,24 @@ pub fn up(config: Config, foreground: bool, no_wait: bool) -> Result<()> {
     let rt = runtime(false);
     rt.block_on(async move {
         let state_dir = config.state_dir();
-        if let Ok(st) = control::status(&state_dir).await {
-            anstream::println!("A cluster is already running from {} (supervisor pid {}).", state_dir.display(), st.supervisor_pid);
+        let here = crate::hosts::Here::of(&config);
+        here.check_up(&config)?;
+        let sup_dir = here.supervisor_dir(&config);
+        if let Ok(st) = control::status(&sup_dir).await {
+            anstream::println!("A cluster is already running from {} (supervisor pid {}).", sup_dir.display(), st.supervisor_pid);
             show::print_status(&st);
             return Ok(());
         }
         let started = Instant::now();
         anstream::println!("Starting cluster `{}` from {}", config.cluster.broker_name, config.source.display());
+        if here.partial {
+            let names: Vec<&str> = here.local.iter().map(String::as_str).collect();
+            anstream::println!(
+                "This host ({}) runs {}; the other members run on their own hosts (`mqsim config hosts` lists them).",
+                here.label,
+                names.join(", ")
+            );
+        }
         for w in config.warnings() {
             anstream::eprintln!("{BAD}warning:{BAD:#} {w}");
         }
@@ -61,7 +72,7 @@ pub fn up(config: Config, foreground: bool, no_wait: bool) -> Result<()> {
             if config.zookeeper.connect.is_none() {
                 crate::zookeeper::Install::find(&config)?;
             }
-            crate::preflight::check_ports(&config)
+            if here.partial { check_local_ports(&config) } else { crate::preflight::check_ports(&config) }
         })();
         if let Err(e) = check {
             step.fail("Checking prerequisites");
@@ -69,16 +80,18 @@ pub fn up(config: Config, foreground: bool, no_wait: bool) -> Result<()> {
         }
         step.done(&format!(
             "Prerequisites: config valid, {} ports free{}",
-            config.ports().len(),
+            if here.partial { local_ports(&config).len() } else { config.ports().len() },
             if config.zookeeper.connect.is_none() { ", ZooKeeper and Java found" } else { "" }
         ));
-        std::fs::create_dir_all(&state_dir).map_err(Error::io(format!("creating {}", state_dir.display())))?;
-        replication_token(&config, &state_dir)?;
+        std::fs::create_dir_all(&sup_dir).map_err(Error::io(format!("creating {}", sup_dir.display())))?;
+        if !here.partial {
+            replication_token(&config, &state_dir)?;
+        }
 
         let mut supervisor = if foreground {
             Some(tokio::spawn(crate::supervisor::run(config.clone())))
         } else {
-            spawn_daemon(&config, &state_dir)?;
+            spawn_daemon(&config, &sup_dir)?;
             None
         };
         // In the foreground, Ctrl-C during start-up ends the supervisor: stop waiting then.
@@ -94,7 +107,7 @@ pub fn up(config: Config, foreground: bool, no_wait: bool) -> Result<()> {
         };
         match &result {
             Err(_) => {
-                let _ = control::request(&state_dir, &Request::Down).await;
+                let _ = control::request(&sup_dir, &Request::Down).await;
             }
             Ok(st) => {
                 anstream::println!();
@@ -160,9 +173,12 @@ fn spawn_daemon(config: &Config, state_dir: &Path) -> Result<()> {
         .map_err(Error::io(format!("opening {}", log.display())))?;
     let err = out.try_clone().map_err(Error::io("dup"))?;
     let exe = std::env::current_exe().map_err(Error::io("finding the mqsim executable"))?;
-    let child = std::process::Command::new(exe)
-        .arg("--config")
-        .arg(&config.source)
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--config").arg(&config.source);
+    if let Some(members) = crate::hosts::selected() {
+        cmd.arg("--members").arg(members.join(","));
+    }
+    let child = cmd
         .arg("supervise")
         .stdin(Stdio::null())
         .stdout(out)
@@ -178,7 +194,7 @@ fn spawn_daemon(config: &Config, state_dir: &Path) -> Result<()> {
 /// Polls the supervisor until ZooKeeper serves, every broker registered and a master accepts
 /// connections, printing each step. Bounded by `cluster.upTimeout`.
 async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> {
-    let state_dir = config.state_dir();
+    let state_dir = crate::hosts::supervisor_dir(config);
     let deadline = Instant::now() + config.cluster.up_timeout;
     let sup_log = state_dir.join("supervisor.log");
     let poll = Duration::from_millis(50);
@@ -220,7 +236,14 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
                 .filter(|z| z.mode.is_none())
                 .map(|z| format!("{} (read {})", z.name, z.log))
                 .collect();
-            return Err(Error::Timeout(format!("ZooKeeper did not serve in time: {}", down.join(", "))));
+            let hint = if crate::hosts::Here::of(config).partial {
+                "; a server serves once a majority of the ensemble is up: run `mqsim up` on the other hosts too, \
+                 and check that they reach each other's client, quorum and election ports (`mqsim config hosts` \
+                 lists what to open)"
+            } else {
+                ""
+            };
+            return Err(Error::Timeout(format!("ZooKeeper did not serve in time: {}{hint}", down.join(", "))));
         }
     };
     let modes: Vec<String> =
@@ -285,8 +308,54 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
     }
 }
 
+/// The ports of `config` on this machine's addresses (a multi-host layout's share).
+fn local_ports(config: &Config) -> Vec<crate::config::PortUse> {
+    config.ports().into_iter().filter(|p| crate::hosts::is_local_addr(p.addr)).collect()
+}
+
+/// [`crate::preflight::check_ports`] for this host's share of a multi-host layout.
+fn check_local_ports(config: &Config) -> Result<()> {
+    for p in local_ports(config) {
+        if let Err(e) = std::net::TcpListener::bind((p.addr, p.port)) {
+            return Err(Error::Other(format!(
+                "port {} on {} ({}) is not free: {e}; `ss -ltnp` shows who holds it",
+                p.port, p.addr, p.what
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `down --all`: asks every other host's supervisor (over its control endpoint) to stop its
+/// members; the reply lines, or why a host could not be reached.
+pub async fn down_others(config: &Config) -> Result<()> {
+    let here = crate::hosts::Here::of(config);
+    if !here.partial {
+        return Ok(());
+    }
+    let Some(secret) = crate::hosts::remote::secret(config) else {
+        return Err(Error::Other(
+            "`down --all` needs `securityToken` in cluster.toml (the other hosts' supervisors check it)".into(),
+        ));
+    };
+    let mut hosts: Vec<std::net::IpAddr> =
+        crate::hosts::members(config).into_iter().filter(|(n, _)| !here.owns(n)).map(|(_, a)| a).collect();
+    hosts.sort();
+    hosts.dedup();
+    for h in hosts {
+        let at = std::net::SocketAddr::new(h, config.cluster.control_port);
+        match crate::hosts::remote::request(at, &secret, &Request::Down, Duration::from_secs(60)).await {
+            Ok(Response::Done { lines }) => lines.iter().for_each(|l| anstream::println!("{h}: {l}")),
+            Ok(Response::Error { message }) => anstream::println!("{h}: {message}"),
+            Ok(Response::Status(_)) => anstream::println!("{h}: unexpected reply"),
+            Err(e) => anstream::println!("{h}: not reached ({e}); run `mqsim down` there"),
+        }
+    }
+    Ok(())
+}
+
 pub async fn down(config: Config) -> Result<()> {
-    let state_dir = config.state_dir();
+    let state_dir = crate::hosts::supervisor_dir(&config);
     let sup_pid =
         std::fs::read_to_string(state_dir.join("supervisor.pid")).ok().and_then(|s| s.trim().parse::<u32>().ok());
     match control::request(&state_dir, &Request::Down).await {
@@ -324,7 +393,7 @@ pub async fn down(config: Config) -> Result<()> {
 /// (a supervisor killed with -9 takes its children with it, so this is a safety net).
 fn reap_strays(config: &Config) -> usize {
     use crate::supervisor::Pids;
-    let Some(pids) = Pids::read(&config.state_dir()) else {
+    let Some(pids) = Pids::read(&crate::hosts::supervisor_dir(config)) else {
         return 0;
     };
     pids.children

@@ -188,7 +188,8 @@ pub async fn run(config: &Config, until: Until, timeout: Duration) -> Result<()>
         Until::Members => members(config, st).await,
         _ => check(until, st),
     };
-    match control::poll_status(&config.state_dir(), timeout, Duration::from_millis(100), look).await? {
+    let dir = crate::hosts::supervisor_dir(config);
+    match control::poll_status(&dir, timeout, Duration::from_millis(100), look).await? {
         Ok(what) => {
             println!("{what}");
             Ok(())
@@ -224,6 +225,8 @@ mod tests {
             partitioned: None,
             store: None,
             log: String::new(),
+            host: None,
+            owned: None,
         }
     }
 
@@ -235,6 +238,8 @@ mod tests {
             pid: None,
             client_port: 1,
             log: String::new(),
+            host: None,
+            owned: None,
         }
     }
 

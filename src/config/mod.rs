@@ -94,6 +94,10 @@ pub struct Cluster {
     pub max_frame_size: usize,
     /// The supervisor's cluster dashboard (HTTP, on `[console] host`).
     pub dashboard_port: Spanned<u16>,
+    /// Multi-host only (members on other machines): the TCP port each host's supervisor
+    /// serves fault verbs and status on for the other hosts, on that host's address,
+    /// authenticated with `securityToken` (crate::hosts::remote). Unused on one machine.
+    pub control_port: u16,
 }
 
 impl Default for Cluster {
@@ -118,6 +122,7 @@ impl Default for Cluster {
             maximum_connections: 1000,
             max_frame_size: 104_857_600,
             dashboard_port: Spanned::new(0..0, 8160),
+            control_port: 8169,
         }
     }
 }

@@ -37,6 +37,22 @@ pub fn zk_state(z: &ZkStatus) -> ZkState {
     }
 }
 
+/// Multi-host layouts: the member's host under its name (`here` when this supervisor owns it).
+fn on_host(host: &Option<String>, owned: Option<bool>) -> Markup {
+    html! {
+        @if let Some(h) = host {
+            br;
+            small class="muted" { (h) @if owned == Some(true) { " (here)" } }
+        }
+    }
+}
+
+/// Running as far as the buttons go: a child of this supervisor with a pid, or another
+/// host's member that answered (its buttons go to that host's supervisor).
+fn running(pid: Option<u32>, state: &ProcState, owned: Option<bool>) -> bool {
+    if owned == Some(false) { *state == ProcState::Running } else { pid.is_some() }
+}
+
 fn buttons(target: &str, running: bool, paused: bool) -> Markup {
     html! {
         @for (verb, enabled, class) in [
@@ -174,13 +190,14 @@ fn live_markup(d: &Dashboard, l: &Live, host: Option<&str>) -> Markup {
             @for n in &st.nodes {
                 @let state = broker_state(n);
                 @let url = match (host, cfg.node(&n.name)) {
-                    (Some(h), Some(_)) => format!("http://{h}:{}/admin/", n.ports.console),
+                    (Some(h), Some(_)) if n.owned != Some(false) => format!("http://{h}:{}/admin/", n.ports.console),
+                    (_, Some(node)) if n.owned == Some(false) => cfg.console_url(node),
                     (None, Some(node)) => cfg.console_url(node),
                     _ => String::new(),
                 };
                 @let znode = n.znode.as_deref().unwrap_or("");
                 tr data-node=(n.name) data-state=(state) {
-                    td { b { (n.name) } }
+                    td { b { (n.name) } (on_host(&n.host, n.owned)) }
                     td {
                         span class={ "badge state-" (state) } { (state) }
                         @match (&state, &n.state) {
@@ -198,7 +215,7 @@ fn live_markup(d: &Dashboard, l: &Live, host: Option<&str>) -> Markup {
                     td { code title=(znode) { (znode.rsplit('/').next().unwrap_or("")) } }
                     td { (replication(&state, n)) }
                     td { a href=(url) { ":" (n.ports.console) } }
-                    td class="actions" { (buttons(&n.name, n.pid.is_some(), n.state == ProcState::Paused)) }
+                    td class="actions" { (buttons(&n.name, running(n.pid, &n.state, n.owned), n.state == ProcState::Paused)) }
                 }
             }
         }
@@ -233,13 +250,13 @@ fn side_markup(l: &Live) -> Markup {
             @for z in &st.zookeeper {
                 @let state = zk_state(z);
                 tr data-zk=(z.name) data-state=(state) {
-                    td { b { (z.name) } }
+                    td { b { (z.name) } (on_host(&z.host, z.owned)) }
                     td { span class={ "badge mode-" (state) " state-" (state) } { (state) } }
                     td { @if let Some(pid) = z.pid { (pid) } }
                     td { (z.client_port) }
                     td class="actions" {
                         @if z.state != ProcState::External {
-                            (buttons(&z.name, z.pid.is_some(), z.state == ProcState::Paused))
+                            (buttons(&z.name, running(z.pid, &z.state, z.owned), z.state == ProcState::Paused))
                         }
                     }
                 }

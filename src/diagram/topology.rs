@@ -343,6 +343,8 @@ mod tests {
             partitioned: None,
             store: None,
             log: String::new(),
+            host: None,
+            owned: None,
         }
     }
 
@@ -354,6 +356,8 @@ mod tests {
             pid: mode.map(|_| 1),
             client_port: 2181,
             log: String::new(),
+            host: None,
+            owned: None,
         }
     }
 

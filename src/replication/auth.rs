@@ -116,6 +116,17 @@ impl Secret {
         Ok(Secret::new(&read_token_file(&path)?))
     }
 
+    /// [`Secret::mac`] as base64, for other challenge–response logins (the supervisors'
+    /// control endpoint, crate::hosts::remote); empty when insecure.
+    pub fn prove(&self, label: &str, fields: &[&[u8]]) -> String {
+        B64.encode(self.mac(label, fields))
+    }
+
+    /// Constant-time check of a [`Secret::prove`] proof.
+    pub fn check(&self, label: &str, fields: &[&[u8]], proof: &str) -> Result<(), AuthError> {
+        self.verify(label, fields, proof)
+    }
+
     /// HMAC over `label` and the length-prefixed `fields`; empty when insecure.
     fn mac(&self, label: &str, fields: &[&[u8]]) -> Vec<u8> {
         match self.keyed(label, fields) {
@@ -144,11 +155,11 @@ impl Secret {
 }
 
 /// 32 fresh random bytes (the thread RNG is a CSPRNG seeded by the OS).
-fn fresh_nonce() -> [u8; NONCE_LEN] {
+pub fn fresh_nonce() -> [u8; NONCE_LEN] {
     rand::random()
 }
 
-fn decode_nonce(text: &str) -> Result<[u8; NONCE_LEN], AuthError> {
+pub fn decode_nonce(text: &str) -> Result<[u8; NONCE_LEN], AuthError> {
     if text.len() > 2 * NONCE_LEN {
         return Err(AuthError::BadNonce);
     }

@@ -229,7 +229,7 @@ fn plan(store: &Store, login: &Login, master_end: u64) -> crate::Result<(u64, Op
 }
 
 /// A failed link to a slave: the socket went away, or the slave broke the protocol.
-fn link_error(e: super::wire::CodecError) -> crate::Error {
+pub(super) fn link_error(e: super::wire::CodecError) -> crate::Error {
     match e {
         super::wire::CodecError::Io(e) => crate::Error::Unreachable(e.to_string()),
         e @ super::wire::CodecError::Wire(_) => crate::Error::protocol(e.to_string()),

@@ -173,7 +173,7 @@ impl Io<'_> {
         let s = store.clone();
         let (position, last, files) =
             blocking(move || Ok((s.position()? as u64, s.last_record()?, s.log_checkpoints()?))).await?;
-        let io = |e: super::wire::CodecError| Error::Other(e.to_string());
+        let io = super::master::link_error;
         let refused = |why: String| {
             Attach::Refused(format!(
                 "{name}: refusing replication from {target} (the elected {}): {why}",
@@ -190,7 +190,7 @@ impl Io<'_> {
             }
             Ok(Some(Ok(frame))) => Ok(frame),
             Ok(Some(Err(e))) => Err(refused(format!("bad frame instead of a {what}: {e}"))),
-            Ok(None) => Err(Attach::Failed(Error::Other(format!("connection closed before the {what}")))),
+            Ok(None) => Err(Attach::Failed(Error::Unreachable(format!("connection closed before the {what}")))),
             Err(_) => Err(Attach::Failed(Error::Timeout(format!("no {what} from {target} within {LOGIN_TIMEOUT:?}")))),
         };
         let challenge = match next(&mut framed, "challenge").await? {
@@ -211,7 +211,7 @@ impl Io<'_> {
 
     /// Feeds the master's `wal` frames to the follower, a group at a time.
     async fn follow(&mut self, framed: &mut Link, follower: &mut Follower) -> Result<()> {
-        let io = |e: super::wire::CodecError| Error::Other(e.to_string());
+        let io = super::master::link_error;
         while let Some(frame) = framed.next().await {
             // Group commit: the frames already received are applied together, with one
             // fsync and one ack for all of them (several producers keep several in flight).
@@ -270,18 +270,18 @@ impl Io<'_> {
                     Action::Sync => store.sync()?,
                     Action::Ack { position } => {
                         if appended.is_some_and(|end| end != position) {
-                            return Err(Error::Other(format!(
+                            return Err(Error::Storage(format!(
                                 "the journal ends at {} after the appends, not at {position}",
                                 appended.unwrap_or_default()
                             )));
                         }
-                        framed.send(Frame::Ack(Ack { position })).await.map_err(|e| Error::Other(e.to_string()))?;
+                        framed.send(Frame::Ack(Ack { position })).await.map_err(super::master::link_error)?;
                         index_behind(store, position, &self.indexing);
                     }
                     Action::CaughtUp { position } => {
                         self.events.emit("slave-attached", format!("{name} caught up with the master at {position}"))
                     }
-                    Action::Close { reason } => return Err(Error::Other(reason)),
+                    Action::Close { reason } => return Err(Error::protocol(reason)),
                     Action::Report { .. } => self.report(&action),
                 }
             }

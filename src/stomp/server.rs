@@ -238,13 +238,18 @@ pub fn parse_destination(d: &str) -> Result<Destination, String> {
     Ok(destination)
 }
 
+/// A frame the broker refuses: the client broke STOMP's rules or ActiveMQ's (an ERROR frame).
+fn bad(why: impl Into<String>) -> Error {
+    Error::protocol(why)
+}
+
 /// Handles one client frame; `Ok(true)` ends the connection cleanly.
 async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, Error> {
-    check_names(&frame)?;
+    check_names(&frame).map_err(bad)?;
     match frame.command.as_str() {
         "SEND" => {
-            let dest = frame.get(header::DESTINATION).ok_or("SEND needs a destination header")?;
-            let destination = parse_destination(dest)?;
+            let dest = frame.get(header::DESTINATION).ok_or_else(|| bad("SEND needs a destination header"))?;
+            let destination = parse_destination(dest).map_err(bad)?;
             let msg = StoredMessage {
                 seq: 0,
                 destination: dest.to_string(),
@@ -257,7 +262,7 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             };
             match frame.get("transaction") {
                 Some(t) => {
-                    let tx = conn.txs.get_mut(t).ok_or(format!("Invalid transaction id: {t}"))?;
+                    let tx = conn.txs.get_mut(t).ok_or_else(|| bad(format!("Invalid transaction id: {t}")))?;
                     broker.transact(tx, [TxOp::Send(destination, msg)]).await?;
                 }
                 None => {
@@ -266,47 +271,46 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             }
         }
         "SUBSCRIBE" => {
-            let dest = frame.get(header::DESTINATION).ok_or("SUBSCRIBE needs a destination header")?;
-            let destination = parse_destination(dest)?;
+            let dest = frame.get(header::DESTINATION).ok_or_else(|| bad("SUBSCRIBE needs a destination header"))?;
+            let destination = parse_destination(dest).map_err(bad)?;
             let id = match (frame.get("id"), conn.version) {
                 (Some(id), _) => id.to_string(),
                 (None, Version::V1_0) => dest.to_string(),
-                (None, _) => return Err("SUBSCRIBE needs an id header".into()),
+                (None, _) => return Err(bad("SUBSCRIBE needs an id header")),
             };
             if conn.subs.contains_key(&id) {
-                return Err(format!("subscription id {id} is already in use").into());
+                return Err(bad(format!("subscription id {id} is already in use")));
             }
             if conn.subs.len() >= limits::MAX_CONSUMERS_PER_CONNECTION {
-                return Err(format!(
+                return Err(bad(format!(
                     "this connection already has {} subscriptions, the most one connection may hold",
                     limits::MAX_CONSUMERS_PER_CONNECTION
-                )
-                .into());
+                )));
             }
             // ActiveMQ's STOMP selectors read string headers as numbers or booleans where the
             // expression compares them so ("convert_string_expressions").
-            let selector = subscription_selector(frame.get("selector"), true)?;
+            let selector = subscription_selector(frame.get("selector"), true).map_err(bad)?;
             let ack = match frame.get("ack").unwrap_or("auto") {
                 "auto" => AckMode::Auto,
                 "client" => AckMode::Client,
                 "client-individual" if conn.version != Version::V1_0 => AckMode::ClientIndividual,
-                other => return Err(format!("unsupported ack mode {other}").into()),
+                other => return Err(bad(format!("unsupported ack mode {other}"))),
             };
             let default_prefetch = if destination.kind == Kind::Queue { 1000 } else { 32766 };
-            let prefetch = headers::prefetch(frame.get("activemq.prefetchSize"), default_prefetch)?;
+            let prefetch = headers::prefetch(frame.get("activemq.prefetchSize"), default_prefetch).map_err(bad)?;
             let durable = match (destination.kind, frame.get("activemq.subscriptionName")) {
                 (Kind::Topic, Some(name)) => {
                     if conn.client_id.is_empty() {
-                        return Err(
-                            "a durable subscription (activemq.subscriptionName) needs client-id on CONNECT".into()
-                        );
+                        return Err(bad(
+                            "a durable subscription (activemq.subscriptionName) needs client-id on CONNECT",
+                        ));
                     }
                     Some((conn.client_id.clone(), name.to_string()))
                 }
                 _ => None,
             };
             if frame.get("browser") == Some("true") {
-                browse(conn, broker, id, &destination, dest, ack, selector.as_deref())?;
+                browse(conn, broker, id, &destination, dest, ack, selector.as_deref()).map_err(bad)?;
                 return Ok(false);
             }
             let sub = Subscription { destination, ack, prefetch, durable, selector };
@@ -315,8 +319,9 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             conn.subs.insert(id, Sub { consumer, ack, destination: dest.to_string(), browser: false });
         }
         "UNSUBSCRIBE" => {
-            let id = frame.get("id").or(frame.get("destination")).ok_or("UNSUBSCRIBE needs an id header")?;
-            let sub = conn.subs.remove(id).ok_or(format!("no subscription {id}"))?;
+            let id =
+                frame.get("id").or(frame.get("destination")).ok_or_else(|| bad("UNSUBSCRIBE needs an id header"))?;
+            let sub = conn.subs.remove(id).ok_or_else(|| bad(format!("no subscription {id}")))?;
             conn.by_consumer.remove(&sub.consumer);
             broker.unsubscribe(sub.consumer);
             if frame.get("persistent") == Some("true")
@@ -327,17 +332,17 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
         }
         "ACK" | "NACK" => {
             if frame.command == "NACK" && conn.version == Version::V1_0 {
-                return Err("NACK is not part of STOMP 1.0".into());
+                return Err(bad("NACK is not part of STOMP 1.0"));
             }
-            let (consumer, seq) = ack_target(&frame, conn)?;
+            let (consumer, seq) = ack_target(&frame, conn).map_err(bad)?;
             let sub = &conn.subs[&conn.by_consumer[&consumer]];
             if sub.browser {
-                return Err(format!("Cannot {} a message of a queue browser (browser:true)", frame.command).into());
+                return Err(bad(format!("Cannot {} a message of a queue browser (browser:true)", frame.command)));
             }
             if frame.command == "NACK" {
                 broker.nack(consumer, seq).await?;
             } else if let Some(t) = frame.get("transaction") {
-                let tx = conn.txs.get_mut(t).ok_or(format!("Invalid transaction id: {t}"))?;
+                let tx = conn.txs.get_mut(t).ok_or_else(|| bad(format!("Invalid transaction id: {t}")))?;
                 broker.transact(tx, [TxOp::Ack(consumer, vec![seq])]).await?;
             } else if sub.ack != AckMode::Auto {
                 // An ACK is not synced; only one that asks for a RECEIPT waits until it is written.
@@ -350,30 +355,29 @@ async fn handle(frame: Frame, conn: &mut Conn, broker: &Broker) -> Result<bool, 
             }
         }
         "BEGIN" => {
-            let t = frame.get("transaction").ok_or("BEGIN needs a transaction header")?;
+            let t = frame.get("transaction").ok_or_else(|| bad("BEGIN needs a transaction header"))?;
             if conn.txs.contains_key(t) {
-                return Err(format!("transaction {t} already started").into());
+                return Err(bad(format!("transaction {t} already started")));
             }
             if conn.txs.len() >= limits::MAX_TRANSACTIONS_PER_CONNECTION {
-                return Err(format!(
+                return Err(bad(format!(
                     "this connection already has {} open transactions, the most one connection may hold",
                     limits::MAX_TRANSACTIONS_PER_CONNECTION
-                )
-                .into());
+                )));
             }
             conn.txs.insert(t.to_string(), Transaction::default());
         }
         "COMMIT" => {
-            let t = frame.get("transaction").ok_or("COMMIT needs a transaction header")?;
-            let ops = conn.txs.remove(t).ok_or(format!("Invalid transaction id: {t}"))?;
+            let t = frame.get("transaction").ok_or_else(|| bad("COMMIT needs a transaction header"))?;
+            let ops = conn.txs.remove(t).ok_or_else(|| bad(format!("Invalid transaction id: {t}")))?;
             broker.commit(ops).await?;
         }
         "ABORT" => {
-            let t = frame.get("transaction").ok_or("ABORT needs a transaction header")?;
-            conn.txs.remove(t).ok_or(format!("Invalid transaction id: {t}"))?;
+            let t = frame.get("transaction").ok_or_else(|| bad("ABORT needs a transaction header"))?;
+            conn.txs.remove(t).ok_or_else(|| bad(format!("Invalid transaction id: {t}")))?;
         }
         "DISCONNECT" => return Ok(true),
-        other => return Err(format!("Unknown STOMP action: {other}").into()),
+        other => return Err(bad(format!("Unknown STOMP action: {other}"))),
     }
     Ok(false)
 }

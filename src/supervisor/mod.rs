@@ -6,10 +6,16 @@
 //! requests on `supervisor.sock`, watches the election path to put znode deletions (and
 //! their cause) on the event timeline, and on `down`, SIGTERM or SIGINT stops the brokers
 //! (cleanly, so their znodes go at once), then ZooKeeper, then exits.
+//!
+//! In a multi-host layout (crate::hosts) it owns only this machine's members: its files go to
+//! `<stateDir>/host-<address>/`, its status adds the other hosts' members as they answer
+//! (report.rs), a verb on another host's member is forwarded to that host's supervisor, and
+//! it serves the same requests to the other hosts on its control endpoint (hosts::remote).
 
 mod monitor;
 pub mod pids;
 pub mod process;
+mod report;
 
 pub use pids::Pids;
 
@@ -29,9 +35,10 @@ use crate::control::{Cut, Request, Response, Verb, socket_path};
 use crate::error::{Error, Result};
 use crate::events::EventLog;
 use crate::faults::Faults;
+use crate::hosts::Here;
 use crate::node::NodeLayout;
-use crate::status::{ClusterStatus, NodeReport, NodeStatus, Ports, ProcState, Role, ZkMode, ZkStatus};
-use crate::zookeeper::{Install, ZkLayout, prepare, probe_mode, probe_mode_at};
+use crate::status::{ClusterStatus, ProcState, Role, ZkMode};
+use crate::zookeeper::{Install, ZkLayout, prepare, probe_mode_at};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -60,19 +67,28 @@ pub(crate) struct Shared {
     shutdown: watch::Sender<bool>,
     /// The dashboard, whose demo load the teardown stops first.
     dashboard: std::sync::OnceLock<crate::dashboard::Dashboard>,
+    /// Which members this supervisor owns (all of them on one machine; crate::hosts).
+    here: Here,
+    /// Where its socket, pids.json and supervisor.pid live.
+    sup_dir: PathBuf,
+    /// The other hosts' control endpoints' secret (multi-host with `securityToken`).
+    remote: Option<crate::replication::auth::Secret>,
 }
 
 /// Runs a supervisor until `down` or a signal.
 pub async fn run(config: Config) -> Result<()> {
     let state_dir = config.state_dir();
-    std::fs::create_dir_all(&state_dir).map_err(Error::io(format!("creating {}", state_dir.display())))?;
-    let sock = socket_path(&state_dir);
+    let here = Here::of(&config);
+    here.check_up(&config)?;
+    let sup_dir = here.supervisor_dir(&config);
+    std::fs::create_dir_all(&sup_dir).map_err(Error::io(format!("creating {}", sup_dir.display())))?;
+    let sock = socket_path(&sup_dir);
     if UnixStream::connect(&sock).await.is_ok() {
         return Err(Error::Other(format!("a supervisor is already running for {}", state_dir.display())));
     }
     let _ = std::fs::remove_file(&sock);
     // The nodes read the generated replication token; `mqsim up` normally made it already.
-    if config.cluster.security_token.is_empty() && !config.cluster.insecure_replication {
+    if config.cluster.security_token.is_empty() && !config.cluster.insecure_replication && !here.partial {
         crate::replication::auth::ensure_token_file(&state_dir)?;
     }
     let listener = crate::control::bind(&sock).map_err(Error::io(format!("binding {}", sock.display())))?;
@@ -81,17 +97,27 @@ pub async fn run(config: Config) -> Result<()> {
     let (shutdown, mut shutdown_rx) = watch::channel(false);
     let mut procs = BTreeMap::new();
     if config.zookeeper.connect.is_none() {
-        for (i, s) in config.zookeeper.servers.iter().enumerate() {
+        for (i, s) in config.zookeeper.servers.iter().enumerate().filter(|(_, s)| here.owns(&s.name)) {
             let log = ZkLayout::new(&state_dir, &s.name).log_file;
             procs.insert(s.name.clone(), Proc { kind: Kind::Zk(i + 1), pid: None, requested: None, log });
         }
     }
-    for n in &config.nodes {
+    for n in config.nodes.iter().filter(|n| here.owns(&n.name)) {
         let log = NodeLayout::new(&config, &n.name).log_file;
         procs.insert(n.name.clone(), Proc { kind: Kind::Node, pid: None, requested: None, log });
     }
     let exe = std::env::current_exe().map_err(Error::io("finding the mqsim executable"))?;
     let exe = PathBuf::from(exe.to_string_lossy().trim_end_matches(" (deleted)"));
+    let remote = if here.partial { crate::hosts::remote::secret(&config) } else { None };
+    let endpoint = match (here.addr, &remote) {
+        (Some(addr), Some(_)) => {
+            let at = std::net::SocketAddr::new(addr, config.cluster.control_port);
+            Some(tokio::net::TcpListener::bind(at).await.map_err(Error::io(format!(
+                "serving the control endpoint on {at} (cluster.controlPort; the other hosts connect to it)"
+            )))?)
+        }
+        _ => None,
+    };
     let sup = Arc::new(Shared {
         config,
         exe,
@@ -100,12 +126,35 @@ pub async fn run(config: Config) -> Result<()> {
         procs: Mutex::new(procs),
         shutdown,
         dashboard: Default::default(),
+        here,
+        sup_dir: sup_dir.clone(),
+        remote,
     });
-    std::fs::write(state_dir.join("supervisor.pid"), format!("{}\n", std::process::id()))
+    std::fs::write(sup_dir.join("supervisor.pid"), format!("{}\n", std::process::id()))
         .map_err(Error::io("writing supervisor.pid"))?;
     sup.events.emit("up", format!("supervisor started (pid {}) in {}", std::process::id(), state_dir.display()));
 
     tokio::spawn(control_loop(listener, sup.clone()));
+    if let (Some(listener), Some(secret)) = (endpoint, sup.remote.clone()) {
+        let at = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        sup.events.emit("up", format!("control endpoint for the other hosts at {at} (securityToken proofs)"));
+        let s = sup.clone();
+        let handle = move |req: Request| -> futures::future::BoxFuture<'static, Response> {
+            let s = s.clone();
+            Box::pin(async move {
+                let (reply, exit) = s.handle(req).await;
+                if exit {
+                    let s = s.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        let _ = s.shutdown.send(true);
+                    });
+                }
+                reply
+            })
+        };
+        tokio::spawn(crate::hosts::remote::serve(listener, secret, sup.here.label.clone(), handle));
+    }
     // The cluster dashboard (crate::dashboard): the CLI's status and actions, in a browser.
     let control: Arc<dyn crate::dashboard::Control> = sup.clone();
     let dashboard = crate::dashboard::Dashboard::new(sup.config.clone(), control);
@@ -134,7 +183,7 @@ pub async fn run(config: Config) -> Result<()> {
     }
     boot.abort();
     let _ = std::fs::remove_file(&sock);
-    let _ = std::fs::remove_file(state_dir.join("supervisor.pid"));
+    let _ = std::fs::remove_file(sup_dir.join("supervisor.pid"));
     sup.events.emit("down", "supervisor exited; no process left");
     Ok(())
 }
@@ -161,7 +210,8 @@ async fn boot(sup: Arc<Shared>) {
                     serving += 1;
                 }
             }
-            if serving == zk_names.len() {
+            let want = if sup.here.partial { sup.config.zookeeper.servers.len() / 2 + 1 } else { zk_names.len() };
+            if serving >= want {
                 sup.events.emit("zk-serving", format!("ZooKeeper ensemble serving ({serving} servers)"));
                 break;
             }
@@ -202,23 +252,7 @@ async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
             let request = crate::control::read_request(&mut r).await;
             let refused = request.is_err();
             let (reply, exit) = match request {
-                Ok(Request::Status) => (Response::Status(Box::new(sup.status().await)), false),
-                Ok(Request::Act { verb, target }) => match sup.act(verb, &target).await {
-                    Ok(lines) => (Response::Done { lines }, false),
-                    Err(e) => (Response::Error { message: e.to_string() }, false),
-                },
-                Ok(Request::Partition { target, from }) => match sup.partition(&target, Some(from)).await {
-                    Ok(lines) => (Response::Done { lines }, false),
-                    Err(e) => (Response::Error { message: e.to_string() }, false),
-                },
-                Ok(Request::Heal { target }) => match sup.partition(&target, None).await {
-                    Ok(lines) => (Response::Done { lines }, false),
-                    Err(e) => (Response::Error { message: e.to_string() }, false),
-                },
-                Ok(Request::Down) => {
-                    sup.teardown("mqsim down").await;
-                    (Response::Done { lines: vec!["cluster stopped; no process left".into()] }, true)
-                }
+                Ok(req) => sup.handle(req).await,
                 Err(message) => (Response::Error { message }, false),
             };
             let mut out = serde_json::to_vec(&reply).expect("serializes");
@@ -235,6 +269,31 @@ async fn control_loop(listener: UnixListener, sup: Arc<Shared>) {
 }
 
 impl Shared {
+    /// One control request (from the socket, or another host's supervisor); true: exit after replying.
+    async fn handle(self: &Arc<Self>, request: Request) -> (Response, bool) {
+        let sup = self;
+        match request {
+            Request::Status => (Response::Status(Box::new(sup.status().await)), false),
+            Request::Act { verb, target } => match sup.act(verb, &target).await {
+                Ok(lines) => (Response::Done { lines }, false),
+                Err(e) => (Response::Error { message: e.to_string() }, false),
+            },
+            Request::Partition { target, from } => match sup.partition(&target, Some(from)).await {
+                Ok(lines) => (Response::Done { lines }, false),
+                Err(e) => (Response::Error { message: e.to_string() }, false),
+            },
+            Request::Heal { target } => match sup.partition(&target, None).await {
+                Ok(lines) => (Response::Done { lines }, false),
+                Err(e) => (Response::Error { message: e.to_string() }, false),
+            },
+            Request::Down => {
+                sup.teardown("mqsim down").await;
+                let what = if sup.here.partial { "this host's members stopped" } else { "cluster stopped" };
+                (Response::Done { lines: vec![format!("{what}; no process left")] }, true)
+            }
+        }
+    }
+
     fn names(&self, f: impl Fn(Kind) -> bool) -> Vec<String> {
         self.procs.lock().unwrap().iter().filter(|(_, p)| f(p.kind)).map(|(n, _)| n.clone()).collect()
     }
@@ -242,7 +301,7 @@ impl Shared {
     fn save_pids(&self) {
         let procs = self.procs.lock().unwrap();
         let children = procs.iter().filter_map(|(n, p)| Some((n.clone(), p.pid?))).collect();
-        let _ = Pids { supervisor: std::process::id(), children }.write(&self.config.state_dir());
+        let _ = Pids { supervisor: std::process::id(), children }.write(&self.sup_dir);
     }
 
     /// Spawns one process (no-op if it runs).
@@ -369,6 +428,12 @@ impl Shared {
         let names = self.resolve(target).await?;
         let mut lines = Vec::new();
         for name in names {
+            if !self.here.owns(&name) {
+                let word = serde_json::to_value(verb).ok().and_then(|v| v.as_str().map(str::to_string));
+                let word = word.unwrap_or_default();
+                lines.extend(self.forward(&name, Request::Act { verb, target: name.clone() }, &word).await?);
+                continue;
+            }
             let line = match verb {
                 Verb::Start => match self.start(&name) {
                     Ok(pid) => format!("{name}: started (pid {pid})"),
@@ -386,7 +451,17 @@ impl Shared {
             };
             lines.push(line);
         }
+        self.note_groups(target, &mut lines);
         Ok(lines)
+    }
+
+    /// Multi-host: a group (`all`, `nodes`, `zk`) means this host's members; says so.
+    fn note_groups(&self, target: &str, lines: &mut Vec<String>) {
+        if self.here.partial && matches!(target, "all" | "nodes" | "brokers" | "zk" | "zookeeper") {
+            lines.push(format!(
+                "({target}: this host's members only; the other hosts' supervisors own the rest: run it there)"
+            ));
+        }
     }
 
     /// Cuts (or with `None` heals) brokers: writes each node's faults file, which the node
@@ -395,7 +470,15 @@ impl Shared {
         let names = self.resolve(target).await?;
         let mut lines = Vec::new();
         for name in names {
-            if self.procs.lock().unwrap().get(&name).is_some_and(|p| p.kind != Kind::Node) {
+            if self.config.node(&name).is_some() && !self.here.owns(&name) {
+                let (req, word) = match cut {
+                    Some(from) => (Request::Partition { target: name.clone(), from }, "partition"),
+                    None => (Request::Heal { target: name.clone() }, "heal"),
+                };
+                lines.extend(self.forward(&name, req, word).await?);
+                continue;
+            }
+            if self.config.node(&name).is_none() {
                 if target == "all" {
                     continue;
                 }
@@ -436,6 +519,7 @@ impl Shared {
             };
             lines.push(line);
         }
+        self.note_groups(target, &mut lines);
         Ok(lines)
     }
 
@@ -510,7 +594,8 @@ impl Shared {
             }
             name => {
                 let short = name.strip_prefix("mq_").unwrap_or(name);
-                if self.procs.lock().unwrap().contains_key(short) {
+                let elsewhere = crate::hosts::members(&self.config).iter().any(|(n, _)| n == short);
+                if self.procs.lock().unwrap().contains_key(short) || elsewhere {
                     vec![short.to_string()]
                 } else {
                     let known = [all_nodes, all_zk].concat().join(", ");
@@ -542,100 +627,27 @@ impl Shared {
         info!("all processes stopped");
     }
 
-    async fn status(&self) -> ClusterStatus {
-        let cfg = &self.config;
-        let procs = self.procs.lock().unwrap().clone();
-        let proc_state = |name: &str| -> (ProcState, Option<u32>) {
-            match procs.get(name) {
-                Some(Proc { pid: Some(pid), .. }) if process::paused(*pid) => (ProcState::Paused, Some(*pid)),
-                Some(Proc { pid: Some(pid), .. }) => (ProcState::Running, Some(*pid)),
-                Some(Proc { requested: Some((Verb::Stop, _)), .. }) => (ProcState::Stopped, None),
-                Some(Proc { requested: None, .. }) if procs.values().all(|p| p.pid.is_none()) => {
-                    (ProcState::Stopped, None)
-                }
-                _ => (ProcState::Down, None),
-            }
+    /// Sends `req` about `name`, a member of another host, to that host's supervisor.
+    async fn forward(&self, name: &str, req: Request, verb: &str) -> Result<Vec<String>> {
+        let addr = crate::hosts::member_addr(&self.config, name)
+            .ok_or_else(|| Error::Target(format!("no member named {name}")))?;
+        let there = format!("run `mqsim {verb} {name}` on {addr} (the host that runs it)");
+        let Some(secret) = &self.remote else {
+            return Err(Error::Target(format!(
+                "{name} runs on {addr}, not on this host, and without `securityToken` there is no control endpoint \
+                 to reach its supervisor: {there}"
+            )));
         };
-        let mut zookeeper = Vec::new();
-        match &cfg.zookeeper.connect {
-            None => {
-                for s in &cfg.zookeeper.servers {
-                    let (state, pid) = proc_state(&s.name);
-                    let port = *s.client_port.get_ref();
-                    let mode = if state == ProcState::Running {
-                        probe_mode_at(s.host, port).await.map(ZkMode::from)
-                    } else {
-                        None
-                    };
-                    let log = procs[&s.name].log.display().to_string();
-                    zookeeper.push(ZkStatus { name: s.name.clone(), state, mode, pid, client_port: port, log });
-                }
-            }
-            Some(connect) => {
-                for (i, hp) in connect.split(',').enumerate() {
-                    let hp = hp.split('/').next().unwrap_or(hp);
-                    let port = hp.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(2181);
-                    let local = hp.starts_with("127.") || hp.starts_with("localhost");
-                    let mode = if local { probe_mode(port).await.map(ZkMode::from) } else { None };
-                    zookeeper.push(ZkStatus {
-                        name: format!("external{}", i + 1),
-                        state: ProcState::External,
-                        mode,
-                        pid: None,
-                        client_port: port,
-                        log: String::new(),
-                    });
-                }
-            }
-        }
-        let mut nodes = Vec::new();
-        let mut master = None;
-        for n in &cfg.nodes {
-            let (state, pid) = proc_state(&n.name);
-            let layout = NodeLayout::new(cfg, &n.name);
-            let report = NodeReport::read(&layout.status).filter(|r| Some(r.pid) == pid);
-            let role = match (&report, pid) {
-                (Some(r), _) => Some(r.role.clone()),
-                (None, Some(_)) => Some(Role::Starting),
-                (None, None) => None,
-            };
-            let r = report.unwrap_or_default();
-            if role == Some(Role::Master) && r.serving && state == ProcState::Running {
-                master = Some(n.name.clone());
-            }
-            nodes.push(NodeStatus {
-                name: n.name.clone(),
-                state,
-                role,
-                pid,
-                ports: Ports {
-                    openwire: *n.openwire.get_ref(),
-                    stomp: *n.stomp.get_ref(),
-                    console: *n.console.get_ref(),
-                    replication: n.bind.get_ref().port,
-                },
-                position: pid.map(|_| r.position),
-                znode: r.znode,
-                session: r.session,
-                master: r.master,
-                address: r.address,
-                serving: r.serving,
-                replication: r.replication,
-                slaves: r.slaves,
-                partitioned: Faults::read(&layout.dir).describe(),
-                store: pid.and(r.store),
-                log: layout.log_file.display().to_string(),
-            });
-        }
-        ClusterStatus {
-            broker_name: cfg.cluster.broker_name.clone(),
-            zk_path: cfg.cluster.zk_path.clone(),
-            master,
-            failover_url: cfg.failover_url(),
-            supervisor_pid: std::process::id(),
-            state_dir: cfg.state_dir().display().to_string(),
-            nodes,
-            zookeeper,
+        let at = std::net::SocketAddr::new(addr, self.config.cluster.control_port);
+        match crate::hosts::remote::request(at, secret, &req, Duration::from_secs(60)).await {
+            Ok(Response::Done { lines }) => Ok(lines.into_iter().map(|l| format!("{l} (on {addr})")).collect()),
+            Ok(Response::Error { message }) => Err(Error::Target(format!("{addr}: {message}"))),
+            Ok(Response::Status(_)) => Err(Error::Other(format!("{addr}: unexpected reply"))),
+            Err(e) => Err(Error::Target(format!(
+                "{name} runs on {addr}, whose supervisor did not take the request ({e}); {there}, or check that \
+                 it runs and that port {} is open between the hosts",
+                self.config.cluster.control_port
+            ))),
         }
     }
 }

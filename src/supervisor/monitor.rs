@@ -47,6 +47,10 @@ pub(super) async fn run(sup: Arc<Shared>) {
                     members.into_iter().map(|(name, _, _)| (format!("{}/{name}", cfg.cluster.zk_path), ())).collect();
                 for path in known.keys().filter(|p| !now.contains_key(*p)).cloned().collect::<Vec<_>>() {
                     let owner = known.remove(&path).unwrap_or_default();
+                    // Multi-host: the owner's host's supervisor knows the cause and says it.
+                    if sup.here.partial && !sup.here.owns(&owner) {
+                        continue;
+                    }
                     sup.events.emit_about(
                         "znode-deleted",
                         &owner,

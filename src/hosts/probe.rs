@@ -1,0 +1,111 @@
+//! What a supervisor learns of the members another host runs: a ZooKeeper server's mode
+//! from `srvr` to its address, a broker's role and position from its console's
+//! `/api/status.json` (BASIC auth, the `[console]` user). Both bounded in time and size;
+//! a member that does not answer is `down` as far as this host can see.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use serde::Deserialize;
+
+use crate::config::{Config, Node, ZkServer};
+use crate::status::{NodeStatus, Phase, Ports, ProcState, Role, SlaveInfo, ZkMode, ZkStatus};
+
+/// The most of a console's status.json that is read (a few KiB with a few destinations).
+const MAX_STATUS_JSON: usize = 1 << 20;
+/// How long one probe may take (a cut host must not stall `mqsim status`).
+const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// The part of a console's status.json that `mqsim status` shows.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Console {
+    role: Option<Role>,
+    serving: bool,
+    pid: Option<u32>,
+    znode: Option<String>,
+    session: Option<String>,
+    position: Option<i64>,
+    master: Option<String>,
+    address: Option<String>,
+    replication: Option<Phase>,
+    #[serde(default)]
+    slaves: Vec<SlaveInfo>,
+}
+
+/// GET `path` from `addr` with BASIC auth; the body if 200 and at most `max` bytes.
+async fn get(addr: SocketAddr, path: &str, user: &str, password: &str, max: usize) -> Option<Bytes> {
+    let io = async {
+        let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.ok()?;
+        let driver = tokio::spawn(conn);
+        let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+        let req = hyper::Request::get(path)
+            .header(hyper::header::HOST, addr.to_string())
+            .header(hyper::header::AUTHORIZATION, auth)
+            .body(Empty::<Bytes>::new())
+            .ok()?;
+        let resp = sender.send_request(req).await.ok()?;
+        let ok = resp.status() == hyper::StatusCode::OK;
+        let body = Limited::new(resp.into_body(), max).collect().await.ok().map(|b| b.to_bytes());
+        driver.abort();
+        body.filter(|_| ok)
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, io).await.ok().flatten()
+}
+
+/// A ZooKeeper server of another host, as its `srvr` answer shows it.
+pub async fn zk(s: &ZkServer) -> ZkStatus {
+    let port = *s.client_port.get_ref();
+    let reply = crate::zookeeper::four_letter_at(s.host, port, "srvr").await;
+    let mode =
+        reply.as_deref().and_then(|r| r.lines().find_map(|l| l.strip_prefix("Mode: ")).map(|m| ZkMode::from(m.trim())));
+    ZkStatus {
+        name: s.name.clone(),
+        state: if reply.is_some() { ProcState::Running } else { ProcState::Down },
+        mode,
+        pid: None,
+        client_port: port,
+        log: String::new(),
+        host: Some(s.host.to_string()),
+        owned: Some(false),
+    }
+}
+
+/// A broker of another host, as its console's status.json shows it.
+pub async fn node(config: &Config, n: &Node, host: String) -> NodeStatus {
+    let addr = SocketAddr::new(config.console_host(n), *n.console.get_ref());
+    let body = get(addr, "/api/status.json", &config.console.user, &config.console.password, MAX_STATUS_JSON).await;
+    let c: Option<Console> = body.and_then(|b| serde_json::from_slice(&b).ok());
+    let answered = c.is_some();
+    let c = c.unwrap_or_default();
+    NodeStatus {
+        name: n.name.clone(),
+        state: if answered { ProcState::Running } else { ProcState::Down },
+        role: if answered { c.role } else { None },
+        pid: c.pid,
+        ports: Ports {
+            openwire: *n.openwire.get_ref(),
+            stomp: *n.stomp.get_ref(),
+            console: *n.console.get_ref(),
+            replication: n.bind.get_ref().port,
+        },
+        position: c.position,
+        znode: c.znode,
+        session: c.session,
+        master: c.master,
+        address: c.address,
+        serving: c.serving,
+        replication: c.replication,
+        slaves: c.slaves,
+        partitioned: None,
+        store: None,
+        log: String::new(),
+        host: Some(host),
+        owned: Some(false),
+    }
+}
