@@ -70,6 +70,8 @@ pub mod codec;
 pub mod command;
 pub mod conn;
 pub mod convert;
+#[cfg(test)]
+mod corpus_golden;
 mod encode;
 pub mod marshal;
 pub mod server;
