@@ -110,11 +110,7 @@ fn unit_vectors() -> Vec<(&'static str, Vec<u8>)> {
     };
     let blob = Message {
         kind: types::BLOB_MESSAGE,
-        blob: Some(BlobFields {
-            remote_blob_url: Some("http://b/1".into()),
-            mime_type: None,
-            deleted_by_broker: true,
-        }),
+        blob: Some(BlobFields { remote_blob_url: Some("http://b/1".into()), mime_type: None, deleted_by_broker: true }),
         ..Message::default()
     };
     let dispatch = Command::new(Body::MessageDispatch(Box::new(MessageDispatch {
@@ -125,7 +121,10 @@ fn unit_vectors() -> Vec<(&'static str, Vec<u8>)> {
     })));
     let body = |c: &Command| to_frame(c)[4..].to_vec();
     let mut v = vec![
-        ("unit.response", body(&Command { id: 7, response_required: true, body: Body::Response { correlation_id: 3 } })),
+        (
+            "unit.response",
+            body(&Command { id: 7, response_required: true, body: Body::Response { correlation_id: 3 } }),
+        ),
         ("unit.ack", body(&ack)),
         ("unit.dispatch", body(&dispatch)),
         ("unit.blob", body(&Command::new(Body::Message(Box::new(blob))))),
