@@ -113,18 +113,22 @@ pub struct Destination {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SessionId {
-    pub connection: String,
-    pub value: i64,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct SessionId {
+        pub connection: String => id_string,
+        pub value: i64 => long,
+    }
 }
 
-/// Wire order: connection, value, session.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ProducerId {
-    pub connection: String,
-    pub value: i64,
-    pub session: i64,
+wire_struct! {
+    /// Wire order: connection, value, session.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct ProducerId {
+        pub connection: String => id_string,
+        pub value: i64 => long,
+        pub session: i64 => long,
+    }
 }
 
 impl ProducerId {
@@ -139,20 +143,24 @@ impl ProducerId {
     }
 }
 
-/// Wire order: connection, session, value (not ProducerId's order).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ConsumerId {
-    pub connection: String,
-    pub session: i64,
-    pub value: i64,
+wire_struct! {
+    /// Wire order: connection, session, value (not ProducerId's order).
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct ConsumerId {
+        pub connection: String => id_string,
+        pub session: i64 => long,
+        pub value: i64 => long,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct MessageId {
-    pub text_view: Option<String>,
-    pub producer: Option<ProducerId>,
-    pub producer_seq: i64,
-    pub broker_seq: i64,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct MessageId {
+        pub text_view: Option<String> => string,
+        pub producer: Option<ProducerId> => producer_id,
+        pub producer_seq: i64 => long,
+        pub broker_seq: i64 => long,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -18,20 +18,15 @@ fn write_data(w: &mut Writer, d: &Data) {
         }
         Data::SessionId(x) => {
             w.u8(types::SESSION_ID);
-            w.string(Some(&x.connection));
-            w.i64(x.value);
+            x.write_fields(w);
         }
         Data::ConsumerId(x) => {
             w.u8(types::CONSUMER_ID);
-            w.string(Some(&x.connection));
-            w.i64(x.session);
-            w.i64(x.value);
+            x.write_fields(w);
         }
         Data::ProducerId(x) => {
             w.u8(types::PRODUCER_ID);
-            w.string(Some(&x.connection));
-            w.i64(x.value);
-            w.i64(x.session);
+            x.write_fields(w);
         }
         Data::BrokerId(x) => {
             w.u8(types::BROKER_ID);
@@ -39,10 +34,7 @@ fn write_data(w: &mut Writer, d: &Data) {
         }
         Data::MessageId(x) => {
             w.u8(types::MESSAGE_ID);
-            w.string(x.text_view.as_deref());
-            nested(w, x.producer.clone().map(Data::ProducerId).as_ref());
-            w.i64(x.producer_seq);
-            w.i64(x.broker_seq);
+            x.write_fields(w);
         }
         Data::TransactionId(TransactionId::Local { value, connection }) => {
             w.u8(types::LOCAL_TRANSACTION_ID);

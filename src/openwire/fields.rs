@@ -9,9 +9,19 @@
 //! `read_nested`, with its depth limit; arrays charged to the frame's budget), so a command
 //! read through its description is as strictly bounded as one read by hand.
 //!
-//! What stays by hand: the command header (id, responseRequired; none on WireFormatInfo),
-//! the type byte of a message and a BlobMessage's extra fields ([`super::marshal`]), and
-//! the bodies that are not structs ([`Body`]'s unit and tuple variants and the responses).
+//! Described: 17 command structs (every command body that is a struct: WireFormatInfo,
+//! BrokerInfo, ConnectionInfo, ConsumerInfo, ProducerInfo, TransactionInfo, DestinationInfo,
+//! RemoveSubscriptionInfo, RemoveInfo, ConnectionError, ConsumerControl, ConnectionControl,
+//! ProducerAck, MessagePull, MessageDispatch, MessageAck, Message), a BlobMessage's extra
+//! fields, and the ids SessionId, ProducerId, ConsumerId and MessageId.
+//!
+//! What stays by hand, being irregular: the command header (id, responseRequired; none on
+//! WireFormatInfo); a message's type byte and its BlobMessage fields, which only type 29
+//! has, after the others; the 10 bodies that are not structs but [`Body`] variants of at
+//! most two fields (SessionInfo, ControlCommand, the three empty ones and the five
+//! responses); and the nested objects whose type byte carries data or that are not
+//! structs: Destination (the byte is its kind), TransactionId (an enum of two layouts),
+//! ConnectionId and BrokerId (one string each).
 
 use super::codec::{CodecError, PrimitiveMap, Reader, Writer, malformed, read_map, write_map};
 use super::command::*;
@@ -59,6 +69,8 @@ macro_rules! kind {
                 let _ = (&$r, $d);
                 $read
             }
+            // A reference to the field's own type, whatever it is (a `&String` too).
+            #[allow(clippy::ptr_arg)]
             pub fn write($w: &mut Writer, $v: &$ty) {
                 $write
             }
@@ -75,6 +87,12 @@ kind!(
     string: Option<String>,
     |r, d| r.string(),
     |w, v| w.string(v.as_deref())
+);
+kind!(
+    /// An id's string: written as a nullable string, never null; a null reads as "".
+    id_string: String,
+    |r, d| Ok(r.string()?.unwrap_or_default()),
+    |w, v| w.string(Some(v))
 );
 kind!(
     /// A nullable byte array: bool, i32 length, bytes.

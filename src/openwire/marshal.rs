@@ -80,12 +80,7 @@ fn read_object(r: &mut Reader, ty: u8, depth: usize) -> Result<Data, CodecError>
             };
             Data::Destination(Destination { kind, name: r.string()?.unwrap_or_default() })
         }
-        MESSAGE_ID => Data::MessageId(MessageId {
-            text_view: r.string()?,
-            producer: producer_id(r, depth)?,
-            producer_seq: r.i64()?,
-            broker_seq: r.i64()?,
-        }),
+        MESSAGE_ID => Data::MessageId(MessageId::read_fields(r, depth)?),
         LOCAL_TRANSACTION_ID => {
             Data::TransactionId(TransactionId::Local { value: r.i64()?, connection: connection_id(r, depth)? })
         }
@@ -93,17 +88,9 @@ fn read_object(r: &mut Reader, ty: u8, depth: usize) -> Result<Data, CodecError>
             Data::TransactionId(TransactionId::Xa { format: r.i32()?, global: r.bytes()?, branch: r.bytes()? })
         }
         CONNECTION_ID => Data::ConnectionId(r.string()?.unwrap_or_default()),
-        SESSION_ID => Data::SessionId(SessionId { connection: r.string()?.unwrap_or_default(), value: r.i64()? }),
-        CONSUMER_ID => Data::ConsumerId(ConsumerId {
-            connection: r.string()?.unwrap_or_default(),
-            session: r.i64()?,
-            value: r.i64()?,
-        }),
-        PRODUCER_ID => Data::ProducerId(ProducerId {
-            connection: r.string()?.unwrap_or_default(),
-            value: r.i64()?,
-            session: r.i64()?,
-        }),
+        SESSION_ID => Data::SessionId(SessionId::read_fields(r, depth)?),
+        CONSUMER_ID => Data::ConsumerId(ConsumerId::read_fields(r, depth)?),
+        PRODUCER_ID => Data::ProducerId(ProducerId::read_fields(r, depth)?),
         BROKER_ID => Data::BrokerId(r.string()?.unwrap_or_default()),
         _ => {
             r.charge(1, 1, NESTED_COMMAND, "nested command")?;
