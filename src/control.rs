@@ -148,7 +148,7 @@ pub async fn request(state_dir: &Path, req: &Request) -> Result<Response> {
         let mut reply = String::new();
         BufReader::new(r).read_line(&mut reply).await.map_err(Error::io("reading from the supervisor"))?;
         if reply.is_empty() {
-            return Err(Error::Other("the supervisor closed the connection without answering".into()));
+            return Err(Error::Unreachable("the supervisor closed the connection without answering".into()));
         }
         Ok(serde_json::from_str(&reply)?)
     };
@@ -162,7 +162,7 @@ pub async fn status(state_dir: &Path) -> Result<ClusterStatus> {
     match request(state_dir, &Request::Status).await? {
         Response::Status(s) => Ok(*s),
         Response::Error { message } => Err(Error::Other(message)),
-        Response::Done { .. } => Err(Error::Other("unexpected reply to status".into())),
+        Response::Done { .. } => Err(Error::protocol("unexpected reply to status")),
     }
 }
 

@@ -7,7 +7,13 @@ use crate::error::{Error, Result};
 
 /// Refuses, before starting anything, if any port of the cluster is taken.
 pub fn check_ports(config: &Config) -> Result<()> {
-    for p in config.ports() {
+    check_these(config, config.ports())
+}
+
+/// [`check_ports`] for some of the cluster's ports (a multi-host layout checks only the
+/// ones of this host's members).
+pub fn check_these(config: &Config, ports: Vec<crate::config::PortUse>) -> Result<()> {
+    for p in ports {
         let addr = SocketAddr::new(p.addr, p.port);
         if let Err(e) = TcpListener::bind(addr) {
             if e.kind() != std::io::ErrorKind::AddrInUse {

@@ -315,15 +315,7 @@ fn local_ports(config: &Config) -> Vec<crate::config::PortUse> {
 
 /// [`crate::preflight::check_ports`] for this host's share of a multi-host layout.
 fn check_local_ports(config: &Config) -> Result<()> {
-    for p in local_ports(config) {
-        if let Err(e) = std::net::TcpListener::bind((p.addr, p.port)) {
-            return Err(Error::Other(format!(
-                "port {} on {} ({}) is not free: {e}; `ss -ltnp` shows who holds it",
-                p.port, p.addr, p.what
-            )));
-        }
-    }
-    Ok(())
+    crate::preflight::check_these(config, local_ports(config))
 }
 
 /// `down --all`: asks every other host's supervisor (over its control endpoint) to stop its
@@ -334,7 +326,7 @@ pub async fn down_others(config: &Config) -> Result<()> {
         return Ok(());
     }
     let Some(secret) = crate::hosts::remote::secret(config) else {
-        return Err(Error::Other(
+        return Err(Error::InvalidInput(
             "`down --all` needs `securityToken` in cluster.toml (the other hosts' supervisors check it)".into(),
         ));
     };
@@ -365,7 +357,7 @@ pub async fn down(config: Config) -> Result<()> {
             }
         }
         Ok(Response::Error { message }) => return Err(Error::Other(message)),
-        Ok(Response::Status(_)) => return Err(Error::Other("unexpected reply".into())),
+        Ok(Response::Status(_)) => return Err(Error::protocol("unexpected reply")),
         Err(Error::NotRunning(_)) => {
             let killed = reap_strays(&config);
             if killed == 0 {

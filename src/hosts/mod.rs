@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 
 static SELECTED: OnceLock<Vec<String>> = OnceLock::new();
 
@@ -173,12 +173,13 @@ pub async fn request(config: &Config, req: &crate::control::Request) -> Result<c
                 let at = std::net::SocketAddr::new(h, config.cluster.control_port);
                 match remote::request(at, &secret, req, std::time::Duration::from_secs(60)).await {
                     Ok(r) => return Ok(r),
-                    // A refusal is an answer (a wrong token): say it, do not try the next host.
-                    Err(e) if e.to_string().contains("refused") => return Err(e),
+                    // An answer (a refusal: a wrong token) is said, not tried on the next host;
+                    // only a host that cannot be reached is.
+                    Err(e) if !matches!(e.kind(), Kind::Unavailable | Kind::Io | Kind::Timeout) => return Err(e),
                     Err(e) => why.push(format!("{h}: {e}")),
                 }
             }
-            Err(Error::Other(format!(
+            Err(Error::Unreachable(format!(
                 "no supervisor runs here ({}) and no other host's answered: {}",
                 d.display(),
                 why.join("; ")
@@ -193,8 +194,8 @@ pub async fn status(config: &Config) -> Result<crate::status::ClusterStatus> {
     use crate::control::Response;
     match request(config, &crate::control::Request::Status).await? {
         Response::Status(s) => Ok(*s),
-        Response::Error { message } => Err(Error::Other(message)),
-        Response::Done { .. } => Err(Error::Other("unexpected reply to status".into())),
+        Response::Error { message } => Err(Error::InvalidInput(message)),
+        Response::Done { .. } => Err(Error::protocol("unexpected reply to status")),
     }
 }
 

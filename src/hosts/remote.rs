@@ -185,7 +185,10 @@ async fn exchange<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
     req: &Request,
 ) -> Result<Response> {
     let (mut r, mut w) = tokio::io::split(stream);
-    let bad = |m: String| Error::Other(format!("control endpoint: {m}"));
+    // The link failing is `Unreachable` (the caller may try another host); an answer that
+    // does not check out is `Protocol`; the host's own refusal or error is its answer.
+    let bad = |m: String| Error::Unreachable(format!("control endpoint: {m}"));
+    let broken = |m: String| Error::protocol(format!("control endpoint: {m}"));
     let hello = read_line(&mut r, MAX_HELLO, limits::CONTROL_READ_TIMEOUT).await.map_err(bad)?;
     let hello: Hello = serde_json::from_slice(&hello).map_err(|e| bad(format!("bad challenge: {e}")))?;
     let ns = decode_nonce(&hello.challenge).map_err(|e| bad(e.to_string()))?;
@@ -197,14 +200,16 @@ async fn exchange<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
     w.write_all(&line).await.map_err(Error::io("writing to the control endpoint"))?;
     let reply = read_line(&mut r, MAX_REPLY, Duration::from_secs(60)).await.map_err(bad)?;
     if let Ok(signed) = serde_json::from_slice::<SignedReply>(&reply) {
-        secret
-            .check(REPLY_LABEL, &[&ns, &nc, signed.reply.as_bytes()], &signed.proof)
-            .map_err(|_| bad(format!("host {} answered without a valid proof (another securityToken?)", hello.host)))?;
+        secret.check(REPLY_LABEL, &[&ns, &nc, signed.reply.as_bytes()], &signed.proof).map_err(|_| {
+            broken(format!("host {} answered without a valid proof (another securityToken?)", hello.host))
+        })?;
         return Ok(serde_json::from_str(&signed.reply)?);
     }
     match serde_json::from_slice::<Response>(&reply) {
-        Ok(Response::Error { message }) => Err(bad(format!("host {}: {message}", hello.host))),
-        _ => Err(bad("an unreadable reply".into())),
+        Ok(Response::Error { message }) => {
+            Err(Error::InvalidInput(format!("control endpoint: host {}: {message}", hello.host)))
+        }
+        _ => Err(broken("an unreadable reply".into())),
     }
 }
 

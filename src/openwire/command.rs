@@ -1,8 +1,13 @@
 //! The OpenWire commands and data structures mqsim reads and writes (protocol version 12;
 //! versions 10 and 11 have the same fields). Plain data: [`super::marshal`] turns them into
 //! bytes and back, field for field in the order of ActiveMQ's v12 marshallers.
+//!
+//! Each command struct is a `wire_struct!` description: its fields in wire order with
+//! their wire kinds (`fields.rs`), from which the struct, its decoder and its encoder
+//! are generated, so the order is written here only.
 
 use super::codec::PrimitiveMap;
+use super::fields::wire_struct;
 
 /// Type codes (`CommandTypes.java`).
 pub mod types {
@@ -108,18 +113,22 @@ pub struct Destination {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SessionId {
-    pub connection: String,
-    pub value: i64,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct SessionId {
+        pub connection: String => id_string,
+        pub value: i64 => long,
+    }
 }
 
-/// Wire order: connection, value, session.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ProducerId {
-    pub connection: String,
-    pub value: i64,
-    pub session: i64,
+wire_struct! {
+    /// Wire order: connection, value, session.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct ProducerId {
+        pub connection: String => id_string,
+        pub value: i64 => long,
+        pub session: i64 => long,
+    }
 }
 
 impl ProducerId {
@@ -134,20 +143,24 @@ impl ProducerId {
     }
 }
 
-/// Wire order: connection, session, value (not ProducerId's order).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ConsumerId {
-    pub connection: String,
-    pub session: i64,
-    pub value: i64,
+wire_struct! {
+    /// Wire order: connection, session, value (not ProducerId's order).
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct ConsumerId {
+        pub connection: String => id_string,
+        pub session: i64 => long,
+        pub value: i64 => long,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct MessageId {
-    pub text_view: Option<String>,
-    pub producer: Option<ProducerId>,
-    pub producer_seq: i64,
-    pub broker_seq: i64,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct MessageId {
+        pub text_view: Option<String> => string,
+        pub producer: Option<ProducerId> => producer_id,
+        pub producer_seq: i64 => long,
+        pub broker_seq: i64 => long,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -186,217 +199,253 @@ pub enum Data {
 /// A nullable array of nested objects (brokerPath, cluster, peerBrokerInfos, ...).
 pub type Array = Option<Vec<Option<Data>>>;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct WireFormatInfo {
-    pub magic: [u8; 8],
-    pub version: i32,
-    pub properties: Option<PrimitiveMap>,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct WireFormatInfo {
+        pub magic: [u8; 8] => magic,
+        pub version: i32 => int,
+        pub properties: Option<PrimitiveMap> => properties,
+    }
 }
 
 pub const MAGIC: [u8; 8] = *b"ActiveMQ";
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct BrokerInfo {
-    pub broker_id: Option<String>,
-    pub broker_url: Option<String>,
-    pub peer_broker_infos: Array,
-    pub broker_name: Option<String>,
-    pub slave_broker: bool,
-    pub master_broker: bool,
-    pub fault_tolerant_configuration: bool,
-    pub duplex_connection: bool,
-    pub network_connection: bool,
-    pub connection_id: i64,
-    pub broker_upload_url: Option<String>,
-    pub network_properties: Option<String>,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct BrokerInfo {
+        pub broker_id: Option<String> => broker_id,
+        pub broker_url: Option<String> => string,
+        pub peer_broker_infos: Array => array,
+        pub broker_name: Option<String> => string,
+        pub slave_broker: bool => boolean,
+        pub master_broker: bool => boolean,
+        pub fault_tolerant_configuration: bool => boolean,
+        pub duplex_connection: bool => boolean,
+        pub network_connection: bool => boolean,
+        pub connection_id: i64 => long,
+        pub broker_upload_url: Option<String> => string,
+        pub network_properties: Option<String> => string,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ConnectionInfo {
-    pub connection_id: Option<String>,
-    pub client_id: Option<String>,
-    pub password: Option<String>,
-    pub user_name: Option<String>,
-    pub broker_path: Array,
-    pub broker_master_connector: bool,
-    pub manageable: bool,
-    pub client_master: bool,
-    pub fault_tolerant: bool,
-    pub failover_reconnect: bool,
-    pub client_ip: Option<String>,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct ConnectionInfo {
+        pub connection_id: Option<String> => connection_id,
+        pub client_id: Option<String> => string,
+        pub password: Option<String> => string,
+        pub user_name: Option<String> => string,
+        pub broker_path: Array => array,
+        pub broker_master_connector: bool => boolean,
+        pub manageable: bool => boolean,
+        pub client_master: bool => boolean,
+        pub fault_tolerant: bool => boolean,
+        pub failover_reconnect: bool => boolean,
+        pub client_ip: Option<String> => string,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ConsumerInfo {
-    pub consumer_id: Option<ConsumerId>,
-    pub browser: bool,
-    pub destination: Option<Destination>,
-    pub prefetch_size: i32,
-    pub maximum_pending_message_limit: i32,
-    pub dispatch_async: bool,
-    pub selector: Option<String>,
-    pub client_id: Option<String>,
-    pub subscription_name: Option<String>,
-    pub no_local: bool,
-    pub exclusive: bool,
-    pub retroactive: bool,
-    pub priority: u8,
-    pub broker_path: Array,
-    pub additional_predicate: Option<Data>,
-    pub network_subscription: bool,
-    pub optimized_acknowledge: bool,
-    pub no_range_acks: bool,
-    pub network_consumer_path: Array,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct ConsumerInfo {
+        pub consumer_id: Option<ConsumerId> => consumer_id,
+        pub browser: bool => boolean,
+        pub destination: Option<Destination> => destination,
+        pub prefetch_size: i32 => int,
+        pub maximum_pending_message_limit: i32 => int,
+        pub dispatch_async: bool => boolean,
+        pub selector: Option<String> => string,
+        pub client_id: Option<String> => string,
+        pub subscription_name: Option<String> => string,
+        pub no_local: bool => boolean,
+        pub exclusive: bool => boolean,
+        pub retroactive: bool => boolean,
+        pub priority: u8 => byte,
+        pub broker_path: Array => array,
+        pub additional_predicate: Option<Data> => object,
+        pub network_subscription: bool => boolean,
+        pub optimized_acknowledge: bool => boolean,
+        pub no_range_acks: bool => boolean,
+        pub network_consumer_path: Array => array,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ProducerInfo {
-    pub producer_id: Option<ProducerId>,
-    pub destination: Option<Destination>,
-    pub broker_path: Array,
-    pub dispatch_async: bool,
-    pub window_size: i32,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct ProducerInfo {
+        pub producer_id: Option<ProducerId> => producer_id,
+        pub destination: Option<Destination> => destination,
+        pub broker_path: Array => array,
+        pub dispatch_async: bool => boolean,
+        pub window_size: i32 => int,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct TransactionInfo {
-    pub connection_id: Option<String>,
-    pub transaction_id: Option<TransactionId>,
-    pub kind: u8,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct TransactionInfo {
+        pub connection_id: Option<String> => connection_id,
+        pub transaction_id: Option<TransactionId> => transaction_id,
+        pub kind: u8 => byte,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct DestinationInfo {
-    pub connection_id: Option<String>,
-    pub destination: Option<Destination>,
-    /// 0 add, 1 remove.
-    pub operation: u8,
-    pub timeout: i64,
-    pub broker_path: Array,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct DestinationInfo {
+        pub connection_id: Option<String> => connection_id,
+        pub destination: Option<Destination> => destination,
+        /// 0 add, 1 remove.
+        pub operation: u8 => byte,
+        pub timeout: i64 => long,
+        pub broker_path: Array => array,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct RemoveSubscriptionInfo {
-    pub connection_id: Option<String>,
-    pub subscription_name: Option<String>,
-    pub client_id: Option<String>,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct RemoveSubscriptionInfo {
+        pub connection_id: Option<String> => connection_id,
+        pub subscription_name: Option<String> => string,
+        pub client_id: Option<String> => string,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct RemoveInfo {
-    pub object_id: Option<Data>,
-    pub last_delivered_sequence_id: i64,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct RemoveInfo {
+        pub object_id: Option<Data> => object,
+        pub last_delivered_sequence_id: i64 => long,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConnectionError {
-    pub exception: Option<Throwable>,
-    pub connection_id: Option<String>,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct ConnectionError {
+        pub exception: Option<Throwable> => throwable,
+        pub connection_id: Option<String> => connection_id,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConsumerControl {
-    pub destination: Option<Destination>,
-    pub close: bool,
-    pub consumer_id: Option<ConsumerId>,
-    pub prefetch: i32,
-    pub flush: bool,
-    pub start: bool,
-    pub stop: bool,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct ConsumerControl {
+        pub destination: Option<Destination> => destination,
+        pub close: bool => boolean,
+        pub consumer_id: Option<ConsumerId> => consumer_id,
+        pub prefetch: i32 => int,
+        pub flush: bool => boolean,
+        pub start: bool => boolean,
+        pub stop: bool => boolean,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ConnectionControl {
-    pub close: bool,
-    pub exit: bool,
-    pub fault_tolerant: bool,
-    pub resume: bool,
-    pub suspend: bool,
-    pub connected_brokers: Option<String>,
-    pub reconnect_to: Option<String>,
-    pub rebalance_connection: bool,
-    pub token: Option<Vec<u8>>,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct ConnectionControl {
+        pub close: bool => boolean,
+        pub exit: bool => boolean,
+        pub fault_tolerant: bool => boolean,
+        pub resume: bool => boolean,
+        pub suspend: bool => boolean,
+        pub connected_brokers: Option<String> => string,
+        pub reconnect_to: Option<String> => string,
+        pub rebalance_connection: bool => boolean,
+        pub token: Option<Vec<u8>> => bytes,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProducerAck {
-    pub producer_id: Option<ProducerId>,
-    pub size: i32,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct ProducerAck {
+        pub producer_id: Option<ProducerId> => producer_id,
+        pub size: i32 => int,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct MessagePull {
-    pub consumer_id: Option<ConsumerId>,
-    pub destination: Option<Destination>,
-    pub timeout: i64,
-    pub correlation_id: Option<String>,
-    pub message_id: Option<MessageId>,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct MessagePull {
+        pub consumer_id: Option<ConsumerId> => consumer_id,
+        pub destination: Option<Destination> => destination,
+        pub timeout: i64 => long,
+        pub correlation_id: Option<String> => string,
+        pub message_id: Option<MessageId> => message_id,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct MessageDispatch {
-    pub consumer_id: Option<ConsumerId>,
-    pub destination: Option<Destination>,
-    pub message: Option<Box<Command>>,
-    pub redelivery_counter: i32,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct MessageDispatch {
+        pub consumer_id: Option<ConsumerId> => consumer_id,
+        pub destination: Option<Destination> => destination,
+        pub message: Option<Box<Command>> => message,
+        pub redelivery_counter: i32 => int,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct MessageAck {
-    pub destination: Option<Destination>,
-    pub transaction_id: Option<TransactionId>,
-    pub consumer_id: Option<ConsumerId>,
-    pub ack_type: u8,
-    pub first_message_id: Option<MessageId>,
-    pub last_message_id: Option<MessageId>,
-    pub message_count: i32,
-    pub poison_cause: Option<Throwable>,
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct MessageAck {
+        pub destination: Option<Destination> => destination,
+        pub transaction_id: Option<TransactionId> => transaction_id,
+        pub consumer_id: Option<ConsumerId> => consumer_id,
+        pub ack_type: u8 => byte,
+        pub first_message_id: Option<MessageId> => message_id,
+        pub last_message_id: Option<MessageId> => message_id,
+        pub message_count: i32 => int,
+        pub poison_cause: Option<Throwable> => throwable,
+    }
 }
 
-/// The extra fields of an ActiveMQBlobMessage (type 29).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct BlobFields {
-    pub remote_blob_url: Option<String>,
-    pub mime_type: Option<String>,
-    pub deleted_by_broker: bool,
+wire_struct! {
+    /// The extra fields of an ActiveMQBlobMessage (type 29), after a message's others.
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct BlobFields {
+        pub remote_blob_url: Option<String> => string,
+        pub mime_type: Option<String> => string,
+        pub deleted_by_broker: bool => boolean,
+    }
 }
 
-/// A message, types 23–29; `kind` keeps the type so the body passes through unread.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Message {
-    pub kind: u8,
-    pub producer_id: Option<ProducerId>,
-    pub destination: Option<Destination>,
-    pub transaction_id: Option<TransactionId>,
-    pub original_destination: Option<Destination>,
-    pub message_id: Option<MessageId>,
-    pub original_transaction_id: Option<TransactionId>,
-    pub group_id: Option<String>,
-    pub group_sequence: i32,
-    pub correlation_id: Option<String>,
-    pub persistent: bool,
-    pub expiration: i64,
-    pub priority: u8,
-    pub reply_to: Option<Destination>,
-    pub timestamp: i64,
-    pub jms_type: Option<String>,
-    pub content: Option<Vec<u8>>,
-    /// A marshalled primitive map (see [`super::codec::read_map`]).
-    pub properties: Option<Vec<u8>>,
-    pub data_structure: Option<Data>,
-    pub target_consumer_id: Option<ConsumerId>,
-    pub compressed: bool,
-    pub redelivery_counter: i32,
-    pub broker_path: Array,
-    pub arrival: i64,
-    pub user_id: Option<String>,
-    pub received_by_df_bridge: bool,
-    pub droppable: bool,
-    pub cluster: Array,
-    pub broker_in_time: i64,
-    pub broker_out_time: i64,
-    pub jmsx_group_first_for_consumer: bool,
-    pub blob: Option<BlobFields>,
+wire_struct! {
+    /// A message, types 23–29; `kind` keeps the type so the body passes through unread.
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct Message {
+        pub kind: u8 => type_by_hand,
+        pub producer_id: Option<ProducerId> => producer_id,
+        pub destination: Option<Destination> => destination,
+        pub transaction_id: Option<TransactionId> => transaction_id,
+        pub original_destination: Option<Destination> => destination,
+        pub message_id: Option<MessageId> => message_id,
+        pub original_transaction_id: Option<TransactionId> => transaction_id,
+        pub group_id: Option<String> => string,
+        pub group_sequence: i32 => int,
+        pub correlation_id: Option<String> => string,
+        pub persistent: bool => boolean,
+        pub expiration: i64 => long,
+        pub priority: u8 => byte,
+        pub reply_to: Option<Destination> => destination,
+        pub timestamp: i64 => long,
+        pub jms_type: Option<String> => string,
+        pub content: Option<Vec<u8>> => bytes,
+        /// A marshalled primitive map (see [`super::codec::read_map`]).
+        pub properties: Option<Vec<u8>> => bytes,
+        pub data_structure: Option<Data> => object,
+        pub target_consumer_id: Option<ConsumerId> => consumer_id,
+        pub compressed: bool => boolean,
+        pub redelivery_counter: i32 => int,
+        pub broker_path: Array => array,
+        pub arrival: i64 => long,
+        pub user_id: Option<String> => string,
+        pub received_by_df_bridge: bool => boolean,
+        pub droppable: bool => boolean,
+        pub cluster: Array => array,
+        pub broker_in_time: i64 => long,
+        pub broker_out_time: i64 => long,
+        pub jmsx_group_first_for_consumer: bool => boolean,
+        pub blob: Option<BlobFields> => blob_by_hand,
+    }
 }
 
 /// Every command but WireFormatInfo carries a command id and the responseRequired flag.

@@ -6,7 +6,9 @@
 //! [`codec`] holds the primitives (big-endian integers, Java modified UTF-8, primitive maps)
 //! and the size-prefixed framing; [`command`] the commands as plain data; [`marshal`] (with
 //! `encode`) turns them into bytes and back in the field order of ActiveMQ's v12 marshallers (golden vectors
-//! from the real jar check it, `tests/openwire.rs`). No I/O in any of them.
+//! from the real jar check it, `tests/openwire.rs`). Each command's fields are listed once,
+//! in wire order with their wire kinds, and `fields` generates its struct, decoder and
+//! encoder from that. No I/O in any of them.
 //!
 //! [`server`] accepts a connection and sends its WireFormatInfo at once: loose encoding, no
 //! cache, no stack traces. The client ANDs those flags with its own, so everything after is
@@ -70,6 +72,9 @@ pub mod codec;
 pub mod command;
 pub mod conn;
 pub mod convert;
+#[cfg(test)]
+mod corpus_golden;
 mod encode;
+mod fields;
 pub mod marshal;
 pub mod server;

@@ -84,7 +84,7 @@ pub async fn run(config: Config) -> Result<()> {
     std::fs::create_dir_all(&sup_dir).map_err(Error::io(format!("creating {}", sup_dir.display())))?;
     let sock = socket_path(&sup_dir);
     if UnixStream::connect(&sock).await.is_ok() {
-        return Err(Error::Other(format!("a supervisor is already running for {}", state_dir.display())));
+        return Err(Error::InvalidInput(format!("a supervisor is already running for {}", state_dir.display())));
     }
     let _ = std::fs::remove_file(&sock);
     // The nodes read the generated replication token; `mqsim up` normally made it already.
@@ -642,7 +642,7 @@ impl Shared {
         match crate::hosts::remote::request(at, secret, &req, Duration::from_secs(60)).await {
             Ok(Response::Done { lines }) => Ok(lines.into_iter().map(|l| format!("{l} (on {addr})")).collect()),
             Ok(Response::Error { message }) => Err(Error::Target(format!("{addr}: {message}"))),
-            Ok(Response::Status(_)) => Err(Error::Other(format!("{addr}: unexpected reply"))),
+            Ok(Response::Status(_)) => Err(Error::protocol(format!("{addr}: unexpected reply"))),
             Err(e) => Err(Error::Target(format!(
                 "{name} runs on {addr}, whose supervisor did not take the request ({e}); {there}, or check that \
                  it runs and that port {} is open between the hosts",
