@@ -33,8 +33,9 @@ use crate::client::{AckMode, FailoverUrl, timeline};
 use crate::config::Config;
 use crate::control::{self, Cut, Request, Verb};
 use crate::error::{Error, Result};
-use crate::events::{Event, EventLog, now_ms, read_from};
-use crate::status::ClusterStatus;
+use crate::events::{Event, EventKind, EventLog, now_ms, read_from};
+use crate::promise::Verdict;
+use crate::status::{ClusterStatus, ProcState, Role, ZkMode};
 
 pub const FAULTS: [&str; 4] = ["kill", "pause", "partition", "zk"];
 
@@ -69,7 +70,7 @@ pub struct Summary {
     pub producer_failovers: usize,
     pub overlapping_masters: Vec<String>,
     /// `PASS` or `FAIL: ...`, judged against `promise`.
-    pub verdict: String,
+    pub verdict: Verdict,
     pub run_dir: String,
     /// The cluster's `sync` mode.
     pub sync: String,
@@ -105,7 +106,7 @@ async fn inject(cfg: &Config, kind: &str) -> Result<FaultRecord> {
     let dir = cfg.state_dir();
     let session = crate::zookeeper::negotiated_timeout(cfg);
     until(&dir, Duration::from_secs(60), "a settled cluster", |st| {
-        st.master.is_some() && st.nodes.iter().all(|n| n.state == "running" && n.partitioned.is_none())
+        st.master.is_some() && st.nodes.iter().all(|n| n.state == ProcState::Running && n.partitioned.is_none())
     })
     .await?;
     let st = status(&dir).await?;
@@ -136,7 +137,7 @@ async fn inject(cfg: &Config, kind: &str) -> Result<FaultRecord> {
             (master, Some(ms))
         }
         "zk" => {
-            let leader = st.zookeeper.iter().find(|z| z.mode.as_deref() == Some("leader")).map(|z| z.name.clone());
+            let leader = st.zookeeper.iter().find(|z| z.mode == Some(ZkMode::Leader)).map(|z| z.name.clone());
             let leader = leader.ok_or_else(|| Error::Other("chaos: no ZooKeeper leader to kill".into()))?;
             control::act(&dir, Request::Act { verb: Verb::Kill, target: leader.clone() }).await?;
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -153,8 +154,11 @@ async fn inject(cfg: &Config, kind: &str) -> Result<FaultRecord> {
     // Recovery: everything back and settled before the next fault.
     until(&dir, Duration::from_secs(60), "recovery", |st| {
         st.master.is_some()
-            && st.nodes.iter().all(|n| matches!(n.role.as_deref(), Some("master" | "slave")) && n.state == "running")
-            && st.zookeeper.iter().all(|z| z.mode.is_some() || z.state == "external")
+            && st
+                .nodes
+                .iter()
+                .all(|n| matches!(n.role, Some(Role::Master | Role::Slave)) && n.state == ProcState::Running)
+            && st.zookeeper.iter().all(|z| z.mode.is_some() || z.state == ProcState::External)
     })
     .await?;
     Ok(FaultRecord { kind: kind.to_string(), target, failover_ms: failover })
@@ -266,14 +270,17 @@ pub fn overlapping_masters(events: &[Event]) -> Vec<String> {
     let mut open: BTreeMap<String, u64> = BTreeMap::new();
     let mut intervals: Vec<(String, u64, u64)> = Vec::new();
     let end_of = |e: &Event| -> Option<String> {
-        match (e.source.as_str(), e.kind.as_str()) {
-            (n, "demoted" | "stopped") if n != "supervisor" => Some(n.to_string()),
-            ("supervisor", "killed" | "paused" | "crashed" | "exited" | "partitioned") => Some(e.about().to_string()),
+        match (e.source.as_str(), &e.kind) {
+            (n, EventKind::Demoted | EventKind::Stopped) if n != "supervisor" => Some(n.to_string()),
+            (
+                "supervisor",
+                EventKind::Killed | EventKind::Paused | EventKind::Crashed | EventKind::Exited | EventKind::Partitioned,
+            ) => Some(e.about().to_string()),
             _ => None,
         }
     };
     for e in events {
-        if e.kind == "serving" && e.source != "supervisor" {
+        if e.kind == EventKind::Serving && e.source != "supervisor" {
             open.insert(e.source.clone(), e.ts);
         } else if let Some(node) = end_of(e)
             && let Some(start) = open.remove(&node)
@@ -505,10 +512,7 @@ mod tests {
     }
 
     use super::*;
-
-    fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
-        Event { ts, source: source.into(), kind: kind.into(), message: message.into(), subject: None }
-    }
+    use crate::events::ev;
 
     #[test]
     fn serving_intervals_must_not_overlap() {

@@ -4,6 +4,10 @@
 //! `O_APPEND` descriptor, so lines from different processes never interleave). `mqsim
 //! events` reads it back; the cause chain of a failover reads top to bottom:
 //! `killed` → `znode-deleted` (session expired) → `elected` → `promoted`.
+//!
+//! An event's `kind` is an [`EventKind`]: on the wire its documented string (docs/cli.md,
+//! "Values"); a kind this build does not know (a timeline written by another version) reads
+//! as `EventKind::Unknown` and is shown as written.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,6 +15,60 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::status::wire_enum;
+
+wire_enum! {
+    /// What happened, in one word. Grouped by who records it.
+    pub enum EventKind {
+        // The supervisor: itself.
+        Up = "up",
+        Down = "down",
+        Dashboard = "dashboard",
+        ZkServing = "zk-serving",
+        // The supervisor: a process (the event's `subject`).
+        Started = "started",
+        Exited = "exited",
+        Crashed = "crashed",
+        Killed = "killed",
+        Paused = "paused",
+        Resumed = "resumed",
+        Stopping = "stopping",
+        Partitioned = "partitioned",
+        Healed = "healed",
+        ZnodeDeleted = "znode-deleted",
+        // A broker: its life and store.
+        Stopped = "stopped",
+        StoreDamaged = "store-damaged",
+        StoreQuarantine = "store-quarantine",
+        Gc = "gc",
+        // A broker: ZooKeeper and the election.
+        ZkConnected = "zk-connected",
+        ZkDisconnected = "zk-disconnected",
+        ZkReconnected = "zk-reconnected",
+        SessionExpired = "session-expired",
+        Registered = "registered",
+        Election = "election",
+        Waiting = "waiting",
+        Elected = "elected",
+        Promoted = "promoted",
+        Demoted = "demoted",
+        CaughtUp = "caught-up",
+        Serving = "serving",
+        // A broker: replication.
+        Slave = "slave",
+        SlaveStopped = "slave-stopped",
+        SlaveAttaching = "slave-attaching",
+        SlaveAttached = "slave-attached",
+        Resync = "resync",
+        Resynced = "resynced",
+        // Clients (the dashboard's load, chaos).
+        ClientConnected = "client-connected",
+        ClientReconnected = "client-reconnected",
+        // Anyone.
+        Warning = "warning",
+        Error = "error",
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Event {
@@ -19,7 +77,7 @@ pub struct Event {
     /// `supervisor`, `zookeeper`, or a node name.
     pub source: String,
     /// Short machine-readable kind: `killed`, `znode-deleted`, `elected`, `promoted`, ...
-    pub kind: String,
+    pub kind: EventKind,
     pub message: String,
     /// The process a supervisor event is about (`node02` for `killed`, a znode's owner for
     /// `znode-deleted`), so readers need not parse `message`. Absent on older timelines and
@@ -57,19 +115,22 @@ impl EventLog {
 
     /// Records an event (and mirrors it to the process log). Failures are logged, not fatal:
     /// the timeline must never take a broker down.
-    pub fn emit(&self, kind: &str, message: impl Into<String>) {
-        self.record(kind, None, message.into());
+    pub fn emit(&self, kind: impl Into<EventKind>, message: impl Into<String>) {
+        self.record(kind.into(), None, message.into());
     }
 
     /// Records an event about another process (`subject`): the supervisor's faults and
     /// process changes, a znode's deletion.
-    pub fn emit_about(&self, kind: &str, subject: &str, message: impl Into<String>) {
-        self.record(kind, Some(subject.to_string()), message.into());
+    pub fn emit_about(&self, kind: impl Into<EventKind>, subject: &str, message: impl Into<String>) {
+        self.record(kind.into(), Some(subject.to_string()), message.into());
     }
 
-    fn record(&self, kind: &str, subject: Option<String>, message: String) {
-        let event = Event { ts: now_ms(), source: self.source.clone(), kind: kind.to_string(), message, subject };
-        tracing::info!(event = kind, "{}", event.message);
+    fn record(&self, kind: EventKind, subject: Option<String>, message: String) {
+        // Every kind mqsim records is named in EventKind (a literal `"kind"` still converts):
+        // an unknown one here is a misspelling, caught by the tests' debug builds.
+        debug_assert!(!matches!(kind, EventKind::Unknown(_)), "event kind {kind} is not in EventKind");
+        tracing::info!(event = kind.as_str(), "{message}");
+        let event = Event { ts: now_ms(), source: self.source.clone(), kind, message, subject };
         let mut line = serde_json::to_vec(&event).expect("event serializes");
         line.push(b'\n');
         let res =
@@ -103,6 +164,12 @@ pub fn clock(ts_ms: u64) -> String {
     format!("{:02}:{:02}:{:02}.{:03}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60, ts_ms % 1000)
 }
 
+/// An event as a test writes it (no subject: [`Event::about`] falls back to the message).
+#[cfg(test)]
+pub(crate) fn ev(ts: u64, source: &str, kind: impl Into<EventKind>, message: &str) -> Event {
+    Event { ts, source: source.into(), kind: kind.into(), message: message.into(), subject: None }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +197,85 @@ mod tests {
     }
 
     #[test]
+    fn an_event_kind_is_spelled_as_documented() {
+        let spelled = [
+            "up",
+            "down",
+            "dashboard",
+            "zk-serving",
+            "started",
+            "exited",
+            "crashed",
+            "killed",
+            "paused",
+            "resumed",
+            "stopping",
+            "partitioned",
+            "healed",
+            "znode-deleted",
+            "stopped",
+            "store-damaged",
+            "store-quarantine",
+            "gc",
+            "zk-connected",
+            "zk-disconnected",
+            "zk-reconnected",
+            "session-expired",
+            "registered",
+            "election",
+            "waiting",
+            "elected",
+            "promoted",
+            "demoted",
+            "caught-up",
+            "serving",
+            "slave",
+            "slave-stopped",
+            "slave-attaching",
+            "slave-attached",
+            "resync",
+            "resynced",
+            "client-connected",
+            "client-reconnected",
+            "warning",
+            "error",
+        ];
+        crate::status::pin_spelling(EventKind::KNOWN, &spelled, "`events`: `kind`");
+    }
+
+    /// A timeline written by another version: a kind this build does not know reads as
+    /// `Unknown`, shows as written, and every line keeps its bytes through the types.
+    #[test]
+    fn a_timeline_with_an_unknown_kind_reads_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            r#"{"ts":1,"source":"node01","kind":"serving","message":"node01 accepts clients"}"#,
+            r#"{"ts":2,"source":"node01","kind":"fenced","message":"node01 fenced by its peers"}"#,
+            r#"{"ts":3,"source":"supervisor","kind":"killed","message":"node01 (pid 7) killed (SIGKILL)","subject":"node01"}"#,
+        ];
+        std::fs::write(dir.path().join("events.jsonl"), lines.join("\n") + "\n").unwrap();
+        let (events, _) = read_from(&dir.path().join("events.jsonl"), 0).unwrap();
+        assert_eq!(events.len(), 3, "no line is dropped");
+        assert_eq!(events[0].kind, EventKind::Serving);
+        assert_eq!(events[1].kind, EventKind::Unknown("fenced".into()));
+        assert_eq!(format!("{:<8}|", events[1].kind), "fenced  |", "shown as written, padded like a string");
+        assert_eq!(events[2].kind, EventKind::Killed);
+        for (e, line) in events.iter().zip(lines) {
+            assert_eq!(serde_json::to_string(e).unwrap(), line);
+        }
+    }
+
+    /// A kind mqsim itself records is always one it names: a misspelled literal panics in
+    /// the debug builds the tests run.
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "event kind fenced is not in EventKind")]
+    fn recording_a_misspelled_kind_is_caught_in_debug_builds() {
+        let dir = tempfile::tempdir().unwrap();
+        EventLog::new(dir.path(), "node01").emit("fenced", "node01 fenced");
+    }
+
+    #[test]
     fn append_and_read_back_incrementally() {
         let dir = tempfile::tempdir().unwrap();
         let a = EventLog::new(dir.path(), "node01");
@@ -141,6 +287,6 @@ mod tests {
         let (next, _) = read_from(a.path(), off).unwrap();
         assert_eq!(next.len(), 1);
         assert_eq!(next[0].source, "supervisor");
-        assert_eq!(next[0].kind, "killed");
+        assert_eq!(next[0].kind, EventKind::Killed);
     }
 }

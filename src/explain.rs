@@ -11,11 +11,18 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::events::{Event, clock, read_from};
-use crate::status::ClusterStatus;
+use crate::events::{Event, EventKind, clock, read_from};
+use crate::status::{ClusterStatus, ProcState, wire_enum};
 
 /// The fault kinds on the timeline an explanation starts from.
-const FAULTS: [&str; 6] = ["killed", "paused", "partitioned", "stopping", "crashed", "resumed"];
+const FAULTS: [EventKind; 6] = [
+    EventKind::Killed,
+    EventKind::Paused,
+    EventKind::Partitioned,
+    EventKind::Stopping,
+    EventKind::Crashed,
+    EventKind::Resumed,
+];
 
 fn secs(ms: u64) -> String {
     format!("{:.2} s", ms as f64 / 1000.0)
@@ -24,7 +31,7 @@ fn secs(ms: u64) -> String {
 /// The last fault on the timeline. One command can hit several targets (`resume nodes`):
 /// among the faults of that burst, the one that hit the master (else the last) is explained.
 fn last_fault(events: &[Event]) -> Option<usize> {
-    let is_fault = |e: &Event| e.source == "supervisor" && FAULTS.contains(&e.kind.as_str());
+    let is_fault = |e: &Event| e.source == "supervisor" && FAULTS.contains(&e.kind);
     let last = events.iter().rposition(is_fault)?;
     let burst: Vec<usize> = (0..=last)
         .rev()
@@ -38,8 +45,8 @@ fn master_before(events: &[Event], j: usize) -> Option<&str> {
     events[..j]
         .iter()
         .rev()
-        .find(|e| e.kind == "serving" || e.kind == "demoted")
-        .filter(|e| e.kind == "serving")
+        .find(|e| matches!(e.kind, EventKind::Serving | EventKind::Demoted))
+        .filter(|e| e.kind == EventKind::Serving)
         .map(|e| e.source.as_str())
 }
 
@@ -49,7 +56,7 @@ fn elector_before(events: &[Event], j: usize) -> Option<&str> {
     events[..j]
         .iter()
         .rev()
-        .find(|e| e.kind == "election" && e.message.contains(" set elected="))
+        .find(|e| e.kind == EventKind::Election && e.message.contains(" set elected="))
         .map(|e| e.source.as_str())
 }
 
@@ -79,11 +86,24 @@ pub struct Fault {
     /// Milliseconds since the Unix epoch.
     pub ts: u64,
     /// `killed`, `paused`, `partitioned`, `stopping`, `crashed` or `resumed`.
-    pub kind: String,
+    pub kind: EventKind,
     pub message: String,
     pub victim: String,
-    /// `master`, `zookeeper`, `elector` or `other`: what the victim was.
-    pub was: String,
+    /// What the victim was.
+    pub was: Was,
+}
+
+wire_enum! {
+    /// What a fault's victim was, just before it.
+    pub enum Was {
+        /// The serving master.
+        Master = "master",
+        /// A ZooKeeper server.
+        Zookeeper = "zookeeper",
+        /// The elector (the oldest member), not the master.
+        Elector = "elector",
+        Other = "other",
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -97,7 +117,7 @@ pub struct Winner {
 pub struct Happening {
     pub after_ms: u64,
     pub source: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub message: String,
 }
 
@@ -114,10 +134,10 @@ impl Explanation {
         let Some(fault) = &self.fault else {
             return "No fault on the timeline yet. Try `mqsim kill master --explain`.\n".into();
         };
-        let was = match fault.was.as_str() {
-            "master" => "it was the master",
-            "zookeeper" => "a ZooKeeper server",
-            "elector" => "the elector, not the master",
+        let was = match fault.was {
+            Was::Master => "it was the master",
+            Was::Zookeeper => "a ZooKeeper server",
+            Was::Elector => "the elector, not the master",
             _ => "not the master",
         };
         let mut s = format!("Fault at {}: {} ({was}).\n\nWhat should happen:\n", clock(fault.ts), fault.message);
@@ -159,20 +179,20 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
     let is_zk = cfg.zookeeper.servers.iter().any(|s| s.name == victim);
     let was_elector = !was_master && !is_zk && elector_before(events, i) == Some(victim.as_str());
     let was = if was_master {
-        "master"
+        Was::Master
     } else if is_zk {
-        "zookeeper"
+        Was::Zookeeper
     } else if was_elector {
-        "elector"
+        Was::Elector
     } else {
-        "other"
+        Was::Other
     };
     out.fault = Some(Fault {
         ts: fault.ts,
         kind: fault.kind.clone(),
         message: fault.message.clone(),
         victim: victim.clone(),
-        was: was.into(),
+        was,
     });
     // The prediction, written as lines (the text keeps them as they are).
     let mut s = String::new();
@@ -180,7 +200,7 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
     // timeout), and the servers check expiry once per tick.
     let window =
         format!("{}–{}", secs((session * 2 / 3).as_millis() as u64), secs((session + tick).as_millis() as u64));
-    match fault.kind.as_str() {
+    match fault.kind {
         _ if is_zk => {
             let _ = writeln!(
                 s,
@@ -188,7 +208,7 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
                 brokers connected to {victim} reconnect to another server. A master whose connection dropped steps down (ActiveMQ did), then a new election follows."
             );
         }
-        "killed" | "crashed" => {
+        EventKind::Killed | EventKind::Crashed => {
             let _ = writeln!(
                 s,
                 "  1. Nothing tells ZooKeeper that {victim} died: its ephemeral znode stays until its session expires, \
@@ -197,10 +217,10 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
                 secs(tick.as_millis() as u64)
             );
         }
-        "stopping" => {
+        EventKind::Stopping => {
             let _ = writeln!(s, "  1. A clean stop closes {victim}'s ZooKeeper session: its znode is deleted at once.");
         }
-        "paused" => {
+        EventKind::Paused => {
             let _ = writeln!(
                 s,
                 "  1. Frozen, {victim} sends no heart-beats: the servers expire its session after about {window} and delete its znode."
@@ -210,7 +230,7 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
                 "     When resumed, its master lease (2/3 of the session) has lapsed: it acknowledges no write and steps down."
             );
         }
-        "partitioned" => {
+        EventKind::Partitioned => {
             let _ = writeln!(
                 s,
                 "  1. Cut off, {victim}'s ZooKeeper client times out after about {} and the node steps down at once; \
@@ -218,7 +238,7 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
                 secs((session * 2 / 3).as_millis() as u64)
             );
         }
-        "resumed" => {
+        EventKind::Resumed => {
             let _ = writeln!(
                 s,
                 "  1. {victim} runs again; if it was a frozen master its lease has lapsed, so it refuses writes and steps down."
@@ -226,7 +246,7 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
         }
         _ => {}
     }
-    if !is_zk && (was_master || fault.kind != "resumed") {
+    if !is_zk && (was_master || fault.kind != EventKind::Resumed) {
         if was_elector {
             let _ = writeln!(
                 s,
@@ -239,7 +259,8 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
                 "  2. The elector (the oldest member) clears `elected`; the slaves stop following and publish their positions."
             );
         }
-        let mut candidates: Vec<_> = st.nodes.iter().filter(|n| n.name != victim && n.state == "running").collect();
+        let mut candidates: Vec<_> =
+            st.nodes.iter().filter(|n| n.name != victim && n.state == ProcState::Running).collect();
         candidates.sort_by_key(|n| {
             let w = cfg.node(&n.name).map_or(1, |c| c.weight);
             (std::cmp::Reverse(n.position.unwrap_or(-1)), std::cmp::Reverse(w), n.znode.clone())
@@ -247,7 +268,8 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
         let quorum = cfg.quorum();
         match candidates.first() {
             Some(w)
-                if candidates.len() >= quorum || st.nodes.iter().filter(|n| n.state == "running").count() >= quorum =>
+                if candidates.len() >= quorum
+                    || st.nodes.iter().filter(|n| n.state == ProcState::Running).count() >= quorum =>
             {
                 out.expected_winner = Some(Winner {
                     node: w.name.clone(),
@@ -278,7 +300,16 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
     out.should_happen = s.lines().map(str::to_string).collect();
     out.happened = after
         .iter()
-        .filter(|e| matches!(e.kind.as_str(), "znode-deleted" | "election" | "demoted" | "serving" | "session-expired"))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::ZnodeDeleted
+                    | EventKind::Election
+                    | EventKind::Demoted
+                    | EventKind::Serving
+                    | EventKind::SessionExpired
+            )
+        })
         .map(|e| Happening {
             after_ms: e.ts.saturating_sub(fault.ts),
             source: e.source.clone(),
@@ -286,13 +317,13 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
             message: e.message.clone(),
         })
         .collect();
-    if let Some(serving) = after.iter().find(|e| e.kind == "serving" && e.source != victim) {
+    if let Some(serving) = after.iter().find(|e| e.kind == EventKind::Serving && e.source != victim) {
         let took = serving.ts.saturating_sub(fault.ts);
         let expected_max = (session + tick + Duration::from_secs(1)).as_millis() as u64;
         out.serves_again = Some(ServesAgain {
             node: serving.source.clone(),
             after_ms: took,
-            as_expected: fault.kind == "stopping" || took <= expected_max,
+            as_expected: fault.kind == EventKind::Stopping || took <= expected_max,
         });
     }
     out
@@ -313,7 +344,7 @@ pub async fn run(cfg: &Config, wait: bool) -> Result<Explanation> {
             // A ZooKeeper fault may move no master at all: wait less for it.
             let is_zk = cfg.zookeeper.servers.iter().any(|s| s.name == victim);
             let limit = if is_zk { session * 2 } else { session * 3 + Duration::from_secs(5) };
-            if t0.elapsed() > limit || events[i + 1..].iter().any(|e| e.kind == "serving") {
+            if t0.elapsed() > limit || events[i + 1..].iter().any(|e| e.kind == EventKind::Serving) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -327,10 +358,7 @@ pub async fn run(cfg: &Config, wait: bool) -> Result<Explanation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
-        Event { ts, source: source.into(), kind: kind.into(), message: message.into(), subject: None }
-    }
+    use crate::events::ev;
 
     fn node(name: &str, position: i64) -> serde_json::Value {
         serde_json::json!({
@@ -373,6 +401,11 @@ mod tests {
         let json = serde_json::to_value(&x).unwrap();
         assert_eq!(json["happened"][1]["kind"], "serving");
         assert_eq!(json["should_happen"][0].as_str().unwrap(), text.lines().nth(3).unwrap());
+    }
+
+    #[test]
+    fn what_the_victim_was_is_spelled_as_documented() {
+        crate::status::pin_spelling(Was::KNOWN, &["master", "zookeeper", "elector", "other"], "`fault.was`");
     }
 
     #[test]

@@ -37,9 +37,9 @@ use crate::client::{AckMode, ConnectOptions, FailoverUrl, StompClient};
 use crate::config::Config;
 use crate::control::{self, Cut, Request, Verb};
 use crate::error::{Error, Result};
-use crate::events::{Event, now_ms, read_from};
+use crate::events::{Event, EventKind, now_ms, read_from};
 use crate::promise::{Counts, Promise, judge};
-use crate::status::ClusterStatus;
+use crate::status::{ClusterStatus, Phase, ProcState, Role};
 
 pub struct Options {
     /// Messages sent (and replicated) before the cut.
@@ -89,7 +89,7 @@ pub struct Summary {
     /// Messages the resync dropped from the old master's journal, if it said.
     pub dropped_on_rejoin: Option<u64>,
     /// `PASS` or `FAIL: ...`, judged against `promise`.
-    pub verdict: String,
+    pub verdict: crate::promise::Verdict,
     pub lost_allowed_by_sync: usize,
     /// Why this many were lost, in this mode.
     pub explanation: String,
@@ -117,11 +117,11 @@ async fn until(
 fn settled(st: &ClusterStatus) -> bool {
     st.master_node().is_some_and(|m| m.serving)
         && st.nodes.iter().all(|n| {
-            n.state == "running"
+            n.state == ProcState::Running
                 && n.partitioned.is_none()
-                && match n.role.as_deref() {
-                    Some("master") => true,
-                    Some("slave") => n.replication.as_deref() == Some("attached"),
+                && match n.role {
+                    Some(Role::Master) => true,
+                    Some(Role::Slave) => n.replication == Some(Phase::Attached),
                     _ => false,
                 }
         })
@@ -214,7 +214,7 @@ pub fn dropped_messages(resync_message: &str) -> Option<u64> {
 
 /// What the old master's rejoin did, from the events of the run.
 fn rejoin_story(events: &[Event], node: &str) -> (String, Option<u64>) {
-    let resync = events.iter().rev().find(|e| e.source == node && e.kind == "resync");
+    let resync = events.iter().rev().find(|e| e.source == node && e.kind == EventKind::Resync);
     match resync {
         Some(e) => (e.message.clone(), dropped_messages(&e.message)),
         None => {
@@ -470,6 +470,7 @@ async fn cut_and_kill(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::ev;
 
     #[test]
     fn reads_the_dropped_count_of_a_resync_event() {
@@ -482,16 +483,9 @@ mod tests {
 
     #[test]
     fn the_rejoin_story_is_the_node_s_last_resync() {
-        let ev = |source: &str, kind: &str, message: &str| Event {
-            ts: 1,
-            source: source.into(),
-            kind: kind.into(),
-            message: message.into(),
-            subject: None,
-        };
         let events = vec![
-            ev("node02", "resync", "node02: dropped 1 bytes holding 9 message(s)"),
-            ev("node01", "resync", "node01: dropped 10 bytes holding 2 message(s)"),
+            ev(1, "node02", EventKind::Resync, "node02: dropped 1 bytes holding 9 message(s)"),
+            ev(1, "node01", EventKind::Resync, "node01: dropped 10 bytes holding 2 message(s)"),
         ];
         assert_eq!(rejoin_story(&events, "node01"), ("node01: dropped 10 bytes holding 2 message(s)".into(), Some(2)));
         assert!(rejoin_story(&events, "node03").0.contains("without a resync"));

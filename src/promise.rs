@@ -16,7 +16,7 @@
 //! a local mode) a loss the failover cannot explain: a message acknowledged on the
 //! producer's last connection, by the master still serving at the end.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::SyncMode;
 
@@ -93,20 +93,62 @@ pub struct Counts {
     pub acknowledged: usize,
 }
 
-/// The outcome.
+/// A run's verdict; on the wire (`chaos --json`, `lab loss --json`) and in text `PASS`, or
+/// `FAIL: <reasons>` (the reasons joined by `; `).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Verdict {
+    Pass,
+    /// The reasons, as one text.
+    Fail(String),
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        *self == Verdict::Pass
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Pass => f.write_str("PASS"),
+            Verdict::Fail(reasons) => write!(f, "FAIL: {reasons}"),
+        }
+    }
+}
+
+impl From<Verdict> for String {
+    fn from(v: Verdict) -> String {
+        v.to_string()
+    }
+}
+
+impl TryFrom<String> for Verdict {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Verdict, String> {
+        match s.strip_prefix("FAIL: ") {
+            _ if s == "PASS" => Ok(Verdict::Pass),
+            Some(reasons) => Ok(Verdict::Fail(reasons.to_string())),
+            None => Err(format!("a verdict is `PASS` or `FAIL: <reasons>`, not `{s}`")),
+        }
+    }
+}
+
+/// The outcome: the verdict and what it was judged against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Verdict {
-    /// `PASS`, or `FAIL: <reasons>`.
-    pub verdict: String,
+pub struct Judgement {
+    pub verdict: Verdict,
     /// The promise checked (`sync=... promises: ...`).
     pub promise: String,
     /// Acknowledged messages lost that the mode allows (always 0 under a replicated mode).
     pub lost_allowed_by_sync: usize,
 }
 
-impl Verdict {
+impl Judgement {
     pub fn passed(&self) -> bool {
-        self.verdict == "PASS"
+        self.verdict.passed()
     }
 
     /// `PASS (sync=... promises: ...)`, with the allowed losses if any.
@@ -116,7 +158,7 @@ impl Verdict {
 }
 
 /// `PASS (sync=... promises: ...)`, for a verdict kept as its parts (a run's summary).
-pub fn verdict_line(verdict: &str, promise: &str, lost_allowed_by_sync: usize) -> String {
+pub fn verdict_line(verdict: &Verdict, promise: &str, lost_allowed_by_sync: usize) -> String {
     let allowed = match lost_allowed_by_sync {
         0 => String::new(),
         1 => "; 1 acknowledged message lost in a failover, as this mode allows".to_string(),
@@ -127,7 +169,7 @@ pub fn verdict_line(verdict: &str, promise: &str, lost_allowed_by_sync: usize) -
 
 /// Judges `counts` against `promise`; `problems` are failures of the run itself (a fault
 /// that did not recover, a client that gave up), which fail any mode.
-pub fn judge(promise: &Promise, counts: &Counts, mut problems: Vec<String>) -> Verdict {
+pub fn judge(promise: &Promise, counts: &Counts, mut problems: Vec<String>) -> Judgement {
     let mut allowed = 0;
     if promise.replicated {
         if counts.lost > 0 {
@@ -149,8 +191,8 @@ pub fn judge(promise: &Promise, counts: &Counts, mut problems: Vec<String>) -> V
     if counts.acknowledged == 0 {
         problems.push("no message was acknowledged".into());
     }
-    let verdict = if problems.is_empty() { "PASS".to_string() } else { format!("FAIL: {}", problems.join("; ")) };
-    Verdict { verdict, promise: promise.label(), lost_allowed_by_sync: allowed }
+    let verdict = if problems.is_empty() { Verdict::Pass } else { Verdict::Fail(problems.join("; ")) };
+    Judgement { verdict, promise: promise.label(), lost_allowed_by_sync: allowed }
 }
 
 #[cfg(test)]
@@ -188,7 +230,7 @@ mod tests {
         assert!(v.passed());
         assert_eq!(v.line(), "PASS (sync=quorum_mem promises: no acknowledged message is lost)");
         let v = judge(&q, &counts(3, 0), vec![]);
-        assert_eq!(v.verdict, "FAIL: 3 acknowledged messages lost");
+        assert_eq!(v.verdict, Verdict::Fail("3 acknowledged messages lost".into()));
         assert_eq!(v.lost_allowed_by_sync, 0);
         assert!(!judge(&Promise::of("remote_disk", 3).unwrap(), &counts(1, 1), vec![]).passed());
     }
@@ -204,7 +246,10 @@ mod tests {
             assert!(v.line().ends_with("; 5 acknowledged messages lost in failovers, as this mode allows)"));
             // What the master still serving acknowledged must be there.
             let v = judge(&p, &counts(5, 2), vec![]);
-            assert!(v.verdict.starts_with("FAIL: 2 acknowledged messages lost without a failover"), "{v:?}");
+            assert!(
+                v.verdict.to_string().starts_with("FAIL: 2 acknowledged messages lost without a failover"),
+                "{v:?}"
+            );
             assert_eq!(v.lost_allowed_by_sync, 3);
         }
     }
@@ -214,11 +259,29 @@ mod tests {
         for sync in SyncMode::TOKENS {
             let p = Promise::of(sync, 3).unwrap();
             let two = Counts { overlapping_masters: 1, ..counts(0, 0) };
-            assert_eq!(judge(&p, &two, vec![]).verdict, "FAIL: 1 overlapping serving masters");
+            assert_eq!(judge(&p, &two, vec![]).verdict, Verdict::Fail("1 overlapping serving masters".into()));
             let none = Counts { acknowledged: 0, ..counts(0, 0) };
-            assert_eq!(judge(&p, &none, vec![]).verdict, "FAIL: no message was acknowledged");
+            assert_eq!(judge(&p, &none, vec![]).verdict, Verdict::Fail("no message was acknowledged".into()));
             let v = judge(&p, &counts(0, 0), vec!["producer: gave up".into()]);
-            assert_eq!(v.verdict, "FAIL: producer: gave up");
+            assert_eq!(v.verdict, Verdict::Fail("producer: gave up".into()));
         }
+    }
+
+    /// The verdict's JSON is the text `PASS` or `FAIL: <reasons>` (docs/cli.md), both ways.
+    #[test]
+    fn a_verdict_is_pass_or_fail_with_reasons_on_the_wire() {
+        let fail = Verdict::Fail("1 overlapping serving masters; producer: gave up".into());
+        assert_eq!(serde_json::to_string(&Verdict::Pass).unwrap(), r#""PASS""#);
+        assert_eq!(
+            serde_json::to_string(&fail).unwrap(),
+            r#""FAIL: 1 overlapping serving masters; producer: gave up""#
+        );
+        for v in [Verdict::Pass, fail] {
+            assert_eq!(serde_json::from_str::<Verdict>(&serde_json::to_string(&v).unwrap()).unwrap(), v);
+        }
+        assert!(serde_json::from_str::<Verdict>(r#""pass""#).is_err());
+        assert!(serde_json::from_str::<Verdict>(r#""FAILED""#).is_err());
+        let doc = include_str!("../docs/cli.md");
+        assert!(doc.contains("`verdict` is `PASS` or `FAIL: <reasons>`"), "docs/cli.md documents the spelling");
     }
 }

@@ -545,7 +545,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     .unwrap_or_default();
                 crate::bench::write_section(&path, "chaos", &crate::chaos::report(&summary, &when))?;
             }
-            if summary.verdict == "PASS" { Ok(()) } else { Err(Error::Verdict(summary.verdict)) }
+            if summary.verdict.passed() { Ok(()) } else { Err(Error::Verdict(summary.verdict.to_string())) }
         }
         Command::Lab { what: LabOp::Loss { batch, cut_for, cut_max, json } } => {
             let config = load()?;
@@ -568,7 +568,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 println!("{}", s.explanation);
                 println!("verdict: {}", s.verdict_line());
             }
-            if s.verdict == "PASS" { Ok(()) } else { Err(Error::Verdict(s.verdict)) }
+            if s.verdict.passed() { Ok(()) } else { Err(Error::Verdict(s.verdict.to_string())) }
         }
         Command::Heal { target } => request(load()?, Request::Heal { target }),
         Command::Logs { target, follow, lines } => runtime(false).block_on(show::logs(load()?, &target, follow, lines)),

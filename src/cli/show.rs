@@ -11,9 +11,9 @@ use super::ZkOp;
 use crate::config::Config;
 use crate::election::zookeeper::connect;
 use crate::error::{Error, Result};
-use crate::events::{clock, read_from};
+use crate::events::{EventKind, clock, read_from};
 use crate::node::NodeLayout;
-use crate::status::ClusterStatus;
+use crate::status::{ClusterStatus, ProcState, Role, ZkMode};
 use crate::zookeeper::ZkLayout;
 
 pub async fn status(config: Config, json: bool, watch: Option<Duration>) -> Result<()> {
@@ -45,26 +45,41 @@ pub async fn status(config: Config, json: bool, watch: Option<Duration>) -> Resu
     }
 }
 
-fn colour(word: &str) -> Color {
-    match word {
-        "master" | "leader" | "running" | "standalone" => Color::Green,
-        "slave" | "follower" => Color::Cyan,
-        "electing" | "starting" => Color::Yellow,
-        "paused" => Color::Magenta,
-        "stopped" => Color::Grey,
+fn state_colour(state: &ProcState) -> Color {
+    match state {
+        ProcState::Running => Color::Green,
+        ProcState::Paused => Color::Magenta,
+        ProcState::Stopped => Color::Grey,
         _ => Color::Red,
     }
 }
 
-fn cell(word: &str) -> Cell {
-    Cell::new(word).fg(colour(word))
+fn role_colour(role: Option<&Role>) -> Color {
+    match role {
+        Some(Role::Master) => Color::Green,
+        Some(Role::Slave) => Color::Cyan,
+        Some(Role::Electing | Role::Starting) => Color::Yellow,
+        _ => Color::Red,
+    }
+}
+
+fn mode_colour(mode: Option<&ZkMode>) -> Color {
+    match mode {
+        Some(ZkMode::Leader | ZkMode::Standalone) => Color::Green,
+        Some(ZkMode::Follower) => Color::Cyan,
+        _ => Color::Red,
+    }
+}
+
+fn cell(word: impl ToString, colour: Color) -> Cell {
+    Cell::new(word.to_string()).fg(colour)
 }
 
 /// A slave's phase, or a master's slaves (`2 slaves, 2 caught up`).
 fn replication(n: &crate::status::NodeStatus) -> String {
-    match n.role.as_deref() {
-        Some("slave") => n.replication.clone().unwrap_or_else(|| "-".into()),
-        Some("master") => {
+    match n.role {
+        Some(Role::Slave) => n.replication.as_ref().map_or_else(|| "-".into(), ToString::to_string),
+        Some(Role::Master) => {
             let caught = n.slaves.iter().filter(|s| s.caught_up).count();
             let waiting = if n.serving { "" } else { ", not serving yet" };
             format!("{} slaves, {caught} caught up{waiting}", n.slaves.len())
@@ -97,11 +112,15 @@ pub fn print_status(st: &ClusterStatus) {
     }
     plain(&mut zk).load_preset(presets::NOTHING).set_header(header);
     for z in &st.zookeeper {
-        let mode = z.mode.as_deref().unwrap_or(if z.state == "running" { "not serving" } else { "-" });
+        let mode = match &z.mode {
+            Some(m) => m.as_str(),
+            None if z.state == ProcState::Running => "not serving",
+            None => "-",
+        };
         let mut row = vec![
             Cell::new(&z.name),
-            cell(&z.state),
-            cell(mode),
+            cell(&z.state, state_colour(&z.state)),
+            cell(mode, mode_colour(z.mode.as_ref())),
             Cell::new(z.pid.map_or("-".into(), |p| p.to_string())),
             Cell::new(z.client_port),
         ];
@@ -129,15 +148,15 @@ pub fn print_status(st: &ClusterStatus) {
     }
     plain(&mut nodes).load_preset(presets::NOTHING).set_header(header);
     for n in &st.nodes {
-        let role = n.role.as_deref().unwrap_or("-");
+        let role = n.role.as_ref().map_or("-", Role::as_str);
         let znode = n.znode.as_deref().map_or("-".to_string(), |z| z.rsplit('/').next().unwrap_or(z).to_string());
         let mut row = vec![
             Cell::new(&n.name),
             match &n.partitioned {
                 Some(cut) => Cell::new(format!("{}, cut from {cut}", n.state)).fg(Color::Magenta),
-                None => cell(&n.state),
+                None => cell(&n.state, state_colour(&n.state)),
             },
-            cell(role),
+            cell(role, role_colour(n.role.as_ref())),
             Cell::new(n.pid.map_or("-".into(), |p| p.to_string())),
             Cell::new(n.ports.openwire),
             Cell::new(n.ports.stomp),
@@ -199,12 +218,17 @@ pub async fn events(config: Config, follow: bool, json: bool) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string(&e)?);
             } else {
-                let k = match e.kind.as_str() {
-                    "killed" | "kill" | "crashed" | "znode-deleted" | "session-expired" | "demoted" | "error" => {
-                        AnsiColor::Red.on_default()
+                let k = match e.kind {
+                    EventKind::Killed
+                    | EventKind::Crashed
+                    | EventKind::ZnodeDeleted
+                    | EventKind::SessionExpired
+                    | EventKind::Demoted
+                    | EventKind::Error => AnsiColor::Red.on_default(),
+                    EventKind::Promoted | EventKind::Elected | EventKind::Election => {
+                        AnsiColor::Green.on_default().bold()
                     }
-                    "promoted" | "elected" | "election" => AnsiColor::Green.on_default().bold(),
-                    "slave" | "registered" => AnsiColor::Cyan.on_default(),
+                    EventKind::Slave | EventKind::Registered => AnsiColor::Cyan.on_default(),
                     _ => Style::new(),
                 };
                 anstream::println!("{}  {:<10} {k}{:<15}{k:#} {}", clock(e.ts), e.source, e.kind, e.message);
@@ -241,7 +265,7 @@ pub async fn logs(config: Config, target: &str, follow: bool, lines: Option<usiz
             let found = if target == "master" {
                 st.master.clone()
             } else {
-                st.zookeeper.iter().find(|z| z.mode.as_deref() == Some("leader")).map(|z| z.name.clone())
+                st.zookeeper.iter().find(|z| z.mode == Some(ZkMode::Leader)).map(|z| z.name.clone())
             };
             found.ok_or_else(|| Error::Target(format!("there is no {target} right now")))?
         }

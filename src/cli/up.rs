@@ -12,7 +12,7 @@ use super::{runtime, show};
 use crate::config::Config;
 use crate::control::{self, Request, Response};
 use crate::error::{Error, Result};
-use crate::status::ClusterStatus;
+use crate::status::{ClusterStatus, Role, ZkMode};
 
 const OK: Style = AnsiColor::Green.on_default().bold();
 const BAD: Style = AnsiColor::Red.on_default().bold();
@@ -247,7 +247,7 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
         }
     };
     let modes: Vec<String> =
-        st.zookeeper.iter().map(|z| format!("{} {}", z.name, z.mode.as_deref().unwrap_or("?"))).collect();
+        st.zookeeper.iter().map(|z| format!("{} {}", z.name, z.mode.as_ref().map_or("?", ZkMode::as_str))).collect();
     step.done(&format!("ZooKeeper serving: {}", modes.join(", ")));
     if no_wait {
         return Ok(st);
@@ -262,7 +262,9 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
             let lines: Vec<String> = st
                 .nodes
                 .iter()
-                .map(|n| format!("{} is {} (read {})", n.name, n.role.as_deref().unwrap_or(&n.state), n.log))
+                .map(|n| {
+                    format!("{} is {} (read {})", n.name, n.role.as_ref().map_or(n.state.as_str(), Role::as_str), n.log)
+                })
                 .collect();
             return Err(Error::Timeout(format!(
                 "no master within {:?}: {}",
@@ -298,7 +300,7 @@ async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> 
     let settle = Instant::now() + Duration::from_secs(5);
     loop {
         let st = control::status(&state_dir).await?;
-        let settled = st.nodes.iter().all(|n| matches!(n.role.as_deref(), Some("master" | "slave") | None));
+        let settled = st.nodes.iter().all(|n| matches!(n.role, Some(Role::Master | Role::Slave) | None));
         if settled || Instant::now() > settle {
             return Ok(st);
         }

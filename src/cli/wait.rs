@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use crate::config::Config;
 use crate::control;
 use crate::error::{Error, Result};
-use crate::status::ClusterStatus;
+use crate::status::{ClusterStatus, Phase, ProcState, Role, ZkMode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Until {
@@ -41,8 +41,8 @@ impl Until {
     }
 }
 
-fn serving_zk(mode: Option<&str>) -> bool {
-    matches!(mode, Some("leader" | "follower" | "standalone"))
+fn serving_zk(mode: Option<&ZkMode>) -> bool {
+    mode.is_some_and(ZkMode::serving)
 }
 
 /// Each broker as `node01 master (serving)`, `node02 slave (attached)`, `node03 stopped`.
@@ -50,14 +50,14 @@ fn brokers(st: &ClusterStatus) -> String {
     let list: Vec<String> = st
         .nodes
         .iter()
-        .map(|n| match (n.role.as_deref(), n.state.as_str()) {
-            (Some("master"), "running") => {
+        .map(|n| match (&n.role, &n.state) {
+            (Some(Role::Master), ProcState::Running) => {
                 format!("{} master ({})", n.name, if n.serving { "serving" } else { "not serving yet" })
             }
-            (Some("slave"), "running") => {
-                format!("{} slave ({})", n.name, n.replication.as_deref().unwrap_or("not attached"))
+            (Some(Role::Slave), ProcState::Running) => {
+                format!("{} slave ({})", n.name, n.replication.as_ref().map_or("not attached", Phase::as_str))
             }
-            (Some(role), "running") => format!("{} {role}", n.name),
+            (Some(role), ProcState::Running) => format!("{} {role}", n.name),
             (_, state) => format!("{} {state}", n.name),
         })
         .collect();
@@ -68,9 +68,9 @@ fn servers(st: &ClusterStatus) -> String {
     let list: Vec<String> = st
         .zookeeper
         .iter()
-        .map(|z| match (z.mode.as_deref(), z.state.as_str()) {
+        .map(|z| match (&z.mode, &z.state) {
             (Some(mode), _) => format!("{} {mode}", z.name),
-            (None, "running") => format!("{} not serving", z.name),
+            (None, ProcState::Running) => format!("{} not serving", z.name),
             (None, state) => format!("{} {state}", z.name),
         })
         .collect();
@@ -81,13 +81,13 @@ fn servers(st: &ClusterStatus) -> String {
 pub fn check(until: Until, st: &ClusterStatus) -> std::result::Result<String, String> {
     match until {
         Until::Master => {
-            let masters: Vec<_> = st.nodes.iter().filter(|n| n.role.as_deref() == Some("master")).collect();
-            let running: Vec<_> = st.nodes.iter().filter(|n| n.state == "running").collect();
+            let masters: Vec<_> = st.nodes.iter().filter(|n| n.role == Some(Role::Master)).collect();
+            let running: Vec<_> = st.nodes.iter().filter(|n| n.state == ProcState::Running).collect();
             let ok = st.master.is_some()
                 && masters.len() == 1
-                && running.iter().all(|n| match n.role.as_deref() {
-                    Some("master") => n.serving,
-                    Some("slave") => n.replication.as_deref() == Some("attached"),
+                && running.iter().all(|n| match n.role {
+                    Some(Role::Master) => n.serving,
+                    Some(Role::Slave) => n.replication == Some(Phase::Attached),
                     _ => false,
                 });
             if ok {
@@ -102,13 +102,13 @@ pub fn check(until: Until, st: &ClusterStatus) -> std::result::Result<String, St
             }
         }
         Until::Zk => {
-            if !st.zookeeper.is_empty() && st.zookeeper.iter().all(|z| serving_zk(z.mode.as_deref())) {
+            if !st.zookeeper.is_empty() && st.zookeeper.iter().all(|z| serving_zk(z.mode.as_ref())) {
                 Ok(format!("ZooKeeper serving: {}", servers(st)))
             } else {
                 Err(servers(st))
             }
         }
-        Until::Elected => match st.nodes.iter().find(|n| n.role.as_deref() == Some("master")) {
+        Until::Elected => match st.nodes.iter().find(|n| n.role == Some(Role::Master)) {
             Some(m) if m.serving => Ok(format!("{} is master and serves clients", m.name)),
             Some(m) => Ok(format!("{} is master, not serving yet", m.name)),
             None => Err(brokers(st)),
@@ -117,13 +117,13 @@ pub fn check(until: Until, st: &ClusterStatus) -> std::result::Result<String, St
         Until::Outage => {
             // Nobody master, and nobody still following one (a slave notices a moment later).
             let no_master =
-                st.master.is_none() && st.nodes.iter().all(|n| !matches!(n.role.as_deref(), Some("master" | "slave")));
+                st.master.is_none() && st.nodes.iter().all(|n| !matches!(n.role, Some(Role::Master | Role::Slave)));
             // Without a quorum running, a leader notices only after syncLimit ticks, later
             // than the brokers: wait for the servers left to stop serving too.
-            let running = st.zookeeper.iter().filter(|z| z.state == "running").count();
+            let running = st.zookeeper.iter().filter(|z| z.state == ProcState::Running).count();
             let quorum_lost = running * 2 <= st.zookeeper.len();
             let zk_settled = !quorum_lost
-                || st.zookeeper.iter().filter(|z| z.state == "running").all(|z| !serving_zk(z.mode.as_deref()));
+                || st.zookeeper.iter().filter(|z| z.state == ProcState::Running).all(|z| !serving_zk(z.mode.as_ref()));
             if no_master && zk_settled {
                 let zk = if quorum_lost {
                     format!("; ZooKeeper has no quorum ({running} of {} servers running)", st.zookeeper.len())
@@ -165,7 +165,7 @@ fn compare_members(kids: &[String], st: &ClusterStatus) -> std::result::Result<S
     let mut owned: Vec<(String, String)> = st
         .nodes
         .iter()
-        .filter(|n| n.state == "running" || n.state == "paused")
+        .filter(|n| n.state.alive())
         .map(|n| (n.znode.as_deref().and_then(|z| z.rsplit('/').next()).unwrap_or("-").to_string(), n.name.clone()))
         .collect();
     owned.sort();
@@ -211,7 +211,7 @@ mod tests {
         NodeStatus {
             name: name.into(),
             state: state.into(),
-            role: role.map(str::to_string),
+            role: role.map(Into::into),
             pid: None,
             ports: Ports { openwire: 1, stomp: 2, console: 3, replication: 4 },
             position: None,
@@ -220,7 +220,7 @@ mod tests {
             master: None,
             address: None,
             serving,
-            replication: replication.map(str::to_string),
+            replication: replication.map(Into::into),
             slaves: Vec::new(),
             partitioned: None,
             store: None,
@@ -234,7 +234,7 @@ mod tests {
         ZkStatus {
             name: name.into(),
             state: state.into(),
-            mode: mode.map(str::to_string),
+            mode: mode.map(Into::into),
             pid: None,
             client_port: 1,
             log: String::new(),

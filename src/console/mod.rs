@@ -51,7 +51,7 @@ use tokio::net::TcpListener;
 use crate::broker::Broker;
 use crate::config::{Config, Node};
 use crate::error::{Error, Result};
-use crate::status::NodeReport;
+use crate::status::{NodeReport, Role};
 use crate::store::Store;
 use crate::web::{self, Body, Gate};
 
@@ -69,12 +69,15 @@ pub struct NodeView {
 impl NodeView {
     /// `master`, `slave`, `electing`, or `starting` before the first report.
     pub fn role(&self) -> &str {
-        if self.report.role.is_empty() { "starting" } else { &self.report.role }
+        match &self.report.role {
+            Role::Unknown(r) if r.is_empty() => "starting",
+            r => r.as_str(),
+        }
     }
 
     /// The broker, if this node is master and serves clients (the slaves have caught up).
     pub fn serving_broker(&self) -> Option<&Arc<Broker>> {
-        self.broker.as_ref().filter(|_| self.report.serving && self.report.role == "master")
+        self.broker.as_ref().filter(|_| self.report.serving && self.report.role == Role::Master)
     }
 }
 
@@ -227,7 +230,7 @@ impl Console {
 
     /// The node whose replication address this node follows (or publishes, if master).
     pub fn master_node(&self, view: &NodeView) -> Option<&Node> {
-        if view.report.role == "master" {
+        if view.report.role == Role::Master {
             return self.node();
         }
         let port: u16 = view.report.address.as_deref()?.rsplit(':').next()?.parse().ok()?;

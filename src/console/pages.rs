@@ -14,6 +14,7 @@ use super::{Console, NodeView, lag};
 use crate::broker::{DestStats, Destination, Kind};
 use crate::events::clock;
 use crate::message::StoredMessage;
+use crate::status::Role;
 use crate::web::{self, Body, enc};
 
 /// Most messages a browse page lists (the next page is a link away).
@@ -30,11 +31,11 @@ const NAV: [(&str, &str); 5] = [
     ("/api/status.json", "status.json"),
 ];
 
-fn role_class(role: &str) -> &'static str {
+fn role_class(role: &Role) -> &'static str {
     match role {
-        "master" => "master",
-        "slave" => "slave",
-        "electing" => "electing",
+        Role::Master => "master",
+        Role::Slave => "slave",
+        Role::Electing => "electing",
         _ => "starting",
     }
 }
@@ -58,7 +59,7 @@ fn layout(c: &Console, view: &NodeView, title: &str, active: &str, refresh: Opti
                 header class="top" {
                     span class="brand" { "mqsim console" }
                     span class="node" { (c.name()) }
-                    span class={ "badge role-" (role_class(role)) } id="role" { (role.to_uppercase()) }
+                    span class={ "badge role-" (role_class(&view.report.role)) } id="role" { (role.to_uppercase()) }
                     nav {
                         @for (href, label) in NAV {
                             a href=(href) class=[(label == active).then_some("active")] { (label) }
@@ -94,8 +95,8 @@ fn slave_panel<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Markup {
     let name = c.name();
     let master = c.master_node(view);
     html! {
-        @match view.role() {
-            "slave" => {
+        @match view.report.role {
+            Role::Slave => {
                 div class="banner slave" id="banner" {
                     (name) " is a " b { "SLAVE" } " of "
                     @match (master, &r.master) {
@@ -108,11 +109,11 @@ fn slave_panel<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Markup {
                 p {
                     "It replicates the master's journal from "
                     code { (r.address.as_deref().unwrap_or("(address not published yet)")) }
-                    " (replication: " b { (r.replication.as_deref().unwrap_or("not attached")) } "); "
+                    " (replication: " b { (r.replication.as_ref().map_or("not attached", crate::status::Phase::as_str)) } "); "
                     "its own client ports are closed, so clients are refused and fail over to the master."
                 }
             }
-            "electing" => {
+            Role::Electing => {
                 div class="banner electing" id="banner" {
                     (name) " is " b { "ELECTING" } ": no master is elected right now "
                     "(not enough members in ZooKeeper, or the election is under way). Position "
@@ -128,7 +129,7 @@ fn slave_panel<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Markup {
             "port 8161, starts only when the node becomes master, so a browser gets \"connection refused\" here. "
             "mqsim shows this page anyway, so that you can watch the slave."
         }
-        @if let Some(m) = master.filter(|_| view.role() == "slave") {
+        @if let Some(m) = master.filter(|_| view.report.role == Role::Slave) {
             @let url = console_link(c, req, m);
             p class="go" { "Go to the master's console: " a id="master-link" href=(url) { (m.name) " — " (url) } }
         }
@@ -148,7 +149,7 @@ fn broker_table(c: &Console, view: &NodeView) -> Markup {
         table class="kv" {
             (row("Broker name", html! { (cfg.cluster.broker_name) }))
             (row("Node", html! { (c.name()) " (pid " (r.pid) ")" }))
-            (row("Role", html! { span class={ "badge role-" (role_class(view.role())) } { (view.role()) } }))
+            (row("Role", html! { span class={ "badge role-" (role_class(&view.report.role)) } { (view.role()) } }))
             (row("ZooKeeper znode", html! {
                 code id="znode" { (r.znode.as_deref().unwrap_or("(none)")) } " "
                 @match (&r.session, r.zk_connected) {
@@ -193,7 +194,7 @@ fn slaves_table(view: &NodeView) -> Markup {
 
 /// `/admin/`: what this node is.
 pub(super) fn index<B>(c: &Console, view: &NodeView, req: &Request<B>) -> Response<Body> {
-    let body = if view.role() == "master" {
+    let body = if view.report.role == Role::Master {
         html! {
             div class="banner master" id="banner" {
                 (c.name()) " is the " b { "MASTER" }

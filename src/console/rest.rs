@@ -108,7 +108,9 @@ where
 {
     let Some(broker) = view.serving_broker().cloned() else {
         let who = match c.master_node(view) {
-            Some(m) if view.role() == "slave" => format!(" of {} ({})", m.name, c.config().console_url(m)),
+            Some(m) if view.report.role == crate::status::Role::Slave => {
+                format!(" of {} ({})", m.name, c.config().console_url(m))
+            }
             _ => String::new(),
         };
         return web::text(

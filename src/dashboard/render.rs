@@ -8,32 +8,32 @@ use maud::{Markup, PreEscaped, html};
 
 use super::timeline::Annotated;
 use super::{Dashboard, Live};
-use crate::diagram::topology::Topology;
-use crate::status::{NodeStatus, ZkStatus};
+use crate::diagram::topology::{BrokerState, Topology, ZkState};
+use crate::status::{NodeStatus, ProcState, Role, ZkMode, ZkStatus};
 
 /// What the dashboard calls a broker: master, slave, electing, starting, paused or down.
-pub fn broker_state(n: &NodeStatus) -> &'static str {
-    match n.state.as_str() {
-        "paused" => "paused",
-        "running" => match n.role.as_deref() {
-            Some("master") => "master",
-            Some("slave") => "slave",
-            Some("electing") => "electing",
-            _ => "starting",
+pub fn broker_state(n: &NodeStatus) -> BrokerState {
+    match n.state {
+        ProcState::Paused => BrokerState::Paused,
+        ProcState::Running => match n.role {
+            Some(Role::Master) => BrokerState::Master,
+            Some(Role::Slave) => BrokerState::Slave,
+            Some(Role::Electing) => BrokerState::Electing,
+            _ => BrokerState::Starting,
         },
-        _ => "down",
+        _ => BrokerState::Down,
     }
 }
 
 /// leader, follower, standalone, paused, down (a running server that does not serve is down).
-pub fn zk_state(z: &ZkStatus) -> &'static str {
-    match (z.state.as_str(), z.mode.as_deref()) {
-        ("paused", _) => "paused",
-        (_, Some("leader")) => "leader",
-        (_, Some("follower")) => "follower",
-        (_, Some("standalone")) => "standalone",
-        (_, Some("observer")) => "observer",
-        _ => "down",
+pub fn zk_state(z: &ZkStatus) -> ZkState {
+    match (&z.state, &z.mode) {
+        (ProcState::Paused, _) => ZkState::Paused,
+        (_, Some(ZkMode::Leader)) => ZkState::Leader,
+        (_, Some(ZkMode::Follower)) => ZkState::Follower,
+        (_, Some(ZkMode::Standalone)) => ZkState::Standalone,
+        (_, Some(ZkMode::Observer)) => ZkState::Observer,
+        _ => ZkState::Down,
     }
 }
 
@@ -49,8 +49,8 @@ fn on_host(host: &Option<String>, owned: Option<bool>) -> Markup {
 
 /// Running as far as the buttons go: a child of this supervisor with a pid, or another
 /// host's member that answered (its buttons go to that host's supervisor).
-fn running(pid: Option<u32>, state: &str, owned: Option<bool>) -> bool {
-    if owned == Some(false) { state == "running" } else { pid.is_some() }
+fn running(pid: Option<u32>, state: &ProcState, owned: Option<bool>) -> bool {
+    if owned == Some(false) { *state == ProcState::Running } else { pid.is_some() }
 }
 
 fn buttons(target: &str, running: bool, paused: bool) -> Markup {
@@ -143,9 +143,9 @@ pub fn load_text(l: &Live) -> Markup {
 }
 
 /// The replication column of a broker's row: a master's slaves and their lag, a slave's link.
-fn replication(state: &str, n: &NodeStatus) -> String {
+fn replication(state: &BrokerState, n: &NodeStatus) -> String {
     match state {
-        "master" => {
+        BrokerState::Master => {
             let lags: Vec<String> = n
                 .slaves
                 .iter()
@@ -157,7 +157,7 @@ fn replication(state: &str, n: &NodeStatus) -> String {
                 if lags.is_empty() { String::new() } else { format!(": {}", lags.join(", ")) }
             )
         }
-        "slave" => n.replication.clone().unwrap_or_else(|| "not attached".into()),
+        BrokerState::Slave => n.replication.as_ref().map_or_else(|| "not attached".into(), ToString::to_string),
         _ => String::new(),
     }
 }
@@ -200,9 +200,9 @@ fn live_markup(d: &Dashboard, l: &Live, host: Option<&str>) -> Markup {
                     td { b { (n.name) } (on_host(&n.host, n.owned)) }
                     td {
                         span class={ "badge state-" (state) } { (state) }
-                        @match (state, n.state.as_str()) {
-                            ("master", _) if !n.serving => { " " span class="muted" { "not serving yet" } }
-                            ("down", "stopped") => { " " span class="muted" { "stopped" } }
+                        @match (&state, &n.state) {
+                            (BrokerState::Master, _) if !n.serving => { " " span class="muted" { "not serving yet" } }
+                            (BrokerState::Down, ProcState::Stopped) => { " " span class="muted" { "stopped" } }
                             _ => {}
                         }
                     }
@@ -213,9 +213,9 @@ fn live_markup(d: &Dashboard, l: &Live, host: Option<&str>) -> Markup {
                         small class="store" { (n.store.as_ref().map(crate::status::StoreUsage::describe).unwrap_or_default()) }
                     }
                     td { code title=(znode) { (znode.rsplit('/').next().unwrap_or("")) } }
-                    td { (replication(state, n)) }
+                    td { (replication(&state, n)) }
                     td { a href=(url) { ":" (n.ports.console) } }
-                    td class="actions" { (buttons(&n.name, running(n.pid, &n.state, n.owned), n.state == "paused")) }
+                    td class="actions" { (buttons(&n.name, running(n.pid, &n.state, n.owned), n.state == ProcState::Paused)) }
                 }
             }
         }
@@ -255,7 +255,9 @@ fn side_markup(l: &Live) -> Markup {
                     td { @if let Some(pid) = z.pid { (pid) } }
                     td { (z.client_port) }
                     td class="actions" {
-                        @if z.state != "external" { (buttons(&z.name, running(z.pid, &z.state, z.owned), z.state == "paused")) }
+                        @if z.state != ProcState::External {
+                            (buttons(&z.name, running(z.pid, &z.state, z.owned), z.state == ProcState::Paused))
+                        }
                     }
                 }
             }
@@ -295,7 +297,7 @@ fn totals(l: &Live) -> Markup {
 
 /// One timeline entry (the script builds the same markup with textContent).
 fn event_li(e: &Annotated) -> Markup {
-    let kind_class: String = e.kind.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let kind_class: String = e.kind.as_str().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
     html! {
         li class={ "k-" (kind_class) } {
             span class="t" { (e.time) }

@@ -14,7 +14,7 @@ use hyper::body::Frame;
 use hyper::{Response, StatusCode, header};
 use serde::Serialize;
 
-use crate::events::{Event, clock};
+use crate::events::{Event, EventKind, clock};
 use crate::web::Body;
 
 /// Events a fresh page or stream starts with.
@@ -39,7 +39,7 @@ pub struct Annotated {
     pub ts: u64,
     pub time: String,
     pub source: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub message: String,
     /// `failover 2.4 s (node01 killed → node02 serving)` and the like.
     pub note: Option<String>,
@@ -55,14 +55,14 @@ impl Annotator {
     pub fn annotate(&mut self, e: &Event, offset: u64) -> Annotated {
         let mut note = None;
         let mut failover_ms = None;
-        match e.kind.as_str() {
-            "promoted" => {
+        match e.kind {
+            EventKind::Promoted => {
                 if let Some((t, cause)) = &self.outage {
                     note = Some(format!("{} elected {} after {cause}", e.source, secs(e.ts.saturating_sub(*t))));
                 }
                 self.master = Some(e.source.clone());
             }
-            "serving" => {
+            EventKind::Serving => {
                 if let Some((t, cause)) = self.outage.take() {
                     let ms = e.ts.saturating_sub(t);
                     note = Some(format!("failover {} ({cause} → {} serving)", secs(ms), e.source));
@@ -70,18 +70,20 @@ impl Annotator {
                 }
                 self.master = Some(e.source.clone());
             }
-            "killed" | "stopping" | "paused" | "crashed" if e.source == "supervisor" => {
+            EventKind::Killed | EventKind::Stopping | EventKind::Paused | EventKind::Crashed
+                if e.source == "supervisor" =>
+            {
                 let name = e.about();
                 if self.master.as_deref() == Some(name) && self.outage.is_none() {
                     self.outage = Some((e.ts, format!("{name} {}", e.kind)));
                     self.master = None;
                 }
             }
-            "demoted" if self.master.as_deref() == Some(e.source.as_str()) => {
+            EventKind::Demoted if self.master.as_deref() == Some(e.source.as_str()) => {
                 self.outage = Some((e.ts, format!("{} stepped down", e.source)));
                 self.master = None;
             }
-            "down" | "up" if e.source == "supervisor" => *self = Annotator::default(),
+            EventKind::Down | EventKind::Up if e.source == "supervisor" => *self = Annotator::default(),
             _ => {}
         }
         Annotated {
@@ -206,10 +208,7 @@ pub fn sse(path: PathBuf, from: Option<u64>) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
-        Event { ts, source: source.into(), kind: kind.into(), message: message.into(), subject: None }
-    }
+    use crate::events::ev;
 
     #[test]
     fn failover_is_timed_from_the_kill_to_the_new_master_serving() {

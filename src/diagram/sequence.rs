@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use super::{clip, inline_styles, text_width, xml};
 use crate::dashboard::timeline::Annotator;
-use crate::events::{Event, clock};
+use crate::events::{Event, EventKind, clock};
 
 /// The longest stretch after a fault that one diagram covers.
 pub const WINDOW_MS: u64 = 60_000;
@@ -38,7 +38,7 @@ pub const MAX_ROWS: usize = 48;
 /// clients reconnecting).
 pub const TAIL_MS: u64 = 8_000;
 
-const FAULTS: [&str; 4] = ["killed", "paused", "partitioned", "stopping"];
+const FAULTS: [EventKind; 4] = [EventKind::Killed, EventKind::Paused, EventKind::Partitioned, EventKind::Stopping];
 
 /// The events of one fault and what they led to.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -59,7 +59,7 @@ pub struct Slice {
 }
 
 fn is_fault(e: &Event) -> bool {
-    e.source == "supervisor" && FAULTS.contains(&e.kind.as_str())
+    e.source == "supervisor" && FAULTS.contains(&e.kind)
 }
 
 /// The process a supervisor event is about.
@@ -71,11 +71,15 @@ fn target(e: &Event) -> &str {
 fn master_before(events: &[Event], i: usize) -> Option<String> {
     let mut master = None;
     for e in &events[..i] {
-        match e.kind.as_str() {
-            "serving" => master = Some(e.source.clone()),
-            "demoted" if master.as_deref() == Some(e.source.as_str()) => master = None,
-            "killed" | "stopping" | "crashed" | "exited" if master.as_deref() == Some(target(e)) => master = None,
-            "up" | "down" if e.source == "supervisor" => master = None,
+        match e.kind {
+            EventKind::Serving => master = Some(e.source.clone()),
+            EventKind::Demoted if master.as_deref() == Some(e.source.as_str()) => master = None,
+            EventKind::Killed | EventKind::Stopping | EventKind::Crashed | EventKind::Exited
+                if master.as_deref() == Some(target(e)) =>
+            {
+                master = None
+            }
+            EventKind::Up | EventKind::Down if e.source == "supervisor" => master = None,
             _ => {}
         }
     }
@@ -89,14 +93,17 @@ pub fn slice_at(events: &[Event], start: usize, until: Option<u64>) -> Slice {
     let end_ts = until.unwrap_or(u64::MAX).min(t0.saturating_add(WINDOW_MS));
     let mut taken = vec![events[start].clone()];
     for e in &events[start + 1..] {
-        if is_fault(e) || e.ts > end_ts || (e.source == "supervisor" && (e.kind == "up" || e.kind == "down")) {
+        if is_fault(e)
+            || e.ts > end_ts
+            || (e.source == "supervisor" && matches!(e.kind, EventKind::Up | EventKind::Down))
+        {
             break;
         }
         taken.push(e.clone());
     }
     // Several processes append to the file: draw in time order (file order among ties).
     taken[1..].sort_by_key(|e| e.ts);
-    let serving = taken.iter().find(|e| e.kind == "serving");
+    let serving = taken.iter().find(|e| e.kind == EventKind::Serving);
     let new_master = serving.map(|e| e.source.clone());
     let failover_ms = serving.map(|e| e.ts.saturating_sub(t0));
     let truncated = taken.len().saturating_sub(MAX_ROWS);
@@ -136,7 +143,7 @@ pub fn last_failover(events: &[Event]) -> Option<Slice> {
             .rev()
             .take_while(|&j| began.saturating_sub(events[j].ts) <= 30_000)
             .find(|&j| is_fault(&events[j]) && target(&events[j]) == who)
-            && !events[j..start].iter().any(|e| e.kind == "serving")
+            && !events[j..start].iter().any(|e| e.kind == EventKind::Serving)
         {
             start = j;
         }
@@ -158,10 +165,10 @@ pub fn chaos_slices(events: &[Event], faults: &[(String, String)]) -> Vec<Slice>
         .iter()
         .map(|(kind, who)| {
             let want = match kind.as_str() {
-                "kill" | "zk" => "killed",
-                "pause" => "paused",
-                "partition" => "partitioned",
-                other => other,
+                "kill" | "zk" => EventKind::Killed,
+                "pause" => EventKind::Paused,
+                "partition" => EventKind::Partitioned,
+                other => EventKind::from(other),
             };
             let found = (cursor..events.len())
                 .find(|&i| events[i].source == "supervisor" && events[i].kind == want && target(&events[i]) == who);
@@ -230,14 +237,18 @@ fn row(e: &Event, lanes: &Lanes, master: &mut Option<String>) -> Row {
         label,
         strong,
     };
-    match (e.source.as_str(), e.kind.as_str(), src) {
-        ("supervisor", "znode-deleted", _) => Row::Note { on: Lanes::ZK, label: short_paths(&e.message), strong: true },
+    match (e.source.as_str(), &e.kind, src) {
+        ("supervisor", EventKind::ZnodeDeleted, _) => {
+            Row::Note { on: Lanes::ZK, label: short_paths(&e.message), strong: true }
+        }
         ("supervisor", kind, _) => {
             let who = target(e);
             let to = lanes.node(who).or_else(|| who.starts_with("zk").then_some(Lanes::ZK));
             let what = after(&e.message, who);
             match (kind, to) {
-                ("crashed" | "exited", Some(on)) => Row::Note { on, label: format!("{who} {kind}"), strong: true },
+                (EventKind::Crashed | EventKind::Exited, Some(on)) => {
+                    Row::Note { on, label: format!("{who} {kind}"), strong: true }
+                }
                 (_, Some(to)) => {
                     let label = if to == Lanes::ZK { format!("{who} {kind}") } else { what.to_string() };
                     Row::Arrow { from: Lanes::SUPERVISOR, to, label, strong: is_fault(e) }
@@ -245,25 +256,25 @@ fn row(e: &Event, lanes: &Lanes, master: &mut Option<String>) -> Row {
                 _ => note_on_source(format!("{kind}: {}", e.message), false),
             }
         }
-        (_, "session-expired", Some(n)) => {
+        (_, EventKind::SessionExpired, Some(n)) => {
             Row::Arrow { from: Lanes::ZK, to: n, label: "session expired".into(), strong: true }
         }
-        (_, "zk-disconnected", Some(n)) => {
+        (_, EventKind::ZkDisconnected, Some(n)) => {
             Row::Arrow { from: Lanes::ZK, to: n, label: "connection lost".into(), strong: false }
         }
-        (_, "zk-connected" | "zk-reconnected" | "registered", Some(n)) => {
+        (_, EventKind::ZkConnected | EventKind::ZkReconnected | EventKind::Registered, Some(n)) => {
             Row::Arrow { from: n, to: Lanes::ZK, label: short_paths(after(&e.message, &e.source)), strong: false }
         }
-        (_, "election", Some(_)) => {
+        (_, EventKind::Election, Some(_)) => {
             let what = e.message.split_once(" set ").or_else(|| e.message.split_once(" cleared ")).map(|(_, w)| w);
             note_on_source(format!("elector: {}", what.unwrap_or(&e.message)), false)
         }
-        (_, "elected", Some(_)) => note_on_source("elected master".into(), true),
-        (_, "promoted", Some(_)) => {
+        (_, EventKind::Elected, Some(_)) => note_on_source("elected master".into(), true),
+        (_, EventKind::Promoted, Some(_)) => {
             *master = Some(e.source.clone());
             note_on_source("MASTER: replication published".into(), true)
         }
-        (_, "demoted", Some(_)) => {
+        (_, EventKind::Demoted, Some(_)) => {
             if master.as_deref() == Some(e.source.as_str()) {
                 *master = None;
             }
@@ -272,11 +283,11 @@ fn row(e: &Event, lanes: &Lanes, master: &mut Option<String>) -> Row {
                 true,
             )
         }
-        (_, "serving", Some(n)) => {
+        (_, EventKind::Serving, Some(n)) => {
             *master = Some(e.source.clone());
             Row::Arrow { from: n, to: lanes.clients(), label: "accepts clients".into(), strong: true }
         }
-        (_, "slave" | "slave-attaching" | "slave-attached", Some(n)) => {
+        (_, EventKind::Slave | EventKind::SlaveAttaching | EventKind::SlaveAttached, Some(n)) => {
             let to = master.as_deref().filter(|m| *m != e.source).and_then(|m| lanes.node(m));
             match to {
                 Some(to) if !e.message.starts_with("slave ") => Row::Arrow {
@@ -288,7 +299,7 @@ fn row(e: &Event, lanes: &Lanes, master: &mut Option<String>) -> Row {
                 _ => note_on_source(format!("{}: {}", e.kind, after(&e.message, &e.source)), false),
             }
         }
-        (source, kind, _) if is_client(source) && kind.starts_with("client") => {
+        (source, EventKind::ClientConnected | EventKind::ClientReconnected, _) if is_client(source) => {
             let to =
                 e.message.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).find_map(|w| lanes.node(w));
             match to {
@@ -399,7 +410,7 @@ pub fn render(slice: &Slice, nodes: &[String]) -> String {
             "<g class=\"dg-ev{}\" data-kind=\"{k}\" data-source=\"{src}\"><title>{t} {src} {k}: {m}</title>\
              <text class=\"dg-mono\" x=\"6\" y=\"{ty}\">{dt:+} ms</text>",
             if strong { " dg-strong" } else { "" },
-            k = xml(&e.kind),
+            k = xml(e.kind.as_str()),
             src = xml(&e.source),
             t = clock(e.ts),
             m = xml(&e.message),
@@ -459,10 +470,7 @@ fn is_client(source: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ev(ts: u64, source: &str, kind: &str, message: &str) -> Event {
-        Event { ts, source: source.into(), kind: kind.into(), message: message.into(), subject: None }
-    }
+    use crate::events::ev;
 
     fn nodes() -> Vec<String> {
         vec!["node01".into(), "node02".into(), "node03".into()]
@@ -524,7 +532,7 @@ mod tests {
         ];
         let s = last_failover(&events).unwrap();
         assert_eq!((s.t0, s.new_master.as_deref(), s.failover_ms), (3_000, Some("node02"), Some(4_000)));
-        assert_eq!(s.events[0].kind, "partitioned", "not the slave's kill before it");
+        assert_eq!(s.events[0].kind, EventKind::Partitioned, "not the slave's kill before it");
         // A master killed after a slave was: the diagram starts at the master's kill.
         let mut events = events;
         events.drain(2..4);

@@ -16,20 +16,49 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::{clip, inline_styles, xml};
-use crate::status::ClusterStatus;
+use crate::status::{ClusterStatus, Phase, wire_enum};
+
+wire_enum! {
+    /// What the dashboard and this picture call a broker: its role while it runs, else
+    /// paused or down ([`crate::dashboard::broker_state`]).
+    pub enum BrokerState {
+        Master = "master",
+        Slave = "slave",
+        Electing = "electing",
+        /// Running, no status report yet (or a role this build does not know).
+        Starting = "starting",
+        Paused = "paused",
+        /// Not running: stopped, exited or killed.
+        Down = "down",
+    }
+}
+
+wire_enum! {
+    /// What they call a ZooKeeper server: its mode while it serves, else paused or down
+    /// ([`crate::dashboard::zk_state`]).
+    pub enum ZkState {
+        Leader = "leader",
+        Follower = "follower",
+        Standalone = "standalone",
+        Observer = "observer",
+        Paused = "paused",
+        /// Not running, or running but not serving.
+        Down = "down",
+    }
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ZkServer {
     pub name: String,
     /// `leader`, `follower`, `standalone`, `observer`, `paused` or `down`.
-    pub state: String,
+    pub state: ZkState,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Broker {
     pub name: String,
     /// `master`, `slave`, `electing`, `starting`, `paused` or `down`.
-    pub role: String,
+    pub role: BrokerState,
     /// A master that does not serve clients yet (slaves catching up).
     pub serving: bool,
     pub position: Option<i64>,
@@ -42,7 +71,7 @@ pub struct Broker {
     /// `zk`, `peers` or `zk+peers` while partitioned.
     pub partitioned: Option<String>,
     /// A slave's replication phase (`connecting`, `attaching`, `attached`).
-    pub replication: Option<String>,
+    pub replication: Option<Phase>,
 }
 
 /// Master → slave, as the master reports it.
@@ -77,15 +106,15 @@ impl Topology {
         let zookeeper = st
             .zookeeper
             .iter()
-            .map(|z| ZkServer { name: z.name.clone(), state: crate::dashboard::zk_state(z).to_string() })
+            .map(|z| ZkServer { name: z.name.clone(), state: crate::dashboard::zk_state(z) })
             .collect();
         let mut links = Vec::new();
         let brokers = st
             .nodes
             .iter()
             .map(|n| {
-                let role = crate::dashboard::broker_state(n).to_string();
-                if role == "master" {
+                let role = crate::dashboard::broker_state(n);
+                if role == BrokerState::Master {
                     for s in &n.slaves {
                         links.push(Link {
                             master: n.name.clone(),
@@ -105,7 +134,7 @@ impl Topology {
                     zk_server: n.session.as_ref().filter(|_| running).and_then(|s| sessions.get(s)).cloned(),
                     clients: clients.get(&n.name).copied(),
                     partitioned: n.partitioned.clone(),
-                    replication: if role == "slave" { n.replication.clone() } else { None },
+                    replication: if role == BrokerState::Slave { n.replication.clone() } else { None },
                     role,
                 }
             })
@@ -149,10 +178,10 @@ pub fn render(t: &Topology) -> String {
     let mut zk_at = BTreeMap::new();
     for (z, x) in t.zookeeper.iter().zip(&zx) {
         zk_at.insert(z.name.as_str(), *x);
-        let class = match z.state.as_str() {
-            "leader" | "standalone" => "dg-leader",
-            "follower" | "observer" => "dg-follower",
-            "paused" => "dg-paused",
+        let class = match z.state {
+            ZkState::Leader | ZkState::Standalone => "dg-leader",
+            ZkState::Follower | ZkState::Observer => "dg-follower",
+            ZkState::Paused => "dg-paused",
             _ => "dg-down",
         };
         let _ = write!(
@@ -161,7 +190,7 @@ pub fn render(t: &Topology) -> String {
              height=\"56\" rx=\"8\"/><text class=\"dg-t\" x=\"{x}\" y=\"{y1}\" text-anchor=\"middle\" font-weight=\"bold\">{n}</text>\
              <text class=\"dg-s\" x=\"{x}\" y=\"{y2}\" text-anchor=\"middle\">{st}</text></g>",
             n = xml(&clip(&z.name, 20)),
-            st = xml(&z.state),
+            st = xml(z.state.as_str()),
             x0 = x - W_ZK / 2.0,
             y1 = Y_ZK + 23.0,
             y2 = Y_ZK + 42.0,
@@ -179,24 +208,26 @@ pub fn render(t: &Topology) -> String {
         }
     }
     for (b, x) in t.brokers.iter().zip(&bx) {
-        let class = match b.role.as_str() {
-            "master" => "dg-master",
-            "slave" => "dg-slave",
-            "electing" => "dg-electing",
-            "starting" => "dg-starting",
-            "paused" => "dg-paused",
+        let class = match b.role {
+            BrokerState::Master => "dg-master",
+            BrokerState::Slave => "dg-slave",
+            BrokerState::Electing => "dg-electing",
+            BrokerState::Starting => "dg-starting",
+            BrokerState::Paused => "dg-paused",
             _ => "dg-down",
         };
-        let role = match (b.role.as_str(), b.serving) {
-            ("master", true) => "MASTER".to_string(),
-            ("master", false) => "master (not serving yet)".to_string(),
-            ("slave", _) => format!("slave{}", b.replication.as_deref().map(|r| format!(" · {r}")).unwrap_or_default()),
+        let role = match (&b.role, b.serving) {
+            (BrokerState::Master, true) => "MASTER".to_string(),
+            (BrokerState::Master, false) => "master (not serving yet)".to_string(),
+            (BrokerState::Slave, _) => {
+                format!("slave{}", b.replication.as_ref().map(|r| format!(" · {r}")).unwrap_or_default())
+            }
             (r, _) => r.to_string(),
         };
         let session = match (&b.session, &b.zk_server) {
             (Some(_), Some(z)) => format!("ZK session on {z}"),
             (Some(_), None) => "ZK session: server not known".to_string(),
-            (None, _) if b.role == "down" => String::new(),
+            (None, _) if b.role == BrokerState::Down => String::new(),
             (None, _) => "no ZK session".to_string(),
         };
         let pos = b.position.map(|p| format!("position {p}")).unwrap_or_default();
@@ -210,7 +241,7 @@ pub fn render(t: &Topology) -> String {
              <text class=\"dg-s\" x=\"{x}\" y=\"{y3}\" text-anchor=\"middle\">{pos}</text>\
              <text class=\"dg-s\" x=\"{x}\" y=\"{y4}\" text-anchor=\"middle\">{sess}</text>",
             n = xml(&clip(&b.name, 22)),
-            r = xml(&b.role),
+            r = xml(b.role.as_str()),
             rl = xml(&role),
             sess = xml(&session),
             sid = xml(&b.session.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()),
@@ -389,5 +420,15 @@ mod tests {
         let doc = roxmltree::Document::parse(&svg).unwrap();
         assert_eq!(doc.root_element().attribute("data-master"), Some(""));
         assert!(svg.contains("connections not known"));
+    }
+
+    /// The words the dashboard's page and this picture carry (`data-state`, `data-role`, the
+    /// `state-…` and `dg-…` classes the stylesheets and tests read).
+    #[test]
+    fn the_shown_states_keep_their_spelling() {
+        let broker: Vec<String> = BrokerState::KNOWN.iter().map(|s| serde_json::to_string(s).unwrap()).collect();
+        assert_eq!(broker, [r#""master""#, r#""slave""#, r#""electing""#, r#""starting""#, r#""paused""#, r#""down""#]);
+        let zk: Vec<&str> = ZkState::KNOWN.iter().map(ZkState::as_str).collect();
+        assert_eq!(zk, ["leader", "follower", "standalone", "observer", "paused", "down"]);
     }
 }

@@ -12,7 +12,7 @@ use hyper::body::Bytes;
 use serde::Deserialize;
 
 use crate::config::{Config, Node, ZkServer};
-use crate::status::{NodeStatus, Ports, SlaveInfo, ZkStatus};
+use crate::status::{NodeStatus, Phase, Ports, ProcState, Role, SlaveInfo, ZkMode, ZkStatus};
 
 /// The most of a console's status.json that is read (a few KiB with a few destinations).
 const MAX_STATUS_JSON: usize = 1 << 20;
@@ -23,7 +23,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Console {
-    role: Option<String>,
+    role: Option<Role>,
     serving: bool,
     pid: Option<u32>,
     znode: Option<String>,
@@ -31,7 +31,7 @@ struct Console {
     position: Option<i64>,
     master: Option<String>,
     address: Option<String>,
-    replication: Option<String>,
+    replication: Option<Phase>,
     #[serde(default)]
     slaves: Vec<SlaveInfo>,
 }
@@ -63,10 +63,10 @@ pub async fn zk(s: &ZkServer) -> ZkStatus {
     let port = *s.client_port.get_ref();
     let reply = crate::zookeeper::four_letter_at(s.host, port, "srvr").await;
     let mode =
-        reply.as_deref().and_then(|r| r.lines().find_map(|l| l.strip_prefix("Mode: ")).map(|m| m.trim().to_string()));
+        reply.as_deref().and_then(|r| r.lines().find_map(|l| l.strip_prefix("Mode: ")).map(|m| ZkMode::from(m.trim())));
     ZkStatus {
         name: s.name.clone(),
-        state: if reply.is_some() { "running" } else { "down" }.into(),
+        state: if reply.is_some() { ProcState::Running } else { ProcState::Down },
         mode,
         pid: None,
         client_port: port,
@@ -85,7 +85,7 @@ pub async fn node(config: &Config, n: &Node, host: String) -> NodeStatus {
     let c = c.unwrap_or_default();
     NodeStatus {
         name: n.name.clone(),
-        state: if answered { "running" } else { "down" }.into(),
+        state: if answered { ProcState::Running } else { ProcState::Down },
         role: if answered { c.role } else { None },
         pid: c.pid,
         ports: Ports {

@@ -235,7 +235,7 @@ impl Node {
         };
         let report = NodeReport {
             pid: std::process::id(),
-            role: elector.role().name().to_string(),
+            role: elector.role().into(),
             znode: zk.and_then(|(g, _)| g.my_path().map(str::to_string)),
             session: zk.map(|(_, s)| s.to_string()),
             zk_connected: connected,
@@ -243,7 +243,7 @@ impl Node {
             master,
             address,
             serving: term.master.is_some_and(|m| m.serving()),
-            replication: term.slave.map(|l| l.state.lock().unwrap().phase.name().to_string()),
+            replication: term.slave.map(|l| l.state.lock().unwrap().phase.into()),
             slaves: term.master.map(|m| m.slaves()).unwrap_or_default(),
             partitioned: Faults::read(&self.layout.dir).describe(),
             store: Some(crate::status::StoreUsage {

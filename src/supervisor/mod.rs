@@ -37,7 +37,7 @@ use crate::events::EventLog;
 use crate::faults::Faults;
 use crate::hosts::Here;
 use crate::node::NodeLayout;
-use crate::status::ClusterStatus;
+use crate::status::{ClusterStatus, ProcState, Role, ZkMode};
 use crate::zookeeper::{Install, ZkLayout, prepare, probe_mode_at};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -533,11 +533,11 @@ impl Shared {
             "zk" | "zookeeper" => all_zk,
             "master" | "slaves" => {
                 let st = self.status().await;
-                let want = if target == "master" { "master" } else { "slave" };
+                let want = if target == "master" { Role::Master } else { Role::Slave };
                 let v: Vec<String> = st
                     .nodes
                     .iter()
-                    .filter(|n| n.role.as_deref() == Some(want) && (n.state == "running" || n.state == "paused"))
+                    .filter(|n| n.role.as_ref() == Some(&want) && n.state.alive())
                     .map(|n| n.name.clone())
                     .collect();
                 if v.is_empty() {
@@ -552,7 +552,7 @@ impl Shared {
                 let mut slaves: Vec<(&str, &str)> = st
                     .nodes
                     .iter()
-                    .filter(|n| n.role.as_deref() == Some("slave") && (n.state == "running" || n.state == "paused"))
+                    .filter(|n| n.role == Some(Role::Slave) && n.state.alive())
                     .filter_map(|n| Some((n.znode.as_deref()?.rsplit('/').next()?, n.name.as_str())))
                     .collect();
                 slaves.sort();
@@ -568,7 +568,7 @@ impl Shared {
                 let mut members: Vec<(&str, &str)> = st
                     .nodes
                     .iter()
-                    .filter(|n| n.state == "running" || n.state == "paused")
+                    .filter(|n| n.state.alive())
                     .filter_map(|n| Some((n.znode.as_deref()?.rsplit('/').next()?, n.name.as_str())))
                     .collect();
                 members.sort();
@@ -585,8 +585,8 @@ impl Shared {
             }
             "zk-leader" => {
                 let st = self.status().await;
-                match st.zookeeper.iter().find(|z| z.mode.as_deref() == Some("leader")) {
-                    Some(z) if z.state != "external" => vec![z.name.clone()],
+                match st.zookeeper.iter().find(|z| z.mode == Some(ZkMode::Leader)) {
+                    Some(z) if z.state != ProcState::External => vec![z.name.clone()],
                     _ => {
                         return Err(Error::Target("no managed ZooKeeper server is leader right now".into()));
                     }

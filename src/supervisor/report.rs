@@ -7,7 +7,7 @@ use super::{Proc, Shared, process};
 use crate::control::Verb;
 use crate::faults::Faults;
 use crate::node::NodeLayout;
-use crate::status::{ClusterStatus, NodeReport, NodeStatus, Ports, ZkStatus};
+use crate::status::{ClusterStatus, NodeReport, NodeStatus, Ports, ProcState, Role, ZkMode, ZkStatus};
 use crate::zookeeper::{probe_mode, probe_mode_at};
 
 impl Shared {
@@ -23,15 +23,15 @@ impl Shared {
     pub(super) async fn status(&self) -> ClusterStatus {
         let cfg = &self.config;
         let procs = self.procs.lock().unwrap().clone();
-        let proc_state = |name: &str| -> (String, Option<u32>) {
+        let proc_state = |name: &str| -> (ProcState, Option<u32>) {
             match procs.get(name) {
-                Some(Proc { pid: Some(pid), .. }) if process::paused(*pid) => ("paused".into(), Some(*pid)),
-                Some(Proc { pid: Some(pid), .. }) => ("running".into(), Some(*pid)),
-                Some(Proc { requested: Some((Verb::Stop, _)), .. }) => ("stopped".into(), None),
+                Some(Proc { pid: Some(pid), .. }) if process::paused(*pid) => (ProcState::Paused, Some(*pid)),
+                Some(Proc { pid: Some(pid), .. }) => (ProcState::Running, Some(*pid)),
+                Some(Proc { requested: Some((Verb::Stop, _)), .. }) => (ProcState::Stopped, None),
                 Some(Proc { requested: None, .. }) if procs.values().all(|p| p.pid.is_none()) => {
-                    ("stopped".into(), None)
+                    (ProcState::Stopped, None)
                 }
-                _ => ("down".into(), None),
+                _ => (ProcState::Down, None),
             }
         };
         let mut zookeeper = Vec::new();
@@ -47,7 +47,11 @@ impl Shared {
                     }
                     let (state, pid) = proc_state(&s.name);
                     let port = *s.client_port.get_ref();
-                    let mode = if state == "running" { probe_mode_at(s.host, port).await } else { None };
+                    let mode = if state == ProcState::Running {
+                        probe_mode_at(s.host, port).await.map(ZkMode::from)
+                    } else {
+                        None
+                    };
                     let log = procs[&s.name].log.display().to_string();
                     let (host, owned) = self.host_column(&s.name);
                     zookeeper.push(ZkStatus {
@@ -67,10 +71,10 @@ impl Shared {
                     let hp = hp.split('/').next().unwrap_or(hp);
                     let port = hp.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(2181);
                     let local = hp.starts_with("127.") || hp.starts_with("localhost");
-                    let mode = if local { probe_mode(port).await } else { None };
+                    let mode = if local { probe_mode(port).await.map(ZkMode::from) } else { None };
                     zookeeper.push(ZkStatus {
                         name: format!("external{}", i + 1),
-                        state: "external".into(),
+                        state: ProcState::External,
                         mode,
                         pid: None,
                         client_port: port,
@@ -92,7 +96,7 @@ impl Shared {
         for n in &cfg.nodes {
             if !self.here.owns(&n.name) {
                 if let Some(st) = others.next() {
-                    if st.role.as_deref() == Some("master") && st.serving && st.state == "running" {
+                    if st.role == Some(Role::Master) && st.serving && st.state == ProcState::Running {
                         master = Some(n.name.clone());
                     }
                     nodes.push(st);
@@ -104,11 +108,11 @@ impl Shared {
             let report = NodeReport::read(&layout.status).filter(|r| Some(r.pid) == pid);
             let role = match (&report, pid) {
                 (Some(r), _) => Some(r.role.clone()),
-                (None, Some(_)) => Some("starting".to_string()),
+                (None, Some(_)) => Some(Role::Starting),
                 (None, None) => None,
             };
             let r = report.unwrap_or_default();
-            if role.as_deref() == Some("master") && r.serving && state == "running" {
+            if role == Some(Role::Master) && r.serving && state == ProcState::Running {
                 master = Some(n.name.clone());
             }
             nodes.push(NodeStatus {

@@ -269,14 +269,16 @@ pub(super) fn long_queue_name(c: &Ctx) -> Result<Outcome, String> {
             let nodes = st.as_ref().map_or("no status".into(), |st| {
                 st.nodes
                     .iter()
-                    .map(|n| format!("{} {}", n.name, n.role.as_deref().unwrap_or(&n.state)))
+                    .map(|n| {
+                        format!("{} {}", n.name, n.role.as_ref().map_or(n.state.as_str(), crate::status::Role::as_str))
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             });
             let exit = st
                 .iter()
                 .flat_map(|st| &st.nodes)
-                .filter(|n| n.state == "down")
+                .filter(|n| n.state == crate::status::ProcState::Down)
                 .find_map(|n| exit_message(&n.log))
                 .map_or(String::new(), |e| format!("; a node exited with `{e}`"));
             format!("**no master within 30 s of restarting every node** ({nodes}{exit})")

@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use super::load;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::events::{Event, now_ms};
+use crate::events::{Event, EventKind, now_ms};
 use crate::node::NodeLayout;
-use crate::status::NodeReport;
+use crate::status::{NodeReport, Phase, Role};
 
 /// How long a restart or a catch-up may take before the bench gives up.
 const LIMIT: Duration = Duration::from_secs(1800);
@@ -135,7 +135,7 @@ impl Cluster {
     pub fn master(&self) -> Result<(String, NodeReport)> {
         self.names()
             .into_iter()
-            .find_map(|n| self.live_report(&n).filter(|r| r.role == "master" && r.serving).map(|r| (n, r)))
+            .find_map(|n| self.live_report(&n).filter(|r| r.role == Role::Master && r.serving).map(|r| (n, r)))
             .ok_or_else(|| Error::Unreachable("no serving master in the nodes' status files".into()))
     }
 
@@ -161,7 +161,7 @@ impl Cluster {
     /// Whether `node` (a process started after `since_ms`) reports itself attached.
     fn attached_since(&self, node: &str, since_ms: u64) -> bool {
         self.live_report(node)
-            .is_some_and(|r| r.ts >= since_ms && r.role == "slave" && r.replication.as_deref() == Some("attached"))
+            .is_some_and(|r| r.ts >= since_ms && r.role == Role::Slave && r.replication == Some(Phase::Attached))
     }
 
     /// When `node` attached, seconds after `t0_ms` (see the module essay), given that its
@@ -172,10 +172,10 @@ impl Cluster {
         let last = events.iter().rfind(|e| {
             e.source == node
                 && (t0_ms..=seen_ms).contains(&e.ts)
-                && (e.kind == "slave-attaching" || e.kind == "slave-attached")
+                && matches!(e.kind, EventKind::SlaveAttaching | EventKind::SlaveAttached)
         });
         match last {
-            Some(e) => ((e.ts - t0_ms) as f64 / 1e3, e.kind.clone()),
+            Some(e) => ((e.ts - t0_ms) as f64 / 1e3, e.kind.to_string()),
             None => ((seen_ms - t0_ms) as f64 / 1e3, "status".into()),
         }
     }
@@ -213,7 +213,7 @@ impl Cluster {
             if serving.is_none() && urls.iter().any(|u| rt.block_on(load::answers(u, Duration::from_millis(500)))) {
                 serving = Some(t0.elapsed().as_secs_f64());
             }
-            let master = self.names().into_iter().find(|n| self.live_report(n).is_some_and(|r| r.role == "master"));
+            let master = self.names().into_iter().find(|n| self.live_report(n).is_some_and(|r| r.role == Role::Master));
             if let Some(m) = &master {
                 for n in self.names().into_iter().filter(|n| n != m) {
                     if !seen.iter().any(|(s, _)| *s == n) && self.attached_since(&n, t0_ms) {
