@@ -338,7 +338,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
     let promise = crate::promise::Promise::of(cfg.cluster.sync.as_str(), cfg.cluster.replicas).map_err(Error::Other)?;
     status(&dir).await?;
     let url: FailoverUrl = format!("{}&maxReconnectDelay=200", cfg.stomp_failover_url()).parse()?;
-    let (_, events_start) = read_from(&dir.join("events.jsonl"), 0)?;
+    let (_, events_start) = read_from(&dir.join(crate::state_dir::EVENTS), 0)?;
     let tally = Arc::new(Mutex::new(Tally::default()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let prod = tokio::spawn(producer(cfg.clone(), url.clone(), tally.clone(), stop_rx.clone()));
@@ -369,7 +369,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Summary> {
     let _ = stop_tx.send(true);
     let p = prod.await.map_err(|e| Error::Other(e.to_string()))?;
     let c = cons.await.map_err(|e| Error::Other(e.to_string()))?;
-    let (events, _) = read_from(&dir.join("events.jsonl"), events_start)?;
+    let (events, _) = read_from(&dir.join(crate::state_dir::EVENTS), events_start)?;
     let overlaps = overlapping_masters(&events);
     let t = tally.lock().unwrap();
     let received_distinct = t.received.len();
@@ -465,7 +465,7 @@ pub fn report(s: &Summary, when: &str) -> String {
 }
 
 fn write_run_folder(state_dir: &Path, events: &[Event], records: &[FaultRecord]) -> Result<PathBuf> {
-    let runs = state_dir.join("runs");
+    let runs = state_dir.join(crate::state_dir::RUNS);
     let dir = runs.join(format!("chaos-{}", now_ms()));
     std::fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
     let lines: Vec<String> = events.iter().filter_map(|e| serde_json::to_string(e).ok()).collect();

@@ -70,7 +70,7 @@ pub enum Response {
 }
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("supervisor.sock")
+    state_dir.join(crate::state_dir::SOCKET)
 }
 
 /// Binds the control socket at `path` with mode 0600 (see the module docs); a stale file

@@ -106,7 +106,7 @@ pub struct EventLog {
 
 impl EventLog {
     pub fn new(state_dir: &Path, source: &str) -> EventLog {
-        EventLog { path: state_dir.join("events.jsonl"), source: source.to_string() }
+        EventLog { path: state_dir.join(crate::state_dir::EVENTS), source: source.to_string() }
     }
 
     pub fn path(&self) -> &Path {

@@ -333,7 +333,7 @@ pub fn explain(cfg: &Config, events: &[Event], st: &ClusterStatus) -> Explanatio
 /// another node serves.
 pub async fn run(cfg: &Config, wait: bool) -> Result<Explanation> {
     let dir = cfg.state_dir();
-    let path = dir.join("events.jsonl");
+    let path = dir.join(crate::state_dir::EVENTS);
     if wait {
         let session = crate::zookeeper::negotiated_timeout(cfg);
         let t0 = std::time::Instant::now();

@@ -254,7 +254,7 @@ pub async fn run(cfg: &Config, opts: &Options, say: &dyn Fn(String)) -> Result<S
     let index = cfg.nodes.iter().position(|n| n.name == master).ok_or_else(|| Error::Target(master.clone()))?;
     let failover: FailoverUrl = format!("{}&maxReconnectDelay=200", cfg.stomp_failover_url()).parse()?;
     let direct: FailoverUrl = failover.uri_string(index).parse()?;
-    let (_, events_start) = read_from(&dir.join("events.jsonl"), 0)?;
+    let (_, events_start) = read_from(&dir.join(crate::state_dir::EVENTS), 0)?;
     let queue = format!("/queue/mqsim.lab.{}", now_ms());
     say(format!("sync={}: {}", promise.sync, promise.acknowledges()));
 
@@ -322,7 +322,7 @@ pub async fn run(cfg: &Config, opts: &Options, say: &dyn Fn(String)) -> Result<S
     // 6. The old master comes back.
     control::act(&dir, Request::Act { verb: Verb::Start, target: master.clone() }).await?;
     until(&dir, Duration::from_secs(60), &format!("{master} rejoining as an attached slave"), settled).await?;
-    let (events, _) = read_from(&dir.join("events.jsonl"), events_start)?;
+    let (events, _) = read_from(&dir.join(crate::state_dir::EVENTS), events_start)?;
     let (rejoin, dropped_on_rejoin) = rejoin_story(&events, &master);
     say(format!("6. {master} restarted and rejoined as a slave: {rejoin}"));
     if !lost_seqs.is_empty() && dropped_on_rejoin.is_some() {

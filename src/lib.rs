@@ -23,6 +23,7 @@
 //! | [`zookeeper`] | managed ZooKeeper servers: install discovery, `zoo.cfg`, `srvr` probe |
 //! | [`control`] | the CLI ↔ supervisor request/response protocol |
 //! | [`hosts`] | the multi-host layout: which members run here, the supervisors' token-proved TCP control endpoint |
+//! | [`state_dir`] | the state directory's layout: the timeline, the token, run folders, this host's supervisor files |
 //! | [`status`] | node status files and the `mqsim status --json` schema |
 //! | [`events`] | the cluster timeline (`events.jsonl`) |
 //! | [`preflight`] | port checks naming the process that holds a busy port |
@@ -98,6 +99,7 @@ pub mod openwire;
 pub mod preflight;
 pub mod promise;
 pub mod replication;
+pub mod state_dir;
 pub mod status;
 pub mod stomp;
 pub mod store;

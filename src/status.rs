@@ -6,7 +6,7 @@
 //!
 //! The words these files and `mqsim status --json` carry (a node's [`Role`], a process's
 //! [`ProcState`], a slave's replication [`Phase`], a ZooKeeper server's [`ZkMode`]) are enums
-//! made by [`wire_enum!`]: on the wire each is its documented string (docs/cli.md, "Values"),
+//! made by `wire_enum!`: on the wire each is its documented string (docs/cli.md, "Values"),
 //! and a spelling this build does not know (an older or newer file, a hostile peer) reads as
 //! `Unknown(text)` and is written back unchanged.
 

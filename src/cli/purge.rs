@@ -29,18 +29,7 @@ pub fn owned_entries(config: &Config) -> Vec<String> {
         }
         return names;
     }
-    let mut names: Vec<String> = [
-        "events.jsonl",
-        "pids.json",
-        crate::replication::auth::TOKEN_FILE,
-        "supervisor.log",
-        "supervisor.pid",
-        "supervisor.sock",
-        "runs",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut names: Vec<String> = crate::state_dir::StateDir::ENTRIES.iter().map(|s| s.to_string()).collect();
     names.extend(config.nodes.iter().map(|n| format!("mq_{}", n.name)));
     if config.zookeeper.connect.is_none() {
         names.extend(config.zookeeper.servers.iter().map(|s| s.name.clone()));

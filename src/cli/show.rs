@@ -198,7 +198,7 @@ pub fn print_status(st: &ClusterStatus) {
 }
 
 pub async fn events(config: Config, follow: bool, json: bool) -> Result<()> {
-    let path = config.state_dir().join("events.jsonl");
+    let path = crate::state_dir::StateDir::of(&config).events();
     if !path.exists() {
         let missing = format!(
             "no timeline yet: {} does not exist (the cluster of {} has not been started; `mqsim up` starts it)",
@@ -245,7 +245,7 @@ fn log_path(config: &Config, target: &str) -> Result<PathBuf> {
     let state_dir = config.state_dir();
     let name = target.strip_prefix("mq_").unwrap_or(target);
     if name == "supervisor" {
-        return Ok(state_dir.join("supervisor.log"));
+        return Ok(state_dir.join(crate::state_dir::SUPERVISOR_LOG));
     }
     if config.node(name).is_some() {
         return Ok(NodeLayout::new(config, name).log_file);

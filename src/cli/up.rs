@@ -165,7 +165,7 @@ fn replication_token(config: &Config, state_dir: &Path) -> Result<()> {
 
 /// Starts `mqsim supervise` detached (own process group, output to supervisor.log).
 fn spawn_daemon(config: &Config, state_dir: &Path) -> Result<()> {
-    let log = state_dir.join("supervisor.log");
+    let log = state_dir.join(crate::state_dir::SUPERVISOR_LOG);
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -196,7 +196,7 @@ fn spawn_daemon(config: &Config, state_dir: &Path) -> Result<()> {
 async fn wait_until_up(config: &Config, no_wait: bool) -> Result<ClusterStatus> {
     let state_dir = crate::hosts::supervisor_dir(config);
     let deadline = Instant::now() + config.cluster.up_timeout;
-    let sup_log = state_dir.join("supervisor.log");
+    let sup_log = state_dir.join(crate::state_dir::SUPERVISOR_LOG);
     let poll = Duration::from_millis(50);
 
     let step = Step::begin("Starting the supervisor");
@@ -348,8 +348,9 @@ pub async fn down_others(config: &Config) -> Result<()> {
 
 pub async fn down(config: Config) -> Result<()> {
     let state_dir = crate::hosts::supervisor_dir(&config);
-    let sup_pid =
-        std::fs::read_to_string(state_dir.join("supervisor.pid")).ok().and_then(|s| s.trim().parse::<u32>().ok());
+    let sup_pid = std::fs::read_to_string(state_dir.join(crate::state_dir::SUPERVISOR_PID))
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
     match control::request(&state_dir, &Request::Down).await {
         Ok(Response::Done { lines }) => {
             for l in lines {

@@ -128,7 +128,7 @@ impl Dashboard {
 
     fn build(config: Config, control: Arc<dyn Control>, znodes: Znodes) -> Dashboard {
         let gate = Gate::new(&config, REALM);
-        let events = config.state_dir().join("events.jsonl");
+        let events = crate::state_dir::StateDir::of(&config).events();
         let load = tokio::sync::Mutex::new(None);
         Dashboard { inner: Arc::new(Inner { config, control, gate, znodes, events, load }) }
     }

@@ -52,8 +52,6 @@ use crate::error::{Error, Result};
 pub const NONCE_LEN: usize = 32;
 /// Bytes of a generated token (before base64).
 const TOKEN_LEN: usize = 32;
-/// The file `mqsim up` writes the generated token to, under the state directory.
-pub const TOKEN_FILE: &str = "security-token";
 
 /// Why a login was refused.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -116,7 +114,7 @@ impl Secret {
         Ok(Secret::new(&read_token_file(&path)?))
     }
 
-    /// [`Secret::mac`] as base64, for other challenge–response logins (the supervisors'
+    /// `Secret::mac` as base64, for other challenge–response logins (the supervisors'
     /// control endpoint, crate::hosts::remote); empty when insecure.
     pub fn prove(&self, label: &str, fields: &[&[u8]]) -> String {
         B64.encode(self.mac(label, fields))
@@ -332,7 +330,7 @@ const MAX_TOKEN_FILE: u64 = 4096;
 
 /// `<stateDir>/security-token`.
 pub fn token_path(state_dir: &Path) -> PathBuf {
-    state_dir.join(TOKEN_FILE)
+    state_dir.join(crate::state_dir::TOKEN)
 }
 
 /// Creates the token file with a fresh random token (mode 0600) unless it exists.

@@ -130,7 +130,7 @@ pub async fn run(config: Config) -> Result<()> {
         sup_dir: sup_dir.clone(),
         remote,
     });
-    std::fs::write(sup_dir.join("supervisor.pid"), format!("{}\n", std::process::id()))
+    std::fs::write(sup_dir.join(crate::state_dir::SUPERVISOR_PID), format!("{}\n", std::process::id()))
         .map_err(Error::io("writing supervisor.pid"))?;
     sup.events.emit("up", format!("supervisor started (pid {}) in {}", std::process::id(), state_dir.display()));
 
@@ -183,7 +183,7 @@ pub async fn run(config: Config) -> Result<()> {
     }
     boot.abort();
     let _ = std::fs::remove_file(&sock);
-    let _ = std::fs::remove_file(sup_dir.join("supervisor.pid"));
+    let _ = std::fs::remove_file(sup_dir.join(crate::state_dir::SUPERVISOR_PID));
     sup.events.emit("down", "supervisor exited; no process left");
     Ok(())
 }

@@ -22,7 +22,7 @@ pub struct Pids {
 
 impl Pids {
     pub fn path(state_dir: &Path) -> PathBuf {
-        state_dir.join("pids.json")
+        state_dir.join(crate::state_dir::PIDS)
     }
 
     /// The recorded PIDs, or `None` when there is no (readable, sane) file.

@@ -167,7 +167,7 @@ impl Cluster {
     /// When `node` attached, seconds after `t0_ms` (see the module essay), given that its
     /// status said so at `seen_ms`.
     fn attach_time(&self, node: &str, t0_ms: u64, seen_ms: u64) -> (f64, String) {
-        let path = self.config.state_dir().join("events.jsonl");
+        let path = crate::state_dir::StateDir::of(&self.config).events();
         let events: Vec<Event> = crate::events::read_from(&path, 0).map(|(e, _)| e).unwrap_or_default();
         let last = events.iter().rfind(|e| {
             e.source == node
