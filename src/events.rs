@@ -115,19 +115,19 @@ impl EventLog {
 
     /// Records an event (and mirrors it to the process log). Failures are logged, not fatal:
     /// the timeline must never take a broker down.
-    pub fn emit(&self, kind: impl Into<EventKind>, message: impl Into<String>) {
-        self.record(kind.into(), None, message.into());
+    pub fn emit(&self, kind: EventKind, message: impl Into<String>) {
+        self.record(kind, None, message.into());
     }
 
     /// Records an event about another process (`subject`): the supervisor's faults and
     /// process changes, a znode's deletion.
-    pub fn emit_about(&self, kind: impl Into<EventKind>, subject: &str, message: impl Into<String>) {
-        self.record(kind.into(), Some(subject.to_string()), message.into());
+    pub fn emit_about(&self, kind: EventKind, subject: &str, message: impl Into<String>) {
+        self.record(kind, Some(subject.to_string()), message.into());
     }
 
     fn record(&self, kind: EventKind, subject: Option<String>, message: String) {
-        // Every kind mqsim records is named in EventKind (a literal `"kind"` still converts):
-        // an unknown one here is a misspelling, caught by the tests' debug builds.
+        // Every kind mqsim records is a named variant (emit takes an EventKind, so the
+        // compiler checks it); `Unknown` is for reading other builds' files, never for writing.
         debug_assert!(!matches!(kind, EventKind::Unknown(_)), "event kind {kind} is not in EventKind");
         tracing::info!(event = kind.as_str(), "{message}");
         let event = Event { ts: now_ms(), source: self.source.clone(), kind, message, subject };
@@ -180,8 +180,8 @@ mod tests {
     fn an_event_says_what_it_is_about() {
         let dir = tempfile::tempdir().unwrap();
         let log = EventLog::new(dir.path(), "supervisor");
-        log.emit_about("killed", "node02", "node02 (pid 7) killed (SIGKILL)");
-        log.emit("down", "supervisor exited; no process left");
+        log.emit_about(EventKind::Killed, "node02", "node02 (pid 7) killed (SIGKILL)");
+        log.emit(EventKind::Down, "supervisor exited; no process left");
         let mut f = std::fs::OpenOptions::new().append(true).open(log.path()).unwrap();
         f.write_all(
             b"{\"ts\":1,\"source\":\"supervisor\",\"kind\":\"paused\",\"message\":\"node03 (pid 9) paused\"}\n",
@@ -265,14 +265,14 @@ mod tests {
         }
     }
 
-    /// A kind mqsim itself records is always one it names: a misspelled literal panics in
-    /// the debug builds the tests run.
+    /// A kind mqsim itself records is always one it names: writing an `Unknown` one panics
+    /// in the debug builds the tests run.
     #[cfg(debug_assertions)]
     #[test]
     #[should_panic(expected = "event kind fenced is not in EventKind")]
     fn recording_a_misspelled_kind_is_caught_in_debug_builds() {
         let dir = tempfile::tempdir().unwrap();
-        EventLog::new(dir.path(), "node01").emit("fenced", "node01 fenced");
+        EventLog::new(dir.path(), "node01").emit(EventKind::Unknown("fenced".into()), "node01 fenced");
     }
 
     #[test]
@@ -280,10 +280,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = EventLog::new(dir.path(), "node01");
         let b = EventLog::new(dir.path(), "supervisor");
-        a.emit("promoted", "node01 is master");
+        a.emit(EventKind::Promoted, "node01 is master");
         let (first, off) = read_from(a.path(), 0).unwrap();
         assert_eq!(first.len(), 1);
-        b.emit("killed", "node01 SIGKILL");
+        b.emit(EventKind::Killed, "node01 SIGKILL");
         let (next, _) = read_from(a.path(), off).unwrap();
         assert_eq!(next.len(), 1);
         assert_eq!(next[0].source, "supervisor");

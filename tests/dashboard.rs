@@ -21,6 +21,7 @@ use mqsim::web::{Body, Credentials};
 use serde_json::{Value, json};
 
 use common::console::{Fx, XSS, XSS_HTML, admin, assert_xss_escaped, fixture, post, read, request};
+use mqsim::events::EventKind;
 
 struct Fake {
     status: Mutex<ClusterStatus>,
@@ -157,12 +158,12 @@ async fn dashboard_page_shows_servers_brokers_znodes_rate_and_timeline() {
     }
     dx.fx.set_master();
     let node = |n: &str| mqsim::events::EventLog::new(&dx.fx.config.state_dir(), n);
-    node("node01").emit("promoted", "node01 is master");
-    node("node01").emit("serving", "node01 accepts clients");
-    dx.events.emit("killed", "node01 (pid 1) killed (SIGKILL)");
+    node("node01").emit(EventKind::Promoted, "node01 is master");
+    node("node01").emit(EventKind::Serving, "node01 accepts clients");
+    dx.events.emit(EventKind::Killed, "node01 (pid 1) killed (SIGKILL)");
     std::thread::sleep(Duration::from_millis(30));
-    node("node02").emit("promoted", "node02 is master");
-    node("node02").emit("serving", "node02 accepts clients <b>now</b>");
+    node("node02").emit(EventKind::Promoted, "node02 is master");
+    node("node02").emit(EventKind::Serving, "node02 accepts clients <b>now</b>");
 
     let (status, headers, page) = dget(d, "/").await;
     assert_eq!(status, StatusCode::OK);
@@ -253,7 +254,7 @@ async fn dashboard_escapes_hostile_names_everywhere() {
     }
     let znodes = vec![Znode { path: XSS.into(), data: XSS.into(), ephemeral_owner: XSS.into() }];
     let d = &Dashboard::with_znodes(config, dx.fake.clone(), znodes);
-    dx.events.emit("killed", XSS);
+    dx.events.emit(EventKind::Killed, XSS);
     let page = dget(d, "/").await.2;
     for want in [
         format!("<title>mqsim dashboard · {XSS_HTML}</title>"),
@@ -356,11 +357,11 @@ async fn dashboard_draws_the_topology_and_the_last_failover_as_svg() {
     }
     // A failover on the timeline: killed → … → node02 serving.
     let node = |n: &str| mqsim::events::EventLog::new(&dx.fx.config.state_dir(), n);
-    node("node01").emit("serving", "node01 accepts clients");
-    dx.events.emit("killed", "node01 (pid 1) killed (SIGKILL)");
-    dx.events.emit("znode-deleted", "znode /z/leveldb-stores/00000000000 (node01) deleted: session expired");
-    node("node02").emit("elected", "node02 was elected master");
-    node("node02").emit("serving", "node02 accepts clients <b>");
+    node("node01").emit(EventKind::Serving, "node01 accepts clients");
+    dx.events.emit(EventKind::Killed, "node01 (pid 1) killed (SIGKILL)");
+    dx.events.emit(EventKind::ZnodeDeleted, "znode /z/leveldb-stores/00000000000 (node01) deleted: session expired");
+    node("node02").emit(EventKind::Elected, "node02 was elected master");
+    node("node02").emit(EventKind::Serving, "node02 accepts clients <b>");
     let (status, _, svg) = dget(d, "/diagram/last-failover.svg").await;
     assert_eq!(status, StatusCode::OK);
     let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
@@ -439,7 +440,7 @@ async fn sse_until(body: &mut Body, pred: impl Fn(&str) -> bool) -> String {
 async fn dashboard_events_stream_the_timeline_with_failover_times() {
     let dx = dashboard().await;
     let node = |n: &str| mqsim::events::EventLog::new(&dx.fx.config.state_dir(), n);
-    node("node01").emit("serving", "node01 accepts clients");
+    node("node01").emit(EventKind::Serving, "node01 accepts clients");
     let resp = dx.dash.handle(request("GET", "/events", Some(&admin()), &[], "")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
@@ -447,8 +448,8 @@ async fn dashboard_events_stream_the_timeline_with_failover_times() {
     let backlog = sse_until(&mut body, |t| t.contains("node01 accepts clients")).await;
     assert!(backlog.starts_with("retry: 1000\n\n"), "{backlog}");
     // New events arrive as they are written, annotated.
-    dx.events.emit("killed", "node01 (pid 1) killed (SIGKILL)");
-    node("node02").emit("serving", "node02 accepts clients");
+    dx.events.emit(EventKind::Killed, "node01 (pid 1) killed (SIGKILL)");
+    node("node02").emit(EventKind::Serving, "node02 accepts clients");
     let live = sse_until(&mut body, |t| t.contains("node02 accepts clients")).await;
     let last = live.lines().rev().find_map(|l| l.strip_prefix("data: ")).unwrap();
     let e: Value = serde_json::from_str(last).unwrap();
@@ -459,7 +460,7 @@ async fn dashboard_events_stream_the_timeline_with_failover_times() {
     let id: u64 = live.lines().rev().find_map(|l| l.strip_prefix("id: ")).unwrap().parse().unwrap();
 
     // Resuming (the page's `from`, or the browser's Last-Event-ID) sends only what is newer.
-    node("node03").emit("slave", "node03 is slave of node02");
+    node("node03").emit(EventKind::Slave, "node03 is slave of node02");
     for req in [
         request("GET", &format!("/events?from={id}"), Some(&admin()), &[], ""),
         request("GET", "/events", Some(&admin()), &[("last-event-id", &id.to_string())], ""),

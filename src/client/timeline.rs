@@ -6,6 +6,7 @@
 use super::{ConnectOptions, FailoverUrl, StompClient};
 use crate::config::Config;
 use crate::error::Result;
+use crate::events::EventKind;
 use crate::events::EventLog;
 
 /// `tcp://127.0.0.1:61614` → `node02` (the broker with that STOMP port), else the URI.
@@ -17,7 +18,7 @@ pub fn broker_of(config: &Config, uri: &str) -> String {
 /// Connects through the failover URL and says where (`client-connected`).
 pub async fn connect(config: &Config, url: &FailoverUrl, events: &EventLog, who: &str) -> Result<StompClient> {
     let client = StompClient::connect(url, ConnectOptions::default()).await?;
-    events.emit("client-connected", format!("{who} connected to {}", broker_of(config, client.current_uri())));
+    events.emit(EventKind::ClientConnected, format!("{who} connected to {}", broker_of(config, client.current_uri())));
     Ok(client)
 }
 
@@ -26,7 +27,7 @@ pub fn record_reconnects(config: &Config, events: &EventLog, who: &str, client: 
     let reconnects = client.take_reconnects();
     for r in &reconnects {
         events.emit(
-            "client-reconnected",
+            EventKind::ClientReconnected,
             format!(
                 "{who} reconnected to {} after {:.1} s without a broker ({} lost: {})",
                 broker_of(config, &r.uri),

@@ -233,11 +233,11 @@ mod tests {
     fn reads_complete_lines_incrementally() {
         let dir = tempfile::tempdir().unwrap();
         let log = crate::events::EventLog::new(dir.path(), "node01");
-        log.emit("promoted", "node01 is master");
+        log.emit(EventKind::Promoted, "node01 is master");
         let (first, off) = read_new(log.path(), 0);
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].1, off);
-        log.emit("serving", "node01 accepts clients");
+        log.emit(EventKind::Serving, "node01 accepts clients");
         let (next, off2) = read_new(log.path(), off);
         assert_eq!(next.len(), 1);
         assert!(off2 > off);

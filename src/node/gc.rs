@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::broker::Broker;
+use crate::events::EventKind;
 use crate::events::EventLog;
 use crate::store::Store;
 
@@ -34,7 +35,7 @@ pub async fn collect(store: Arc<Store>, events: EventLog, name: String) {
         });
         match round.await {
             Ok(Ok(done)) if done.files > 0 => events.emit(
-                "gc",
+                EventKind::Gc,
                 format!(
                     "{name} deleted {} log file(s) no live message refers to ({:.1} MiB); the store now takes \
                      {:.1} MiB on disk for {:.1} MiB of live messages",

@@ -36,6 +36,7 @@ use crate::config::Config;
 use crate::election::zookeeper::{Group, connect};
 use crate::election::{Elector, Role};
 use crate::error::Result;
+use crate::events::EventKind;
 use crate::events::{EventLog, now_ms};
 use crate::faults::proxy::Proxy;
 use crate::faults::{Faults, Gates};
@@ -101,7 +102,7 @@ pub async fn run(config: Config, name: String) -> Result<()> {
         // The web console runs on every node for the node's whole life (crate::console).
         match node.console.bind().await {
             Ok(listener) => drop(tokio::spawn(node.console.clone().serve(listener))),
-            Err(e) => node.events.emit("error", format!("{name} has no web console: {e}")),
+            Err(e) => node.events.emit(EventKind::Error, format!("{name} has no web console: {e}")),
         }
         tokio::spawn(gc::collect(node.store.clone(), node.events.clone(), name.to_string()));
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -113,15 +114,15 @@ pub async fn run(config: Config, name: String) -> Result<()> {
             let _ = stop_tx.send(true);
         });
         node.events.emit(
-            "started",
+            EventKind::Started,
             format!("{name} started (pid {}), store position {}", std::process::id(), node.store.position()?),
         );
         if let Some(why) = node.store.resync_needed() {
-            node.events.emit("store-damaged", format!("{name}: {why}"));
+            node.events.emit(EventKind::StoreDamaged, format!("{name}: {why}"));
         }
         if node.store.quarantined() > 0 {
             node.events.emit(
-                "store-quarantine",
+                EventKind::StoreQuarantine,
                 format!(
                     "{name}: the index skipped {} journal record(s) it cannot store; they are kept in {}",
                     node.store.quarantined(),
@@ -135,7 +136,7 @@ pub async fn run(config: Config, name: String) -> Result<()> {
                 Ok(SessionEnd::Restart) => info!("rejoining the group as a new member"),
                 Ok(SessionEnd::StoreFault(why)) => {
                     tracing::error!("{why}; exiting with code {EXIT_STORE_FAULT}");
-                    node.events.emit("error", format!("{name} exits (code {EXIT_STORE_FAULT}): {why}"));
+                    node.events.emit(EventKind::Error, format!("{name} exits (code {EXIT_STORE_FAULT}): {why}"));
                     std::process::exit(EXIT_STORE_FAULT);
                 }
                 Err(e) => {
@@ -148,7 +149,7 @@ pub async fn run(config: Config, name: String) -> Result<()> {
                 break;
             }
         }
-        node.events.emit("stopped", format!("{name} stopped cleanly"));
+        node.events.emit(EventKind::Stopped, format!("{name} stopped cleanly"));
         Ok(())
     }
     .instrument(span)
@@ -180,7 +181,10 @@ impl Node {
         let console = crate::console::Console::with_store(config.clone(), name, store.clone());
         let secret = Secret::for_cluster(&config)?;
         if secret.is_insecure() {
-            events.emit("warning", format!("{name}: insecureReplication: replication logins are not authenticated"));
+            events.emit(
+                EventKind::Warning,
+                format!("{name}: insecureReplication: replication logins are not authenticated"),
+            );
         }
         let gates = Gates::open();
         Ok(Node { config, name: name.to_string(), layout, store, events, gates, zk_connect, console, secret })

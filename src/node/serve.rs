@@ -22,6 +22,7 @@ use crate::broker::Broker;
 use crate::config::{Config, Node};
 use crate::election::lease::Lease;
 use crate::error::{Error, Result};
+use crate::events::EventKind;
 use crate::events::EventLog;
 use crate::replication::auth::Secret;
 use crate::replication::master::{ReplicationServer, Settings as ReplSettings, SlaveInfo};
@@ -97,7 +98,7 @@ impl Master {
             tokio::spawn(async move {
                 if need > 0 {
                     events.emit(
-                        "waiting",
+                        EventKind::Waiting,
                         format!(
                             "{name} waits for {need} slave(s) to catch up to position {position} before serving clients"
                         ),
@@ -107,13 +108,13 @@ impl Master {
                     }
                 }
                 if need > 0 {
-                    events.emit("caught-up", format!("{name}: {need} slave(s) caught up"));
+                    events.emit(EventKind::CaughtUp, format!("{name}: {need} slave(s) caught up"));
                 }
                 match open_client_ports(&config, &node, &name, broker, stop_rx).await {
                     Ok(()) => {
                         serving.store(true, Ordering::SeqCst);
                         events.emit(
-                            "serving",
+                            EventKind::Serving,
                             format!(
                                 "{name} accepts clients (stomp {}, openwire {})",
                                 node.stomp.get_ref(),
@@ -121,7 +122,7 @@ impl Master {
                             ),
                         );
                     }
-                    Err(e) => events.emit("error", format!("{name} cannot open its client ports: {e}")),
+                    Err(e) => events.emit(EventKind::Error, format!("{name} cannot open its client ports: {e}")),
                 }
             })
         };

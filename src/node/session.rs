@@ -21,6 +21,7 @@ use crate::election::lease::Lease;
 use crate::election::zookeeper::Group;
 use crate::election::{Action, Elector, Member, NodeState, Role};
 use crate::error::Result;
+use crate::events::EventKind;
 use crate::replication::follower::Phase;
 use crate::replication::slave::SlaveLink;
 
@@ -105,7 +106,7 @@ impl<'a> Session<'a> {
         let node_cfg = node.config.node(&node.name).expect("node exists in config").clone();
         let id = format!("{:#x}", client.session_id().0);
         node.events.emit(
-            "zk-connected",
+            EventKind::ZkConnected,
             format!("{} connected to ZooKeeper, session {id} (timeout {:?})", node.name, client.session_timeout()),
         );
         let mut elector = Elector::new(&c.broker_name, c.replicas, node_cfg.weight).with_container(&node.name);
@@ -113,7 +114,8 @@ impl<'a> Session<'a> {
         let eid = group.register(&elector.initial_state()).await?;
         elector.registered(eid);
         let written = elector.initial_state();
-        node.events.emit("registered", format!("{} registered znode {}", node.name, group.my_path().unwrap_or("?")));
+        node.events
+            .emit(EventKind::Registered, format!("{} registered znode {}", node.name, group.my_path().unwrap_or("?")));
         let watcher = client.watch(&c.zk_path, zk::AddWatchMode::PersistentRecursive).await?;
         let states = client.state_watcher();
         Ok(Session {
@@ -209,7 +211,7 @@ impl<'a> Session<'a> {
                 if let Some(why) = node.store.resync_needed() {
                     return Ok(Outcome::Refused(format!("{name} was elected but refuses to be master: {why}")));
                 }
-                node.events.emit("elected", format!("{name} was elected master"));
+                node.events.emit(EventKind::Elected, format!("{name} was elected master"));
                 let m = serve::Master::start(
                     &node.config,
                     &self.node_cfg,
@@ -223,7 +225,8 @@ impl<'a> Session<'a> {
                 .await?;
                 self.lease.renew();
                 self.elector.master_started(m.address.clone());
-                node.events.emit("promoted", format!("{name} is master: replication server {} published", m.address));
+                node.events
+                    .emit(EventKind::Promoted, format!("{name} is master: replication server {} published", m.address));
                 self.master = Some(m);
             }
             Action::Demote { reason } => {
@@ -231,7 +234,7 @@ impl<'a> Session<'a> {
                 if let Some(m) = self.master.take() {
                     m.stop().await;
                 }
-                node.events.emit("demoted", format!("{name} stepped down as master: {reason}"));
+                node.events.emit(EventKind::Demoted, format!("{name} stepped down as master: {reason}"));
                 return Ok(Outcome::Restart);
             }
             Action::Follow { master: m, target, node: n } => {
@@ -251,7 +254,7 @@ impl<'a> Session<'a> {
                     warn!("master {m} publishes an address but no node name (container): not following it");
                 }
                 node.events.emit(
-                    "slave",
+                    EventKind::Slave,
                     match target {
                         Some(t) => format!("{name} is slave of {m} at {t}"),
                         None => format!("{name} is slave of {m} (address not published yet)"),
@@ -260,16 +263,16 @@ impl<'a> Session<'a> {
             }
             Action::StopSlave => {
                 self.slave = None;
-                node.events.emit("slave-stopped", format!("{name} stopped following"))
+                node.events.emit(EventKind::SlaveStopped, format!("{name} stopped following"))
             }
             Action::Elected { eid, reason } => node.events.emit(
-                "election",
+                EventKind::Election,
                 match eid {
                     Some(e) => format!("elector {name} set elected={e} ({reason})"),
                     None => format!("elector {name} cleared elected ({reason})"),
                 },
             ),
-            Action::Waiting { reason } => node.events.emit("waiting", format!("elector {name}: {reason}")),
+            Action::Waiting { reason } => node.events.emit(EventKind::Waiting, format!("elector {name}: {reason}")),
         }
         Ok(Outcome::Go)
     }
@@ -283,7 +286,7 @@ impl<'a> Session<'a> {
         }
         match store.resynced() {
             Ok(()) => self.node.events.emit(
-                "resynced",
+                EventKind::Resynced,
                 format!(
                     "{} caught up with the master after its journal damage; it may be master again",
                     self.node.name
@@ -301,7 +304,7 @@ impl<'a> Session<'a> {
         let timeout = self.node.config.cluster.zk_session_timeout;
         match tokio::time::timeout(timeout, self.group.publish(self.elector.state())).await {
             Ok(Ok(Some(new_eid))) => {
-                self.node.events.emit("registered", format!("{} re-registered as {new_eid}", self.node.name));
+                self.node.events.emit(EventKind::Registered, format!("{} re-registered as {new_eid}", self.node.name));
                 self.elector.registered(new_eid);
                 self.written = self.elector.state().clone();
             }
@@ -336,17 +339,17 @@ impl<'a> Session<'a> {
         };
         match link_after(self.connected, self.rewatch, state, watched) {
             Link::Ended => {
-                events.emit("session-expired", format!("{name} ZooKeeper session {id} ended: {state}"));
+                events.emit(EventKind::SessionExpired, format!("{name} ZooKeeper session {id} ended: {state}"));
                 return Some(SessionEnd::Restart);
             }
             Link::Up { connected, rewatch } => (self.connected, self.rewatch) = (connected, rewatch),
         }
         match (watched, state) {
             (true, zk::SessionState::Disconnected) => {
-                events.emit("zk-disconnected", format!("{name} lost its ZooKeeper connection"))
+                events.emit(EventKind::ZkDisconnected, format!("{name} lost its ZooKeeper connection"))
             }
             (true, zk::SessionState::SyncConnected) => {
-                events.emit("zk-reconnected", format!("{name} reconnected to ZooKeeper (same session)"))
+                events.emit(EventKind::ZkReconnected, format!("{name} reconnected to ZooKeeper (same session)"))
             }
             _ => {}
         }
@@ -364,7 +367,7 @@ impl<'a> Session<'a> {
                 SessionEnd::Restart => "its ZooKeeper session ended",
                 SessionEnd::StoreFault(why) => why,
             };
-            self.node.events.emit("demoted", format!("{} stepped down as master: {why}", self.node.name));
+            self.node.events.emit(EventKind::Demoted, format!("{} stepped down as master: {why}", self.node.name));
         }
         let Session { slave, watcher, group, client, .. } = self;
         drop(slave);

@@ -14,6 +14,7 @@ use tracing::{debug, warn};
 use super::auth::{MasterHandshake, Secret, VerifiedSlave};
 use super::votes::{Replaced, Votes};
 use super::wire::{Codec, Frame, LOGIN_TIMEOUT, Login, MAX_LOGIN_FILES, Wal};
+use crate::events::EventKind;
 use crate::events::EventLog;
 use crate::faults::gate::{Gated, wait_open};
 use crate::store::Store;
@@ -168,7 +169,7 @@ async fn serve(socket: Gated<TcpStream>, remote: String, ctx: Arc<Ctx>) -> crate
     framed.send(Frame::Ok(slave.ok(from, master_end, keep))).await.map_err(link_error)?;
     let (conn, replaced) = ctx.update(|v| v.attach(&node_id, &remote, from, master_end));
     ctx.events.emit(
-        "slave-attaching",
+        EventKind::SlaveAttaching,
         format!(
             "slave {node_id} ({remote}) logged in at position {}; {}{}",
             login.position,
@@ -300,7 +301,7 @@ async fn stream(
                 Some(Ok(Frame::Ack(a))) => {
                     pin.advance(a.position.min(next));
                     if ctx.update(|v| v.ack(node_id, conn, a.position)).map_err(replaced)? {
-                        ctx.events.emit("slave-attached", format!("slave {node_id} has caught up (position {})", a.position.min(next)));
+                        ctx.events.emit(EventKind::SlaveAttached, format!("slave {node_id} has caught up (position {})", a.position.min(next)));
                     }
                 }
                 Some(Ok(other)) => {

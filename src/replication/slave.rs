@@ -24,6 +24,7 @@ use super::auth::{Secret, SlaveHandshake};
 use super::follower::{Action, Event, Follower, Phase};
 use super::wire::{Ack, Codec, Frame, LOGIN_TIMEOUT};
 use crate::error::{Error, Result};
+use crate::events::EventKind;
 use crate::events::EventLog;
 use crate::faults::gate::{Gated, wait_open};
 use crate::store::Store;
@@ -73,7 +74,7 @@ impl SlaveLink {
                     Err(Attach::Refused(why)) => {
                         if last_refusal.as_deref() != Some(&why) {
                             warn!("{why}");
-                            events.emit("error", why.clone());
+                            events.emit(EventKind::Error, why.clone());
                             last_refusal = Some(why);
                         }
                     }
@@ -243,7 +244,7 @@ impl Io<'_> {
                     }
                     Action::Clear => {
                         self.events.emit(
-                            "resync",
+                            EventKind::Resync,
                             format!(
                                 "{name}: the master holds nothing of our journal past position 0 that we could keep \
                                  (it diverged, or the master collected what we lack); clearing the store ({} bytes \
@@ -256,7 +257,7 @@ impl Io<'_> {
                         next = Some(Event::Cut { position: 0 });
                     }
                     Action::Attaching { position, master_end } => self.events.emit(
-                        "slave-attaching",
+                        EventKind::SlaveAttaching,
                         format!("{name} attached to {target} at position {position} (master at {master_end})"),
                     ),
                     // Written right on this worker, not on the blocking pool: an append is one
@@ -278,9 +279,9 @@ impl Io<'_> {
                         framed.send(Frame::Ack(Ack { position })).await.map_err(super::master::link_error)?;
                         index_behind(store, position, &self.indexing);
                     }
-                    Action::CaughtUp { position } => {
-                        self.events.emit("slave-attached", format!("{name} caught up with the master at {position}"))
-                    }
+                    Action::CaughtUp { position } => self
+                        .events
+                        .emit(EventKind::SlaveAttached, format!("{name} caught up with the master at {position}")),
                     Action::Close { reason } => return Err(Error::protocol(reason)),
                     Action::Report { .. } => self.report(&action),
                 }
@@ -328,7 +329,7 @@ async fn resync(
         None => String::new(),
     };
     events.emit(
-        "resync",
+        EventKind::Resync,
         format!(
             "{name}: incremental resync from position {from}: {} log file(s) the master collected deleted{kept}; \
              the index is rebuilt from the files kept and what the master sends",

@@ -33,6 +33,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::control::{Cut, Request, Response, Verb, socket_path};
 use crate::error::{Error, Result};
+use crate::events::EventKind;
 use crate::events::EventLog;
 use crate::faults::Faults;
 use crate::hosts::Here;
@@ -132,12 +133,13 @@ pub async fn run(config: Config) -> Result<()> {
     });
     std::fs::write(sup_dir.join(crate::state_dir::SUPERVISOR_PID), format!("{}\n", std::process::id()))
         .map_err(Error::io("writing supervisor.pid"))?;
-    sup.events.emit("up", format!("supervisor started (pid {}) in {}", std::process::id(), state_dir.display()));
+    sup.events
+        .emit(EventKind::Up, format!("supervisor started (pid {}) in {}", std::process::id(), state_dir.display()));
 
     tokio::spawn(control_loop(listener, sup.clone()));
     if let (Some(listener), Some(secret)) = (endpoint, sup.remote.clone()) {
         let at = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        sup.events.emit("up", format!("control endpoint for the other hosts at {at} (securityToken proofs)"));
+        sup.events.emit(EventKind::Up, format!("control endpoint for the other hosts at {at} (securityToken proofs)"));
         let s = sup.clone();
         let handle = move |req: Request| -> futures::future::BoxFuture<'static, Response> {
             let s = s.clone();
@@ -162,9 +164,9 @@ pub async fn run(config: Config) -> Result<()> {
     match crate::dashboard::Dashboard::bind(&sup.config).await {
         Ok(l) => {
             tokio::spawn(dashboard.clone().serve(l));
-            sup.events.emit("dashboard", format!("dashboard at {}", sup.config.dashboard_url()));
+            sup.events.emit(EventKind::Dashboard, format!("dashboard at {}", sup.config.dashboard_url()));
         }
-        Err(e) => sup.events.emit("error", format!("no dashboard: {e}")),
+        Err(e) => sup.events.emit(EventKind::Error, format!("no dashboard: {e}")),
     }
     let boot = tokio::spawn(boot(sup.clone()));
 
@@ -184,7 +186,7 @@ pub async fn run(config: Config) -> Result<()> {
     boot.abort();
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(sup_dir.join(crate::state_dir::SUPERVISOR_PID));
-    sup.events.emit("down", "supervisor exited; no process left");
+    sup.events.emit(EventKind::Down, "supervisor exited; no process left");
     Ok(())
 }
 
@@ -198,7 +200,7 @@ async fn boot(sup: Arc<Shared>) {
     let zk_names: Vec<String> = sup.names(|k| matches!(k, Kind::Zk(_)));
     for name in &zk_names {
         if let Err(e) = sup.start(name) {
-            sup.events.emit("error", format!("cannot start {name}: {e}"));
+            sup.events.emit(EventKind::Error, format!("cannot start {name}: {e}"));
         }
     }
     if !zk_names.is_empty() {
@@ -212,11 +214,12 @@ async fn boot(sup: Arc<Shared>) {
             }
             let want = if sup.here.partial { sup.config.zookeeper.servers.len() / 2 + 1 } else { zk_names.len() };
             if serving >= want {
-                sup.events.emit("zk-serving", format!("ZooKeeper ensemble serving ({serving} servers)"));
+                sup.events.emit(EventKind::ZkServing, format!("ZooKeeper ensemble serving ({serving} servers)"));
                 break;
             }
             if Instant::now() > deadline {
-                sup.events.emit("error", "ZooKeeper ensemble did not serve within 60 s; starting brokers anyway");
+                sup.events
+                    .emit(EventKind::Error, "ZooKeeper ensemble did not serve within 60 s; starting brokers anyway");
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -225,7 +228,7 @@ async fn boot(sup: Arc<Shared>) {
     tokio::spawn(monitor::run(sup.clone()));
     for name in sup.names(|k| k == Kind::Node) {
         if let Err(e) = sup.start(&name) {
-            sup.events.emit("error", format!("cannot start {name}: {e}"));
+            sup.events.emit(EventKind::Error, format!("cannot start {name}: {e}"));
         }
     }
 }
@@ -337,7 +340,7 @@ impl Shared {
             p.requested = None;
         }
         self.save_pids();
-        self.events.emit_about("started", name, format!("{name} started (pid {pid})"));
+        self.events.emit_about(EventKind::Started, name, format!("{name} started (pid {pid})"));
         let (sup, name) = (self.clone(), name.to_string());
         tokio::spawn(async move {
             let status = child.wait().await;
@@ -361,9 +364,9 @@ impl Shared {
             Err(e) => format!("unknown status ({e})"),
         };
         match requested {
-            Some(_) => self.events.emit_about("exited", name, format!("{name} (pid {pid}) exited: {how}")),
+            Some(_) => self.events.emit_about(EventKind::Exited, name, format!("{name} (pid {pid}) exited: {how}")),
             None => self.events.emit_about(
-                "crashed",
+                EventKind::Crashed,
                 name,
                 format!("{name} (pid {pid}) exited unexpectedly: {how}; see {}", log.display()),
             ),
@@ -400,10 +403,10 @@ impl Shared {
             _ => "stopping (SIGTERM)",
         };
         let kind = match verb {
-            Verb::Kill => "killed",
-            Verb::Pause => "paused",
-            Verb::Resume => "resumed",
-            _ => "stopping",
+            Verb::Kill => EventKind::Killed,
+            Verb::Pause => EventKind::Paused,
+            Verb::Resume => EventKind::Resumed,
+            _ => EventKind::Stopping,
         };
         self.events.emit_about(kind, name, format!("{name} (pid {pid}) {what}"));
         if matches!(verb, Verb::Stop | Verb::Restart | Verb::Kill) {
@@ -506,14 +509,18 @@ impl Shared {
             let line = match (cut, f.describe()) {
                 (Some(_), Some(what)) => {
                     self.events.emit_about(
-                        "partitioned",
+                        EventKind::Partitioned,
                         &name,
                         format!("{name} cut from {}", what.replace('+', " and ")),
                     );
                     format!("{name}: partitioned from {}", what.replace('+', " and "))
                 }
                 _ => {
-                    self.events.emit_about("healed", &name, format!("{name} reconnected to ZooKeeper and its peers"));
+                    self.events.emit_about(
+                        EventKind::Healed,
+                        &name,
+                        format!("{name} reconnected to ZooKeeper and its peers"),
+                    );
                     format!("{name}: healed")
                 }
             };
@@ -610,7 +617,7 @@ impl Shared {
 
     /// Brokers first (cleanly, so znodes go at once), then ZooKeeper.
     async fn teardown(&self, why: &str) {
-        self.events.emit("down", format!("stopping the cluster ({why})"));
+        self.events.emit(EventKind::Down, format!("stopping the cluster ({why})"));
         // The dashboard's demo load goes first: its clients would only fail over and retry.
         if let Some(d) = self.dashboard.get() {
             d.stop_load().await;

@@ -15,6 +15,7 @@ use zookeeper_client as zk;
 use super::{Kind, Shared};
 use crate::control::Verb;
 use crate::election::zookeeper::{connect, read_members};
+use crate::events::EventKind;
 use crate::node::NodeLayout;
 use crate::status::NodeReport;
 
@@ -52,7 +53,7 @@ pub(super) async fn run(sup: Arc<Shared>) {
                         continue;
                     }
                     sup.events.emit_about(
-                        "znode-deleted",
+                        EventKind::ZnodeDeleted,
                         &owner,
                         format!("znode {path} ({owner}) deleted: {}", cause(&sup, &owner)),
                     );
