@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The OpenWire tests run the real ActiveMQ Java client (javac + Debian's jars).
 # The dashboard's browser test drives Debian's headless Chromium through chromedriver.
-scripts/setup.sh openjdk-17-jdk-headless libactivemq-java chromium chromium-driver
+# The multi-host test (tests/multihost.rs) builds three hosts from network namespaces with
+# iproute2's `ip` and fetches a namespace's dashboard with curl.
+scripts/setup.sh openjdk-17-jdk-headless libactivemq-java chromium chromium-driver iproute2 curl
 # The real STOMP client the broker is tested against.
 python3 -c 'import stomp' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check stomp.py
 # The Node client example (docs/clients/node, tests/clients.rs): its STOMP client from the
