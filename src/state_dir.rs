@@ -20,7 +20,8 @@
 //! ```
 //!
 //! Functions that are handed "the supervisor's directory" (`control::status`, `Pids::read`)
-//! take [`StateDir::supervisor`]; the rest take [`StateDir::root`].
+//! take [`crate::hosts::supervisor_dir`], the root or its `host-<address>/`; the rest take
+//! [`StateDir::root`]. The file names below are the only spelling of each.
 
 use std::path::{Path, PathBuf};
 
@@ -41,11 +42,10 @@ pub const SUPERVISOR_PID: &str = "supervisor.pid";
 /// The supervisor's log, in its directory.
 pub const SUPERVISOR_LOG: &str = "supervisor.log";
 
-/// One cluster's state directory as this host sees it.
+/// One cluster's state directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateDir {
     root: PathBuf,
-    supervisor: PathBuf,
 }
 
 impl StateDir {
@@ -53,7 +53,7 @@ impl StateDir {
     pub const ENTRIES: [&str; 7] = [EVENTS, PIDS, TOKEN, SUPERVISOR_LOG, SUPERVISOR_PID, SOCKET, RUNS];
 
     pub fn of(config: &Config) -> StateDir {
-        StateDir { root: config.state_dir(), supervisor: crate::hosts::supervisor_dir(config) }
+        StateDir { root: config.state_dir() }
     }
 
     /// `stateDir` itself.
@@ -61,38 +61,9 @@ impl StateDir {
         &self.root
     }
 
-    /// Where this host's supervisor keeps its socket, PIDs and log: the root, or
-    /// `host-<address>/` under it in a partial multi-host layout.
-    pub fn supervisor(&self) -> &Path {
-        &self.supervisor
-    }
-
+    /// The event timeline.
     pub fn events(&self) -> PathBuf {
         self.root.join(EVENTS)
-    }
-
-    pub fn token(&self) -> PathBuf {
-        self.root.join(TOKEN)
-    }
-
-    pub fn runs(&self) -> PathBuf {
-        self.root.join(RUNS)
-    }
-
-    pub fn socket(&self) -> PathBuf {
-        self.supervisor.join(SOCKET)
-    }
-
-    pub fn pids(&self) -> PathBuf {
-        self.supervisor.join(PIDS)
-    }
-
-    pub fn supervisor_pid(&self) -> PathBuf {
-        self.supervisor.join(SUPERVISOR_PID)
-    }
-
-    pub fn supervisor_log(&self) -> PathBuf {
-        self.supervisor.join(SUPERVISOR_LOG)
     }
 }
 
@@ -101,14 +72,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_host_keeps_everything_at_the_root() {
+    fn the_timeline_is_at_the_root() {
         let config =
             Config::parse(&std::fs::read_to_string("cluster.toml").unwrap(), Path::new("/x/cluster.toml")).unwrap();
         let dir = StateDir::of(&config);
         assert_eq!(dir.root(), Path::new("/x/mq_cluster"));
-        assert_eq!(dir.supervisor(), dir.root());
-        assert_eq!(dir.socket(), Path::new("/x/mq_cluster/supervisor.sock"));
         assert_eq!(dir.events(), Path::new("/x/mq_cluster/events.jsonl"));
-        assert_eq!(dir.token(), Path::new("/x/mq_cluster/security-token"));
     }
 }
