@@ -81,6 +81,9 @@ pub const HTTP_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HTTP_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest request line the supervisor's control socket reads.
 pub const MAX_CONTROL_REQUEST: usize = 64 * 1024;
+/// The most of another console's `/api/status.json` the dashboard or another host's
+/// supervisor reads (a few KiB with a few destinations).
+pub const MAX_STATUS_JSON: usize = 1 << 20;
 /// The control socket's request line must arrive within this long.
 pub const CONTROL_READ_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -357,6 +357,7 @@ impl Dashboard {
             Some(self.inner.gate.credentials()),
             b"",
             Duration::from_millis(800),
+            crate::limits::MAX_STATUS_JSON,
         )
         .await
         .ok()?;

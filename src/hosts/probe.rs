@@ -6,16 +6,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use base64::Engine;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::body::Bytes;
 use serde::Deserialize;
 
 use crate::config::{Config, Node, ZkServer};
+use crate::limits::MAX_STATUS_JSON;
 use crate::status::{NodeStatus, Phase, Ports, ProcState, Role, SlaveInfo, ZkMode, ZkStatus};
 
-/// The most of a console's status.json that is read (a few KiB with a few destinations).
-const MAX_STATUS_JSON: usize = 1 << 20;
 /// How long one probe may take (a cut host must not stall `mqsim status`).
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
@@ -34,28 +30,6 @@ struct Console {
     replication: Option<Phase>,
     #[serde(default)]
     slaves: Vec<SlaveInfo>,
-}
-
-/// GET `path` from `addr` with BASIC auth; the body if 200 and at most `max` bytes.
-async fn get(addr: SocketAddr, path: &str, user: &str, password: &str, max: usize) -> Option<Bytes> {
-    let io = async {
-        let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.ok()?;
-        let driver = tokio::spawn(conn);
-        let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
-        let req = hyper::Request::get(path)
-            .header(hyper::header::HOST, addr.to_string())
-            .header(hyper::header::AUTHORIZATION, auth)
-            .body(Empty::<Bytes>::new())
-            .ok()?;
-        let resp = sender.send_request(req).await.ok()?;
-        let ok = resp.status() == hyper::StatusCode::OK;
-        let body = Limited::new(resp.into_body(), max).collect().await.ok().map(|b| b.to_bytes());
-        driver.abort();
-        body.filter(|_| ok)
-    };
-    tokio::time::timeout(PROBE_TIMEOUT, io).await.ok().flatten()
 }
 
 /// A ZooKeeper server of another host, as its `srvr` answer shows it.
@@ -79,8 +53,14 @@ pub async fn zk(s: &ZkServer) -> ZkStatus {
 /// A broker of another host, as its console's status.json shows it.
 pub async fn node(config: &Config, n: &Node, host: String) -> NodeStatus {
     let addr = SocketAddr::new(config.console_host(n), *n.console.get_ref());
-    let body = get(addr, "/api/status.json", &config.console.user, &config.console.password, MAX_STATUS_JSON).await;
-    let c: Option<Console> = body.and_then(|b| serde_json::from_slice(&b).ok());
+    let auth = crate::web::Credentials::new(&config.console.user, &config.console.password);
+    let got =
+        crate::web::http_request(addr, "GET", "/api/status.json", Some(&auth), b"", PROBE_TIMEOUT, MAX_STATUS_JSON)
+            .await;
+    let c: Option<Console> = match got {
+        Ok((hyper::StatusCode::OK, _, body)) => serde_json::from_slice(&body).ok(),
+        _ => None,
+    };
     let answered = c.is_some();
     let c = c.unwrap_or_default();
     NodeStatus {

@@ -8,7 +8,7 @@
 //! | [`read_body`], [`read_form`] | request bodies, bounded in size and in time |
 //! | [`respond`], [`text`], [`html`], [`json`], [`redirect`]... | responses, each with `no-store` and `nosniff` |
 //! | [`STYLE`] | the stylesheet both serve |
-//! | [`http_request`] | a tiny HTTP/1.1 client (the dashboard reads the master console's JSON with it) |
+//! | [`http_request`] | a tiny HTTP/1.1 client (the dashboard and the other hosts' probes read a console's JSON with it, bounded) |
 //!
 //! Every bound comes from [`crate::limits`]: at most [`limits::MAX_HTTP_CONNECTIONS`]
 //! connections at once, a request head of at most [`limits::MAX_HTTP_HEAD`] bytes within
