@@ -102,18 +102,30 @@ pub async fn read_request<R: AsyncRead + Unpin>(r: R) -> std::result::Result<Req
 }
 
 async fn read_request_within<R: AsyncRead + Unpin>(r: R, limit: Duration) -> std::result::Result<Request, String> {
-    let max = limits::MAX_CONTROL_REQUEST;
+    let line = read_line(r, "request line", limits::MAX_CONTROL_REQUEST, limit).await?;
+    serde_json::from_slice(&line).map_err(|e| format!("bad request: {e}"))
+}
+
+/// Reads one line (`what`, for the errors) of at most `max` bytes within `limit`: the
+/// local control socket's request, and the lines of the hosts' control endpoint. At EOF
+/// it is what came before it (empty if nothing did).
+pub async fn read_line<R: AsyncRead + Unpin>(
+    r: R,
+    what: &str,
+    max: usize,
+    limit: Duration,
+) -> std::result::Result<Vec<u8>, String> {
     let mut line = Vec::new();
     let mut reader = BufReader::new(r.take(max as u64 + 1));
     match tokio::time::timeout(limit, reader.read_until(b'\n', &mut line)).await {
-        Err(_) => return Err(format!("no request line within {} ms", limit.as_millis())),
-        Ok(Err(e)) => return Err(format!("reading the request: {e}")),
+        Err(_) => return Err(format!("no {what} within {} ms", limit.as_millis())),
+        Ok(Err(e)) => return Err(format!("reading the {what}: {e}")),
         Ok(Ok(_)) => {}
     }
     if line.len() > max {
-        return Err(format!("request line longer than {max} bytes"));
+        return Err(format!("{what} longer than {max} bytes"));
     }
-    serde_json::from_slice(&line).map_err(|e| format!("bad request: {e}"))
+    Ok(line)
 }
 
 /// After an error reply to a refused request: ends our side and discards what the client

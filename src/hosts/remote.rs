@@ -26,7 +26,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::control::{Request, Response};
@@ -71,22 +71,16 @@ pub fn secret(config: &crate::config::Config) -> Option<Secret> {
     (!t.is_empty()).then(|| Secret::new(t))
 }
 
-/// Reads one line of at most `max` bytes within `limit`.
-pub async fn read_line<R: AsyncRead + Unpin>(
+/// [`crate::control::read_line`], where a connection closed before any byte is refused as such.
+async fn read_line<R: AsyncRead + Unpin>(
     r: R,
+    what: &str,
     max: usize,
     limit: Duration,
 ) -> std::result::Result<Vec<u8>, String> {
-    let mut line = Vec::new();
-    let mut reader = BufReader::new(r.take(max as u64 + 1));
-    match tokio::time::timeout(limit, reader.read_until(b'\n', &mut line)).await {
-        Err(_) => return Err(format!("no line within {} ms", limit.as_millis())),
-        Ok(Err(e)) => return Err(format!("reading: {e}")),
-        Ok(Ok(0)) => return Err("the connection closed".into()),
-        Ok(Ok(_)) => {}
-    }
-    if line.len() > max {
-        return Err(format!("line longer than {max} bytes"));
+    let line = crate::control::read_line(r, what, max, limit).await?;
+    if line.is_empty() {
+        return Err("the connection closed".into());
     }
     Ok(line)
 }
@@ -116,7 +110,7 @@ where
     let mut hello = serde_json::to_vec(&Hello { challenge: B64.encode(ns), host }).expect("serializes");
     hello.push(b'\n');
     w.write_all(&hello).await.map_err(|e| format!("writing the challenge: {e}"))?;
-    let checked = match read_line(&mut r, MAX_SIGNED_REQUEST, limits::CONTROL_READ_TIMEOUT).await {
+    let checked = match read_line(&mut r, "line", MAX_SIGNED_REQUEST, limits::CONTROL_READ_TIMEOUT).await {
         Ok(line) => verify(&secret, &ns, &line),
         Err(e) => Err(e),
     };
@@ -189,7 +183,7 @@ async fn exchange<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
     // does not check out is `Protocol`; the host's own refusal or error is its answer.
     let bad = |m: String| Error::Unreachable(format!("control endpoint: {m}"));
     let broken = |m: String| Error::protocol(format!("control endpoint: {m}"));
-    let hello = read_line(&mut r, MAX_HELLO, limits::CONTROL_READ_TIMEOUT).await.map_err(bad)?;
+    let hello = read_line(&mut r, "line", MAX_HELLO, limits::CONTROL_READ_TIMEOUT).await.map_err(bad)?;
     let hello: Hello = serde_json::from_slice(&hello).map_err(|e| bad(format!("bad challenge: {e}")))?;
     let ns = decode_nonce(&hello.challenge).map_err(|e| bad(e.to_string()))?;
     let nc = fresh_nonce();
@@ -198,7 +192,7 @@ async fn exchange<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
     let mut line = serde_json::to_vec(&Signed { nonce: B64.encode(nc), request, proof })?;
     line.push(b'\n');
     w.write_all(&line).await.map_err(Error::io("writing to the control endpoint"))?;
-    let reply = read_line(&mut r, MAX_REPLY, Duration::from_secs(60)).await.map_err(bad)?;
+    let reply = read_line(&mut r, "line", MAX_REPLY, Duration::from_secs(60)).await.map_err(bad)?;
     if let Ok(signed) = serde_json::from_slice::<SignedReply>(&reply) {
         secret.check(REPLY_LABEL, &[&ns, &nc, signed.reply.as_bytes()], &signed.proof).map_err(|_| {
             broken(format!("host {} answered without a valid proof (another securityToken?)", hello.host))
@@ -216,6 +210,7 @@ async fn exchange<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncBufReadExt, BufReader};
 
     fn answer(req: Request) -> BoxFuture<'static, Response> {
         Box::pin(async move { Response::Done { lines: vec![format!("{req:?}")] } })
