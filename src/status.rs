@@ -305,6 +305,18 @@ pub struct Ports {
     pub replication: u16,
 }
 
+impl Ports {
+    /// A broker's ports as `cluster.toml` gives them.
+    pub fn of(n: &crate::config::Node) -> Ports {
+        Ports {
+            openwire: *n.openwire.get_ref(),
+            stomp: *n.stomp.get_ref(),
+            console: *n.console.get_ref(),
+            replication: n.bind.get_ref().port,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ZkStatus {
     pub name: String,

@@ -68,12 +68,7 @@ pub async fn node(config: &Config, n: &Node, host: String) -> NodeStatus {
         state: if answered { ProcState::Running } else { ProcState::Down },
         role: if answered { c.role } else { None },
         pid: c.pid,
-        ports: Ports {
-            openwire: *n.openwire.get_ref(),
-            stomp: *n.stomp.get_ref(),
-            console: *n.console.get_ref(),
-            replication: n.bind.get_ref().port,
-        },
+        ports: Ports::of(n),
         position: c.position,
         znode: c.znode,
         session: c.session,

@@ -120,12 +120,7 @@ impl Shared {
                 state,
                 role,
                 pid,
-                ports: Ports {
-                    openwire: *n.openwire.get_ref(),
-                    stomp: *n.stomp.get_ref(),
-                    console: *n.console.get_ref(),
-                    replication: n.bind.get_ref().port,
-                },
+                ports: Ports::of(n),
                 position: pid.map(|_| r.position),
                 znode: r.znode,
                 session: r.session,
