@@ -36,8 +36,7 @@ struct Console {
 pub async fn zk(s: &ZkServer) -> ZkStatus {
     let port = *s.client_port.get_ref();
     let reply = crate::zookeeper::four_letter_at(s.host, port, "srvr").await;
-    let mode =
-        reply.as_deref().and_then(|r| r.lines().find_map(|l| l.strip_prefix("Mode: ")).map(|m| ZkMode::from(m.trim())));
+    let mode = reply.as_deref().and_then(crate::zookeeper::mode_of).map(ZkMode::from);
     ZkStatus {
         name: s.name.clone(),
         state: if reply.is_some() { ProcState::Running } else { ProcState::Down },

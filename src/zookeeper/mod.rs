@@ -178,8 +178,13 @@ pub async fn probe_mode(port: u16) -> Option<String> {
 
 /// [`probe_mode`] for a server on `host` (its `[[zookeeper.server]] host`).
 pub async fn probe_mode_at(host: std::net::IpAddr, port: u16) -> Option<String> {
-    let reply = four_letter_at(host, port, "srvr").await?;
-    reply.lines().find_map(|l| l.strip_prefix("Mode: ")).map(|m| m.trim().to_string())
+    mode_of(&four_letter_at(host, port, "srvr").await?)
+}
+
+/// The `Mode: ` line of a `srvr` reply (`leader`, `follower`, `standalone`), if it has one
+/// (a server that is not serving answers without it).
+pub fn mode_of(srvr: &str) -> Option<String> {
+    srvr.lines().find_map(|l| l.strip_prefix("Mode: ")).map(|m| m.trim().to_string())
 }
 
 /// The most of a four-letter word's reply that is read.
