@@ -330,11 +330,7 @@ pub async fn down_others(config: &Config) -> Result<()> {
             "`down --all` needs `securityToken` in cluster.toml (the other hosts' supervisors check it)".into(),
         ));
     };
-    let mut hosts: Vec<std::net::IpAddr> =
-        crate::hosts::members(config).into_iter().filter(|(n, _)| !here.owns(n)).map(|(_, a)| a).collect();
-    hosts.sort();
-    hosts.dedup();
-    for h in hosts {
+    for h in here.others(config) {
         let at = std::net::SocketAddr::new(h, config.cluster.control_port);
         match crate::hosts::remote::request(at, &secret, &Request::Down, Duration::from_secs(60)).await {
             Ok(Response::Done { lines }) => lines.iter().for_each(|l| anstream::println!("{h}: {l}")),

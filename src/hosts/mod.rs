@@ -114,6 +114,16 @@ impl Here {
         self.local.contains(name)
     }
 
+    /// The other hosts' addresses, each once: where `down --all` and a supervisor-less
+    /// machine's requests go.
+    pub fn others(&self, config: &Config) -> Vec<IpAddr> {
+        let mut hosts: Vec<IpAddr> =
+            members(config).into_iter().filter(|(n, _)| !self.owns(n)).map(|(_, a)| a).collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+
     /// Where this host's supervisor keeps its socket, `pids.json` and log.
     pub fn supervisor_dir(&self, config: &Config) -> PathBuf {
         if self.partial { config.state_dir().join(format!("host-{}", self.label)) } else { config.state_dir() }
@@ -165,11 +175,8 @@ pub async fn request(config: &Config, req: &crate::control::Request) -> Result<c
     match crate::control::request(&dir, req).await {
         Err(Error::NotRunning(d)) if here.partial => {
             let Some(secret) = remote::secret(config) else { return Err(Error::NotRunning(d)) };
-            let mut hosts: Vec<IpAddr> =
-                members(config).into_iter().filter(|(n, _)| !here.owns(n)).map(|(_, a)| a).collect();
-            hosts.dedup();
             let mut why = Vec::new();
-            for h in hosts {
+            for h in here.others(config) {
                 let at = std::net::SocketAddr::new(h, config.cluster.control_port);
                 match remote::request(at, &secret, req, std::time::Duration::from_secs(60)).await {
                     Ok(r) => return Ok(r),
@@ -293,5 +300,14 @@ mod tests {
         assert_eq!(here.supervisor_dir(&config), config.state_dir());
         let config = Config::parse("", std::path::Path::new("/tmp/x/cluster.toml")).unwrap();
         assert!(!classify(&members(&config), None, is_local_addr).partial);
+    }
+
+    #[test]
+    fn the_other_hosts_are_each_named_once() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples/netns.toml")).unwrap();
+        let config = Config::parse(&text, std::path::Path::new("/tmp/x/netns.toml")).unwrap();
+        let here = classify(&members(&config), None, |a| a == "10.231.0.2".parse::<IpAddr>().unwrap());
+        let others: Vec<String> = here.others(&config).iter().map(ToString::to_string).collect();
+        assert_eq!(others, ["10.231.0.1", "10.231.0.3"], "zk0N and node0N share a host: one entry each");
     }
 }
